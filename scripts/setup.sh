@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install everything the platform and its tests need on a fresh Debian machine (run as root, idempotent):
+# Debian packages (PostgreSQL, mosquitto + clients for interop and benchmarks, Chromium for the console
+# tests), then the project's venv in .venv with the dev extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
+[ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v chromium >/dev/null || need+=(chromium)
+ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || need+=(postgresql)
+command -v openssl >/dev/null || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: apt-get install ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Debian's mosquitto service would take 1883; our tests never use fixed ports, but keep it quiet.
+systemctl disable --now mosquitto >/dev/null 2>&1 || true
+
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
+.venv/bin/pip install -q -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -c 'import mqttcloud, fastapi, paho.mqtt, playwright' >/dev/null
+echo "setup: ok"

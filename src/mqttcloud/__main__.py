@@ -1,0 +1,3 @@
+from mqttcloud.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""`mqttcloud` command line: one subcommand per entry point, each owned by its plane.
+
+    mqttcloud serve [--data-dir DIR] [--host H] [--port P] [--http]   the platform (control plane)
+    mqttcloud broker --config FILE | --listen URL ...                  one broker process (data plane)
+    mqttcloud apikey create --data-dir DIR --description D [...]       mint a platform/deployment key
+    mqttcloud db upgrade [--data-dir DIR]                              apply migrations
+
+The subcommands import their plane lazily, so `mqttcloud broker` never loads the control plane.
+"""
+
+import sys
+from collections.abc import Callable, Sequence
+
+USAGE = __doc__ or ""
+
+
+def _serve(argv: Sequence[str]) -> int:
+    from mqttcloud.control.serve import main  # noqa: PLC0415  (lazy: keep planes apart)
+
+    return main(argv)
+
+
+def _broker(argv: Sequence[str]) -> int:
+    from mqttcloud.runtime.main import main  # noqa: PLC0415  (lazy: keep planes apart)
+
+    return main(argv)
+
+
+def _apikey(argv: Sequence[str]) -> int:
+    from mqttcloud.control.apikey_cli import main  # noqa: PLC0415  (lazy: keep planes apart)
+
+    return main(argv)
+
+
+def _db(argv: Sequence[str]) -> int:
+    from mqttcloud.control.db_cli import main  # noqa: PLC0415  (lazy: keep planes apart)
+
+    return main(argv)
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "serve": _serve,
+    "broker": _broker,
+    "apikey": _apikey,
+    "db": _db,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help"} or args[0] not in COMMANDS:
+        print(USAGE, file=sys.stderr if args and args[0] not in {"-h", "--help"} else sys.stdout)
+        return 0 if args and args[0] in {"-h", "--help"} else 2
+    return COMMANDS[args[0]](args[1:])
