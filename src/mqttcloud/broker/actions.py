@@ -1,0 +1,77 @@
+"""What the broker core asks the runtime to do: a closed union of frozen dataclasses.
+
+Every core entry point (`Channel.handle`, `Broker.connect_decided`, `Broker.tick`, ...) returns a
+`list[Action]` for one *batch*. The runtime `match`es each action with `assert_never` last.
+
+Rules the runtime must follow (the core relies on them):
+
+1. **Durability before acknowledgement.** If a batch contains any `Persist`, the runtime makes every
+   record of that batch durable (append + fsync; records of several batches may share one fsync: group
+   commit) *before* it performs any `Send` or `Close` of that batch. A batch without `Persist` is
+   performed at once. This is how a PUBACK/PUBREC for a QoS 1/2 publish is only sent after the
+   messages queued for persistent sessions are durable. To keep per-connection order, a `Send` to a
+   channel that already has held sends queues behind them.
+2. **Order.** Actions of one batch are performed in list order; `Close` comes after the final `Send`
+   to that channel (e.g. DISCONNECT 0x8E, then Close).
+3. **Closing.** After performing `Close(channel_id, ...)` the runtime closes the transport and does *not*
+   call `Broker.channel_closed` for it (the core already did its bookkeeping). When the peer closes the
+   socket first, the runtime calls `Broker.channel_closed(channel_id, now)` and performs what it returns.
+4. **Authentication** is I/O-free but may be slow (bcrypt): `Authenticate` asks the runtime to check
+   the credentials (possibly in a thread) and to call `Broker.connect_decided(channel_id, decision, now)`.
+
+`Send.data` is already-encoded MQTT bytes. One QoS 0 PUBLISH routed to N subscribers of the same
+protocol version shares one `bytes` object across the N `Send`s (encode once).
+"""
+
+from dataclasses import dataclass
+from typing import NewType
+
+from mqttcloud.broker.durability import Record
+from mqttcloud.broker.hooks import AuthRequest
+
+ChannelId = NewType("ChannelId", int)
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Write `data` (one or more complete MQTT packets) to the channel's transport."""
+
+    channel_id: ChannelId
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the channel's transport after flushing earlier sends. `reason` is for logs/metrics."""
+
+    channel_id: ChannelId
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticate:
+    """Verify the CONNECT credentials, then call `Broker.connect_decided(channel_id, decision, now)`."""
+
+    channel_id: ChannelId
+    request: AuthRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    """Append these records to the tenant's durable log (see rule 1 above)."""
+
+    records: tuple[Record, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    """A fact worth logging; the runtime decides level formatting. `level` is a `logging` level int."""
+
+    level: int
+    event: str
+    fields: tuple[tuple[str, str | int | float | bool | None], ...] = ()
+
+
+Action = Send | Close | Authenticate | Persist | Log
+
+__all__ = ["Action", "Authenticate", "ChannelId", "Close", "Log", "Persist", "Send"]

@@ -1,0 +1,81 @@
+"""The interfaces the core calls out through: authorization (sync) and authentication (via the runtime).
+
+P3's `broker/access.py` implements these against a `contracts.TenantSpec`; the core never imports it.
+
+- Authorization is synchronous and cheap (compiled ACL): the core calls `Authorizer.can_publish` /
+  `can_subscribe` inline while handling PUBLISH / SUBSCRIBE.
+- Authentication may be slow (bcrypt, pbkdf2), so it happens outside the core: the channel returns an
+  `Authenticate(channel_id, AuthRequest)` action and the runtime answers with
+  `Broker.connect_decided(channel_id, ConnectDecision, now)`.
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from mqttcloud.protocol.reason_codes import ReasonCode
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    """Who is at the other end of the transport; known at accept time."""
+
+    listener: str  # ListenerSpec.name
+    ip_address: str
+    port: int
+    peersni: str | None = None
+    cn: str | None = None  # client certificate common name (two-way TLS)
+    dn: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientContext:
+    """Identity of an authenticated client, given to every authorization check."""
+
+    clientid: str
+    username: str | None
+    peer: PeerInfo
+    is_superuser: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AuthRequest:
+    """The credentials from one CONNECT, to be checked by the runtime's authenticator chain."""
+
+    clientid: str
+    username: str | None
+    password: bytes | None
+    peer: PeerInfo
+    proto_ver: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectDecision:
+    """The authenticator's verdict.
+
+    `reason_code` is the MQTT 5 CONNACK reason code for a refusal: 0x86 bad user name or password,
+    0x87 not authorized, 0x8A banned, 0x85 client identifier not valid. The core maps it to the
+    v3.1.1 return code for old clients.
+    """
+
+    allowed: bool
+    reason_code: ReasonCode = ReasonCode.SUCCESS
+    is_superuser: bool = False
+    reason_string: str | None = None
+
+
+class Authorizer(Protocol):
+    """Per-topic access control, evaluated synchronously by the core."""
+
+    def can_publish(self, client: ClientContext, topic: str) -> bool: ...
+
+    def can_subscribe(self, client: ClientContext, topic_filter: str) -> bool: ...
+
+
+class AllowAll:
+    """An `Authorizer` that allows everything (tests, and tenants with no ACL)."""
+
+    def can_publish(self, client: ClientContext, topic: str) -> bool:
+        return True
+
+    def can_subscribe(self, client: ClientContext, topic_filter: str) -> bool:
+        return True
