@@ -1,0 +1,255 @@
+"""MQTT control packets as values: one frozen dataclass per packet type, for both protocol versions.
+
+Owns: `Connect`, `ConnAck`, `Publish`, `PubAck`, `PubRec`, `PubRel`, `PubComp`, `Subscribe`,
+`SubAck`, `Unsubscribe`, `UnsubAck`, `PingReq`, `PingResp`, `Disconnect`, `Auth`, the `Packet`
+union, and the small enums they use (`ProtocolVersion`, `PacketType`, `QoS`, `RetainHandling`).
+
+Rule: packets do not depend on the protocol version. Reason codes are always v5 `ReasonCode`s and
+properties are always present (empty by default); `encode(packet, version)` drops what v3.1.1 cannot
+carry and maps reason codes, and `decode(..., version)` fills the defaults.
+"""
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import ClassVar, Final
+
+from mqttcloud.protocol.properties import NO_PROPERTIES, Properties
+from mqttcloud.protocol.reason_codes import ReasonCode
+
+
+class ProtocolVersion(IntEnum):
+    """The Protocol Level byte of CONNECT."""
+
+    MQTT_3_1_1 = 4
+    MQTT_5 = 5
+
+
+class PacketType(IntEnum):
+    """Control packet type: the high nibble of the fixed header's first byte (spec 2.1.2)."""
+
+    CONNECT = 1
+    CONNACK = 2
+    PUBLISH = 3
+    PUBACK = 4
+    PUBREC = 5
+    PUBREL = 6
+    PUBCOMP = 7
+    SUBSCRIBE = 8
+    SUBACK = 9
+    UNSUBSCRIBE = 10
+    UNSUBACK = 11
+    PINGREQ = 12
+    PINGRESP = 13
+    DISCONNECT = 14
+    AUTH = 15
+
+
+class QoS(IntEnum):
+    AT_MOST_ONCE = 0
+    AT_LEAST_ONCE = 1
+    EXACTLY_ONCE = 2
+
+
+#: Index by wire value instead of calling `QoS(x)` (an Enum call costs ~0.3 µs on the hot path).
+QOS_BY_VALUE: Final[tuple[QoS, QoS, QoS]] = (QoS.AT_MOST_ONCE, QoS.AT_LEAST_ONCE, QoS.EXACTLY_ONCE)
+
+
+class RetainHandling(IntEnum):
+    """Subscription option bits 4-5 (spec 3.8.3.1)."""
+
+    SEND_ON_SUBSCRIBE = 0
+    SEND_IF_NEW_SUBSCRIPTION = 1
+    DO_NOT_SEND = 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Will:
+    """The will message carried in CONNECT (spec 3.1.2.5 / 3.1.3.2)."""
+
+    topic: str
+    payload: bytes
+    qos: QoS = QoS.AT_MOST_ONCE
+    retain: bool = False
+    properties: Properties = field(default=NO_PROPERTIES)  # will properties (WILL context)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Connect:
+    TYPE: ClassVar[PacketType] = PacketType.CONNECT
+
+    client_id: str
+    protocol_level: ProtocolVersion = ProtocolVersion.MQTT_5
+    clean_start: bool = True  # "Clean Session" in v3.1.1
+    keep_alive: int = 60
+    username: str | None = None
+    password: bytes | None = None
+    will: Will | None = None
+    properties: Properties = field(default=NO_PROPERTIES)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnAck:
+    TYPE: ClassVar[PacketType] = PacketType.CONNACK
+
+    session_present: bool = False
+    reason_code: ReasonCode = ReasonCode.SUCCESS
+    properties: Properties = field(default=NO_PROPERTIES)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Publish:
+    """PUBLISH. `packet_id` is None exactly when `qos` is 0 [MQTT-2.2.1-2].
+
+    `topic` may be "" in v5 when `properties.topic_alias` is set; the broker resolves the alias.
+    """
+
+    TYPE: ClassVar[PacketType] = PacketType.PUBLISH
+
+    topic: str
+    payload: bytes = b""
+    qos: QoS = QoS.AT_MOST_ONCE
+    retain: bool = False
+    dup: bool = False
+    packet_id: int | None = None
+    properties: Properties = field(default=NO_PROPERTIES)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PubAck:
+    TYPE: ClassVar[PacketType] = PacketType.PUBACK
+
+    packet_id: int
+    reason_code: ReasonCode = ReasonCode.SUCCESS
+    properties: Properties = field(default=NO_PROPERTIES)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PubRec:
+    TYPE: ClassVar[PacketType] = PacketType.PUBREC
+
+    packet_id: int
+    reason_code: ReasonCode = ReasonCode.SUCCESS
+    properties: Properties = field(default=NO_PROPERTIES)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PubRel:
+    TYPE: ClassVar[PacketType] = PacketType.PUBREL
+
+    packet_id: int
+    reason_code: ReasonCode = ReasonCode.SUCCESS
+    properties: Properties = field(default=NO_PROPERTIES)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PubComp:
+    TYPE: ClassVar[PacketType] = PacketType.PUBCOMP
+
+    packet_id: int
+    reason_code: ReasonCode = ReasonCode.SUCCESS
+    properties: Properties = field(default=NO_PROPERTIES)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subscription:
+    """One topic filter and its options in SUBSCRIBE (spec 3.8.3.1).
+
+    `topic_filter` is the filter exactly as sent, including any `$share/group/` prefix.
+    """
+
+    topic_filter: str
+    qos: QoS = QoS.AT_MOST_ONCE
+    no_local: bool = False
+    retain_as_published: bool = False
+    retain_handling: RetainHandling = RetainHandling.SEND_ON_SUBSCRIBE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subscribe:
+    TYPE: ClassVar[PacketType] = PacketType.SUBSCRIBE
+
+    packet_id: int
+    subscriptions: tuple[Subscription, ...]
+    properties: Properties = field(default=NO_PROPERTIES)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubAck:
+    TYPE: ClassVar[PacketType] = PacketType.SUBACK
+
+    packet_id: int
+    reason_codes: tuple[ReasonCode, ...]  # one per subscription, in order [MQTT-3.8.4-6]
+    properties: Properties = field(default=NO_PROPERTIES)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unsubscribe:
+    TYPE: ClassVar[PacketType] = PacketType.UNSUBSCRIBE
+
+    packet_id: int
+    topic_filters: tuple[str, ...]
+    properties: Properties = field(default=NO_PROPERTIES)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnsubAck:
+    """UNSUBACK. v3.1.1 carries no reason codes: they are dropped on encode and () on decode."""
+
+    TYPE: ClassVar[PacketType] = PacketType.UNSUBACK
+
+    packet_id: int
+    reason_codes: tuple[ReasonCode, ...] = ()
+    properties: Properties = field(default=NO_PROPERTIES)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PingReq:
+    TYPE: ClassVar[PacketType] = PacketType.PINGREQ
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PingResp:
+    TYPE: ClassVar[PacketType] = PacketType.PINGRESP
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Disconnect:
+    """DISCONNECT. v3.1.1 carries neither reason code nor properties."""
+
+    TYPE: ClassVar[PacketType] = PacketType.DISCONNECT
+
+    reason_code: ReasonCode = ReasonCode.NORMAL_DISCONNECTION
+    properties: Properties = field(default=NO_PROPERTIES)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Auth:
+    """AUTH (v5 only)."""
+
+    TYPE: ClassVar[PacketType] = PacketType.AUTH
+
+    reason_code: ReasonCode = ReasonCode.SUCCESS
+    properties: Properties = field(default=NO_PROPERTIES)
+
+
+Packet = (
+    Connect
+    | ConnAck
+    | Publish
+    | PubAck
+    | PubRec
+    | PubRel
+    | PubComp
+    | Subscribe
+    | SubAck
+    | Unsubscribe
+    | UnsubAck
+    | PingReq
+    | PingResp
+    | Disconnect
+    | Auth
+)
+
+#: Singletons for the packets with no fields.
+PINGREQ: Final = PingReq()
+PINGRESP: Final = PingResp()
