@@ -80,6 +80,8 @@ class HashAlgorithm(StrEnum):
     """Password hash algorithms as EMQX stores them, so users can be imported from EMQX."""
 
     PLAIN = "plain"
+    MD5 = "md5"  # legacy EMQX imports only
+    SHA = "sha"  # SHA-1, EMQX's name for it; legacy imports only
     SHA256 = "sha256"
     SHA512 = "sha512"
     BCRYPT = "bcrypt"
