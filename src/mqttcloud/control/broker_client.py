@@ -1,0 +1,274 @@
+"""Async client of a broker's admin channel, exactly as `contracts.py` defines it.
+
+The channel is newline-delimited JSON over one TCP connection to 127.0.0.1: each request is one
+`AdminRequest` line carrying the admin token and a fresh id; each answer is one `AdminResponse` line with
+the same id. Requests are pipelined: a reader task owned by the connection matches answers to waiting
+callers by id, so concurrent API requests share the connection.
+
+Rules this module must not break:
+- Every call is bounded by `asyncio.timeout`; a broker that does not answer raises `BrokerUnavailable`.
+- A request is sent at most once. If the connection is found dead *before* sending, the client
+  reconnects; if it dies after sending, the caller gets `BrokerUnavailable` (publish and kick are not
+  idempotent, so they are never replayed).
+- Errors the broker reports come back as `BrokerError(code, message)`, never as a result.
+"""
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from mqttcloud.contracts import (
+    ADMIN_OPS,
+    MAX_ADMIN_LINE,
+    AdminOp,
+    AdminRequest,
+    AdminResponse,
+    ApplySpecArgs,
+    ApplySpecResult,
+    BrokerSpec,
+    ClientArgs,
+    ClientFilter,
+    ClientInfo,
+    ClientList,
+    EmptyResult,
+    ListClientsArgs,
+    ListSubscriptionsArgs,
+    PingArgs,
+    PingResult,
+    PublishArgs,
+    PublishResult,
+    SubscribeArgs,
+    SubscriptionFilter,
+    SubscriptionInfo,
+    SubscriptionList,
+    TenantArgs,
+    TenantId,
+    TenantMetrics,
+    TenantStats,
+    UnsubscribeArgs,
+)
+
+logger = logging.getLogger(__name__)
+
+ResultT = TypeVar("ResultT", bound=BaseModel)
+
+
+class BrokerUnavailable(Exception):  # noqa: N818  (named for what the caller sees, like ConnectionRefused)
+    """The broker cannot be reached, closed the channel, or did not answer in time."""
+
+
+class BrokerError(Exception):
+    """The broker answered with an error (`AdminResponse.error`)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class _Connection:
+    """One open admin connection: a writer, and a reader task that resolves pending requests by id."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.pending: dict[int, asyncio.Future[AdminResponse]] = {}
+        self.closed = False
+        # Owned by this connection and awaited in `close()`.
+        self.read_task = asyncio.create_task(self._read_loop())
+
+    async def _read_loop(self) -> None:
+        error = "admin connection closed by the broker"
+        try:
+            while True:
+                line = await self.reader.readline()
+                if not line:
+                    break
+                try:
+                    response = AdminResponse.model_validate_json(line)
+                except ValidationError:
+                    error = "malformed admin response"
+                    logger.warning("malformed admin response (%d bytes); closing", len(line))
+                    break
+                future = self.pending.pop(response.id, None)
+                if future is not None and not future.done():
+                    future.set_result(response)
+        except (OSError, ValueError) as exc:  # ValueError: line longer than the reader limit
+            error = f"admin connection failed: {exc}"
+        finally:
+            self.closed = True
+            self._fail_pending(error)
+            self.writer.close()
+
+    def _fail_pending(self, error: str) -> None:
+        for future in self.pending.values():
+            if not future.done():
+                future.set_exception(BrokerUnavailable(error))
+        self.pending.clear()
+
+    async def close(self) -> None:
+        self.closed = True
+        self.read_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.read_task
+        self._fail_pending("admin client closed")
+        self.writer.close()
+        with contextlib.suppress(OSError):
+            await self.writer.wait_closed()
+
+
+class BrokerClient:
+    """Client of one broker's admin channel; one persistent, lazily opened connection.
+
+    Args:
+        host: the admin host from the ReadyFile (127.0.0.1).
+        port: the admin port from the ReadyFile.
+        token: `BrokerSpec.admin.token`.
+        timeout: seconds allowed for each call, connecting included.
+
+    Use `await client.close()` when done. A broker that restarts listens on a new port: get a fresh
+    client from `Supervisor.client(broker_id)` for each use instead of keeping one.
+    """
+
+    def __init__(self, host: str, port: int, token: str, *, timeout: float = 10.0) -> None:
+        self.host = host
+        self.port = port
+        self._token = token
+        self.timeout = timeout
+        self._ids = itertools.count(1)
+        self._conn: _Connection | None = None
+        self._connect_lock = asyncio.Lock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"BrokerClient({self.host!r}, {self.port})"
+
+    async def close(self) -> None:
+        """Close the connection; pending calls raise `BrokerUnavailable`. Safe to call twice."""
+        self._closed = True
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
+
+    async def _connection(self) -> _Connection:
+        async with self._connect_lock:
+            if self._closed:
+                raise BrokerUnavailable("admin client closed")
+            if self._conn is not None and not self._conn.closed:
+                return self._conn
+            if self._conn is not None:
+                await self._conn.close()
+                self._conn = None
+            try:
+                reader, writer = await asyncio.open_connection(self.host, self.port, limit=MAX_ADMIN_LINE)
+            except OSError as exc:
+                raise BrokerUnavailable(f"cannot reach broker admin {self.host}:{self.port}: {exc}") from exc
+            self._conn = _Connection(reader, writer)
+            return self._conn
+
+    async def call(self, op: AdminOp, args: BaseModel, result_type: type[ResultT]) -> ResultT:
+        """Send one request and return its validated result.
+
+        Raises:
+            BrokerError: the broker answered with an error.
+            BrokerUnavailable: no connection, connection lost, or no answer within `timeout`.
+        """
+        expected_args, expected_result = ADMIN_OPS[op]
+        assert isinstance(args, expected_args), (op, type(args))
+        assert result_type is expected_result, (op, result_type)
+        request_id = next(self._ids)
+        request = AdminRequest(
+            id=request_id, token=self._token, op=op, args=args.model_dump(mode="json", by_alias=True)
+        )
+        line = request.model_dump_json().encode() + b"\n"
+        conn: _Connection | None = None
+        try:
+            async with asyncio.timeout(self.timeout):
+                conn = await self._connection()
+                future: asyncio.Future[AdminResponse] = asyncio.get_running_loop().create_future()
+                conn.pending[request_id] = future
+                try:
+                    conn.writer.write(line)
+                    await conn.writer.drain()
+                except OSError as exc:
+                    raise BrokerUnavailable(f"admin connection failed: {exc}") from exc
+                response = await future
+        except TimeoutError as exc:
+            raise BrokerUnavailable(f"broker admin did not answer {op!r} within {self.timeout} s") from exc
+        finally:
+            if conn is not None:
+                conn.pending.pop(request_id, None)
+        if not response.ok:
+            if response.error is None:
+                raise BrokerError("INTERNAL_ERROR", "error response without an error body")
+            raise BrokerError(response.error.code, response.error.message)
+        try:
+            return result_type.model_validate(response.result or {})
+        except ValidationError as exc:
+            raise BrokerError("INTERNAL_ERROR", f"malformed {op} result: {exc}") from exc
+
+    # ----------------------------------------------------------------------------------------------
+    # One typed method per op in contracts.ADMIN_OPS
+    # ----------------------------------------------------------------------------------------------
+
+    async def ping(self) -> PingResult:
+        return await self.call("ping", PingArgs(), PingResult)
+
+    async def apply_spec(self, spec: BrokerSpec, generation: int) -> ApplySpecResult:
+        return await self.call("apply_spec", ApplySpecArgs(spec=spec, generation=generation), ApplySpecResult)
+
+    async def list_clients(
+        self, tenant: TenantId, filter: ClientFilter | None = None, page: int = 1, limit: int = 100
+    ) -> ClientList:
+        args = ListClientsArgs(tenant=tenant, filter=filter or ClientFilter(), page=page, limit=limit)
+        return await self.call("list_clients", args, ClientList)
+
+    async def get_client(self, tenant: TenantId, clientid: str) -> ClientInfo:
+        return await self.call("get_client", ClientArgs(tenant=tenant, clientid=clientid), ClientInfo)
+
+    async def kick(self, tenant: TenantId, clientid: str) -> None:
+        await self.call("kick", ClientArgs(tenant=tenant, clientid=clientid), EmptyResult)
+
+    async def client_subscriptions(self, tenant: TenantId, clientid: str) -> SubscriptionList:
+        args = ClientArgs(tenant=tenant, clientid=clientid)
+        return await self.call("client_subscriptions", args, SubscriptionList)
+
+    async def subscribe(
+        self,
+        tenant: TenantId,
+        clientid: str,
+        topic: str,
+        *,
+        qos: int = 0,
+        nl: int = 0,
+        rap: int = 0,
+        rh: int = 0,
+    ) -> SubscriptionInfo:
+        args = SubscribeArgs(tenant=tenant, clientid=clientid, topic=topic, qos=qos, nl=nl, rap=rap, rh=rh)
+        return await self.call("subscribe", args, SubscriptionInfo)
+
+    async def unsubscribe(self, tenant: TenantId, clientid: str, topic: str) -> None:
+        args = UnsubscribeArgs(tenant=tenant, clientid=clientid, topic=topic)
+        await self.call("unsubscribe", args, EmptyResult)
+
+    async def list_subscriptions(
+        self, tenant: TenantId, filter: SubscriptionFilter | None = None, page: int = 1, limit: int = 100
+    ) -> SubscriptionList:
+        args = ListSubscriptionsArgs(
+            tenant=tenant, filter=filter or SubscriptionFilter(), page=page, limit=limit
+        )
+        return await self.call("list_subscriptions", args, SubscriptionList)
+
+    async def publish(self, args: PublishArgs) -> PublishResult:
+        """Publish as the broker (HTTP publish); `args` carries topic, payload (base64), QoS, properties."""
+        return await self.call("publish", args, PublishResult)
+
+    async def stats(self, tenant: TenantId) -> TenantStats:
+        return await self.call("stats", TenantArgs(tenant=tenant), TenantStats)
+
+    async def metrics(self, tenant: TenantId) -> TenantMetrics:
+        return await self.call("metrics", TenantArgs(tenant=tenant), TenantMetrics)

@@ -1,0 +1,172 @@
+"""Broker processes: spawn, wait until ready, signal, reap. No policy lives here.
+
+Each broker gets a directory `<run_dir>/<broker_id>/` holding `spec.json` (the BrokerSpec it starts with,
+mode 0600: it carries the admin token and TLS keys) and `broker.log` (the child's stdout and stderr,
+appended across restarts). The child is `sys.executable -m mqttcloud broker --config <dir>/spec.json` in
+its own process group, so a Ctrl-C in the platform's terminal reaches the platform only and the
+supervisor stops the brokers in order.
+
+Rules this module must not break:
+- argv lists only, never a shell; the broker id is checked to be one safe path component.
+- Every wait has a deadline, and every process started here is reaped by `terminate` or `wait`.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from mqttcloud.contracts import BrokerSpec, ReadyFile
+
+logger = logging.getLogger(__name__)
+
+SPEC_FILE = "spec.json"
+LOG_FILE = "broker.log"
+DEFAULT_COMMAND: tuple[str, ...] = (sys.executable, "-m", "mqttcloud", "broker")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_POLL_INTERVAL = 0.05
+
+
+class StartError(Exception):
+    """The broker did not come up: it exited, or no valid ReadyFile appeared before the deadline."""
+
+
+@dataclass(slots=True)
+class BrokerProcess:
+    broker_id: str
+    process: asyncio.subprocess.Process
+    directory: Path
+    started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / LOG_FILE
+
+
+def broker_dir(run_dir: Path, broker_id: str) -> Path:
+    """`<run_dir>/<broker_id>`; raises ValueError for an id that is not one safe path component."""
+    if not _SAFE_ID.fullmatch(broker_id):
+        raise ValueError(f"broker id {broker_id!r} is not a safe directory name")
+    return run_dir / broker_id
+
+
+def write_spec(directory: Path, spec: BrokerSpec) -> Path:
+    """Write `spec.json` atomically (temp file + rename), readable by the owner only."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / SPEC_FILE
+    tmp = directory / f".{SPEC_FILE}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(spec.model_dump_json(indent=2))
+    os.replace(tmp, path)
+    return path
+
+
+def _open_log(directory: Path, argv: Sequence[str]) -> int:
+    fd = os.open(directory / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    header = f"--- {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} spawn: {' '.join(argv)}\n"
+    os.write(fd, header.encode())
+    return fd
+
+
+def _remove_stale(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def read_ready(path: Path) -> ReadyFile | None:
+    """The ReadyFile at `path`, or None if it is missing or not (yet) valid."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        return ReadyFile.model_validate(json.loads(text))
+    except (ValueError, ValidationError):
+        return None
+
+
+async def spawn(
+    run_dir: Path, spec: BrokerSpec, *, command: Sequence[str] = DEFAULT_COMMAND
+) -> BrokerProcess:
+    """Write the spec and start `command --config <dir>/spec.json` in a new process group.
+
+    A stale ReadyFile at `spec.ready_file` is removed first, so `wait_ready` sees only this child's.
+    """
+    directory = broker_dir(run_dir, spec.broker_id)
+    spec_path = write_spec(directory, spec)
+    _remove_stale(Path(spec.ready_file))
+    argv = [*command, "--config", str(spec_path)]
+    log_fd = _open_log(directory, argv)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log_fd,
+            stderr=log_fd,
+            process_group=0,
+        )
+    finally:
+        os.close(log_fd)  # the child holds its own copy
+    logger.info("spawned broker %s pid %d", spec.broker_id, process.pid)
+    return BrokerProcess(spec.broker_id, process, directory)
+
+
+async def wait_ready(proc: BrokerProcess, ready_file: Path, within: float) -> ReadyFile:
+    """Poll for this child's ReadyFile until `within` seconds pass.
+
+    Raises:
+        StartError: the child exited first, or the deadline passed.
+    """
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                if proc.returncode is not None:
+                    raise StartError(f"exited with code {proc.returncode} before it was ready")
+                ready = read_ready(ready_file)
+                if ready is not None and ready.pid == proc.pid:
+                    return ready
+                await asyncio.sleep(_POLL_INTERVAL)
+    except TimeoutError:
+        raise StartError(f"not ready within {within} s") from None
+
+
+async def terminate(proc: BrokerProcess, grace: float) -> int:
+    """SIGTERM, wait up to `grace` seconds, then SIGKILL; reap and return the exit code."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(grace):
+                return await proc.process.wait()
+        except TimeoutError:
+            logger.warning(
+                "broker %s pid %d ignored SIGTERM for %s s; killing", proc.broker_id, proc.pid, grace
+            )
+    return await kill(proc)
+
+
+async def kill(proc: BrokerProcess) -> int:
+    """SIGKILL (if still running) and reap."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.process.kill()
+    return await proc.process.wait()
