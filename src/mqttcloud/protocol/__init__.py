@@ -1,6 +1,15 @@
 """MQTT 3.1.1 + 5.0 protocol, sans-I/O, stdlib only (see the module docstrings for each part)."""
 
+from mqttcloud.protocol.decode import decode
+from mqttcloud.protocol.encode import (
+    EncodedPublish,
+    PublishEncodings,
+    encode,
+    encode_publish,
+    encode_publish_shared,
+)
 from mqttcloud.protocol.errors import MalformedPacket, MQTTError, ProtocolError
+from mqttcloud.protocol.framer import Frame, Framer
 from mqttcloud.protocol.packets import (
     Auth,
     ConnAck,
@@ -27,6 +36,15 @@ from mqttcloud.protocol.packets import (
 )
 from mqttcloud.protocol.properties import NO_PROPERTIES, Properties
 from mqttcloud.protocol.reason_codes import ReasonCode
+from mqttcloud.protocol.topics import (
+    is_valid_topic_filter,
+    is_valid_topic_name,
+    match,
+    parse_shared,
+    split,
+    validate_topic_filter,
+    validate_topic_name,
+)
 
 __all__ = [
     "NO_PROPERTIES",
@@ -34,6 +52,9 @@ __all__ = [
     "ConnAck",
     "Connect",
     "Disconnect",
+    "EncodedPublish",
+    "Frame",
+    "Framer",
     "MQTTError",
     "MalformedPacket",
     "Packet",
@@ -48,6 +69,7 @@ __all__ = [
     "PubRec",
     "PubRel",
     "Publish",
+    "PublishEncodings",
     "QoS",
     "ReasonCode",
     "RetainHandling",
@@ -57,4 +79,15 @@ __all__ = [
     "UnsubAck",
     "Unsubscribe",
     "Will",
+    "decode",
+    "encode",
+    "encode_publish",
+    "encode_publish_shared",
+    "is_valid_topic_filter",
+    "is_valid_topic_name",
+    "match",
+    "parse_shared",
+    "split",
+    "validate_topic_filter",
+    "validate_topic_name",
 ]
