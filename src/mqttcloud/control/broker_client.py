@@ -205,6 +205,8 @@ class BrokerClient:
         if not response.ok:
             if response.error is None:
                 raise BrokerError("INTERNAL_ERROR", "error response without an error body")
+            if response.error.code == "UNAUTHORIZED" and conn is not None:
+                conn.closed = True  # the broker closes the channel after a bad token: don't reuse it
             raise BrokerError(response.error.code, response.error.message)
         try:
             return result_type.model_validate(response.result or {})
