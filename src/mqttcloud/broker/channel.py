@@ -1,50 +1,263 @@
 """Channel: one connection's explicit state machine (sans-I/O).
 
-SKELETON: public signatures for the runtime (P4); bodies land in the following commits.
+States and the packets legal in each (anything else is a protocol error, raised as `ProtocolError`
+for the runtime to pass back to `Channel.fail`):
+
+    CONNECTING      CONNECT only [MQTT-3.1.0-1]; deadline: `connect_timeout` after accept
+    AUTHENTICATING  Authenticate was emitted; packets the client pipelines after CONNECT are held
+                    (bounded) and handled after CONNACK [MQTT-3.1.4-?: no processing before accept]
+    CONNECTED       every packet except CONNECT [MQTT-3.1.0-2] and CONNACK/SUBACK/... (server-only)
+    CLOSED          nothing; late calls return no actions
+
+`handle` is one `match` dispatching to one handler per packet family in `broker/handlers/`.
+The channel owns connection-scoped facts only (version, keep alive, client limits, topic aliases,
+will, counters); everything that outlives the connection is in the `Session`.
 """
 
 from enum import Enum
+from typing import TYPE_CHECKING
 
-from mqttcloud.broker.actions import Action, ChannelId
-from mqttcloud.broker.hooks import PeerInfo
-from mqttcloud.protocol.errors import MQTTError
+from mqttcloud.broker.actions import Action, ChannelId, Close, Send
+from mqttcloud.broker.hooks import ClientContext, PeerInfo
+from mqttcloud.broker.limits import RateLimiter
+from mqttcloud.broker.metrics import ConnCounters
+from mqttcloud.broker.session import Session
+from mqttcloud.protocol.encode import encode
+from mqttcloud.protocol.errors import MQTTError, ProtocolError
+from mqttcloud.protocol.packets import (
+    Auth,
+    ConnAck,
+    Connect,
+    Disconnect,
+    Packet,
+    PingReq,
+    PingResp,
+    PubAck,
+    PubComp,
+    Publish,
+    PubRec,
+    PubRel,
+    Subscribe,
+    Unsubscribe,
+    Will,
+)
+from mqttcloud.protocol.properties import NO_PROPERTIES, Properties
+from mqttcloud.protocol.reason_codes import ReasonCode
+
+if TYPE_CHECKING:
+    from mqttcloud.broker.core import Broker
+
+MAX_PIPELINED = 64  # packets held while authenticating
 
 
 class ChannelState(Enum):
-    CONNECTING = "connecting"  # waiting for CONNECT
-    AUTHENTICATING = "authenticating"  # Authenticate emitted, waiting for connect_decided
+    CONNECTING = "connecting"
+    AUTHENTICATING = "authenticating"
     CONNECTED = "connected"
     CLOSED = "closed"
 
 
 class Channel:
-    channel_id: ChannelId
-    peer: PeerInfo
-    state: ChannelState
+    """One connection. Created by `Broker.open_channel`; driven by `handle`, `tick`, `fail`."""
+
+    def __init__(self, broker: "Broker", channel_id: ChannelId, peer: PeerInfo, now: float) -> None:
+        self.broker = broker
+        self.channel_id = channel_id
+        self.peer = peer
+        self.state = ChannelState.CONNECTING
+        self.opened_at = now
+        self.version = 5  # until CONNECT says otherwise
+        self.clientid = ""
+        self.username: str | None = None
+        self.context = ClientContext(clientid="", username=None, peer=peer)
+        self.clean_start = True
+        self.keep_alive = 0
+        self.requested_keep_alive = 0
+        self.session_expiry = 0
+        self.requested_session_expiry = 0
+        self.last_received = now
+        self.connected_at: float | None = None
+        self.session: Session | None = None
+        self.assigned_clientid = False
+        self.will: Will | None = None
+        # what the client told us about itself (v5 CONNECT properties)
+        self.client_receive_maximum = 65535
+        self.client_maximum_packet_size = 0  # 0 = no limit
+        self.client_topic_alias_maximum = 0
+        self.request_problem_information = True
+        # topic aliases: inbound (alias -> topic) and outbound (topic -> alias)
+        self.inbound_aliases: dict[int, str] = {}
+        self.outbound_aliases: dict[str, int] = {}
+        self.pending: list[Packet] = []
+        self.counters = ConnCounters()
+        self.rate = RateLimiter(broker.limits.max_publish_rate, now)
+
+    # --- facts the runtime reads --------------------------------------------------------------
 
     @property
     def protocol_version(self) -> int:
         """4 (3.1.1) or 5 once CONNECT was handled; decode later packets with it."""
-        raise NotImplementedError
+        return self.version
 
-    def handle(self, packet: object, now: float) -> list[Action]:
-        """Apply one decoded inbound packet and return what the runtime must do."""
-        raise NotImplementedError
+    @property
+    def max_packet_size(self) -> int:
+        """The largest packet the server accepts from this client (the framer enforces it, 0x95)."""
+        return self.broker.limits.max_packet_size
+
+    @property
+    def is_connected(self) -> bool:
+        return self.state is ChannelState.CONNECTED
+
+    # --- inputs ----------------------------------------------------------------------------------
+
+    def handle(self, packet: Packet, now: float) -> list[Action]:
+        """Apply one decoded inbound packet and return what the runtime must do.
+
+        Raises:
+            ProtocolError: the packet is not legal now; pass it to `fail`.
+        """
+        from mqttcloud.broker.handlers import connect, publish, subscribe  # noqa: PLC0415  (cycle)
+
+        state = self.state
+        if state is ChannelState.CLOSED:
+            return []
+        self.last_received = now
+        self.counters.recv_pkt += 1
+        self.broker.counters.inc("packets.received")
+        if state is ChannelState.AUTHENTICATING:
+            return self._hold(packet)
+        if state is ChannelState.CONNECTING and not isinstance(packet, Connect):
+            raise ProtocolError("first packet must be CONNECT")  # [MQTT-3.1.0-1]
+        match packet:
+            case Publish():
+                return publish.handle_publish(self, packet, now)
+            case PubAck():
+                return publish.handle_puback(self, packet, now)
+            case PubRec():
+                return publish.handle_pubrec(self, packet, now)
+            case PubRel():
+                return publish.handle_pubrel(self, packet, now)
+            case PubComp():
+                return publish.handle_pubcomp(self, packet, now)
+            case Subscribe():
+                return subscribe.handle_subscribe(self, packet, now)
+            case Unsubscribe():
+                return subscribe.handle_unsubscribe(self, packet, now)
+            case PingReq():
+                self.broker.counters.inc("packets.pingreq.received")
+                return [self.send(PingResp())]
+            case Connect():
+                return connect.handle_connect(self, packet, now)
+            case Disconnect():
+                return connect.handle_disconnect(self, packet, now)
+            case Auth():
+                self.broker.counters.inc("packets.auth.received")
+                # Enhanced authentication is not offered, so AUTH is never expected [MQTT-3.15.0-?]
+                raise ProtocolError("AUTH without an authentication method", ReasonCode.PROTOCOL_ERROR)
+            case _:
+                # CONNACK, SUBACK, UNSUBACK, PINGRESP are server-to-client only
+                raise ProtocolError(f"unexpected {type(packet).__name__} from a client")
+
+    def _hold(self, packet: Packet) -> list[Action]:
+        if isinstance(packet, Connect):
+            raise ProtocolError("second CONNECT")  # [MQTT-3.1.0-2]
+        if len(self.pending) >= MAX_PIPELINED:
+            raise ProtocolError("too many packets before CONNACK", ReasonCode.RECEIVE_MAXIMUM_EXCEEDED)
+        self.pending.append(packet)
+        return []
 
     def fail(self, error: MQTTError, now: float) -> list[Action]:
-        """Turn a decode/protocol error into the wire answer (CONNACK / DISCONNECT / close) + will."""
-        raise NotImplementedError
+        """Turn a decode/protocol error into the wire answer and close; publish the will if any.
+
+        Before CONNACK: a CONNACK with the error's reason (v5, or v3.1.1 where a return code exists).
+        After: DISCONNECT with the reason (v5) or a bare close (v3.1.1) [MQTT-4.13.1-1].
+        """
+        if self.state is ChannelState.CLOSED:
+            return []
+        actions: list[Action] = []
+        reason = error.reason_code
+        if self.state is ChannelState.CONNECTING:
+            level = error.protocol_level
+            self.version = level if level in (4, 5) and level is not None else self.version
+            if self.version == 5 or reason in (
+                ReasonCode.UNSUPPORTED_PROTOCOL_VERSION,
+                ReasonCode.CLIENT_IDENTIFIER_NOT_VALID,
+            ):
+                actions.append(self.send(ConnAck(reason_code=reason)))
+                self.broker.counters.inc("packets.connack.error")
+        elif self.version == 5 and self.state is ChannelState.CONNECTED:
+            actions.append(
+                self.send(Disconnect(reason_code=reason, properties=self.reason_props(error.message)))
+            )
+            self.broker.counters.inc("packets.disconnect.sent")
+        actions.append(Close(self.channel_id, f"{reason.name}: {error.message}"))
+        actions.extend(self.broker.channel_gone(self, now, normal=False))
+        return actions
+
+    def connection_lost(self, now: float) -> list[Action]:
+        """The transport closed without the core asking (same as `Broker.channel_closed`)."""
+        if self.state is ChannelState.CLOSED:
+            return []
+        return self.broker.channel_gone(self, now, normal=False)
 
     def next_deadline(self) -> float | None:
-        """CONNECT timeout, keep-alive x1.5, or QoS 1/2 retry, whichever comes first."""
-        raise NotImplementedError
+        """CONNECT timeout, keep-alive x1.5 [MQTT-3.1.2-24], or QoS 1/2 retry, whichever is first."""
+        state = self.state
+        if state is ChannelState.CLOSED:
+            return None
+        if state is not ChannelState.CONNECTED:
+            return self.opened_at + self.broker.limits.connect_timeout
+        deadline: float | None = None
+        if self.keep_alive:
+            deadline = self.last_received + self.keep_alive * 1.5
+        retry = self.broker.limits.retry_interval
+        if retry > 0 and self.session is not None and self.session.inflight:
+            oldest = min(d.sent_at for d in self.session.inflight.values()) + retry
+            deadline = oldest if deadline is None else min(deadline, oldest)
+        return deadline
 
     def tick(self, now: float) -> list[Action]:
-        raise NotImplementedError
+        """Act on expired deadlines: close on CONNECT/keep-alive timeout, re-send unacked QoS 1/2."""
+        from mqttcloud.broker.handlers import publish  # noqa: PLC0415  (cycle)
+
+        state = self.state
+        if state is ChannelState.CLOSED:
+            return []
+        if state is not ChannelState.CONNECTED:
+            if now >= self.opened_at + self.broker.limits.connect_timeout:
+                return [
+                    Close(self.channel_id, "connect timeout"),
+                    *self.broker.channel_gone(self, now, normal=False),
+                ]
+            return []
+        if self.keep_alive and now >= self.last_received + self.keep_alive * 1.5:
+            actions: list[Action] = []
+            if self.version == 5:
+                actions.append(self.send(Disconnect(reason_code=ReasonCode.KEEP_ALIVE_TIMEOUT)))
+            actions.append(Close(self.channel_id, "keep alive timeout"))
+            actions.extend(self.broker.channel_gone(self, now, normal=False))
+            return actions
+        return publish.retry_inflight(self, now)
 
     def bytes_received(self, n: int) -> None:
-        """The runtime read `n` bytes from this channel's transport (recv_oct)."""
-        raise NotImplementedError
+        """The runtime read `n` bytes from this channel's transport (recv_oct, bytes.received)."""
+        self.counters.recv_oct += n
+        self.broker.counters.inc("bytes.received", n)
 
     def bytes_sent(self, n: int) -> None:
-        raise NotImplementedError
+        self.counters.send_oct += n
+        self.broker.counters.inc("bytes.sent", n)
+
+    # --- helpers for handlers ------------------------------------------------------------------
+
+    def send(self, packet: Packet) -> Send:
+        """Encode one packet for this client and count it."""
+        self.counters.send_pkt += 1
+        self.broker.counters.inc("packets.sent")
+        return Send(self.channel_id, encode(packet, self.version))
+
+    def reason_props(self, reason_string: str | None) -> Properties:
+        """Properties carrying a reason string, unless the client asked for none [MQTT-3.1.2-29]."""
+        if self.version != 5 or not reason_string or not self.request_problem_information:
+            return NO_PROPERTIES
+        return Properties(reason_string=reason_string)

@@ -1,27 +1,59 @@
 """Broker: one tenant's sessions, subscriptions, retained messages and routing (sans-I/O).
 
-SKELETON: public signatures for the runtime (P4); bodies land in the following commits.
+Owns: sessions by client id (create, resume, take over [MQTT-3.1.4-3], expire [MQTT-3.1.2-23]),
+the `SubscriptionTrie`, the `RetainedStore`, will messages (incl. v5 Will Delay Interval
+[MQTT-3.1.3-9]), broker-level deadlines, `$SYS/brokers/<node>/...` topics, and `restore`.
+Admin queries live in `broker/queries.py`; the Broker methods delegate to it.
+
+Rules:
+- No I/O and no clock reads: `now` is Unix epoch seconds, passed in (persisted expiry survives
+  restart). Every entry point returns the actions of one batch (`actions` module rules).
+- Only sessions with expiry > 0 reach the durable log; retained messages always do.
+- Hot path: `route` encodes a message once per (version, QoS, retain, properties) through one
+  `EncodeCache` shared by all receivers, and appends one `Send` per receiver.
 """
 
+import heapq
+import os
 from collections.abc import Iterable
 
 from mqttcloud import contracts
-from mqttcloud.broker.actions import Action, ChannelId
-from mqttcloud.broker.channel import Channel
-from mqttcloud.broker.durability import Record
-from mqttcloud.broker.hooks import Authorizer, ConnectDecision, PeerInfo
+from mqttcloud.broker import queries
+from mqttcloud.broker.actions import Action, ChannelId, Close
+from mqttcloud.broker.channel import Channel, ChannelState
+from mqttcloud.broker.delivery import EncodeCache, Out, deliver, drain, redeliver
+from mqttcloud.broker.durability import (
+    MessageQueued,
+    Record,
+    RetainedDeleted,
+    RetainedSet,
+    SessionDeleted,
+    SessionUpserted,
+    SubscriptionAdded,
+    SubscriptionRemoved,
+)
+from mqttcloud.broker.hooks import AllowAll, Authorizer, ClientContext, ConnectDecision, PeerInfo
+from mqttcloud.broker.message import Message
+from mqttcloud.broker.metrics import Metrics
+from mqttcloud.broker.retained import RetainedStore
+from mqttcloud.broker.session import Delivery, Session
+from mqttcloud.broker.subscriptions import Subscription, SubscriptionTrie
+from mqttcloud.protocol.packets import Disconnect
+from mqttcloud.protocol.properties import NO_PROPERTIES, Properties
+from mqttcloud.protocol.reason_codes import ReasonCode
+
+VERSION = "mqttcloud 0.1.0"
 
 
 class Broker:
     """All MQTT state of one tenant. The runtime holds one per tenant and drives it with `now` values.
 
-    Time: `now` is Unix epoch seconds (`time.time()`), so persisted expiry survives restart.
-
     Runtime loop, per connection: `ch = broker.open_channel(id, peer, now)`; frame bytes with
-    `limits.max_packet_size`, decode with `ch.protocol_version`, call `ch.handle(packet, now)`; on
-    `MalformedPacket`/`ProtocolError` call `ch.fail(error, now)`; when the peer goes away call
-    `broker.channel_closed(id, now)`; arm a timer at `ch.next_deadline()` and call `ch.tick(now)`.
-    Per broker: arm a timer at `broker.next_deadline()` and call `broker.tick(now)`.
+    `ch.max_packet_size`, decode with `ch.protocol_version`, call `ch.handle(packet, now)`; on
+    `MalformedPacket`/`ProtocolError` (from decoding or from `handle`) call `ch.fail(error, now)`;
+    when the peer goes away call `broker.channel_closed(id, now)`; arm a timer at
+    `ch.next_deadline()` and call `ch.tick(now)`. Per broker: a timer at `broker.next_deadline()`
+    calling `broker.tick(now)`. Report transport bytes with `ch.bytes_received(n)` / `bytes_sent(n)`.
     """
 
     def __init__(
@@ -33,84 +65,418 @@ class Broker:
         authorizer: Authorizer | None = None,
         sys_interval: float = 0.0,
     ) -> None:
-        raise NotImplementedError
+        self.tenant_id = spec.tenant_id
+        self.limits = spec.limits
+        self.enabled = spec.enabled
+        self.node_name = node_name
+        self.started_at = now
+        self.authorizer: Authorizer = authorizer if authorizer is not None else AllowAll()
+        self.sys_interval = sys_interval
+        self.counters = Metrics()
+        self.sessions: dict[str, Session] = {}
+        self.channels: dict[ChannelId, Channel] = {}
+        self.trie = SubscriptionTrie()
+        self.retained = RetainedStore(spec.limits.max_retained, spec.limits.max_retained_size)
+        self.last_channel: dict[str, Channel] = {}  # last connection of a disconnected session
+        self._wills: dict[str, tuple[float, Message, ClientContext]] = {}
+        self._heap: list[tuple[float, str, str]] = []  # (when, kind, client id): lazy, re-checked
+        self._id_prefix = os.urandom(8)
+        self._id_counter = 0
+        self.max_connections_seen = 0
+        if sys_interval > 0:
+            heapq.heappush(self._heap, (now + sys_interval, "sys", ""))
+
+    # --- configuration ---------------------------------------------------------------------------
 
     def update_spec(self, spec: contracts.TenantSpec, now: float) -> list[Action]:
-        """Apply new limits / enabled flag; a disabled tenant disconnects everyone (v5: 0x8B)."""
-        raise NotImplementedError
+        """Apply new limits / enabled flag; disabling disconnects everyone (v5: 0x8B), keeps sessions."""
+        self.limits = spec.limits
+        self.retained.max_count = spec.limits.max_retained
+        self.retained.max_size = spec.limits.max_retained_size
+        was_enabled, self.enabled = self.enabled, spec.enabled
+        if was_enabled and not spec.enabled:
+            return self.shutdown(now)
+        return []
 
     def set_authorizer(self, authorizer: Authorizer) -> None:
-        raise NotImplementedError
+        self.authorizer = authorizer
+
+    # --- connections -----------------------------------------------------------------------------
 
     def open_channel(self, channel_id: ChannelId, peer: PeerInfo, now: float) -> Channel:
         """A transport was accepted; the channel waits for CONNECT until `connect_timeout`."""
-        raise NotImplementedError
+        ch = Channel(self, channel_id, peer, now)
+        self.channels[channel_id] = ch
+        return ch
 
     def channel(self, channel_id: ChannelId) -> Channel | None:
-        raise NotImplementedError
+        return self.channels.get(channel_id)
+
+    def connected_count(self) -> int:
+        return sum(1 for s in self.sessions.values() if s.connected_channel is not None)
 
     def connect_decided(self, channel_id: ChannelId, decision: ConnectDecision, now: float) -> list[Action]:
-        """The answer to an `Authenticate` action: CONNACK, session takeover/resume, queued deliveries."""
-        raise NotImplementedError
+        """The answer to an `Authenticate` action: CONNACK, session takeover/resume, redelivery.
+
+        Raises:
+            ProtocolError: a packet the client pipelined after CONNECT was illegal; pass it to
+                `Channel.fail`, as for `Channel.handle`.
+        """
+        from mqttcloud.broker.handlers.connect import connect_decided  # noqa: PLC0415  (cycle)
+
+        ch = self.channels.get(channel_id)
+        if ch is None:
+            return []
+        return connect_decided(ch, decision, now)
 
     def channel_closed(self, channel_id: ChannelId, now: float) -> list[Action]:
         """The transport closed without the core asking (peer close, I/O error): will, session expiry."""
-        raise NotImplementedError
+        ch = self.channels.get(channel_id)
+        if ch is None:
+            return []
+        return self.channel_gone(ch, now, normal=False)
+
+    def channel_gone(self, ch: Channel, now: float, *, normal: bool) -> list[Action]:
+        """Bookkeeping when a channel ends; `normal` = DISCONNECT 0x00 (will discarded)."""
+        out = Out()
+        self._gone(ch, now, out, normal=normal)
+        return out.result()
+
+    def _gone(self, ch: Channel, now: float, out: Out, *, normal: bool, keep_session: bool = False) -> None:
+        if ch.state is ChannelState.CLOSED:
+            return
+        was_connected = ch.state is ChannelState.CONNECTED
+        ch.state = ChannelState.CLOSED
+        self.channels.pop(ch.channel_id, None)
+        session = ch.session
+        if not was_connected or session is None or session.connected_channel != ch.channel_id:
+            return
+        self.counters.inc("client.disconnected")
+        self.last_channel[session.clientid] = ch
+        session.connected_channel = None
+        session.disconnected_at = now
+        will, ch.will = ch.will, None
+        if will is not None and not normal:
+            msg = self.make_message(
+                will.topic, will.payload, qos=int(will.qos), retain=will.retain,
+                properties=will.properties, publisher=ch.clientid, now=now,
+            )  # fmt: skip
+            delay = (will.properties.will_delay_interval or 0) if ch.version == 5 else 0
+            if delay == 0 or (session.expiry_interval == 0 and not keep_session):
+                self._publish_will(msg, ch.context, now, out)
+            else:
+                # [MQTT-3.1.3-9] sent at the earlier of the delay and the session's end
+                when = now + min(delay, session.expiry_interval)
+                self._wills[session.clientid] = (when, msg, ch.context)
+                heapq.heappush(self._heap, (when, "will", session.clientid))
+        if keep_session:
+            if session.stored:
+                out.records.append(self._session_record(session))
+            return
+        if session.expiry_interval == 0:
+            self._end_session(session, now, out)
+            return
+        if session.stored:
+            out.records.append(self._session_record(session))
+        self.schedule_expiry(session)
+
+    def schedule_expiry(self, session: Session) -> None:
+        expires = session.expires_at()
+        if expires is not None:
+            heapq.heappush(self._heap, (expires, "expire", session.clientid))
+
+    def attach_session(self, ch: Channel, now: float) -> tuple[list[Action], bool]:
+        """Take over a connected client id [MQTT-3.1.4-3], then start or resume its session.
+
+        Returns the actions for other channels (DISCONNECT 0x8E + Close) and Session Present.
+        """
+        out = Out()
+        cid = ch.clientid
+        old = self.sessions.get(cid)
+        if old is not None and old.connected_channel is not None:
+            old_ch = self.channels.get(ChannelId(old.connected_channel))
+            if old_ch is not None:
+                self.counters.inc("session.takenover")
+                if old_ch.version == 5:
+                    out.actions.append(old_ch.send(Disconnect(reason_code=ReasonCode.SESSION_TAKEN_OVER)))
+                    self.counters.inc("packets.disconnect.sent")
+                out.actions.append(Close(old_ch.channel_id, "session taken over"))
+                self._gone(old_ch, now, out, normal=False, keep_session=True)
+        pending_will = self._wills.pop(cid, None)
+        if ch.clean_start or old is None:
+            if old is not None:
+                self.counters.inc("session.discarded")
+                self._end_session(old, now, out)
+            if pending_will is not None:  # the old session ended: its delayed will goes now
+                self._publish_will(pending_will[1], pending_will[2], now, out)
+            session = Session(cid, created_at=now)
+            self.counters.inc("session.created")
+            present = False
+        else:
+            session = old
+            self.counters.inc("session.resumed")
+            present = True  # [MQTT-3.2.2-3]
+        session.expiry_interval = ch.session_expiry
+        session.username = ch.username
+        session.proto_ver = ch.version
+        session.max_queue_len = self.limits.max_queue_len
+        session.connected_channel = ch.channel_id
+        session.disconnected_at = None
+        ch.session = session
+        self.sessions[cid] = session
+        if session.is_persistent:
+            if not session.stored:
+                session.stored = True
+                out.records.extend(self._session_records(session))
+            else:
+                out.records.append(self._session_record(session))
+        elif session.stored:
+            session.stored = False
+            out.records.append(SessionDeleted(cid))
+        count = self.connected_count()
+        self.max_connections_seen = max(self.max_connections_seen, count)
+        return out.result(), present
+
+    def resume(self, ch: Channel, now: float) -> list[Action]:
+        """After CONNACK: resend in-flight messages with DUP, then drain the queue [MQTT-4.4.0-1]."""
+        out = Out()
+        session = ch.session
+        if session is not None:
+            redeliver(ch, session, now, out)
+            drain(ch, session, now, out)
+        return out.result()
+
+    def _end_session(self, session: Session, now: float, out: Out) -> None:
+        for flt in list(session.subscriptions):
+            self.trie.remove(session.clientid, flt)
+        session.subscriptions.clear()
+        if self.sessions.get(session.clientid) is session:
+            del self.sessions[session.clientid]
+            self.last_channel.pop(session.clientid, None)
+        if session.stored:
+            session.stored = False
+            out.records.append(SessionDeleted(session.clientid))
+        self.counters.inc("session.terminated")
+        pending = self._wills.pop(session.clientid, None)
+        if pending is not None:
+            self._publish_will(pending[1], pending[2], now, out)
+
+    def _publish_will(self, msg: Message, ctx: ClientContext, now: float, out: Out) -> None:
+        if self.authorizer.can_publish(ctx, msg.topic):
+            self.counters.inc("messages.publish")
+            self.route(msg, now, out)
+
+    def _session_record(self, s: Session) -> SessionUpserted:
+        return SessionUpserted(
+            s.clientid, s.expiry_interval, s.created_at, s.disconnected_at, s.proto_ver, s.username
+        )
+
+    def _session_records(self, s: Session) -> list[Record]:
+        records: list[Record] = [self._session_record(s)]
+        for sub in s.subscriptions.values():
+            records.append(_sub_record(sub))
+        for d in [*s.inflight.values(), *s.queue]:
+            if d.qos:
+                records.append(MessageQueued(s.clientid, d.qos, d.message, d.subscription_ids, d.retain))
+        return records
+
+    # --- messages --------------------------------------------------------------------------------
+
+    def new_clientid(self) -> str:
+        return "mqttcloud-" + os.urandom(8).hex()
+
+    def make_message(
+        self, topic: str, payload: bytes, *, qos: int, retain: bool, properties: Properties,
+        publisher: str | None, now: float,
+    ) -> Message:  # fmt: skip
+        self._id_counter += 1
+        mid = self._id_prefix + self._id_counter.to_bytes(8, "big")
+        if properties is NO_PROPERTIES:
+            return Message(mid, topic, payload, qos, retain, publisher, now)
+        expiry = properties.message_expiry_interval
+        return Message(
+            mid, topic, payload, qos, retain, publisher, now,
+            expires_at=None if expiry is None else now + expiry,
+            payload_format_indicator=properties.payload_format_indicator,
+            content_type=properties.content_type,
+            response_topic=properties.response_topic,
+            correlation_data=properties.correlation_data,
+            user_properties=properties.user_properties,
+        )  # fmt: skip
+
+    def route(self, msg: Message, now: float, out: Out) -> int:
+        """Store if retained, then deliver to every matching session; returns receivers matched."""
+        if msg.retain:
+            stored = self.retained.store(msg)
+            if stored is True:
+                self.counters.inc("messages.retained")
+                out.records.append(RetainedSet(msg))
+            elif stored is False:
+                out.records.append(RetainedDeleted(msg.topic))  # [MQTT-3.3.1-6]
+        subs, groups = self.trie.match(msg.topic)
+        if not subs and not groups:
+            self.counters.inc("messages.dropped")
+            self.counters.inc("messages.dropped.no_subscribers")
+            return 0
+        targets: dict[str, tuple[int, bool, tuple[int, ...]]] = {}
+        publisher = msg.publisher
+        chosen = [g.pick(self._is_online) for g in groups]
+        for s in (*subs, *(c for c in chosen if c is not None)):
+            if s.no_local and s.clientid == publisher:
+                self.counters.inc("delivery.dropped.no_local")  # [MQTT-3.8.3-3]
+                continue
+            qos = min(msg.qos, s.qos)  # [MQTT-3.8.4-8] granted QoS caps delivery
+            retain = msg.retain and s.retain_as_published  # [MQTT-3.3.1-12] / [MQTT-3.3.1-13]
+            sid: tuple[int, ...] = (s.subscription_id,) if s.subscription_id is not None else ()
+            prev = targets.get(s.clientid)
+            if prev is not None:  # overlapping subscriptions: one delivery, max QoS, all ids
+                qos, retain, sid = max(qos, prev[0]), retain or prev[1], prev[2] + sid  # [MQTT-3.3.4-2/3]
+            targets[s.clientid] = (qos, retain, sid)
+        cache = EncodeCache(msg)
+        sessions = self.sessions
+        channels = self.channels
+        for cid, (qos, retain, sids) in targets.items():
+            session = sessions.get(cid)
+            if session is None:
+                continue
+            chid = session.connected_channel
+            ch = channels.get(ChannelId(chid)) if chid is not None else None
+            deliver(ch, session, Delivery(msg, qos, retain, sids), now, out, cache=cache)
+        return len(targets)
+
+    def _is_online(self, clientid: str) -> bool:
+        s = self.sessions.get(clientid)
+        return s is not None and s.connected_channel is not None
+
+    def add_subscription(self, session: Session, sub: Subscription, out: Out) -> None:
+        session.add_subscription(sub)
+        self.trie.add(sub)
+        if session.stored:
+            out.records.append(_sub_record(sub))
+
+    def remove_subscription(self, session: Session, topic_filter: str, out: Out) -> bool:
+        if not session.remove_subscription(topic_filter):
+            return False
+        self.trie.remove(session.clientid, topic_filter)
+        if session.stored:
+            out.records.append(SubscriptionRemoved(session.clientid, topic_filter))
+        return True
+
+    def send_retained(self, ch: Channel, sub: Subscription, now: float, out: Out) -> None:
+        """Retained messages for a new subscription, RETAIN=1 [MQTT-3.3.1-8], QoS capped."""
+        session = ch.session
+        assert session is not None
+        sid = (sub.subscription_id,) if sub.subscription_id is not None else ()
+        for msg in self.retained.match(sub.topic_filter, now):
+            deliver(ch, session, Delivery(msg, min(msg.qos, sub.qos), True, sid), now, out)
+
+    # --- time ------------------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        """Earliest broker-level deadline: will delay, session expiry, $SYS publish."""
-        raise NotImplementedError
+        """Earliest broker-level deadline: will delay, session expiry, $SYS publish (may be stale)."""
+        return self._heap[0][0] if self._heap else None
 
     def tick(self, now: float) -> list[Action]:
-        raise NotImplementedError
+        out = Out()
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            when, kind, cid = heapq.heappop(heap)
+            if kind == "will":
+                pending = self._wills.get(cid)
+                if pending is not None and pending[0] == when:
+                    del self._wills[cid]
+                    self._publish_will(pending[1], pending[2], now, out)
+            elif kind == "expire":
+                session = self.sessions.get(cid)
+                expires = session.expires_at() if session is not None else None
+                if session is not None and expires is not None and expires <= now:
+                    self._end_session(session, now, out)
+            else:
+                queries.publish_sys(self, now, out)
+                heapq.heappush(heap, (now + self.sys_interval, "sys", ""))
+        return out.result()
 
     def shutdown(self, now: float) -> list[Action]:
-        """DISCONNECT 0x8B to v5 clients, close everyone; sessions stay (they are persisted)."""
-        raise NotImplementedError
+        """DISCONNECT 0x8B to v5 clients, close every channel; sessions stay (and stay persisted)."""
+        out = Out()
+        for ch in list(self.channels.values()):
+            if ch.state is ChannelState.CONNECTED and ch.version == 5:
+                out.actions.append(ch.send(Disconnect(reason_code=ReasonCode.SERVER_SHUTTING_DOWN)))
+                self.counters.inc("packets.disconnect.sent")
+            out.actions.append(Close(ch.channel_id, "server shutting down"))
+            self._gone(ch, now, out, normal=True)
+        return out.result()
+
+    # --- durability ------------------------------------------------------------------------------
 
     def restore(self, records: Iterable[Record], now: float) -> None:
         """Rebuild retained messages and persistent sessions from the durable log, in order."""
-        raise NotImplementedError
+        queries.restore(self, records, now)
 
     def snapshot(self) -> list[Record]:
         """The records that recreate the current durable state (for log compaction)."""
-        raise NotImplementedError
+        records: list[Record] = [RetainedSet(m) for m in self.retained]
+        for s in self.sessions.values():
+            if s.stored:
+                records.extend(self._session_records(s))
+        return records
 
-    # --- admin queries --------------------------------------------------------------------------
+    # --- admin (see broker/queries.py) -----------------------------------------------------------
 
     def client_infos(self, filter: contracts.ClientFilter, page: int, limit: int) -> contracts.ClientList:
-        raise NotImplementedError
+        return queries.client_infos(self, filter, page, limit)
 
     def client_info(self, clientid: str) -> contracts.ClientInfo | None:
-        raise NotImplementedError
+        return queries.client_info(self, clientid)
 
     def subscriptions(
         self, filter: contracts.SubscriptionFilter, page: int, limit: int
     ) -> contracts.SubscriptionList:
-        raise NotImplementedError
+        return queries.subscriptions(self, filter, page, limit)
 
     def client_subscriptions(self, clientid: str) -> list[contracts.SubscriptionInfo] | None:
-        raise NotImplementedError
+        return queries.client_subscriptions(self, clientid)
 
     def subscribe_on_behalf(
         self, args: contracts.SubscribeArgs, now: float
     ) -> tuple[contracts.SubscriptionInfo | None, list[Action]]:
         """None when the client has no session. Raises ValueError for an invalid filter."""
-        raise NotImplementedError
+        return queries.subscribe_on_behalf(self, args, now)
 
     def unsubscribe_on_behalf(self, args: contracts.UnsubscribeArgs, now: float) -> tuple[bool, list[Action]]:
-        raise NotImplementedError
+        return queries.unsubscribe_on_behalf(self, args, now)
 
     def kick(self, clientid: str, now: float) -> tuple[bool, list[Action]]:
         """DISCONNECT 0x98 (v5) and close; the session is discarded, as EMQX's kickout does."""
-        raise NotImplementedError
+        session = self.sessions.get(clientid)
+        if session is None:
+            return False, []
+        out = Out()
+        chid = session.connected_channel
+        ch = self.channels.get(ChannelId(chid)) if chid is not None else None
+        if ch is not None:
+            if ch.version == 5:
+                out.actions.append(ch.send(Disconnect(reason_code=ReasonCode.ADMINISTRATIVE_ACTION)))
+                self.counters.inc("packets.disconnect.sent")
+            out.actions.append(Close(ch.channel_id, "kicked"))
+            self._gone(ch, now, out, normal=True, keep_session=True)
+        if self.sessions.get(clientid) is session:
+            self._end_session(session, now, out)
+        return True, out.result()
 
     def publish_api(self, args: contracts.PublishArgs, now: float) -> tuple[str, int, list[Action]]:
         """(message id hex32, matched subscriptions, actions). Raises ValueError for a bad topic."""
-        raise NotImplementedError
+        return queries.publish_api(self, args, now)
 
     def stats(self) -> contracts.TenantStats:
-        raise NotImplementedError
+        return queries.stats(self)
 
     def metrics(self) -> contracts.TenantMetrics:
-        raise NotImplementedError
+        return contracts.TenantMetrics(values=self.counters.snapshot())
+
+
+def _sub_record(sub: Subscription) -> SubscriptionAdded:
+    return SubscriptionAdded(
+        sub.clientid, sub.topic_filter, sub.qos, sub.no_local, sub.retain_as_published,
+        sub.retain_handling, sub.subscription_id,
+    )  # fmt: skip

@@ -1,0 +1,165 @@
+"""CONNECT, the authentication answer, and DISCONNECT from the client.
+
+Spec order in `handle_connect`: validate what needs state (client id, auth method, tenant enabled),
+record connection-scoped facts, then ask the runtime to authenticate (`Authenticate`). The answer
+arrives in `connect_decided`: refuse, or attach/take over the session, CONNACK, redeliver.
+"""
+
+from typing import TYPE_CHECKING
+
+from mqttcloud.broker.actions import Action, Authenticate, Close
+from mqttcloud.broker.hooks import AuthRequest, ClientContext, ConnectDecision
+from mqttcloud.broker.limits import cap_keep_alive, cap_session_expiry
+from mqttcloud.protocol.errors import ProtocolError
+from mqttcloud.protocol.packets import ConnAck, Connect, Disconnect
+from mqttcloud.protocol.properties import Properties
+from mqttcloud.protocol.reason_codes import ReasonCode
+
+if TYPE_CHECKING:
+    from mqttcloud.broker.channel import Channel
+
+#: Topic aliases the server accepts from a v5 client (CONNACK Topic Alias Maximum).
+TOPIC_ALIAS_MAXIMUM = 64
+
+
+def refuse(ch: "Channel", reason: ReasonCode, now: float, why: str) -> list[Action]:
+    """CONNACK with a failure code, then close [MQTT-3.2.2-7]; the will is not published."""
+    broker = ch.broker
+    broker.counters.inc("packets.connack.sent")
+    broker.counters.inc("packets.connack.error")
+    if reason in (ReasonCode.BAD_USER_NAME_OR_PASSWORD, ReasonCode.NOT_AUTHORIZED, ReasonCode.BANNED):
+        broker.counters.inc("packets.connack.auth_error")
+    ch.will = None
+    actions: list[Action] = [
+        ch.send(ConnAck(reason_code=reason, properties=ch.reason_props(why))),
+        Close(ch.channel_id, f"connect refused: {reason.name}"),
+    ]
+    actions.extend(broker.channel_gone(ch, now, normal=True))
+    return actions
+
+
+def handle_connect(ch: "Channel", pkt: Connect, now: float) -> list[Action]:
+    broker = ch.broker
+    limits = broker.limits
+    broker.counters.inc("packets.connect.received")
+    broker.counters.inc("client.connect")
+    ch.version = int(pkt.protocol_level)
+    v5 = ch.version == 5
+    props = pkt.properties
+    ch.clean_start = pkt.clean_start
+    if v5:
+        if props.request_problem_information is not None:
+            ch.request_problem_information = props.request_problem_information
+        if props.receive_maximum is not None:
+            ch.client_receive_maximum = props.receive_maximum
+        if props.maximum_packet_size is not None:
+            ch.client_maximum_packet_size = props.maximum_packet_size
+        if props.topic_alias_maximum is not None:
+            ch.client_topic_alias_maximum = props.topic_alias_maximum
+        if props.authentication_method is not None:
+            # Enhanced authentication (spec 4.12) is not supported: 0x8C [MQTT-3.1.2-?]
+            return refuse(
+                ch, ReasonCode.BAD_AUTHENTICATION_METHOD, now, "enhanced authentication not supported"
+            )
+    clientid = pkt.client_id
+    if not clientid:
+        if not v5 and not pkt.clean_start:
+            # [MQTT-3.1.3-8] v3.1.1: an empty client id requires CleanSession=1 (CONNACK 0x02)
+            return refuse(
+                ch, ReasonCode.CLIENT_IDENTIFIER_NOT_VALID, now, "empty client id needs clean session"
+            )
+        clientid = broker.new_clientid()  # [MQTT-3.1.3-6] the server assigns a unique id
+        ch.assigned_clientid = True
+    if len(clientid) > limits.max_clientid_len:
+        return refuse(ch, ReasonCode.CLIENT_IDENTIFIER_NOT_VALID, now, "client id too long")
+    if not broker.enabled:
+        return refuse(ch, ReasonCode.SERVER_UNAVAILABLE, now, "deployment disabled")
+    ch.clientid = clientid
+    ch.username = pkt.username
+    ch.keep_alive = cap_keep_alive(pkt.keep_alive, limits) if v5 else pkt.keep_alive
+    ch.requested_keep_alive = pkt.keep_alive
+    ch.will = pkt.will
+    if v5:
+        requested = props.session_expiry_interval or 0
+    else:
+        # MQTT 3.1.1 has no session expiry: a CleanSession=0 session lasts `max_session_expiry`
+        requested = 0 if pkt.clean_start else limits.max_session_expiry
+    ch.requested_session_expiry = requested
+    ch.session_expiry = cap_session_expiry(requested, limits)
+    ch.state = ch.state.AUTHENTICATING
+    broker.counters.inc("client.authenticate")
+    request = AuthRequest(
+        clientid=clientid,
+        username=pkt.username,
+        password=pkt.password,
+        peer=ch.peer,
+        proto_ver=ch.version,
+    )
+    return [Authenticate(ch.channel_id, request)]
+
+
+def connect_decided(ch: "Channel", decision: ConnectDecision, now: float) -> list[Action]:
+    """Finish CONNECT: refuse, or attach the session (taking it over), CONNACK and redeliver."""
+    from mqttcloud.broker.channel import ChannelState  # noqa: PLC0415  (cycle)
+
+    broker = ch.broker
+    limits = broker.limits
+    if ch.state is not ChannelState.AUTHENTICATING:
+        return []  # the transport went away while the runtime was checking credentials
+    if not decision.allowed:
+        broker.counters.inc("authentication.failure")
+        reason = decision.reason_code if decision.reason_code.is_error else ReasonCode.NOT_AUTHORIZED
+        return refuse(ch, reason, now, decision.reason_string or "not authorized")
+    broker.counters.inc("authentication.success")
+    if limits.max_connections and broker.connected_count() >= limits.max_connections:
+        old = broker.sessions.get(ch.clientid)
+        if old is None or old.connected_channel is None:  # a takeover does not add a connection
+            return refuse(ch, ReasonCode.QUOTA_EXCEEDED, now, "connection limit reached")
+    ch.context = ClientContext(
+        clientid=ch.clientid, username=ch.username, peer=ch.peer, is_superuser=decision.is_superuser
+    )
+    actions, session_present = broker.attach_session(ch, now)
+    ch.state = ChannelState.CONNECTED
+    ch.connected_at = now
+    ch.last_received = now
+    props = Properties()
+    if ch.version == 5:
+        changes: dict[str, object] = {
+            "receive_maximum": limits.max_inflight if limits.max_inflight < 65535 else None,
+            "maximum_packet_size": limits.max_packet_size or None,
+            "topic_alias_maximum": TOPIC_ALIAS_MAXIMUM,
+        }
+        if ch.assigned_clientid:
+            changes["assigned_client_identifier"] = ch.clientid  # [MQTT-3.2.2-16]
+        if ch.session_expiry != ch.requested_session_expiry:
+            changes["session_expiry_interval"] = ch.session_expiry  # [MQTT-3.2.2-?] server's choice
+        if ch.keep_alive != ch.requested_keep_alive:
+            changes["server_keep_alive"] = ch.keep_alive  # [MQTT-3.2.2-21]
+        props = props.evolve(**changes)
+    broker.counters.inc("packets.connack.sent")
+    broker.counters.inc("client.connack")
+    broker.counters.inc("client.connected")
+    actions.append(ch.send(ConnAck(session_present=session_present, properties=props)))
+    actions.extend(broker.resume(ch, now))
+    pending, ch.pending = ch.pending, []
+    for packet in pending:
+        actions.extend(ch.handle(packet, now))
+    return actions
+
+
+def handle_disconnect(ch: "Channel", pkt: Disconnect, now: float) -> list[Action]:
+    broker = ch.broker
+    broker.counters.inc("packets.disconnect.received")
+    session = ch.session
+    requested = pkt.properties.session_expiry_interval
+    if ch.version == 5 and requested is not None and session is not None:
+        if ch.session_expiry == 0 and requested != 0:
+            # [MQTT-3.14.2-2] cannot turn a non-persistent session persistent at DISCONNECT
+            raise ProtocolError("session expiry set at DISCONNECT after 0 at CONNECT")
+        ch.session_expiry = cap_session_expiry(requested, broker.limits)
+        session.expiry_interval = ch.session_expiry
+    # [MQTT-3.14.4-3] a normal DISCONNECT discards the will; 0x04 asks for it to be published
+    normal = pkt.reason_code != ReasonCode.DISCONNECT_WITH_WILL_MESSAGE
+    actions: list[Action] = [Close(ch.channel_id, "client disconnected")]
+    actions.extend(broker.channel_gone(ch, now, normal=normal))
+    return actions

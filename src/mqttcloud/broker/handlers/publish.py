@@ -1,0 +1,213 @@
+"""PUBLISH from a client (QoS 0/1/2 inbound) and the acknowledgements of outbound QoS 1/2.
+
+Inbound, in spec order: topic alias [MQTT-3.3.2-?], topic validity and level limit, rate limit
+(0x96), receive maximum for QoS 2 [MQTT-3.3.4-9], authorization (0x87), duplicate QoS 2, then route
+and acknowledge. The PUBACK/PUBREC is returned in the same batch as the routing's `Persist`, so the
+runtime only sends it once the queued copies are durable (`actions` rule 1).
+
+Outbound: PUBACK / PUBREC / PUBCOMP free the in-flight slot and drain the queue; PUBREC is answered
+with PUBREL [MQTT-4.3.3-?]. Unknown packet ids are counted as `missed` and answered with 0x92 (v5).
+"""
+
+from typing import TYPE_CHECKING
+
+from mqttcloud.broker.actions import Action
+from mqttcloud.broker.delivery import Out, drain, redeliver
+from mqttcloud.broker.durability import MessageAcked
+from mqttcloud.broker.session import AWAIT_COMP, Delivery
+from mqttcloud.protocol.errors import ProtocolError
+from mqttcloud.protocol.packets import PubAck, PubComp, Publish, PubRec, PubRel
+from mqttcloud.protocol.reason_codes import ReasonCode
+from mqttcloud.protocol.topics import validate_topic_name
+
+if TYPE_CHECKING:
+    from mqttcloud.broker.channel import Channel
+
+
+def _resolve_topic(ch: "Channel", pkt: Publish) -> str:
+    """Apply an inbound Topic Alias (spec 3.3.2.3.4)."""
+    from mqttcloud.broker.handlers.connect import TOPIC_ALIAS_MAXIMUM  # noqa: PLC0415  (cycle)
+
+    alias = pkt.properties.topic_alias
+    if alias is None or ch.version != 5:
+        return pkt.topic
+    if alias > TOPIC_ALIAS_MAXIMUM:
+        # [MQTT-3.3.2-8] an alias above our Topic Alias Maximum is a protocol error (0x94)
+        raise ProtocolError(f"topic alias {alias} above maximum", ReasonCode.TOPIC_ALIAS_INVALID)
+    if pkt.topic:
+        ch.inbound_aliases[alias] = pkt.topic
+        return pkt.topic
+    topic = ch.inbound_aliases.get(alias)
+    if topic is None:
+        # [MQTT-3.3.4-?] an alias with an empty topic must already be mapped
+        raise ProtocolError(f"unknown topic alias {alias}", ReasonCode.PROTOCOL_ERROR)
+    return topic
+
+
+def _ack(ch: "Channel", pkt: Publish, reason: ReasonCode, why: str | None = None) -> list[Action]:
+    if pkt.qos == 0:
+        return []
+    assert pkt.packet_id is not None
+    if ch.version != 5:
+        reason = ReasonCode.SUCCESS  # v3.1.1 acks carry no reason code
+    props = ch.reason_props(why) if reason.is_error else ch.reason_props(None)
+    if pkt.qos == 1:
+        ch.broker.counters.inc("packets.puback.sent")
+        return [ch.send(PubAck(packet_id=pkt.packet_id, reason_code=reason, properties=props))]
+    ch.broker.counters.inc("packets.pubrec.sent")
+    return [ch.send(PubRec(packet_id=pkt.packet_id, reason_code=reason, properties=props))]
+
+
+def handle_publish(ch: "Channel", pkt: Publish, now: float) -> list[Action]:
+    broker = ch.broker
+    m = broker.counters.values
+    m["packets.publish.received"] += 1
+    m["messages.received"] += 1
+    qos = pkt.qos
+    c = ch.counters
+    c.recv_msg += 1
+    if qos == 0:
+        c.recv_msg_qos0 += 1
+        m["messages.qos0.received"] += 1
+    elif qos == 1:
+        c.recv_msg_qos1 += 1
+        m["messages.qos1.received"] += 1
+    else:
+        c.recv_msg_qos2 += 1
+        m["messages.qos2.received"] += 1
+    if pkt.properties.subscription_identifiers:
+        # [MQTT-3.3.4-6] a client PUBLISH must not carry a Subscription Identifier
+        raise ProtocolError("subscription identifier in client PUBLISH")
+    topic = _resolve_topic(ch, pkt)
+    validate_topic_name(topic, broker.limits.max_topic_levels)  # 0x90 as DISCONNECT / close
+    if not ch.rate.allow(now):
+        raise ProtocolError("publish rate exceeded", ReasonCode.MESSAGE_RATE_TOO_HIGH)
+    session = ch.session
+    assert session is not None
+    if qos == 2:
+        assert pkt.packet_id is not None
+        if pkt.packet_id in session.awaiting_rel:
+            # [MQTT-4.3.3-?] a re-sent QoS 2 PUBLISH is acknowledged again, not routed twice
+            return _ack(ch, pkt, ReasonCode.SUCCESS)
+        limit = min(broker.limits.max_inflight or 65535, broker.limits.max_awaiting_rel or 65535)
+        if len(session.awaiting_rel) >= limit:
+            # [MQTT-3.3.4-9] more QoS 2 in flight than our Receive Maximum
+            raise ProtocolError("receive maximum exceeded", ReasonCode.RECEIVE_MAXIMUM_EXCEEDED)
+    broker.counters.inc("client.authorize")
+    if not broker.authorizer.can_publish(ch.context, topic):
+        broker.counters.inc("authorization.deny")
+        m["packets.publish.auth_error"] += 1
+        m["messages.dropped"] += 1
+        c.recv_msg_dropped += 1
+        return _ack(ch, pkt, ReasonCode.NOT_AUTHORIZED, "not authorized")
+    broker.counters.inc("authorization.allow")
+    msg = broker.make_message(
+        topic,
+        pkt.payload,
+        qos=qos,
+        retain=pkt.retain,
+        properties=pkt.properties,
+        publisher=ch.clientid,
+        now=now,
+    )
+    out = Out()
+    matched = broker.route(msg, now, out)
+    if qos == 2:
+        assert pkt.packet_id is not None
+        session.awaiting_rel[pkt.packet_id] = now
+    if qos:
+        reason = ReasonCode.SUCCESS if matched else ReasonCode.NO_MATCHING_SUBSCRIBERS
+        out.actions.extend(_ack(ch, pkt, reason))
+    return out.result()
+
+
+def _finish(ch: "Channel", d: Delivery, now: float, out: Out) -> None:
+    session = ch.session
+    assert session is not None
+    del session.inflight[d.packet_id]
+    ch.broker.counters.inc("messages.acked")
+    if session.is_persistent:
+        out.records.append(MessageAcked(session.clientid, d.message.id))
+    drain(ch, session, now, out)
+
+
+def handle_puback(ch: "Channel", pkt: PubAck, now: float) -> list[Action]:
+    ch.broker.counters.inc("packets.puback.received")
+    session = ch.session
+    assert session is not None
+    d = session.inflight.get(pkt.packet_id)
+    if d is None or d.qos != 1:
+        ch.broker.counters.inc("packets.puback.missed")
+        return []
+    out = Out()
+    _finish(ch, d, now, out)
+    return out.result()
+
+
+def handle_pubrec(ch: "Channel", pkt: PubRec, now: float) -> list[Action]:
+    ch.broker.counters.inc("packets.pubrec.received")
+    session = ch.session
+    assert session is not None
+    d = session.inflight.get(pkt.packet_id)
+    out = Out()
+    if d is None or d.qos != 2:
+        ch.broker.counters.inc("packets.pubrec.missed")
+        out.actions.append(
+            ch.send(PubRel(packet_id=pkt.packet_id, reason_code=ReasonCode.PACKET_IDENTIFIER_NOT_FOUND))
+        )
+        return out.result()
+    if pkt.reason_code.is_error:
+        # spec 4.3.3: a PUBREC with a failure code ends the exchange; no PUBREL
+        _finish(ch, d, now, out)
+        return out.result()
+    d.state = AWAIT_COMP
+    d.sent_at = now
+    ch.broker.counters.inc("packets.pubrel.sent")
+    out.actions.append(ch.send(PubRel(packet_id=pkt.packet_id)))  # [MQTT-4.3.3-4]
+    return out.result()
+
+
+def handle_pubcomp(ch: "Channel", pkt: PubComp, now: float) -> list[Action]:
+    ch.broker.counters.inc("packets.pubcomp.received")
+    session = ch.session
+    assert session is not None
+    d = session.inflight.get(pkt.packet_id)
+    if d is None or d.state != AWAIT_COMP:
+        ch.broker.counters.inc("packets.pubcomp.missed")
+        return []
+    out = Out()
+    _finish(ch, d, now, out)
+    return out.result()
+
+
+def handle_pubrel(ch: "Channel", pkt: PubRel, now: float) -> list[Action]:
+    """Inbound QoS 2, step 2: forget the packet id and answer PUBCOMP [MQTT-4.3.3-?]."""
+    ch.broker.counters.inc("packets.pubrel.received")
+    session = ch.session
+    assert session is not None
+    reason = ReasonCode.SUCCESS
+    if session.awaiting_rel.pop(pkt.packet_id, None) is None:
+        ch.broker.counters.inc("packets.pubrel.missed")
+        reason = ReasonCode.PACKET_IDENTIFIER_NOT_FOUND
+    ch.broker.counters.inc("packets.pubcomp.sent")
+    return [ch.send(PubComp(packet_id=pkt.packet_id, reason_code=reason))]
+
+
+def retry_inflight(ch: "Channel", now: float) -> list[Action]:
+    """Re-send QoS 1/2 messages unacknowledged for `retry_interval` (DUP=1), as EMQX does."""
+    retry = ch.broker.limits.retry_interval
+    session = ch.session
+    if retry <= 0 or session is None or not session.inflight:
+        return []
+    if min(d.sent_at for d in session.inflight.values()) + retry > now:
+        return []
+    out = Out()
+    stale = [d for d in session.inflight.values() if d.sent_at + retry <= now]
+    if stale:
+        # reuse the resume path for the stale ones only, keeping their order
+        fresh = {pid: d for pid, d in session.inflight.items() if d.sent_at + retry > now}
+        for pid in fresh:
+            del session.inflight[pid]
+        redeliver(ch, session, now, out)
+        session.inflight.update(fresh)
+    return out.result()
