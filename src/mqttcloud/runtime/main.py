@@ -1,0 +1,184 @@
+"""`mqttcloud broker`: load a BrokerSpec (file or flags), run the broker until SIGTERM/SIGINT, exit 0.
+
+    mqttcloud broker --config FILE                       JSON or TOML, a `contracts.BrokerSpec`
+    mqttcloud broker --listen tcp://127.0.0.1:1883 [--listen ws://127.0.0.1:8083/mqtt ...]
+                     [--cert F --key F [--cafile F]] [--allow-anonymous] [--data-dir DIR]
+                     [--admin-port N] [--admin-token T] [--ready-file F] [--log-level L]
+
+Flags build a one-tenant spec (tenant "default"); URL schemes: tcp/mqtt, ws, tls/ssl/mqtts, wss. Port 0
+binds an ephemeral port (read it back from the ready file). `--cafile` turns on two-way TLS.
+
+Exit codes: 0 after a clean shutdown, 1 when the broker cannot start (bad spec, port in use), 2 on usage
+errors.
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+import secrets
+import signal
+import sys
+import tomllib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pydantic
+
+from mqttcloud import contracts
+
+log = logging.getLogger(__name__)
+
+_SCHEMES = {
+    "tcp": contracts.ListenerKind.TCP,
+    "mqtt": contracts.ListenerKind.TCP,
+    "ws": contracts.ListenerKind.WS,
+    "tls": contracts.ListenerKind.TLS,
+    "ssl": contracts.ListenerKind.TLS,
+    "mqtts": contracts.ListenerKind.TLS,
+    "wss": contracts.ListenerKind.WSS,
+}
+
+
+class UsageError(Exception):
+    pass
+
+
+def load_spec_file(path: Path) -> contracts.BrokerSpec:
+    """A BrokerSpec from JSON or TOML (chosen by suffix; other suffixes try JSON, then TOML)."""
+    text = path.read_text()
+    if path.suffix == ".toml":
+        return contracts.BrokerSpec.model_validate(tomllib.loads(text))
+    try:
+        return contracts.BrokerSpec.model_validate(json.loads(text))
+    except json.JSONDecodeError:
+        if path.suffix == ".json":
+            raise
+        return contracts.BrokerSpec.model_validate(tomllib.loads(text))
+
+
+def parse_listen(urls: Sequence[str], tenant: contracts.TenantId) -> list[contracts.ListenerSpec]:
+    listeners: list[contracts.ListenerSpec] = []
+    counts: dict[str, int] = {}
+    for url in urls:
+        parts = urlsplit(url)
+        kind = _SCHEMES.get(parts.scheme)
+        if kind is None or parts.hostname is None:
+            raise UsageError(f"bad --listen URL {url!r} (want tcp|ws|mqtts|wss://HOST:PORT[/path])")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise UsageError(f"bad port in {url!r}") from exc
+        if port is None:
+            port = {"tcp": 1883, "ws": 8083, "tls": 8883, "wss": 8084}[kind.value]
+        n = counts.get(kind.value, 0)
+        counts[kind.value] = n + 1
+        name = f"{kind.value}:default" if n == 0 else f"{kind.value}:{n}"
+        listeners.append(
+            contracts.ListenerSpec(
+                name=name,
+                kind=kind,
+                host=parts.hostname,
+                port=port,
+                ws_path=parts.path or "/mqtt",
+                tenant=tenant,
+            )
+        )
+    return listeners
+
+
+def spec_from_flags(ns: argparse.Namespace) -> contracts.BrokerSpec:
+    tenant = contracts.TenantId("default")
+    data_dir = Path(ns.data_dir or "mqttcloud-broker-data").resolve()
+    tls: contracts.TlsSpec | None = None
+    if ns.cert or ns.key:
+        if not (ns.cert and ns.key):
+            raise UsageError("--cert and --key go together")
+        tls = contracts.TlsSpec(
+            cert_pem=Path(ns.cert).read_text(),
+            key_pem=Path(ns.key).read_text(),
+            mode=contracts.TlsMode.TWO_WAY if ns.cafile else contracts.TlsMode.ONE_WAY,
+            ca_pem=Path(ns.cafile).read_text() if ns.cafile else None,
+        )
+    token = ns.admin_token or secrets.token_urlsafe(24)
+    return contracts.BrokerSpec(
+        broker_id=ns.broker_id,
+        data_dir=str(data_dir),
+        ready_file=str(Path(ns.ready_file).resolve()) if ns.ready_file else str(data_dir / "ready.json"),
+        admin=contracts.AdminSpec(port=ns.admin_port, token=token),
+        listeners=parse_listen(ns.listen or ["tcp://127.0.0.1:1883"], tenant),
+        tls=tls,
+        tenants=[contracts.TenantSpec(tenant_id=tenant, allow_anonymous=ns.allow_anonymous)],
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mqttcloud broker", description="Run one MQTT broker process.")
+    p.add_argument("--config", help="BrokerSpec file (JSON or TOML); other flags are then ignored")
+    p.add_argument(
+        "--listen", action="append", help="listener URL, repeatable (tcp|ws|mqtts|wss://HOST:PORT)"
+    )
+    p.add_argument("--cert", help="server certificate chain (PEM) for mqtts/wss")
+    p.add_argument("--key", help="server private key (PEM)")
+    p.add_argument("--cafile", help="client CA (PEM): require client certificates (two-way TLS)")
+    p.add_argument("--allow-anonymous", action="store_true", help="accept clients without credentials")
+    p.add_argument("--data-dir", help="persistence directory (default ./mqttcloud-broker-data)")
+    p.add_argument(
+        "--admin-port", type=int, default=0, help="admin channel port on 127.0.0.1 (0 = ephemeral)"
+    )
+    p.add_argument("--admin-token", help="admin channel token (default: random)")
+    p.add_argument("--ready-file", help="where to write the ReadyFile (default DATA_DIR/ready.json)")
+    p.add_argument("--broker-id", default="default", help="broker id reported by ping")
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    return p
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop  # noqa: PLC0415  (optional: absent on some platforms)
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+async def run(spec: contracts.BrokerSpec) -> int:
+    """Start the broker for `spec`, serve until SIGTERM/SIGINT, shut down. Returns the exit code."""
+    from mqttcloud.runtime.server import BrokerServer  # noqa: PLC0415  (keep `--help` light)
+
+    try:
+        server = BrokerServer(spec)
+    except OSError as exc:
+        log.error("cannot open the data directory %s: %s", spec.data_dir, exc)
+        return 1
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.request_stop)
+    try:
+        await server.start()
+    except (OSError, ValueError) as exc:
+        log.error("cannot start: %s", exc)
+        await server.shutdown()
+        return 1
+    log.info("broker %s ready (pid file %s)", spec.broker_id, spec.ready_file)
+    await server.serve()
+    log.info("broker %s stopped", spec.broker_id)
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(list(argv))
+    logging.basicConfig(
+        level=getattr(logging, str(ns.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        spec = load_spec_file(Path(ns.config)) if ns.config else spec_from_flags(ns)
+    except (OSError, ValueError, pydantic.ValidationError, tomllib.TOMLDecodeError, UsageError) as exc:
+        sys.stderr.write(f"mqttcloud broker: {exc}\n")
+        return 2
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(run(spec))

@@ -1,0 +1,257 @@
+"""Tenants: one core `Broker` + compiled `Access` per tenant, and the one place actions are performed.
+
+`TenantRuntime.perform(actions)` is the runtime side of `broker.actions`: it `match`es every action
+(`assert_never` last), appends `Persist` records to the durable log and holds the batch's sends until
+they are on disk (rule 1), runs authentication (in a thread when the tenant has slow password hashes),
+and logs `Log` facts. `TenantRegistry` maps tenant ids and SNI host names to tenants.
+
+Rules this module must not break:
+- Every record of a batch is appended to the log before any send of that batch is queued.
+- A spec change builds a new `Access` (it is immutable) before the broker sees the new spec, and kicks
+  connected clients that a new ban now covers.
+"""
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from typing import assert_never
+
+from mqttcloud import contracts
+from mqttcloud.broker.access import Access
+from mqttcloud.broker.actions import Action, Authenticate, ChannelId, Close, Log, Persist, Send
+from mqttcloud.broker.core import Broker
+from mqttcloud.broker.durability import CorruptRecordError, Record, decode_record, encode_record
+from mqttcloud.broker.hooks import AuthRequest, ConnectDecision
+from mqttcloud.protocol.reason_codes import ReasonCode
+from mqttcloud.runtime.connection import Hub, MqttConnection
+from mqttcloud.runtime.store import Entry, Store
+
+log = logging.getLogger(__name__)
+
+_SLOW_HASHES = frozenset({contracts.HashAlgorithm.BCRYPT, contracts.HashAlgorithm.PBKDF2})
+
+
+def _needs_thread(spec: contracts.TenantSpec) -> bool:
+    return any(user.algorithm in _SLOW_HASHES for user in spec.users)
+
+
+class TenantRuntime:
+    """A tenant's broker core, its access control and the glue that performs what the core returns."""
+
+    def __init__(
+        self,
+        spec: contracts.TenantSpec,
+        *,
+        hub: Hub,
+        store: Store,
+        node_name: str,
+        sys_interval: float,
+        auth_executor: concurrent.futures.Executor,
+    ) -> None:
+        self.spec = spec
+        self.tenant_id = spec.tenant_id
+        self.hub = hub
+        self.store = store
+        self.access = Access(spec)
+        self._slow_auth = _needs_thread(spec)
+        self._auth_executor = auth_executor
+        self.broker = Broker(
+            spec, node_name=node_name, now=time.time(), authorizer=self.access, sys_interval=sys_interval
+        )
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+
+    # ------------------------------------------------------------------------------------- state
+
+    def restore(self, payloads: Iterable[bytes]) -> int:
+        """Feed replayed log payloads to the core; returns how many records were restored."""
+        records: list[Record] = []
+        for payload in payloads:
+            try:
+                records.append(decode_record(payload))
+            except CorruptRecordError:
+                log.warning("tenant %s: skipping an undecodable durability record", self.tenant_id)
+        self.broker.restore(records, time.time())
+        return len(records)
+
+    def snapshot_entries(self) -> Iterator[Entry]:
+        for record in self.broker.snapshot():
+            yield self.tenant_id, encode_record(record)
+
+    def update(self, spec: contracts.TenantSpec) -> None:
+        """Apply a changed tenant spec: access first, then the core, then kick newly banned clients."""
+        old = self.spec
+        self.spec = spec
+        if spec != old:
+            self.access = Access(spec)
+            self._slow_auth = _needs_thread(spec)
+            self.broker.set_authorizer(self.access)
+            now = time.time()
+            self.perform(self.broker.update_spec(spec, now))
+            if spec.banned != old.banned:
+                self._kick_banned(now)
+
+    def _kick_banned(self, now: float) -> None:
+        banned: list[str] = []
+        page = 1
+        while True:
+            listing = self.broker.client_infos(
+                contracts.ClientFilter(conn_state=contracts.ConnState.CONNECTED), page, 10000
+            )
+            for client in listing.data:
+                if self.access.is_banned(
+                    clientid=client.clientid, username=client.username, peerhost=client.ip_address, now=now
+                ):
+                    banned.append(client.clientid)
+            if not listing.hasnext:
+                break
+            page += 1
+        for clientid in banned:
+            log.info("tenant %s: kicking banned client %s", self.tenant_id, clientid)
+            _found, actions = self.broker.kick(clientid, now)
+            self.perform(actions)
+
+    def shutdown(self) -> None:
+        """DISCONNECT 0x8B to v5 clients and close everyone (the core decides the bytes)."""
+        self.perform(self.broker.shutdown(time.time()))
+
+    # ----------------------------------------------------------------------------------- perform
+
+    def perform(self, actions: list[Action]) -> None:
+        """Carry out one batch of core actions, in order (see `broker.actions` for the rules)."""
+        if not actions:
+            return
+        hub = self.hub
+        hub.mark_tenant(self)
+        seq = 0
+        for action in actions:
+            if type(action) is Persist:
+                store = self.store
+                tid = self.tenant_id
+                for record in action.records:
+                    seq = store.append(tid, encode_record(record))
+        conns = hub.connections
+        waiting: list[MqttConnection] | None = [] if seq else None
+        for action in actions:
+            match action:
+                case Send(channel_id=cid, data=data):
+                    conn = conns.get(cid)
+                    if conn is not None:
+                        conn.send(data, seq)
+                        if waiting is not None:
+                            waiting.append(conn)
+                case Close(channel_id=cid, reason=reason):
+                    conn = conns.get(cid)
+                    if conn is not None:
+                        conn.close_by_core(reason, seq)
+                        if waiting is not None:
+                            waiting.append(conn)
+                case Persist():
+                    pass
+                case Authenticate(channel_id=cid, request=request):
+                    self._authenticate(cid, request)
+                case Log(level=level, event=event, fields=fields):
+                    if log.isEnabledFor(level):
+                        log.log(
+                            level,
+                            "tenant %s: %s %s",
+                            self.tenant_id,
+                            event,
+                            " ".join(f"{k}={v}" for k, v in fields),
+                        )
+                case _:
+                    assert_never(action)
+        if waiting:
+            store = self.store
+
+            def release() -> None:
+                for conn in waiting:
+                    conn.release(store.durable_seq)
+
+            store.when_durable(release, seq)
+
+    def _authenticate(self, channel_id: ChannelId, request: AuthRequest) -> None:
+        if not self._slow_auth:
+            decision = self._decide(self.access, request)
+            self.perform(self.broker.connect_decided(channel_id, decision, time.time()))
+            return
+        conn = self.hub.connections.get(channel_id)
+        if conn is None:
+            return
+        conn.authentication_started()
+        loop = asyncio.get_running_loop()
+        access = self.access
+        fut = loop.run_in_executor(self._auth_executor, self._decide, access, request)
+
+        def done(f: "asyncio.Future[ConnectDecision]") -> None:
+            if conn.closed or self.broker.channel(channel_id) is None:
+                return
+            try:
+                self.perform(self.broker.connect_decided(channel_id, f.result(), time.time()))
+            except Exception:
+                log.exception("tenant %s: connect_decided failed", self.tenant_id)
+                conn.abort()
+                return
+            conn.authentication_finished()
+
+        fut.add_done_callback(done)
+
+    @staticmethod
+    def _decide(access: Access, request: AuthRequest) -> ConnectDecision:
+        try:
+            return access.authenticate_request(request, time.time())
+        except Exception:
+            log.exception("authentication raised; refusing the client")
+            return ConnectDecision(allowed=False, reason_code=ReasonCode.UNSPECIFIED_ERROR)
+
+    # ------------------------------------------------------------------------------------ timers
+
+    def arm_timer(self) -> None:
+        """Arm the broker-level timer (will delay, session expiry, $SYS) if its deadline moved earlier."""
+        deadline = self.broker.next_deadline()
+        if deadline is None:
+            return
+        if self._timer is not None:
+            if self._timer_at <= deadline:
+                return
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(max(0.0, deadline - time.time()), self._on_timer)
+        self._timer_at = deadline
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        now = time.time()
+        try:
+            deadline = self.broker.next_deadline()
+            if deadline is not None and deadline <= now:
+                self.perform(self.broker.tick(now))
+        except Exception:
+            log.exception("tenant %s: tick failed", self.tenant_id)
+        self.arm_timer()
+
+    def cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+class TenantRegistry:
+    """Tenants by id and by SNI host name (lower-cased)."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[contracts.TenantId, TenantRuntime] = {}
+        self.by_sni: dict[str, TenantRuntime] = {}
+
+    def rebuild_sni(self) -> None:
+        self.by_sni = {host.lower(): t for t in self.by_id.values() for host in t.spec.sni_hosts}
+
+    def get(self, tenant_id: contracts.TenantId | None) -> TenantRuntime | None:
+        return None if tenant_id is None else self.by_id.get(tenant_id)
+
+    def for_sni(self, host: str | None) -> TenantRuntime | None:
+        return None if host is None else self.by_sni.get(host.lower())
+
+    def max_packet_size(self) -> int:
+        return max((t.spec.limits.max_packet_size for t in self.by_id.values()), default=1024 * 1024)
