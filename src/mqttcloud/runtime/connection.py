@@ -27,7 +27,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 from mqttcloud.broker.actions import ChannelId
 from mqttcloud.broker.channel import Channel
@@ -123,14 +123,14 @@ class MqttConnection(asyncio.Protocol):
     # ------------------------------------------------------------------------------------ transport
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # cast: uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
         try:
-            self._open(transport)
+            self._open(self.transport)
         except Exception:
             log.exception("connection setup failed on listener %s", self.listener.name)
             self.closed = True
-            transport.abort()
+            self.transport.abort()
 
     def _open(self, transport: asyncio.Transport) -> None:
         peername = transport.get_extra_info("peername")

@@ -19,7 +19,7 @@ it is behind WebSocket. Binary frames carry the MQTT byte stream, split or coale
 import asyncio
 import logging
 import ssl
-from typing import Any
+from typing import Any, cast
 
 from mqttcloud import contracts
 from mqttcloud.runtime import tls as tlsmod
@@ -139,8 +139,8 @@ class WebSocketProtocol(asyncio.Protocol):
         self.opened = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # cast: uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         transport = self.transport
