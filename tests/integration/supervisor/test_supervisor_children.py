@@ -8,13 +8,16 @@ import os
 import signal
 import socket
 import stat
+import sys
 import time
+from pathlib import Path
 
 import pytest
-from tests.integration.supervisor.harness import Harness, poll
+import uvloop
+from tests.integration.supervisor.harness import FAKE_BROKER, Harness, poll
 
 from mqttcloud.contracts import BrokerSpec, ReadyFile
-from mqttcloud.control.supervisor import BrokerStatus, RestartPolicy, Supervisor
+from mqttcloud.control.supervisor import BrokerStatus, RestartPolicy, Supervisor, processes
 
 RUNNING = {BrokerStatus.RUNNING}
 
@@ -267,3 +270,56 @@ async def test_duplicate_broker_ids_are_refused(harness: Harness) -> None:
     with pytest.raises(ValueError, match="safe directory"):
         await sup.set_desired([harness.spec("../escape")])
     assert harness.starts() == 0
+
+
+async def test_broker_left_over_from_a_dead_platform_is_stopped_before_spawning(harness: Harness) -> None:
+    """A platform killed with SIGKILL leaves its brokers running; the next one must not fight them."""
+    spec = harness.spec("d1")
+    spec_path = processes.write_spec(harness.run_dir / "d1", spec)
+    orphan = await asyncio.create_subprocess_exec(
+        sys.executable, str(FAKE_BROKER), "--config", str(spec_path), start_new_session=True
+    )
+    try:
+        await poll(lambda: processes.read_ready(Path(spec.ready_file)) is not None, what="orphan ready")
+        sup = await harness.start()
+        await sup.set_desired([spec])
+        await sup.wait_for_status("d1", RUNNING, within=15)
+        assert ready_of(sup).pid != orphan.pid
+        async with asyncio.timeout(5):
+            assert await orphan.wait() == 0  # stopped with SIGTERM, not killed
+    finally:
+        if orphan.returncode is None:
+            orphan.kill()
+            await orphan.wait()
+
+
+def test_supervisor_works_under_uvloop(tmp_path: Path) -> None:
+    """uvicorn runs the platform on uvloop when it is installed; its subprocess support differs."""
+
+    async def scenario() -> None:
+        harness = Harness(tmp_path)
+        sup = await harness.start()
+        try:
+            await sup.set_desired([harness.spec("d1")])
+            await sup.wait_for_status("d1", RUNNING, within=10)
+            pid = ready_of(sup).pid
+            assert os.getpgid(pid) == pid
+            os.kill(pid, signal.SIGKILL)
+            await poll(lambda: sup.ready("d1") is not None and ready_of(sup).pid != pid, what="restart")
+        finally:
+            await sup.close()
+            harness.dump_logs()
+        assert harness.events.of("d1")[-1] == (BrokerStatus.STOPPED, "exited with code 0")
+
+    uvloop.run(scenario())
+
+
+async def test_stop_while_waiting_for_ready_does_not_wait_out_the_deadline(harness: Harness) -> None:
+    sup = await harness.start("no-ready", ready_timeout=60.0)
+    await sup.set_desired([harness.spec("d1")])
+    await poll(lambda: harness.starts() == 1, what="the child to start")
+    started = time.monotonic()
+    await sup.close()
+    assert time.monotonic() - started < 10.0
+    assert harness.events.of("d1")[-1] == (BrokerStatus.STOPPED, "exited with code 0")
+    assert not any("crash" in detail for _, detail in harness.events.of("d1"))

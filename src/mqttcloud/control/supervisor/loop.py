@@ -134,6 +134,8 @@ class Supervisor:
             self._workers.clear()
             self._desired.clear()
             self._shutdown.set()
+        # If this await is cancelled, the cancellation reaches the TaskGroup: each worker's `finally`
+        # then SIGKILLs its child instead of leaving it running in its own process group.
         await self._main
 
     # ----------------------------------------------------------------------------------------------
@@ -218,6 +220,10 @@ class Supervisor:
         if worker is None or worker.status is not BrokerStatus.RUNNING:
             return None
         return worker.ready
+
+    def statuses(self) -> dict[str, tuple[BrokerStatus | None, str]]:
+        """Every desired broker's last (status, detail); status is None before the first report."""
+        return {broker_id: (w.status, w.detail) for broker_id, w in self._workers.items()}
 
     def status(self, broker_id: str) -> BrokerStatus | None:
         """Last reported status, or None for a broker that is not desired."""
@@ -390,11 +396,15 @@ class _Worker:
             return False
         deadline = time.monotonic() + sup.ready_timeout
         try:
-            ready = await processes.wait_ready(self.proc, Path(target.spec.ready_file), sup.ready_timeout)
+            ready = await processes.wait_ready(
+                self.proc, Path(target.spec.ready_file), sup.ready_timeout, abort=self._is_stopping
+            )
             self.health_client = BrokerClient(
                 ready.admin.host, ready.admin.port, target.spec.admin.token, timeout=sup.ping_timeout
             )
             await self._first_ping(deadline)
+        except processes.StartAborted:
+            return False  # `_loop` sees the stop request and stops the process gracefully
         except processes.StartError as exc:
             await self._discard_process(kill=True)
             await self._crashed(str(exc))
@@ -412,7 +422,7 @@ class _Worker:
     async def _first_ping(self, deadline: float) -> None:
         assert self.health_client is not None
         assert self.proc is not None
-        while True:
+        while not self._is_stopping():
             try:
                 await self.health_client.ping()
             except BrokerUnavailable as exc:
@@ -425,6 +435,7 @@ class _Worker:
                 raise processes.StartError(f"ping refused: {exc}") from exc
             else:
                 return
+        raise processes.StartAborted("stop requested while starting")
 
     async def _supervise(self) -> None:
         """Watch a running process until it dies, stops answering, must restart, or must stop."""

@@ -20,7 +20,7 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +39,10 @@ _POLL_INTERVAL = 0.05
 
 class StartError(Exception):
     """The broker did not come up: it exited, or no valid ReadyFile appeared before the deadline."""
+
+
+class StartAborted(Exception):  # noqa: N818  (not an error: the caller asked for it)
+    """Waiting for the broker was abandoned because the caller wants it stopped."""
 
 
 @dataclass(slots=True)
@@ -109,11 +113,16 @@ async def spawn(
 ) -> BrokerProcess:
     """Write the spec and start `command --config <dir>/spec.json` in a new process group.
 
-    A stale ReadyFile at `spec.ready_file` is removed first, so `wait_ready` sees only this child's.
+    A broker left running by a platform that died without stopping it (its ReadyFile names a live
+    process started with this spec file) is stopped first: it would hold the ports the new one needs.
+    The stale ReadyFile is then removed, so `wait_ready` sees only this child's.
     """
     directory = broker_dir(run_dir, spec.broker_id)
-    spec_path = write_spec(directory, spec)
-    _remove_stale(Path(spec.ready_file))
+    spec_path = directory / SPEC_FILE
+    ready_path = Path(spec.ready_file)
+    await _stop_orphan(ready_path, spec_path)
+    write_spec(directory, spec)
+    _remove_stale(ready_path)
     argv = [*command, "--config", str(spec_path)]
     log_fd = _open_log(directory, argv)
     try:
@@ -122,7 +131,8 @@ async def spawn(
             stdin=asyncio.subprocess.DEVNULL,
             stdout=log_fd,
             stderr=log_fd,
-            process_group=0,
+            # A new session is a new process group; uvloop (which uvicorn picks) has no `process_group`.
+            start_new_session=True,
         )
     finally:
         os.close(log_fd)  # the child holds its own copy
@@ -130,15 +140,48 @@ async def spawn(
     return BrokerProcess(spec.broker_id, process, directory)
 
 
-async def wait_ready(proc: BrokerProcess, ready_file: Path, within: float) -> ReadyFile:
+def _orphan_pid(ready_path: Path, spec_path: Path) -> int | None:
+    """The pid in a leftover ReadyFile if that process is still a broker of this spec file."""
+    ready = read_ready(ready_path)
+    if ready is None:
+        return None
+    try:
+        cmdline = Path(f"/proc/{ready.pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:  # gone (or no /proc): nothing to stop
+        return None
+    return ready.pid if str(spec_path).encode() in cmdline else None
+
+
+async def _stop_orphan(ready_path: Path, spec_path: Path, grace: float = 10.0) -> None:
+    pid = _orphan_pid(ready_path, spec_path)
+    if pid is None:
+        return
+    logger.warning("stopping broker pid %d left over from a previous run (%s)", pid, spec_path)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        # Not our child, so it cannot be reaped here: poll until it is gone.
+        deadline = time.monotonic() + (grace if sig == signal.SIGTERM else 5.0)
+        while time.monotonic() < deadline:
+            if _orphan_pid(ready_path, spec_path) is None:
+                return
+            await asyncio.sleep(_POLL_INTERVAL)
+
+
+async def wait_ready(
+    proc: BrokerProcess, ready_file: Path, within: float, abort: Callable[[], bool] = lambda: False
+) -> ReadyFile:
     """Poll for this child's ReadyFile until `within` seconds pass.
 
     Raises:
+        StartAborted: `abort()` became true (a stop was requested meanwhile).
         StartError: the child exited first, or the deadline passed.
     """
     try:
         async with asyncio.timeout(within):
             while True:
+                if abort():
+                    raise StartAborted("stop requested while starting")
                 if proc.returncode is not None:
                     raise StartError(f"exited with code {proc.returncode} before it was ready")
                 ready = read_ready(ready_file)
