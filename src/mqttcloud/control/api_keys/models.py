@@ -1,0 +1,35 @@
+"""Platform API key table. The secret is stored only as its SHA-256 hex digest."""
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mqttcloud.control.db import Base, UtcDateTime, utcnow
+
+ALL_PROJECTS = "*"
+
+
+class Scope(StrEnum):
+    """Functionality scope of a platform key (spec §1.3)."""
+
+    TLS = "tls"  # TLS Certificate Management: /deployments/{id}/tls
+    DEPLOYMENTS = "deployments"  # deployment management: /deployments, start, stop
+    PROJECTS = "projects"  # project management: /projects
+
+
+class ApiKey(Base):
+    __tablename__ = "platform_api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)  # Scope values
+    project_ids: Mapped[list[str]] = mapped_column(JSON, default=list)  # project ids, or ["*"] for all
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)

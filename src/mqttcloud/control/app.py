@@ -1,0 +1,118 @@
+"""`create_app(settings)`: the control plane's FastAPI application.
+
+Routers: the Platform API under `/public_api/v1` (OpenAPI at `/public_api/v1/openapi.json`). The lifespan
+migrates the database, starts the broker supervisor and brings every desired-running deployment back;
+on shutdown it stops the brokers (their desired state stays in the database) and closes the database.
+"""
+
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import FastAPI
+
+from mqttcloud.control import migrations
+from mqttcloud.control.auth import KeyVerifier
+from mqttcloud.control.certificates.routes import router as tls_router
+from mqttcloud.control.config import Settings
+from mqttcloud.control.db import Database
+from mqttcloud.control.deployments import spec_builder
+from mqttcloud.control.deployments.lifecycle import BrokerRuntime, SupervisorLike
+from mqttcloud.control.deployments.routes import router as deployments_router
+from mqttcloud.control.errors import install_error_handlers
+from mqttcloud.control.projects.routes import router as projects_router
+from mqttcloud.control.ratelimit import RateLimiter
+
+logger = logging.getLogger(__name__)
+
+PLATFORM_API_PREFIX = "/public_api/v1"
+OPENAPI_URL = f"{PLATFORM_API_PREFIX}/openapi.json"
+
+SupervisorFactory = Callable[[BrokerRuntime], AbstractAsyncContextManager[SupervisorLike]]
+
+
+def default_supervisor(runtime: BrokerRuntime) -> AbstractAsyncContextManager[SupervisorLike]:
+    """The real supervisor: one `mqttcloud broker` process per desired spec, under `<data-dir>/brokers`."""
+    from mqttcloud.control.supervisor import Supervisor  # noqa: PLC0415  (only when brokers really run)
+
+    return Supervisor(
+        runtime.settings.brokers_dir, on_status=runtime.on_status, on_applied=runtime.on_applied
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    supervisor_factory: SupervisorFactory | None = default_supervisor,
+    shared: spec_builder.SharedSecrets | None = None,
+) -> FastAPI:
+    """Build the application.
+
+    Args:
+        settings: where everything lives and how it behaves.
+        database: an existing database (tests pass one bound to a transaction); when omitted one is
+            created from `settings`, migrated at startup and disposed at shutdown.
+        supervisor_factory: builds the broker supervisor; None (or `settings.start_brokers` False) keeps
+            the desired state in the database without running brokers.
+        shared: Serverless admin token and certificate; built from the platform CA when omitted.
+    """
+    owns_database = database is None
+    db = database or Database.from_url(settings.sqlalchemy_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if owns_database:
+            migrations.upgrade(db.engine)
+        runtime = BrokerRuntime(settings, db, shared or _shared_secrets(settings))
+        app.state.runtime = runtime
+        try:
+            if supervisor_factory is not None and settings.start_brokers:
+                async with supervisor_factory(runtime) as supervisor:
+                    runtime.attach(supervisor)
+                    await runtime.restore()
+                    yield
+                    runtime.supervisor = None
+            else:
+                yield
+        finally:
+            if owns_database:
+                db.dispose()
+
+    app = FastAPI(
+        title="mqttcloud Platform API",
+        version="1",
+        description=(
+            "EMQX Platform compatible Platform API. Authenticate with HTTP Basic: the platform API Key as "
+            'user name, its Secret as password. Every error has the body {"code": "UPPER_SNAKE_CASE", '
+            '"message": "..."}; 429 responses carry Retry-After.'
+        ),
+        openapi_url=OPENAPI_URL,
+        docs_url=f"{PLATFORM_API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = db
+    app.state.key_verifier = KeyVerifier(
+        db, cache_seconds=settings.key_cache_seconds, last_used_interval=settings.last_used_interval
+    )
+    app.state.rate_limiter = RateLimiter.from_profile(
+        settings.rate_limit_profile, settings.rate_limit_overrides
+    )
+    # Until the lifespan runs (e.g. a TestClient used without `with`), writes just update the database.
+    app.state.runtime = BrokerRuntime(settings, db, shared or spec_builder.SharedSecrets(""))
+    install_error_handlers(app)
+    for router in (projects_router, deployments_router, tls_router):
+        app.include_router(router, prefix=PLATFORM_API_PREFIX)
+    return app
+
+
+def _shared_secrets(settings: Settings) -> spec_builder.SharedSecrets:
+    from mqttcloud.control.platform_tls import serverless_tls  # noqa: PLC0415  (needs the platform CA)
+
+    return spec_builder.SharedSecrets(
+        serverless_admin_token=secrets.token_urlsafe(32), serverless_tls=serverless_tls(settings)
+    )

@@ -1,0 +1,175 @@
+"""Platform API key verification (HTTP Basic `key:secret`), scope checks and rate limiting.
+
+One dependency per route, `platform_access(scope, rule)`, runs on the event loop and in order:
+401 (no/bad credentials, the same answer whether the key exists or not), 403 (functionality scope),
+429 (rate limit). Project scope is checked where the project is known (`Principal.require_project`).
+
+Hot path: a verified key's row is cached for `key_cache_seconds`, so a request costs one SHA-256 and a
+dict lookup; `last_used_at` is written at most once per `last_used_interval` per key, never per request.
+"""
+
+import asyncio
+import base64
+import binascii
+import datetime as dt
+import hmac
+import time
+from collections.abc import Callable, Collection, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from mqttcloud.control.api_keys import service as api_keys
+from mqttcloud.control.api_keys.models import ALL_PROJECTS, Scope
+from mqttcloud.control.db import Database
+from mqttcloud.control.errors import Forbidden, Unauthorized
+from mqttcloud.control.ratelimit import RateLimiter
+from mqttcloud.passwords import hash_api_secret
+
+_BAD_CREDENTIALS = "Invalid API key or secret"
+_CHALLENGE = {"WWW-Authenticate": 'Basic realm="mqttcloud"'}
+# Compared against when the key does not exist, so both failures cost the same.
+_DUMMY_HASH = hash_api_secret("not-a-real-secret")
+
+# Declared for OpenAPI only (shows the Basic security scheme); verification is done by KeyVerifier.
+basic_scheme = HTTPBasic(auto_error=False, description="Platform API Key as user name, Secret as password")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A verified platform key and what it may reach."""
+
+    key: str
+    scopes: frozenset[str]
+    project_ids: frozenset[str] | None  # None: every project
+
+    def require_scope(self, scope: Scope) -> None:
+        if scope.value not in self.scopes:
+            raise Forbidden(f"API key has no access to {scope.value} management", code="FORBIDDEN")
+
+    def can_see_project(self, project_id: str) -> bool:
+        return self.project_ids is None or project_id in self.project_ids
+
+    def require_project(self, project_id: str) -> None:
+        if not self.can_see_project(project_id):
+            raise Forbidden("API key has no access to this project", code="FORBIDDEN")
+
+    @property
+    def visible_projects(self) -> Collection[str] | None:
+        return self.project_ids
+
+
+@dataclass(frozen=True, slots=True)
+class _CachedKey:
+    secret_hash: str
+    principal: Principal
+    expires: float
+
+
+def parse_basic(header: str | None) -> tuple[str, str]:
+    """Split an `Authorization: Basic ...` header into (key, secret). Raises: Unauthorized."""
+    if not header:
+        raise Unauthorized("Missing API key credentials", headers=_CHALLENGE)
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        raise Unauthorized(_BAD_CREDENTIALS, headers=_CHALLENGE)
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized(_BAD_CREDENTIALS, headers=_CHALLENGE) from None
+    key, sep, secret = decoded.partition(":")
+    if not sep or not key or not secret:
+        raise Unauthorized(_BAD_CREDENTIALS, headers=_CHALLENGE)
+    return key, secret
+
+
+class KeyVerifier:
+    """Verifies platform keys against the database with a short cache; records last use lazily."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        cache_seconds: float = 5.0,
+        last_used_interval: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.database = database
+        self.cache_seconds = cache_seconds
+        self.last_used_interval = last_used_interval
+        self._clock = clock
+        self._cache: dict[str, _CachedKey] = {}
+        self._last_written: dict[str, float] = {}
+
+    def invalidate(self, key: str | None = None) -> None:
+        """Forget a key (after an edit or delete in this process), or every key."""
+        if key is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(key, None)
+
+    async def verify(self, header: str | None) -> Principal:
+        """Raises: Unauthorized, identical for an unknown key and a wrong secret."""
+        key, secret = parse_basic(header)
+        now = self._clock()
+        cached = self._cache.get(key)
+        if cached is None or cached.expires <= now:
+            cached = await asyncio.to_thread(self._load, key, now)
+        presented = hash_api_secret(secret).encode("ascii")
+        if cached is None:
+            hmac.compare_digest(presented, _DUMMY_HASH.encode("ascii"))
+            raise Unauthorized(_BAD_CREDENTIALS, headers=_CHALLENGE)
+        if not hmac.compare_digest(presented, cached.secret_hash.encode("ascii")):
+            raise Unauthorized(_BAD_CREDENTIALS, headers=_CHALLENGE)
+        if now - self._last_written.get(key, -self.last_used_interval) >= self.last_used_interval:
+            self._last_written[key] = now
+            await asyncio.to_thread(self._record_use, key, dt.datetime.now(dt.UTC))
+        return cached.principal
+
+    def _load(self, key: str, now: float) -> _CachedKey | None:
+        with self.database.session() as session:
+            row = api_keys.find_by_key(session, key=key)
+            if row is None:
+                self._cache.pop(key, None)
+                return None
+            projects = None if ALL_PROJECTS in row.project_ids else frozenset(row.project_ids)
+            principal = Principal(key=row.key, scopes=frozenset(row.scopes), project_ids=projects)
+            cached = _CachedKey(row.secret_hash.lower(), principal, now + self.cache_seconds)
+        self._cache[key] = cached
+        return cached
+
+    def _record_use(self, key: str, when: dt.datetime) -> None:
+        with self.database.session() as session:
+            api_keys.record_last_used(session, used={key: when})
+
+
+def _verifier(request: Request) -> KeyVerifier:
+    verifier: KeyVerifier = request.app.state.key_verifier
+    return verifier
+
+
+async def platform_key(
+    request: Request, _documented: Annotated[HTTPBasicCredentials | None, Depends(basic_scheme)]
+) -> Principal:
+    """Authenticate the platform key (no scope check): 401 on failure."""
+    return await _verifier(request).verify(request.headers.get("authorization"))
+
+
+PlatformKeyDep = Annotated[Principal, Depends(platform_key)]
+
+
+def platform_access(scope: Scope, rule: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency that authenticates the platform key, checks `scope` and counts `rule`.
+
+    Use as `Annotated[Principal, Depends(platform_access(Scope.TLS, "tls.get"))]`.
+    """
+
+    async def dependency(principal: PlatformKeyDep, request: Request) -> Principal:
+        principal.require_scope(scope)
+        limiter: RateLimiter = request.app.state.rate_limiter
+        limiter.hit(rule, principal.key, request.path_params.get("deployment_id", ""))
+        return principal
+
+    return dependency

@@ -1,0 +1,149 @@
+"""Settings of the control plane: the only place environment variables are read.
+
+Rule: no other module calls `os.environ`; everything else receives a `Settings`. Command-line options win
+over environment variables, which win over the defaults (`Settings.from_env(**overrides)`).
+
+Environment variables:
+    MQTTCLOUD_DATA_DIR             data folder (default ./mqttcloud-data)
+    MQTTCLOUD_DATABASE_URL         SQLAlchemy URL; default sqlite:///<data-dir>/mqttcloud.db
+    MQTTCLOUD_ROOT_PASSWORD        root password used when the root account is first created
+    MQTTCLOUD_HOST / _PORT         where `mqttcloud serve` listens (default 127.0.0.1:8443)
+    MQTTCLOUD_PUBLIC_HOST          host name shown in deployment endpoints (default: the broker host)
+    MQTTCLOUD_BROKER_HOST          interface the broker listeners bind (default 127.0.0.1)
+    MQTTCLOUD_BROKER_PORTS         broker port range "LOW-HIGH" (default 21000-21999)
+    MQTTCLOUD_RATE_LIMIT_PROFILE   "default", "emqx" or "off"
+    MQTTCLOUD_RATE_LIMITS          per-rule overrides, "rule=COUNT/SECONDS,..." (see control/ratelimit.py)
+    MQTTCLOUD_SERVERLESS_DOMAIN    parent domain of Serverless host names (default serverless.localhost)
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from mqttcloud.control.errors import ConfigError
+
+_ENV_PREFIX = "MQTTCLOUD_"
+RATE_LIMIT_PROFILES = ("default", "emqx", "off")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything the control plane needs to know about its environment."""
+
+    data_dir: Path = Path("mqttcloud-data")
+    database_url: str | None = None  # None: SQLite at <data_dir>/mqttcloud.db
+    root_password: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8443
+    use_tls: bool = True  # False with --http (behind a TLS-terminating proxy)
+    public_host: str | None = None
+    broker_host: str = "127.0.0.1"
+    broker_port_low: int = 21000
+    broker_port_high: int = 21999
+    rate_limit_profile: str = "default"
+    rate_limit_overrides: Mapping[str, str] = field(default_factory=dict)
+    serverless_domain: str = "serverless.localhost"
+    key_cache_seconds: float = 5.0  # how long a verified platform key is trusted without a DB read
+    last_used_interval: float = 60.0  # at most one `last_used_at` write per key per interval
+    start_brokers: bool = True  # False: keep desired state in the DB but spawn nothing (tests, db tools)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'mqttcloud.db').resolve()}"
+
+    @property
+    def advertised_host(self) -> str:
+        """The host name clients are told to connect to."""
+        if self.public_host:
+            return self.public_host
+        return "127.0.0.1" if self.broker_host in {"0.0.0.0", "::", ""} else self.broker_host  # noqa: S104
+
+    @property
+    def brokers_dir(self) -> Path:
+        return self.data_dir / "brokers"
+
+    def with_overrides(self, **overrides: object) -> "Settings":
+        """Return a copy with the given fields replaced; `None` values are ignored."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]  # dataclasses.replace takes **Any; field names are checked by replace itself
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        """Read `MQTTCLOUD_*` variables, then apply the non-None keyword overrides.
+
+        Raises:
+            ConfigError: a variable has a malformed value.
+        """
+        source = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = source.get(_ENV_PREFIX + name)
+            return value if value not in {None, ""} else None
+
+        values: dict[str, object] = {}
+        if (data_dir := get("DATA_DIR")) is not None:
+            values["data_dir"] = Path(data_dir)
+        for name, key in (
+            ("DATABASE_URL", "database_url"),
+            ("ROOT_PASSWORD", "root_password"),
+            ("HOST", "host"),
+            ("PUBLIC_HOST", "public_host"),
+            ("BROKER_HOST", "broker_host"),
+            ("SERVERLESS_DOMAIN", "serverless_domain"),
+        ):
+            if (value := get(name)) is not None:
+                values[key] = value
+        if (port := get("PORT")) is not None:
+            values["port"] = _parse_int("MQTTCLOUD_PORT", port)
+        if (ports := get("BROKER_PORTS")) is not None:
+            values["broker_port_low"], values["broker_port_high"] = parse_port_range(ports)
+        if (profile := get("RATE_LIMIT_PROFILE")) is not None:
+            values["rate_limit_profile"] = profile
+        if (limits := get("RATE_LIMITS")) is not None:
+            values["rate_limit_overrides"] = parse_rate_limit_overrides(limits)
+        settings = cls(**values)  # type: ignore[arg-type]  # values are built per field above
+        settings = settings.with_overrides(**overrides)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Raises: ConfigError when two settings contradict each other."""
+        if self.rate_limit_profile not in RATE_LIMIT_PROFILES:
+            raise ConfigError(
+                f"unknown rate-limit profile {self.rate_limit_profile!r}; "
+                f"expected one of {', '.join(RATE_LIMIT_PROFILES)}"
+            )
+        if not 1 <= self.broker_port_low <= self.broker_port_high <= 65535:
+            raise ConfigError(f"bad broker port range {self.broker_port_low}-{self.broker_port_high}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"bad port {self.port}")
+
+
+def _parse_int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, not {value!r}") from None
+
+
+def parse_port_range(value: str) -> tuple[int, int]:
+    """Parse "LOW-HIGH" into two ints. Raises: ConfigError."""
+    low, sep, high = value.partition("-")
+    if not sep:
+        raise ConfigError(f"port range must look like LOW-HIGH, not {value!r}")
+    return _parse_int("port range", low.strip()), _parse_int("port range", high.strip())
+
+
+def parse_rate_limit_overrides(value: str) -> dict[str, str]:
+    """Parse "rule=COUNT/SECONDS,rule2=off" into {rule: spec}; the specs are checked by ratelimit.py."""
+    result: dict[str, str] = {}
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        rule, sep, spec = item.partition("=")
+        if not sep or not rule.strip() or not spec.strip():
+            raise ConfigError(f"rate-limit override must look like rule=COUNT/SECONDS, not {item!r}")
+        result[rule.strip()] = spec.strip()
+    return result

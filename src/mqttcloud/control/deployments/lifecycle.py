@@ -1,0 +1,174 @@
+"""Glue between the desired state in the database and the broker supervisor.
+
+`BrokerRuntime.reconcile()` reads every deployment (and certificate) from the database, builds the specs
+with `spec_builder` and hands the complete set to the supervisor. The supervisor's callbacks come back
+here and update the database: broker status → deployment status, and a spec generation applied by a
+broker → the certificate it serves is `running`, Serverless tenants enabled/disabled → running/stopped.
+
+Rules: HTTP handlers call only `reconcile()` after their service committed; nothing here holds a process
+handle; database work runs in a worker thread (`asyncio.to_thread`), never on the event loop.
+"""
+
+import asyncio
+import logging
+import shutil
+from collections.abc import Sequence
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mqttcloud.contracts import BrokerSpec
+from mqttcloud.control.certificates import service as certificates
+from mqttcloud.control.config import Settings
+from mqttcloud.control.db import Database
+from mqttcloud.control.deployments import service as deployments
+from mqttcloud.control.deployments import spec_builder
+from mqttcloud.control.deployments.models import Deployment, DeploymentStatus, DeploymentType
+from mqttcloud.control.supervisor import BrokerStatus
+
+logger = logging.getLogger(__name__)
+
+_STATUS_MAP = {
+    BrokerStatus.STARTING: DeploymentStatus.STARTING,
+    BrokerStatus.RUNNING: DeploymentStatus.RUNNING,
+    BrokerStatus.STOPPING: DeploymentStatus.STOPPING,
+    BrokerStatus.STOPPED: DeploymentStatus.STOPPED,
+    BrokerStatus.FAILED: DeploymentStatus.FAILED,
+}
+_KEPT_GENERATIONS = 8
+
+
+class SupervisorLike(Protocol):
+    """What the runtime needs from `control.supervisor.Supervisor` (a fake in in-process tests)."""
+
+    async def set_desired(self, specs: Sequence[BrokerSpec]) -> dict[str, int]: ...
+
+    async def retry(self, broker_id: str) -> bool: ...
+
+    def status(self, broker_id: str) -> BrokerStatus | None: ...
+
+
+class BrokerRuntime:
+    """Reconciles the database's desired state with the supervisor and records what it reports."""
+
+    def __init__(self, settings: Settings, database: Database, shared: spec_builder.SharedSecrets):
+        self.settings = settings
+        self.database = database
+        self.shared = shared
+        self.supervisor: SupervisorLike | None = None
+        self._lock = asyncio.Lock()
+        self._specs: dict[str, dict[int, BrokerSpec]] = {}  # broker id → generation → spec handed over
+        self._early_applied: dict[str, int] = {}  # applied before set_desired returned its generation
+
+    def attach(self, supervisor: SupervisorLike) -> None:
+        self.supervisor = supervisor
+
+    # ----------------------------------------------------------------------------------------------
+    # Control plane → supervisor
+    # ----------------------------------------------------------------------------------------------
+
+    async def restore(self) -> None:
+        """At platform start: nothing runs yet, so reported states restart from `starting`/`stopped`."""
+        await asyncio.to_thread(self._reset_statuses)
+        await self.reconcile()
+
+    def _reset_statuses(self) -> None:
+        with self.database.session() as session:
+            for deployment in session.scalars(select(Deployment)):
+                if deployment.desired_running and deployment.status is not DeploymentStatus.PENDING:
+                    deployment.status = DeploymentStatus.STARTING
+                    deployment.status_message = ""
+                elif not deployment.desired_running:
+                    deployment.status = DeploymentStatus.STOPPED
+            session.commit()
+
+    async def reconcile(self) -> None:
+        """Hand the supervisor the complete desired set, as the database has it now."""
+        if self.supervisor is None:
+            return
+        async with self._lock:
+            specs, retry_ids = await asyncio.to_thread(self._load)
+            generations = await self.supervisor.set_desired(specs)
+            by_id = {spec.broker_id: spec for spec in specs}
+            for broker_id, generation in generations.items():
+                kept = self._specs.setdefault(broker_id, {})
+                kept[generation] = by_id[broker_id]
+                for old in sorted(kept)[:-_KEPT_GENERATIONS]:
+                    del kept[old]
+            for broker_id in retry_ids:
+                if self.supervisor.status(broker_id) is BrokerStatus.FAILED:
+                    await self.supervisor.retry(broker_id)
+            early = [(b, g) for b, g in self._early_applied.items() if g in self._specs.get(b, {})]
+            for broker_id, _generation in early:
+                del self._early_applied[broker_id]
+        for broker_id, generation in early:
+            await self.on_applied(broker_id, generation)
+
+    def _load(self) -> tuple[list[BrokerSpec], list[str]]:
+        with self.database.session() as session:
+            rows = deployments.desired_deployments(session)
+            certs = certificates.certificates_by_deployment(session)
+            specs = spec_builder.desired_specs(self.settings, rows, certs, self.shared)
+            # A start requested after a failure: the supervisor must forget the crash history.
+            retry = [d.id for d in rows if d.desired_running and d.status is DeploymentStatus.STARTING]
+            if any(d.deployment_type.is_serverless and d.id in retry for d in rows):
+                retry.append(deployments.SERVERLESS_BROKER_ID)
+            return specs, retry
+
+    # ----------------------------------------------------------------------------------------------
+    # Supervisor → database (callbacks)
+    # ----------------------------------------------------------------------------------------------
+
+    async def on_status(self, broker_id: str, status: BrokerStatus, detail: str) -> None:
+        logger.info("broker %s is %s %s", broker_id, status.value, detail)
+        await asyncio.to_thread(self._record_status, broker_id, status, detail)
+        if status is BrokerStatus.STOPPED and broker_id != deployments.SERVERLESS_BROKER_ID:
+            await asyncio.to_thread(self._remove_if_deleted, broker_id)
+
+    def _record_status(self, broker_id: str, status: BrokerStatus, detail: str) -> None:
+        new_status = _STATUS_MAP[status]
+        message = detail if status is BrokerStatus.FAILED else ""
+        with self.database.session() as session:
+            if broker_id != deployments.SERVERLESS_BROKER_ID:
+                deployments.record_status(
+                    session, deployment_id=broker_id, status=new_status, message=message
+                )
+                return
+            # The shared broker: its state is the state of every tenant that follows it.
+            for deployment in self._serverless(session):
+                if status is BrokerStatus.RUNNING:
+                    continue  # tenants become running when a spec enabling them is applied
+                deployments.record_status(
+                    session, deployment_id=deployment.id, status=new_status, message=message
+                )
+
+    def _remove_if_deleted(self, broker_id: str) -> None:
+        with self.database.session() as session:
+            if session.get(Deployment, broker_id) is not None:
+                return
+        shutil.rmtree(self.settings.brokers_dir / broker_id, ignore_errors=True)
+
+    async def on_applied(self, broker_id: str, generation: int) -> None:
+        spec = self._specs.get(broker_id, {}).get(generation)
+        if spec is None:
+            self._early_applied[broker_id] = generation
+            return
+        await asyncio.to_thread(self._record_applied, broker_id, spec)
+
+    def _record_applied(self, broker_id: str, spec: BrokerSpec) -> None:
+        with self.database.session() as session:
+            if broker_id == deployments.SERVERLESS_BROKER_ID:
+                for tenant in spec.tenants:
+                    status = DeploymentStatus.RUNNING if tenant.enabled else DeploymentStatus.STOPPED
+                    deployments.record_status(session, deployment_id=tenant.tenant_id, status=status)
+                return
+            certificates.mark_served(
+                session, deployment_id=broker_id, cert_pem=spec.tls.cert_pem if spec.tls is not None else None
+            )
+
+    @staticmethod
+    def _serverless(session: Session) -> list[Deployment]:
+        return list(
+            session.scalars(select(Deployment).where(Deployment.deployment_type == DeploymentType.SERVERLESS))
+        )

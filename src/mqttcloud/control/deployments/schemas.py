@@ -1,0 +1,76 @@
+"""Deployment objects with the exact field names of spec §2.1.2 (camelCase, `createAt`, `deploymentID`).
+
+`endpoints` and `projectID` are extensions: EMQX clients ignore unknown fields.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mqttcloud.control.deployments.models import DeploymentStatus, DeploymentType
+
+Platform = Literal["aws", "gcp", "azure", "aliyun", "tencent", "huawei", "local"]
+
+PLATFORM_DISPLAY_NAMES: dict[str, str] = {
+    "aws": "AWS",
+    "gcp": "Google Cloud",
+    "azure": "Azure",
+    "aliyun": "Alibaba Cloud",
+    "tencent": "Tencent Cloud",
+    "huawei": "Huawei Cloud",
+    "local": "Self-hosted",
+}
+
+
+class DeploymentCreate(BaseModel):
+    """The body EMQX's Terraform provider sends; everything but `projectID` is optional here."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    project_id: str = Field(alias="projectID", min_length=1, max_length=32)
+    platform: Platform = "local"
+    region: str = Field(default="local", min_length=1, max_length=64)
+    connections: int = Field(default=1000, gt=0, le=10_000_000)
+    tps: int = Field(default=1000, gt=0, le=10_000_000)
+    deployment_name: str | None = Field(default=None, alias="deploymentName", min_length=1, max_length=64)
+    deployment_type: DeploymentType = Field(default=DeploymentType.DEDICATED, alias="deploymentType")
+    deployment_version: Literal["v5", "v6"] = Field(default="v5", alias="deploymentVersion")
+    free_trial: bool = Field(default=False, alias="freeTrial")
+    allow_anonymous: bool = Field(default=False, alias="allowAnonymous")  # extension
+
+
+class Endpoints(BaseModel):
+    """Where each listener of the deployment accepts MQTT clients ("host:port"); null while closed."""
+
+    mqtt: str | None = None
+    ws: str | None = None
+    mqtts: str | None = None
+    wss: str | None = None
+
+
+class DeploymentOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    connections: int
+    tps: int
+    create_at: str = Field(alias="createAt", description="UTC, YYYY-MM-DD HH:MM")
+    deployment_id: str = Field(alias="deploymentID")
+    deployment_name: str = Field(alias="deploymentName")
+    deployment_type: DeploymentType = Field(alias="deploymentType")
+    platform: str
+    region: str
+    status: DeploymentStatus
+    project_id: str = Field(alias="projectID")
+    project_name: str = Field(alias="projectName")
+    version: str
+    endpoints: Endpoints
+
+
+class DeploymentOperation(BaseModel):
+    """Answer of start/stop: exactly these three fields (spec §4 item 8)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    deployment_id: str = Field(alias="deploymentID")
+    deployment_name: str = Field(alias="deploymentName")
+    operation: Literal["starting", "stopping"]

@@ -1,0 +1,202 @@
+"""Desired state → `contracts.BrokerSpec`: the only place the control plane describes a broker.
+
+Pure: it reads rows and settings, never the database or the clock, so the same rows always give the same
+spec (the supervisor compares specs to decide whether anything changed).
+
+- A Dedicated deployment is one broker (`broker_id` = deployment id) with one tenant. Its tcp and ws
+  listeners are always open; tls and wss only while a certificate is installed. Ports come from the
+  deployment row (allocated once), so they survive restarts.
+- Serverless deployments are tenants of one shared broker (`broker_id` "serverless") with tls and wss
+  listeners only, the tenant chosen by SNI host name `<id>.<serverless domain>`, with the Serverless quotas
+  of spec §1.10. A stopped Serverless deployment stays as a disabled tenant (its data is kept).
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mqttcloud.contracts import (
+    AclRule,
+    AdminSpec,
+    BanRecord,
+    BrokerSpec,
+    Limits,
+    ListenerKind,
+    ListenerSpec,
+    TenantId,
+    TenantSelector,
+    TenantSpec,
+    TlsMode,
+    TlsSpec,
+    UserRecord,
+)
+from mqttcloud.control.certificates.models import Certificate, TlsType
+from mqttcloud.control.config import Settings
+from mqttcloud.control.deployments.models import Deployment
+from mqttcloud.control.deployments.service import SERVERLESS_BROKER_ID, serverless_host, serverless_ports
+
+# Spec §1.10 Serverless quotas (not adjustable).
+SERVERLESS_LIMITS = Limits(
+    max_packet_size=1024 * 1024,
+    max_subscriptions_per_client=10,
+    max_topic_levels=10,
+    max_publish_rate=10.0,
+    max_queue_len=1000,
+    max_clientid_len=1024,
+    max_retained=2000,
+    max_retained_size=1024 * 1024,
+    max_session_expiry=7200,
+    connect_timeout=10.0,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantContent:
+    """Authentication users, ACL rules and bans of one deployment (from their own domains)."""
+
+    users: Sequence[UserRecord] = ()
+    acl: Sequence[AclRule] = ()
+    banned: Sequence[BanRecord] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SharedSecrets:
+    """Material not stored per deployment: the Serverless broker's admin token and server certificate."""
+
+    serverless_admin_token: str
+    serverless_tls: TlsSpec | None = None
+    tenants: Mapping[str, TenantContent] = field(default_factory=dict)
+
+
+def broker_paths(settings: Settings, broker_id: str) -> tuple[Path, Path]:
+    """(data dir, ready file) of a broker: `<data-dir>/brokers/<id>/data` and `.../ready.json`."""
+    base = settings.brokers_dir.resolve() / broker_id
+    return base / "data", base / "ready.json"
+
+
+def tls_spec(certificate: Certificate) -> TlsSpec:
+    mode = TlsMode.TWO_WAY if certificate.tls_type is TlsType.TWO_WAY else TlsMode.ONE_WAY
+    return TlsSpec(
+        cert_pem=certificate.cert_pem, key_pem=certificate.key_pem, mode=mode, ca_pem=certificate.ca_pem
+    )
+
+
+def _tenant(
+    deployment: Deployment,
+    content: TenantContent,
+    *,
+    limits: Limits,
+    sni_hosts: Sequence[str] = (),
+    enabled: bool = True,
+) -> TenantSpec:
+    return TenantSpec(
+        tenant_id=TenantId(deployment.id),
+        sni_hosts=list(sni_hosts),
+        enabled=enabled,
+        allow_anonymous=deployment.allow_anonymous,
+        users=list(content.users),
+        acl=list(content.acl),
+        banned=list(content.banned),
+        limits=limits,
+    )
+
+
+def dedicated_spec(
+    settings: Settings,
+    deployment: Deployment,
+    certificate: Certificate | None,
+    content: TenantContent = TenantContent(),
+) -> BrokerSpec:
+    """The broker of one Dedicated deployment."""
+    data_dir, ready_file = broker_paths(settings, deployment.id)
+    tenant = TenantId(deployment.id)
+    host = settings.broker_host
+    ports = (deployment.port_mqtt, deployment.port_ws, deployment.port_mqtts, deployment.port_wss)
+    if any(port is None for port in ports):
+        raise ValueError(f"deployment {deployment.id} has no ports allocated")
+    mqtt, ws, mqtts, wss = (int(port or 0) for port in ports)
+    listeners = [
+        ListenerSpec(name="tcp:default", kind=ListenerKind.TCP, host=host, port=mqtt, tenant=tenant),
+        ListenerSpec(name="ws:default", kind=ListenerKind.WS, host=host, port=ws, tenant=tenant),
+    ]
+    if certificate is not None:
+        listeners += [
+            ListenerSpec(name="ssl:default", kind=ListenerKind.TLS, host=host, port=mqtts, tenant=tenant),
+            ListenerSpec(name="wss:default", kind=ListenerKind.WSS, host=host, port=wss, tenant=tenant),
+        ]
+    return BrokerSpec(
+        broker_id=deployment.id,
+        node_name=f"emqx@{deployment.id}",
+        data_dir=str(data_dir),
+        ready_file=str(ready_file),
+        admin=AdminSpec(token=deployment.admin_token),
+        listeners=listeners,
+        tls=tls_spec(certificate) if certificate is not None else None,
+        tenants=[_tenant(deployment, content, limits=Limits(max_connections=deployment.connections))],
+    )
+
+
+def serverless_spec(
+    settings: Settings, deployments: Sequence[Deployment], shared: SharedSecrets
+) -> BrokerSpec | None:
+    """The shared Serverless broker, or None when no Serverless deployment should run."""
+    if shared.serverless_tls is None or not any(d.desired_running for d in deployments):
+        return None
+    data_dir, ready_file = broker_paths(settings, SERVERLESS_BROKER_ID)
+    mqtts, wss = serverless_ports(settings)
+    host = settings.broker_host
+    tenants = [
+        _tenant(
+            deployment,
+            shared.tenants.get(deployment.id, TenantContent()),
+            sni_hosts=[serverless_host(settings, deployment.id)],
+            enabled=deployment.desired_running,
+            limits=SERVERLESS_LIMITS.model_copy(update={"max_connections": deployment.connections}),
+        )
+        for deployment in sorted(deployments, key=lambda d: d.id)
+    ]
+    return BrokerSpec(
+        broker_id=SERVERLESS_BROKER_ID,
+        node_name="emqx@serverless",
+        data_dir=str(data_dir),
+        ready_file=str(ready_file),
+        admin=AdminSpec(token=shared.serverless_admin_token),
+        listeners=[
+            ListenerSpec(
+                name="ssl:default",
+                kind=ListenerKind.TLS,
+                host=host,
+                port=mqtts,
+                tenant_selector=TenantSelector.SNI,
+            ),
+            ListenerSpec(
+                name="wss:default",
+                kind=ListenerKind.WSS,
+                host=host,
+                port=wss,
+                tenant_selector=TenantSelector.SNI,
+            ),
+        ],
+        tls=shared.serverless_tls,
+        tenants=tenants,
+    )
+
+
+def desired_specs(
+    settings: Settings,
+    deployments: Sequence[Deployment],
+    certificates: Mapping[str, Certificate],
+    shared: SharedSecrets,
+) -> list[BrokerSpec]:
+    """Every broker that should run: one per desired-running Dedicated deployment, plus Serverless."""
+    specs = [
+        dedicated_spec(settings, d, certificates.get(d.id), shared.tenants.get(d.id, TenantContent()))
+        for d in deployments
+        if d.desired_running and not d.deployment_type.is_serverless
+    ]
+    serverless = serverless_spec(
+        settings, [d for d in deployments if d.deployment_type.is_serverless], shared
+    )
+    if serverless is not None:
+        specs.append(serverless)
+    return specs

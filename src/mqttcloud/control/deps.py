@@ -1,0 +1,22 @@
+"""Shared FastAPI dependencies, declared once as `Annotated` aliases."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from mqttcloud.control.config import Settings
+from mqttcloud.control.deployments.lifecycle import BrokerRuntime
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _runtime(request: Request) -> BrokerRuntime:
+    runtime: BrokerRuntime = request.app.state.runtime
+    return runtime
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+RuntimeDep = Annotated[BrokerRuntime, Depends(_runtime)]
