@@ -147,6 +147,8 @@ class Channel:
                 self.broker.counters.inc("packets.pingreq.received")
                 return [self.send(PingResp())]
             case Connect():
+                if state is not ChannelState.CONNECTING:
+                    raise ProtocolError("second CONNECT")  # [MQTT-3.1.0-2]
                 return connect.handle_connect(self, packet, now)
             case Disconnect():
                 return connect.handle_disconnect(self, packet, now)

@@ -1,0 +1,298 @@
+"""CONNECT / CONNACK / DISCONNECT behaviour of the core, through the pair harness."""
+
+from tests.unit.broker.pair import Harness
+
+from mqttcloud import contracts
+from mqttcloud.broker.channel import ChannelState
+from mqttcloud.broker.hooks import ConnectDecision
+from mqttcloud.protocol.packets import (
+    Auth,
+    ConnAck,
+    Connect,
+    Disconnect,
+    PingReq,
+    PingResp,
+    ProtocolVersion,
+    QoS,
+    SubAck,
+    Subscribe,
+    Subscription,
+)
+from mqttcloud.protocol.properties import Properties
+from mqttcloud.protocol.reason_codes import ReasonCode
+
+
+def test_connect_v5_accepted_with_server_properties() -> None:
+    h = Harness()
+    _, ack = h.connect("c1")
+    assert ack.reason_code == ReasonCode.SUCCESS
+    assert ack.session_present is False
+    assert ack.properties.receive_maximum == 32
+    assert ack.properties.maximum_packet_size == 1024 * 1024
+    assert ack.properties.topic_alias_maximum == 64
+
+
+def test_empty_clientid_v5_gets_assigned_identifier() -> None:
+    """[MQTT-3.1.3-6] [MQTT-3.2.2-16] the server assigns an id and returns it in CONNACK."""
+    h = Harness()
+    client, ack = h.connect("")
+    assigned = ack.properties.assigned_client_identifier
+    assert assigned
+    assert client.channel.clientid == assigned
+    assert h.broker.client_info(assigned) is not None
+
+
+def test_empty_clientid_v311_clean_session_accepted_without_property() -> None:
+    """[MQTT-3.1.3-6] v3.1.1 with CleanSession=1: accepted, id assigned silently."""
+    h = Harness()
+    client, ack = h.connect("", version=4, clean_start=True)
+    assert ack.reason_code == ReasonCode.SUCCESS
+    assert client.channel.clientid
+
+
+def test_empty_clientid_v311_without_clean_session_rejected_0x02() -> None:
+    """[MQTT-3.1.3-8] v3.1.1 empty id with CleanSession=0: CONNACK return code 0x02, close."""
+    h = Harness()
+    client = h.open(version=4)
+    got = client.send(Connect(client_id="", protocol_level=ProtocolVersion.MQTT_3_1_1, clean_start=False))
+    assert client.raw[-1] == b"\x20\x02\x00\x02"
+    assert isinstance(got[0], ConnAck)
+    assert client.is_closed()
+
+
+def test_auth_method_property_refused_0x8c() -> None:
+    """Enhanced authentication is not offered: CONNACK 0x8C and close."""
+    h = Harness()
+    client = h.open()
+    got = client.send(Connect(client_id="c", properties=Properties(authentication_method="SCRAM-SHA-1")))
+    assert isinstance(got[0], ConnAck)
+    assert got[0].reason_code == ReasonCode.BAD_AUTHENTICATION_METHOD
+    assert client.is_closed()
+
+
+def test_auth_packet_after_connect_is_protocol_error() -> None:
+    h = Harness()
+    client, _ = h.connect("c")
+    got = client.send(Auth(reason_code=ReasonCode.RE_AUTHENTICATE))
+    assert isinstance(got[0], Disconnect)
+    assert got[0].reason_code == ReasonCode.PROTOCOL_ERROR
+    assert client.is_closed()
+
+
+def test_authentication_refused_sends_connack_with_decision_code() -> None:
+    h = Harness()
+    h.decide = lambda _r: ConnectDecision(allowed=False, reason_code=ReasonCode.BAD_USER_NAME_OR_PASSWORD)
+    client = h.open()
+    got = client.send(Connect(client_id="c", username="u"))
+    assert isinstance(got[0], ConnAck)
+    assert got[0].reason_code == ReasonCode.BAD_USER_NAME_OR_PASSWORD
+    assert client.is_closed()
+    assert h.broker.counters["packets.connack.auth_error"] == 1
+
+
+def test_authentication_refused_v311_maps_to_return_code_4() -> None:
+    h = Harness()
+    h.decide = lambda _r: ConnectDecision(allowed=False, reason_code=ReasonCode.BAD_USER_NAME_OR_PASSWORD)
+    client = h.open(version=4)
+    client.send(Connect(client_id="c", protocol_level=ProtocolVersion.MQTT_3_1_1))
+    assert client.raw[-1] == b"\x20\x02\x00\x04"
+
+
+def test_second_connect_is_protocol_error() -> None:
+    """[MQTT-3.1.0-2] a second CONNECT is a protocol violation: DISCONNECT 0x82, close."""
+    h = Harness()
+    client, _ = h.connect("c")
+    got = client.send(Connect(client_id="c"))
+    assert isinstance(got[0], Disconnect)
+    assert got[0].reason_code == ReasonCode.PROTOCOL_ERROR
+    assert client.is_closed()
+
+
+def test_first_packet_must_be_connect() -> None:
+    """[MQTT-3.1.0-1] anything before CONNECT closes the connection."""
+    h = Harness()
+    client = h.open()
+    client.send(PingReq())
+    assert client.is_closed()
+
+
+def test_packets_pipelined_before_connack_are_handled_after_it() -> None:
+    """The server processes nothing after CONNECT until it has accepted the connection."""
+    h = Harness()
+    h.hold_auth = True
+    client = h.open()
+    client.send(Connect(client_id="c"))
+    assert client.send(PingReq()) == []
+    assert client.channel.state is ChannelState.AUTHENTICATING
+    h.release_auth()
+    got = client.take()
+    assert isinstance(got[0], ConnAck)
+    assert isinstance(got[1], PingResp)
+
+
+def test_connect_timeout_closes_channel() -> None:
+    h = Harness(contracts.Limits(connect_timeout=5.0))
+    client = h.open()
+    assert client.channel.next_deadline() == h.now + 5.0
+    h.tick(h.now + 5.0)
+    assert client.is_closed()
+    assert h.broker.channel(client.channel_id) is None
+
+
+def test_keep_alive_timeout_after_one_and_a_half_periods() -> None:
+    """[MQTT-3.1.2-24] no packet within 1.5 x keep alive: DISCONNECT 0x8D (v5) and close."""
+    h = Harness()
+    client, _ = h.connect("c", keep_alive=10)
+    start = h.now
+    assert client.channel.next_deadline() == start + 15
+    h.tick(start + 14.9)
+    assert not client.is_closed()
+    h.tick(start + 15)
+    assert client.is_closed()
+    assert isinstance(client.inbox[-1], Disconnect)
+    assert client.inbox[-1].reason_code == ReasonCode.KEEP_ALIVE_TIMEOUT
+
+
+def test_packet_resets_keep_alive_deadline() -> None:
+    h = Harness()
+    client, _ = h.connect("c", keep_alive=10)
+    h.now += 10
+    client.send(PingReq())
+    assert client.channel.next_deadline() == h.now + 15
+
+
+def test_server_keep_alive_caps_client_request() -> None:
+    """[MQTT-3.2.2-21] the client must use the Server Keep Alive the CONNACK returns."""
+    h = Harness(contracts.Limits(max_keepalive=30))
+    client, ack = h.connect("c", keep_alive=100)
+    assert ack.properties.server_keep_alive == 30
+    assert client.channel.keep_alive == 30
+
+
+def test_takeover_disconnects_old_connection_0x8e() -> None:
+    """[MQTT-3.1.4-3] a second connection with the same id closes the first (v5: 0x8E)."""
+    h = Harness()
+    old, _ = h.connect("dup")
+    new, ack = h.connect("dup")
+    assert ack.reason_code == ReasonCode.SUCCESS
+    assert old.is_closed()
+    assert isinstance(old.inbox[-1], Disconnect)
+    assert old.inbox[-1].reason_code == ReasonCode.SESSION_TAKEN_OVER
+    assert not new.is_closed()
+    assert h.broker.counters["session.takenover"] == 1
+    assert h.broker.stats().values["live_connections.count"] == 1
+
+
+def test_session_present_when_resuming_persistent_session() -> None:
+    """[MQTT-3.2.2-3] CleanStart=0 with a stored session: Session Present 1, subscriptions kept."""
+    h = Harness()
+    props = Properties(session_expiry_interval=300)
+    c, _ = h.connect("p", clean_start=False, properties=props)
+    c.send(Subscribe(packet_id=1, subscriptions=(Subscription(topic_filter="a/b", qos=QoS(1)),)))
+    c.send(Disconnect())
+    _, ack = h.connect("p", clean_start=False, properties=props)
+    assert ack.session_present is True
+    assert "a/b" in h.broker.sessions["p"].subscriptions
+
+
+def test_clean_start_discards_session() -> None:
+    """[MQTT-3.1.2-4] CleanStart=1 discards any existing session: Session Present 0."""
+    h = Harness()
+    props = Properties(session_expiry_interval=300)
+    c, _ = h.connect("p", clean_start=False, properties=props)
+    c.send(Subscribe(packet_id=1, subscriptions=(Subscription(topic_filter="a/b"),)))
+    c.send(Disconnect())
+    _, ack = h.connect("p", clean_start=True, properties=props)
+    assert ack.session_present is False
+    assert h.broker.sessions["p"].subscriptions == {}
+
+
+def test_session_expiry_zero_ends_session_at_disconnect() -> None:
+    """[MQTT-3.1.2-23] expiry 0: the session ends when the connection closes."""
+    h = Harness()
+    c, _ = h.connect("e")
+    c.send(Disconnect())
+    assert "e" not in h.broker.sessions
+
+
+def test_session_expires_after_interval() -> None:
+    h = Harness()
+    c, _ = h.connect("e", clean_start=False, properties=Properties(session_expiry_interval=60))
+    c.send(Disconnect())
+    assert "e" in h.broker.sessions
+    assert h.broker.next_deadline() == h.now + 60
+    h.tick(h.now + 59)
+    assert "e" in h.broker.sessions
+    h.tick(h.now + 1)
+    assert "e" not in h.broker.sessions
+
+
+def test_session_expiry_capped_by_limit_and_returned_in_connack() -> None:
+    h = Harness(contracts.Limits(max_session_expiry=100))
+    _, ack = h.connect("e", properties=Properties(session_expiry_interval=1000))
+    assert ack.properties.session_expiry_interval == 100
+
+
+def test_v311_persistent_session_lasts_max_session_expiry() -> None:
+    h = Harness(contracts.Limits(max_session_expiry=50))
+    c, _ = h.connect("old", version=4, clean_start=False)
+    c.send(Disconnect())
+    assert h.broker.sessions["old"].expiry_interval == 50
+
+
+def test_disconnect_cannot_set_expiry_after_zero() -> None:
+    """[MQTT-3.14.2-2] expiry 0 at CONNECT, non-zero at DISCONNECT: protocol error."""
+    h = Harness()
+    c, _ = h.connect("e")
+    got = c.send(Disconnect(properties=Properties(session_expiry_interval=10)))
+    assert isinstance(got[0], Disconnect)
+    assert got[0].reason_code == ReasonCode.PROTOCOL_ERROR
+
+
+def test_max_connections_refused_0x97() -> None:
+    h = Harness(contracts.Limits(max_connections=1))
+    h.connect("a")
+    client = h.open()
+    got = client.send(Connect(client_id="b"))
+    assert isinstance(got[0], ConnAck)
+    assert got[0].reason_code == ReasonCode.QUOTA_EXCEEDED
+
+
+def test_max_connections_allows_takeover() -> None:
+    h = Harness(contracts.Limits(max_connections=1))
+    h.connect("a")
+    _, ack = h.connect("a")
+    assert ack.reason_code == ReasonCode.SUCCESS
+
+
+def test_clientid_too_long_refused_0x85() -> None:
+    h = Harness(contracts.Limits(max_clientid_len=4))
+    client = h.open()
+    got = client.send(Connect(client_id="toolong"))
+    assert isinstance(got[0], ConnAck)
+    assert got[0].reason_code == ReasonCode.CLIENT_IDENTIFIER_NOT_VALID
+
+
+def test_shutdown_sends_0x8b_to_v5_and_closes_v311() -> None:
+    h = Harness()
+    c5, _ = h.connect("five")
+    c4, _ = h.connect("four", version=4)
+    h.perform(h.broker.shutdown(h.now))
+    assert isinstance(c5.inbox[-1], Disconnect)
+    assert c5.inbox[-1].reason_code == ReasonCode.SERVER_SHUTTING_DOWN
+    assert c5.is_closed()
+    assert c4.is_closed()
+    assert c4.inbox == []
+
+
+def test_pingreq_answered_with_pingresp() -> None:
+    h = Harness()
+    c, _ = h.connect("c")
+    assert c.send(PingReq()) == [PingResp()]
+
+
+def test_suback_works_for_v311() -> None:
+    h = Harness()
+    c, _ = h.connect("c", version=4)
+    got = c.send(Subscribe(packet_id=3, subscriptions=(Subscription(topic_filter="x", qos=QoS(2)),)))
+    assert got == [SubAck(packet_id=3, reason_codes=(ReasonCode.GRANTED_QOS_2,))]
