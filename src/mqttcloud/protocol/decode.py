@@ -41,6 +41,7 @@ from mqttcloud.protocol.packets import (
     UnsubAck,
     Unsubscribe,
     Will,
+    make_publish,
 )
 from mqttcloud.protocol.primitives import decode_binary, decode_u16, decode_utf8
 from mqttcloud.protocol.properties import NO_PROPERTIES, WILL, Properties, decode_properties
@@ -294,14 +295,8 @@ def _read_publish(first_byte: int, body: Buffer, version: int) -> Publish:
             raise ProtocolError("empty topic name without topic alias")
     elif not topic:
         raise ProtocolError("empty topic name", ReasonCode.TOPIC_NAME_INVALID)  # [MQTT-4.7.3-1]
-    return Publish(
-        topic=topic,
-        payload=bytes(body[offset:]),
-        qos=QOS_BY_VALUE[qos],
-        retain=bool(first_byte & 0x01),
-        dup=dup,
-        packet_id=packet_id,
-        properties=properties,
+    return make_publish(
+        topic, bytes(body[offset:]), QOS_BY_VALUE[qos], bool(first_byte & 0x01), dup, packet_id, properties
     )
 
 
