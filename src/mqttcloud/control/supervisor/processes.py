@@ -2,9 +2,10 @@
 
 Each broker gets a directory `<run_dir>/<broker_id>/` holding `spec.json` (the BrokerSpec it starts with,
 mode 0600: it carries the admin token and TLS keys) and `broker.log` (the child's stdout and stderr,
-appended across restarts). The child is `sys.executable -m mqttcloud broker --config <dir>/spec.json` in
-its own process group, so a Ctrl-C in the platform's terminal reaches the platform only and the
-supervisor stops the brokers in order.
+appended across restarts, rotated once past 16 MiB). The child is
+`sys.executable -m mqttcloud broker --config <dir>/spec.json` in a new session (so its own process
+group): a Ctrl-C in the platform's terminal reaches the platform only, and the supervisor stops the
+brokers in order.
 
 Rules this module must not break:
 - argv lists only, never a shell; the broker id is checked to be one safe path component.
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 SPEC_FILE = "spec.json"
 LOG_FILE = "broker.log"
+MAX_LOG_BYTES = 16 * 1024 * 1024  # checked at each spawn; one older log is kept as broker.log.1
 DEFAULT_COMMAND: tuple[str, ...] = (sys.executable, "-m", "mqttcloud", "broker")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _POLL_INTERVAL = 0.05
@@ -84,8 +86,13 @@ def write_spec(directory: Path, spec: BrokerSpec) -> Path:
     return path
 
 
-def _open_log(directory: Path, argv: Sequence[str]) -> int:
-    fd = os.open(directory / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+def _open_log(directory: Path, argv: Sequence[str], max_bytes: int = MAX_LOG_BYTES) -> int:
+    """Open `broker.log` for appending, first moving a log past `max_bytes` to `broker.log.1`."""
+    path = directory / LOG_FILE
+    with contextlib.suppress(FileNotFoundError):
+        if path.stat().st_size > max_bytes:
+            os.replace(path, directory / f"{LOG_FILE}.1")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     header = f"--- {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} spawn: {' '.join(argv)}\n"
     os.write(fd, header.encode())
     return fd
