@@ -1,0 +1,181 @@
+"""Durability records: byte codec, and restart = replay of the records the core emitted."""
+
+import contextlib
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.unit.broker.pair import Harness, publish
+
+from mqttcloud import contracts
+from mqttcloud.broker.core import Broker
+from mqttcloud.broker.durability import (
+    CorruptRecordError,
+    MessageAcked,
+    MessageQueued,
+    Record,
+    RetainedDeleted,
+    RetainedSet,
+    SessionDeleted,
+    SessionUpserted,
+    SubscriptionAdded,
+    SubscriptionRemoved,
+    decode_record,
+    encode_record,
+)
+from mqttcloud.broker.message import Message
+from mqttcloud.protocol.packets import Disconnect, PubAck, Publish, QoS, Subscribe, Subscription
+from mqttcloud.protocol.properties import Properties
+
+MSG = Message(
+    id=b"\x01" * 16,
+    topic="a/b",
+    payload=b"\x00\xffpayload",
+    qos=2,
+    retain=True,
+    publisher="pub",
+    timestamp=1.5,
+    expires_at=99.25,
+    payload_format_indicator=1,
+    content_type="text/plain",
+    response_topic="resp",
+    correlation_data=b"corr",
+    user_properties=(("k", "v"), ("k", "w")),
+)
+
+RECORDS: list[Record] = [
+    SessionUpserted("c", 300, 1.0, None, 5, "user"),
+    SessionUpserted("c", 300, 1.0, 2.0, 4, None),
+    SessionDeleted("c"),
+    SubscriptionAdded("c", "$share/g/a/#", 2, False, True, 1, 7),
+    SubscriptionAdded("c", "x", 0, True, False, 0, None),
+    SubscriptionRemoved("c", "x"),
+    MessageQueued("c", 1, MSG, (1, 2), True),
+    MessageAcked("c", b"\x02" * 16),
+    RetainedSet(Message(b"\x03" * 16, "t", b"v", 0, True, None, 3.0)),
+    RetainedDeleted("t"),
+]
+
+
+def test_every_record_roundtrips_through_bytes() -> None:
+    for r in RECORDS:
+        assert decode_record(encode_record(r)) == r
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_random_bytes_raise_only_corrupt_record(data: bytes) -> None:
+    with contextlib.suppress(CorruptRecordError):
+        decode_record(data)
+
+
+def test_truncated_record_is_corrupt() -> None:
+    data = encode_record(RECORDS[6])
+    for cut in range(len(data)):
+        try:
+            decode_record(data[:cut])
+        except CorruptRecordError:
+            continue
+        raise AssertionError(f"prefix of {cut} bytes decoded")
+
+
+def restart(h: Harness) -> Broker:
+    """A new broker for the same tenant, restored from what the old one asked to persist."""
+    spec = contracts.TenantSpec(tenant_id=contracts.TenantId("t1"))
+    fresh = Broker(spec, node_name="n1@127.0.0.1", now=h.now)
+    fresh.restore([decode_record(encode_record(r)) for r in h.log], h.now)
+    return fresh
+
+
+def persistent(h: Harness, clientid: str, topic: str, qos: int = 1) -> None:
+    c, _ = h.connect(clientid, clean_start=False, properties=Properties(session_expiry_interval=600))
+    c.send(Subscribe(packet_id=1, subscriptions=(Subscription(topic_filter=topic, qos=QoS(qos)),)))
+    c.send(Disconnect())
+
+
+def test_acked_qos1_message_survives_restart_for_offline_session() -> None:
+    """A QoS 1 message acknowledged to its publisher is never lost for a persistent session."""
+    h = Harness()
+    persistent(h, "sub", "d/#")
+    a, _ = h.connect("pub")
+    assert a.send(publish("d/1", b"keep", qos=1, packet_id=1)) == [PubAck(packet_id=1)]
+    h.broker = restart(h)
+    h.clients.clear()
+    b, ack = h.connect("sub", clean_start=False, properties=Properties(session_expiry_interval=600))
+    assert ack.session_present
+    assert [p.payload for p in b.only(Publish)] == [b"keep"]
+
+
+def test_inflight_message_survives_restart_and_acked_one_does_not() -> None:
+    h = Harness()
+    props = Properties(session_expiry_interval=600)
+    b, _ = h.connect("sub", clean_start=False, properties=props)
+    b.send(Subscribe(packet_id=1, subscriptions=(Subscription(topic_filter="f", qos=QoS(1)),)))
+    a, _ = h.connect("pub")
+    a.send(publish("f", b"one", qos=1, packet_id=1))
+    a.send(publish("f", b"two", qos=1, packet_id=2))
+    first = b.only(Publish)[0]
+    assert first.packet_id is not None
+    b.send(PubAck(packet_id=first.packet_id))
+    h.broker = restart(h)
+    h.clients.clear()
+    b2, _ = h.connect("sub", clean_start=False, properties=props)
+    assert [p.payload for p in b2.only(Publish)] == [b"two"]
+
+
+def test_subscriptions_and_retained_survive_restart() -> None:
+    h = Harness()
+    persistent(h, "sub", "s/#")
+    a, _ = h.connect("pub")
+    a.send(publish("keep/r", b"retained", retain=True))
+    a.send(publish("gone/r", b"x", retain=True))
+    a.send(publish("gone/r", b"", retain=True))
+    h.broker = restart(h)
+    assert "s/#" in h.broker.sessions["sub"].subscriptions
+    assert h.broker.retained.get("gone/r") is None
+    kept = h.broker.retained.get("keep/r")
+    assert kept is not None
+    assert kept.payload == b"retained"
+    a2, _ = h.connect("pub2")
+    h.clients.clear()
+    h.clients[a2.channel_id] = a2
+    a2.send(publish("s/1"))
+    assert len(h.broker.sessions["sub"].queue) == 1
+
+
+def test_restored_session_expires_from_its_disconnect_time() -> None:
+    h = Harness()
+    persistent(h, "sub", "x")
+    h.now += 500
+    fresh = restart(h)
+    assert fresh.next_deadline() == h.now - 500 + 600
+    fresh.tick(h.now + 100)
+    assert "sub" not in fresh.sessions
+
+
+def test_clean_session_deletion_is_recorded() -> None:
+    h = Harness()
+    persistent(h, "sub", "x")
+    h.connect("sub", clean_start=True)
+    assert "sub" not in restart(h).sessions
+
+
+def test_non_persistent_sessions_are_not_logged() -> None:
+    h = Harness()
+    c, _ = h.connect("plain")
+    c.send(Subscribe(packet_id=1, subscriptions=(Subscription(topic_filter="x"),)))
+    assert not any(isinstance(r, SessionUpserted | SubscriptionAdded) for r in h.log)
+
+
+def test_snapshot_rebuilds_the_same_state() -> None:
+    h = Harness()
+    persistent(h, "sub", "q/#")
+    a, _ = h.connect("pub")
+    a.send(publish("q/1", b"m", qos=1, packet_id=1))
+    a.send(publish("ret", b"r", retain=True))
+    snap = h.broker.snapshot()
+    spec = contracts.TenantSpec(tenant_id=contracts.TenantId("t1"))
+    fresh = Broker(spec, node_name="n", now=h.now)
+    fresh.restore(snap, h.now)
+    assert fresh.sessions["sub"].subscriptions.keys() == {"q/#"}
+    assert [d.message.payload for d in fresh.sessions["sub"].queue] == [b"m"]
+    assert fresh.retained.get("ret") is not None
