@@ -144,6 +144,7 @@ def _views(
         .join(Project, Project.id == Deployment.project_id)
         .outerjoin(Certificate, Certificate.deployment_id == Deployment.id)
         .order_by(Deployment.created_at, Deployment.id)
+        .execution_options(populate_existing=True)  # the status may have changed in another session
     )
     if deployment_id is not None:
         query = query.where(Deployment.id == deployment_id)
@@ -151,7 +152,7 @@ def _views(
         query = query.where(Deployment.project_id.in_(list(visible_projects)))
     return [
         DeploymentView(deployment, project_name, cert_id is not None)
-        for deployment, project_name, cert_id in session.execute(query).tuples()
+        for deployment, project_name, cert_id in session.execute(query)
     ]
 
 
