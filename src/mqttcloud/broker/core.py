@@ -118,9 +118,8 @@ class Broker:
     def connect_decided(self, channel_id: ChannelId, decision: ConnectDecision, now: float) -> list[Action]:
         """The answer to an `Authenticate` action: CONNACK, session takeover/resume, redelivery.
 
-        Raises:
-            ProtocolError: a packet the client pipelined after CONNECT was illegal; pass it to
-                `Channel.fail`, as for `Channel.handle`.
+        Packets the client pipelined after CONNECT are handled here too; if one breaks a rule the
+        answer (DISCONNECT + Close) is part of the returned actions, so this never raises.
         """
         from mqttcloud.broker.handlers.connect import connect_decided  # noqa: PLC0415  (cycle)
 

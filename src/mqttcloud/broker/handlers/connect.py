@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from mqttcloud.broker.actions import Action, Authenticate, Close
 from mqttcloud.broker.hooks import AuthRequest, ClientContext, ConnectDecision
 from mqttcloud.broker.limits import cap_keep_alive, cap_session_expiry
-from mqttcloud.protocol.errors import ProtocolError
+from mqttcloud.protocol.errors import MQTTError, ProtocolError
 from mqttcloud.protocol.packets import ConnAck, Connect, Disconnect
 from mqttcloud.protocol.properties import Properties
 from mqttcloud.protocol.reason_codes import ReasonCode
@@ -143,7 +143,11 @@ def connect_decided(ch: "Channel", decision: ConnectDecision, now: float) -> lis
     actions.extend(broker.resume(ch, now))
     pending, ch.pending = ch.pending, []
     for packet in pending:
-        actions.extend(ch.handle(packet, now))
+        try:
+            actions.extend(ch.handle(packet, now))
+        except MQTTError as exc:  # a pipelined packet broke a rule: answer it here, not in the caller
+            actions.extend(ch.fail(exc, now))
+            break
     return actions
 
 
