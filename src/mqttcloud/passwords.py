@@ -169,8 +169,7 @@ def _verify(record: UserRecord, password: bytes) -> bool:
         return bcrypt.checkpw(password[:BCRYPT_MAX_PASSWORD], record.password_hash.encode())
     if algorithm is HashAlgorithm.PBKDF2:
         stored = bytes.fromhex(record.password_hash)
-        if not stored or record.pbkdf2_iterations < 1:
-            return False
+        # An empty hash or iterations < 1 make hashlib raise ValueError: no match.
         derived = _pbkdf2(password, salt, record.pbkdf2_mac, record.pbkdf2_iterations, len(stored))
         return hmac.compare_digest(derived, stored)
     data = _salted(password, salt, record.salt_position)

@@ -126,6 +126,10 @@ def test_bcrypt_with_given_salt_is_deterministic() -> None:
     first = hash_password("pw", algorithm=HashAlgorithm.BCRYPT, salt=salt)
     assert first.password_hash == bcrypt.hashpw(b"pw", salt.encode()).decode()
     assert first == hash_password("pw", algorithm=HashAlgorithm.BCRYPT, salt=salt)
+    # A full hash used as the salt (as bcrypt allows) stores only the 29-character salt part.
+    again = hash_password("pw", algorithm=HashAlgorithm.BCRYPT, salt=first.password_hash)
+    assert again.salt == salt
+    assert again.password_hash == first.password_hash
 
 
 def test_bcrypt_verifies_2y_hashes_from_php_exports() -> None:

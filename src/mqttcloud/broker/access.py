@@ -15,7 +15,6 @@ Authentication (EMQX 5 built-in database semantics, in this order):
    accepted (not a superuser), whether or not it sent a user name, as EMQX 4's allow_anonymous and EMQX
    5's empty authenticator chain do. Without it the chain is exhausted, which EMQX answers with
    `not_authorized`: 0x87 Not authorized (v3.1.1: 5). A wrong password for a known user is 0x86.
-An empty user name counts as no user name.
 
 Authorization (EMQX `emqx_authz` semantics):
 - Superusers skip the ACL.
@@ -225,7 +224,6 @@ class Access:
             return ConnectDecision(
                 allowed=False, reason_code=ReasonCode.SERVER_UNAVAILABLE, reason_string="deployment stopped"
             )
-        username = username or None
         if self.is_banned(clientid=clientid, username=username, peerhost=peerhost, now=now):
             return ConnectDecision(allowed=False, reason_code=ReasonCode.BANNED)
         user = None
