@@ -208,6 +208,7 @@ class Supervisor:
         """The admin client of a running broker, or None when it is not running.
 
         Ask again for each use: a restarted broker listens on a new admin port and gets a new client.
+        The client belongs to the supervisor, which closes it when the process goes: don't close it.
         """
         worker = self._workers.get(broker_id)
         if worker is None or worker.status is not BrokerStatus.RUNNING:
