@@ -32,9 +32,13 @@ from mqttcloud.broker.hooks import AuthRequest
 ChannelId = NewType("ChannelId", int)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
-    """Write `data` (one or more complete MQTT packets) to the channel's transport."""
+    """Write `data` (one or more complete MQTT packets) to the channel's transport.
+
+    Not `frozen`, unlike the other actions: one `Send` is built per receiver on the PUBLISH fan-out
+    path and a frozen init costs 470 ns against 185 ns (measured). Treat it as immutable.
+    """
 
     channel_id: ChannelId
     data: bytes

@@ -18,6 +18,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from mqttcloud.broker.actions import Action, ChannelId, Close, Send
+from mqttcloud.broker.handlers import connect, publish, subscribe
 from mqttcloud.broker.hooks import ClientContext, PeerInfo
 from mqttcloud.broker.limits import RateLimiter
 from mqttcloud.broker.metrics import ConnCounters
@@ -116,8 +117,6 @@ class Channel:
         Raises:
             ProtocolError: the packet is not legal now; pass it to `fail`.
         """
-        from mqttcloud.broker.handlers import connect, publish, subscribe  # noqa: PLC0415  (cycle)
-
         state = self.state
         if state is ChannelState.CLOSED:
             return []
@@ -220,8 +219,6 @@ class Channel:
 
     def tick(self, now: float) -> list[Action]:
         """Act on expired deadlines: close on CONNECT/keep-alive timeout, re-send unacked QoS 1/2."""
-        from mqttcloud.broker.handlers import publish  # noqa: PLC0415  (cycle)
-
         state = self.state
         if state is ChannelState.CLOSED:
             return []

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from mqttcloud import contracts
 from mqttcloud.broker import queries
-from mqttcloud.broker.actions import Action, ChannelId, Close
+from mqttcloud.broker.actions import Action, ChannelId, Close, Send
 from mqttcloud.broker.channel import Channel, ChannelState
 from mqttcloud.broker.delivery import EncodeCache, Out, deliver, drain, redeliver
 from mqttcloud.broker.durability import (
@@ -193,7 +193,7 @@ class Broker:
         cid = ch.clientid
         old = self.sessions.get(cid)
         if old is not None and old.connected_channel is not None:
-            old_ch = self.channels.get(ChannelId(old.connected_channel))
+            old_ch = self.channels.get(old.connected_channel)
             if old_ch is not None:
                 self.counters.inc("session.takenover")
                 if old_ch.version == 5:
@@ -319,28 +319,54 @@ class Broker:
             return 0
         targets: dict[str, tuple[int, bool, tuple[int, ...]]] = {}
         publisher = msg.publisher
-        chosen = [g.pick(self._is_online) for g in groups]
-        for s in (*subs, *(c for c in chosen if c is not None)):
-            if s.no_local and s.clientid == publisher:
+        mqos = msg.qos
+        mretain = msg.retain
+        if groups:
+            subs = subs + [p for g in groups if (p := g.pick(self._is_online)) is not None]
+        for s in subs:
+            cid = s.clientid
+            if s.no_local and cid == publisher:
                 self.counters.inc("delivery.dropped.no_local")  # [MQTT-3.8.3-3]
                 continue
-            qos = min(msg.qos, s.qos)  # [MQTT-3.8.4-8] granted QoS caps delivery
-            retain = msg.retain and s.retain_as_published  # [MQTT-3.3.1-12] / [MQTT-3.3.1-13]
-            sid: tuple[int, ...] = (s.subscription_id,) if s.subscription_id is not None else ()
-            prev = targets.get(s.clientid)
-            if prev is not None:  # overlapping subscriptions: one delivery, max QoS, all ids
-                qos, retain, sid = max(qos, prev[0]), retain or prev[1], prev[2] + sid  # [MQTT-3.3.4-2/3]
-            targets[s.clientid] = (qos, retain, sid)
+            sq = s.qos
+            qos = sq if sq < mqos else mqos  # [MQTT-3.8.4-8] granted QoS caps delivery
+            retain = mretain and s.retain_as_published  # [MQTT-3.3.1-12] / [MQTT-3.3.1-13]
+            sid = s.subscription_id
+            sids: tuple[int, ...] = () if sid is None else (sid,)
+            prev = targets.get(cid)
+            if prev is not None:  # overlapping subscriptions: one delivery, max QoS, all ids [MQTT-3.3.4-2/3]
+                qos, retain, sids = max(qos, prev[0]), retain or prev[1], prev[2] + sids
+            targets[cid] = (qos, retain, sids)
         cache = EncodeCache(msg)
         sessions = self.sessions
         channels = self.channels
+        actions = out.actions
+        shareable = msg.expires_at is None  # else each delivery carries its own remaining expiry
+        fast = 0
         for cid, (qos, retain, sids) in targets.items():
             session = sessions.get(cid)
             if session is None:
                 continue
             chid = session.connected_channel
-            ch = channels.get(ChannelId(chid)) if chid is not None else None
+            ch = channels.get(chid) if chid is not None else None
+            if qos == 0 and ch is not None and shareable and not ch.client_topic_alias_maximum:
+                # Fast path (module docstring): shared bytes, no Delivery object, counters batched.
+                data = cache.get(ch.version, 0, retain, sids, now).data
+                limit = ch.client_maximum_packet_size
+                if not limit or len(data) <= limit:
+                    c = ch.counters
+                    c.send_pkt += 1
+                    c.send_msg += 1
+                    c.send_msg_qos0 += 1
+                    actions.append(Send(ch.channel_id, data))
+                    fast += 1
+                    continue
             deliver(ch, session, Delivery(msg, qos, retain, sids), now, out, cache=cache)
+        if fast:
+            m = self.counters.values
+            for name in ("packets.sent", "packets.publish.sent", "messages.sent", "messages.delivered"):
+                m[name] += fast
+            m["messages.qos0.sent"] += fast
         return len(targets)
 
     def _is_online(self, clientid: str) -> bool:
@@ -452,7 +478,7 @@ class Broker:
             return False, []
         out = Out()
         chid = session.connected_channel
-        ch = self.channels.get(ChannelId(chid)) if chid is not None else None
+        ch = self.channels.get(chid) if chid is not None else None
         if ch is not None:
             if ch.version == 5:
                 out.actions.append(ch.send(Disconnect(reason_code=ReasonCode.ADMINISTRATIVE_ACTION)))

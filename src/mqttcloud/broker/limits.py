@@ -7,7 +7,10 @@ applied to what a client asks for in CONNECT.
 
 from mqttcloud.contracts import Limits
 
-__all__ = ["Limits", "RateLimiter", "cap_keep_alive", "cap_session_expiry"]
+__all__ = ["TOPIC_ALIAS_MAXIMUM", "Limits", "RateLimiter", "cap_keep_alive", "cap_session_expiry"]
+
+#: Topic aliases the server accepts from a v5 client (CONNACK Topic Alias Maximum).
+TOPIC_ALIAS_MAXIMUM = 64
 
 # MQTT 3.1.1 has no session expiry: a persistent (clean session 0) session lasts `max_session_expiry`.
 

@@ -1,8 +1,10 @@
 """Message: one application message as the core routes, queues, retains and persists it.
 
-A message is immutable; per-delivery facts (packet id, granted QoS, DUP, subscription identifiers,
-topic alias, remaining expiry) belong to the delivery, never to the message.
-Times are Unix epoch seconds (the runtime passes `now = time.time()`), so they survive a restart.
+A message is never changed after `Broker.make_message` builds it. The dataclass is not `frozen` only
+because a frozen 13-field init costs ~2 us per PUBLISH (measured). Per-delivery facts (packet id,
+granted QoS, DUP, subscription identifiers, topic alias, remaining expiry) belong to the delivery,
+never to the message. Times are Unix epoch seconds (the runtime passes `now = time.time()`), so they
+survive a restart.
 """
 
 from dataclasses import dataclass
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 UserProperties = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
     """An application message. `id` is 16 random bytes (EMQX-style 32-hex-digit message id)."""
 

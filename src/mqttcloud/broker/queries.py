@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from mqttcloud import contracts
-from mqttcloud.broker.actions import Action, ChannelId
+from mqttcloud.broker.actions import Action
 from mqttcloud.broker.delivery import Out
 from mqttcloud.broker.durability import (
     MessageAcked,
@@ -46,7 +46,7 @@ def _page(items: Sequence[T], page: int, limit: int) -> tuple[list[T], bool]:
 def _channel_of(broker: "Broker", session: Session) -> "Channel | None":
     chid = session.connected_channel
     if chid is not None:
-        return broker.channels.get(ChannelId(chid))
+        return broker.channels.get(chid)
     return broker.last_channel.get(session.clientid)
 
 

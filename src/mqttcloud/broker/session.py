@@ -16,6 +16,7 @@ Rules:
 from collections import deque
 from dataclasses import dataclass, field
 
+from mqttcloud.broker.actions import ChannelId
 from mqttcloud.broker.message import Message
 from mqttcloud.broker.subscriptions import Subscription
 
@@ -48,7 +49,7 @@ class Session:
     inflight: dict[int, Delivery] = field(default_factory=dict)
     queue: deque[Delivery] = field(default_factory=deque)
     awaiting_rel: dict[int, float] = field(default_factory=dict)  # inbound QoS 2 packet id -> when
-    connected_channel: int | None = None  # ChannelId while a connection holds the session
+    connected_channel: ChannelId | None = None  # while a connection holds the session
     disconnected_at: float | None = None
     stored: bool = False  # the durable log holds this session (a SessionUpserted was emitted)
     dropped: int = 0

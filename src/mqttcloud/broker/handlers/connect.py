@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from mqttcloud.broker.actions import Action, Authenticate, Close
 from mqttcloud.broker.hooks import AuthRequest, ClientContext, ConnectDecision
-from mqttcloud.broker.limits import cap_keep_alive, cap_session_expiry
+from mqttcloud.broker.limits import TOPIC_ALIAS_MAXIMUM, cap_keep_alive, cap_session_expiry
 from mqttcloud.protocol.errors import MQTTError, ProtocolError
 from mqttcloud.protocol.packets import ConnAck, Connect, Disconnect
 from mqttcloud.protocol.properties import Properties
@@ -17,9 +17,6 @@ from mqttcloud.protocol.reason_codes import ReasonCode
 
 if TYPE_CHECKING:
     from mqttcloud.broker.channel import Channel
-
-#: Topic aliases the server accepts from a v5 client (CONNACK Topic Alias Maximum).
-TOPIC_ALIAS_MAXIMUM = 64
 
 
 def refuse(ch: "Channel", reason: ReasonCode, now: float, why: str) -> list[Action]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from mqttcloud.broker.actions import Action
 from mqttcloud.broker.delivery import Out, drain, redeliver
 from mqttcloud.broker.durability import MessageAcked
+from mqttcloud.broker.limits import TOPIC_ALIAS_MAXIMUM
 from mqttcloud.broker.session import AWAIT_COMP, Delivery
 from mqttcloud.protocol.errors import ProtocolError
 from mqttcloud.protocol.packets import PubAck, PubComp, Publish, PubRec, PubRel
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 
 def _resolve_topic(ch: "Channel", pkt: Publish) -> str:
     """Apply an inbound Topic Alias (spec 3.3.2.3.4)."""
-    from mqttcloud.broker.handlers.connect import TOPIC_ALIAS_MAXIMUM  # noqa: PLC0415  (cycle)
-
     alias = pkt.properties.topic_alias
     if alias is None or ch.version != 5:
         return pkt.topic
