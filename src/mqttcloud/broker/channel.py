@@ -179,7 +179,10 @@ class Channel:
         reason = error.reason_code
         if self.state is ChannelState.CONNECTING:
             level = error.protocol_level
-            self.version = level if level in (4, 5) and level is not None else self.version
+            if level in (4, 5) and level is not None:
+                self.version = level
+            elif reason is ReasonCode.UNSUPPORTED_PROTOCOL_VERSION and level is not None and level < 5:
+                self.version = 4  # [MQTT-3.1.2-2] an older client gets the 3.1.1 CONNACK 0x01
             if self.version == 5 or reason in (
                 ReasonCode.UNSUPPORTED_PROTOCOL_VERSION,
                 ReasonCode.CLIENT_IDENTIFIER_NOT_VALID,

@@ -75,6 +75,7 @@ class Broker:
         self.counters = Metrics()
         self.sessions: dict[str, Session] = {}
         self.channels: dict[ChannelId, Channel] = {}
+        self.live = 0  # channels in CONNECTED state
         self.trie = SubscriptionTrie()
         self.retained = RetainedStore(spec.limits.max_retained, spec.limits.max_retained_size)
         self.last_channel: dict[str, Channel] = {}  # last connection of a disconnected session
@@ -113,7 +114,8 @@ class Broker:
         return self.channels.get(channel_id)
 
     def connected_count(self) -> int:
-        return sum(1 for s in self.sessions.values() if s.connected_channel is not None)
+        """Channels past CONNACK (EMQX `live_connections.count`)."""
+        return self.live
 
     def connect_decided(self, channel_id: ChannelId, decision: ConnectDecision, now: float) -> list[Action]:
         """The answer to an `Authenticate` action: CONNACK, session takeover/resume, redelivery.
@@ -147,6 +149,8 @@ class Broker:
         was_connected = ch.state is ChannelState.CONNECTED
         ch.state = ChannelState.CLOSED
         self.channels.pop(ch.channel_id, None)
+        if was_connected:
+            self.live -= 1
         session = ch.session
         if not was_connected or session is None or session.connected_channel != ch.channel_id:
             return
@@ -232,8 +236,8 @@ class Broker:
         elif session.stored:
             session.stored = False
             out.records.append(SessionDeleted(cid))
-        count = self.connected_count()
-        self.max_connections_seen = max(self.max_connections_seen, count)
+        self.live += 1  # the caller moves the channel to CONNECTED right after this
+        self.max_connections_seen = max(self.max_connections_seen, self.live)
         return out.result(), present
 
     def resume(self, ch: Channel, now: float) -> list[Action]:

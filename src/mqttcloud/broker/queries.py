@@ -25,6 +25,8 @@ from mqttcloud.broker.durability import (
     SubscriptionAdded,
     SubscriptionRemoved,
 )
+from mqttcloud.broker.hooks import PeerInfo
+from mqttcloud.broker.metrics import ConnCounters
 from mqttcloud.broker.session import Delivery, Session
 from mqttcloud.broker.subscriptions import Subscription, filter_matches, split_share
 from mqttcloud.protocol.errors import ProtocolError
@@ -50,28 +52,29 @@ def _channel_of(broker: "Broker", session: Session) -> "Channel | None":
     return broker.last_channel.get(session.clientid)
 
 
-def _info(broker: "Broker", session: Session) -> contracts.ClientInfo | None:
+def _info(broker: "Broker", session: Session) -> contracts.ClientInfo:
     ch = _channel_of(broker, session)
-    if ch is None:
-        return None
-    c = ch.counters
+    # A session restored from the log has no connection yet: report what the session knows.
+    c = ch.counters if ch is not None else ConnCounters()
+    peer = ch.peer if ch is not None else PeerInfo(listener="", ip_address="", port=0)
     limits = broker.limits
     connected = session.connected_channel is not None
+    connected_at = ch.connected_at if ch is not None else None
     return contracts.ClientInfo(
         clientid=session.clientid,
-        username=ch.username,
+        username=ch.username if ch is not None else session.username,
         node=broker.node_name,
-        listener=ch.peer.listener,
-        peersni=ch.peer.peersni,
-        ip_address=ch.peer.ip_address,
-        port=ch.peer.port,
-        proto_ver=ch.version,
+        listener=peer.listener,
+        peersni=peer.peersni,
+        ip_address=peer.ip_address,
+        port=peer.port,
+        proto_ver=ch.version if ch is not None else session.proto_ver,
         connected=connected,
-        connected_at=ch.connected_at if ch.connected_at is not None else session.created_at,
+        connected_at=connected_at if connected_at is not None else session.created_at,
         disconnected_at=None if connected else session.disconnected_at,
         created_at=session.created_at,
-        keepalive=ch.keep_alive,
-        clean_start=ch.clean_start,
+        keepalive=ch.keep_alive if ch is not None else 0,
+        clean_start=ch.clean_start if ch is not None else False,
         expiry_interval=session.expiry_interval,
         is_persistent=session.is_persistent,
         subscriptions_cnt=len(session.subscriptions),
@@ -102,8 +105,8 @@ def _info(broker: "Broker", session: Session) -> contracts.ClientInfo | None:
         send_msg_dropped_expired=c.send_msg_dropped_expired,
         send_msg_dropped_queue_full=c.send_msg_dropped_queue_full,
         send_msg_dropped_too_large=c.send_msg_dropped_too_large,
-        cn=ch.peer.cn,
-        dn=ch.peer.dn,
+        cn=peer.cn,
+        dn=peer.dn,
     )
 
 
@@ -138,7 +141,7 @@ def client_infos(broker: "Broker", f: contracts.ClientFilter, page: int, limit: 
         sessions = [] if session is None else [session]
     else:
         sessions = list(broker.sessions.values())
-    infos = [i for s in sessions if (i := _info(broker, s)) is not None and _keep(f, i)]
+    infos = [i for s in sessions if _keep(f, i := _info(broker, s))]
     data, hasnext = _page(infos, page, limit)
     return contracts.ClientList(data=data, count=len(infos), page=page, limit=limit, hasnext=hasnext)
 

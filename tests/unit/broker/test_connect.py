@@ -296,3 +296,23 @@ def test_suback_works_for_v311() -> None:
     c, _ = h.connect("c", version=4)
     got = c.send(Subscribe(packet_id=3, subscriptions=(Subscription(topic_filter="x", qos=QoS(2)),)))
     assert got == [SubAck(packet_id=3, reason_codes=(ReasonCode.GRANTED_QOS_2,))]
+
+
+def test_mqtt31_client_gets_v311_connack_0x01() -> None:
+    """[MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01 in the 3.1.1 format, then close."""
+    h = Harness()
+    client = h.open(version=4)
+    body = b"\x00\x06MQIsdp\x03\x02\x00\x3c\x00\x01c"
+    client.send_bytes(bytes([0x10, len(body)]) + body)
+    assert client.raw == [b"\x20\x02\x00\x01"]
+    assert client.is_closed()
+
+
+def test_live_connection_count_follows_takeover_and_close() -> None:
+    h = Harness()
+    h.connect("a")
+    h.connect("a")
+    b, _ = h.connect("b")
+    assert h.broker.connected_count() == 2
+    b.send(Disconnect())
+    assert h.broker.connected_count() == 1

@@ -179,3 +179,14 @@ def test_snapshot_rebuilds_the_same_state() -> None:
     assert fresh.sessions["sub"].subscriptions.keys() == {"q/#"}
     assert [d.message.payload for d in fresh.sessions["sub"].queue] == [b"m"]
     assert fresh.retained.get("ret") is not None
+
+
+def test_restored_session_is_listed_before_it_reconnects() -> None:
+    h = Harness()
+    persistent(h, "sub", "x")
+    fresh = restart(h)
+    info = fresh.client_info("sub")
+    assert info is not None
+    assert info.connected is False
+    assert info.is_persistent is True
+    assert info.subscriptions_cnt == 1
