@@ -14,14 +14,21 @@ from mqttcloud.protocol.packets import Packet
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # The stream/prefix/mutation properties run the framer many times per example: fewer examples keep
 # the whole protocol suite within a few seconds.
-LIGHT = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+LIGHT = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+VERSIONED_PACKETS = st.one_of(st.tuples(st.just(V3), packets(V3)), st.tuples(st.just(V5), packets(V5)))
 
 
 def _decode_one(data: bytes, version: int) -> Packet:
     frames = Framer().feed(data)
     assert len(frames) == 1
     first, body = frames[0]
-    return decode(first, body, version)
+    packet = decode(first, body, version)
+    # The runtime may hand the decoder a memoryview slice of a larger buffer: same result.
+    padded = memoryview(b"\xff" + body + b"\xff")[1:-1]
+    assert decode(first, padded, version) == packet
+    return packet
 
 
 @FAST
@@ -37,7 +44,7 @@ def test_roundtrip_v311(packet: Packet) -> None:
 
 
 @LIGHT
-@given(st.sampled_from([V3, V5]).flatmap(lambda v: st.tuples(st.just(v), packets(v))))
+@given(VERSIONED_PACKETS)
 def test_every_strict_prefix_yields_no_frame(case: tuple[int, Packet]) -> None:
     version, packet = case
     data = encode(packet, version)
@@ -88,7 +95,7 @@ def test_random_bodies_raise_only_protocol_errors(first: int, body: bytes, versi
 
 
 @LIGHT
-@given(st.sampled_from([V3, V5]).flatmap(lambda v: st.tuples(st.just(v), packets(v))), st.data())
+@given(VERSIONED_PACKETS, st.data())
 def test_mutated_encodings_raise_only_protocol_errors(case: tuple[int, Packet], data: st.DataObject) -> None:
     version, packet = case
     encoded = bytearray(encode(packet, version))

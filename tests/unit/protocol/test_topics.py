@@ -125,7 +125,7 @@ def test_generated_names_are_valid_and_match_themselves_and_hash(name: str) -> N
     assert match("#", name) is not name.startswith("$")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(topic_filters(), topic_names())
 def test_generated_filters_are_valid_and_match_agrees_with_levelwise_definition(
     topic_filter: str, name: str
