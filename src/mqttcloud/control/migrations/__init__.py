@@ -31,6 +31,12 @@ def downgrade(engine: Engine, revision: str) -> None:
         command.downgrade(alembic_config(connection), revision)
 
 
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory  # noqa: PLC0415  (only the tools need it)
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext  # noqa: PLC0415  (only the tools need it)
 
