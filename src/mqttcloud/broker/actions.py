@@ -76,6 +76,20 @@ class Log:
     fields: tuple[tuple[str, str | int | float | bool | None], ...] = ()
 
 
+#: `logging` level numbers, so the core can grade a `Log` fact without importing logging.
+DEBUG, INFO, WARNING = 10, 20, 30
+
 Action = Send | Close | Authenticate | Persist | Log
 
-__all__ = ["Action", "Authenticate", "ChannelId", "Close", "Log", "Persist", "Send"]
+__all__ = [
+    "DEBUG",
+    "INFO",
+    "WARNING",
+    "Action",
+    "Authenticate",
+    "ChannelId",
+    "Close",
+    "Log",
+    "Persist",
+    "Send",
+]

@@ -195,14 +195,16 @@ class Channel:
             )
             self.broker.counters.inc("packets.disconnect.sent")
         actions.append(Close(self.channel_id, f"{reason.name}: {error.message}"))
-        actions.extend(self.broker.channel_gone(self, now, normal=False))
+        actions.extend(
+            self.broker.channel_gone(self, now, normal=False, reason=f"{reason.name}: {error.message}")
+        )
         return actions
 
     def connection_lost(self, now: float) -> list[Action]:
         """The transport closed without the core asking (same as `Broker.channel_closed`)."""
         if self.state is ChannelState.CLOSED:
             return []
-        return self.broker.channel_gone(self, now, normal=False)
+        return self.broker.channel_gone(self, now, normal=False, reason="connection lost")
 
     def next_deadline(self) -> float | None:
         """CONNECT timeout, keep-alive x1.5 [MQTT-3.1.2-24], or QoS 1/2 retry, whichever is first."""
@@ -237,7 +239,7 @@ class Channel:
             if self.version == 5:
                 actions.append(self.send(Disconnect(reason_code=ReasonCode.KEEP_ALIVE_TIMEOUT)))
             actions.append(Close(self.channel_id, "keep alive timeout"))
-            actions.extend(self.broker.channel_gone(self, now, normal=False))
+            actions.extend(self.broker.channel_gone(self, now, normal=False, reason="keep alive timeout"))
             return actions
         return publish.retry_inflight(self, now)
 

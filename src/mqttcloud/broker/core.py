@@ -9,8 +9,9 @@ Rules:
 - No I/O and no clock reads: `now` is Unix epoch seconds, passed in (persisted expiry survives
   restart). Every entry point returns the actions of one batch (`actions` module rules).
 - Only sessions with expiry > 0 reach the durable log; retained messages always do.
-- Hot path: `route` encodes a message once per (version, QoS, retain, properties) through one
-  `EncodeCache` shared by all receivers, and appends one `Send` per receiver.
+- Hot path: `routing.route` (see its docstring for the QoS 0 fast path) encodes a message once per
+  (version, QoS, retain, properties) and appends one `Send` per receiver.
+- Facts worth logging (client connected / refused / disconnected) come back as `Log` actions.
 """
 
 import heapq
@@ -18,14 +19,13 @@ import os
 from collections.abc import Iterable
 
 from mqttcloud import contracts
-from mqttcloud.broker import queries
-from mqttcloud.broker.actions import Action, ChannelId, Close, Send
+from mqttcloud.broker import queries, routing
+from mqttcloud.broker.actions import INFO, Action, ChannelId, Close, Log
 from mqttcloud.broker.channel import Channel, ChannelState
-from mqttcloud.broker.delivery import EncodeCache, Out, deliver, drain, redeliver
+from mqttcloud.broker.delivery import Out, drain, redeliver
 from mqttcloud.broker.durability import (
     MessageQueued,
     Record,
-    RetainedDeleted,
     RetainedSet,
     SessionDeleted,
     SessionUpserted,
@@ -36,7 +36,7 @@ from mqttcloud.broker.hooks import AllowAll, Authorizer, ClientContext, ConnectD
 from mqttcloud.broker.message import Message
 from mqttcloud.broker.metrics import Metrics
 from mqttcloud.broker.retained import RetainedStore
-from mqttcloud.broker.session import Delivery, Session
+from mqttcloud.broker.session import Session
 from mqttcloud.broker.subscriptions import Subscription, SubscriptionTrie
 from mqttcloud.protocol.packets import Disconnect
 from mqttcloud.protocol.properties import NO_PROPERTIES, Properties
@@ -135,15 +135,17 @@ class Broker:
         ch = self.channels.get(channel_id)
         if ch is None:
             return []
-        return self.channel_gone(ch, now, normal=False)
+        return self.channel_gone(ch, now, normal=False, reason="connection closed by peer")
 
-    def channel_gone(self, ch: Channel, now: float, *, normal: bool) -> list[Action]:
+    def channel_gone(self, ch: Channel, now: float, *, normal: bool, reason: str = "") -> list[Action]:
         """Bookkeeping when a channel ends; `normal` = DISCONNECT 0x00 (will discarded)."""
         out = Out()
-        self._gone(ch, now, out, normal=normal)
+        self._gone(ch, now, out, normal=normal, reason=reason)
         return out.result()
 
-    def _gone(self, ch: Channel, now: float, out: Out, *, normal: bool, keep_session: bool = False) -> None:
+    def _gone(
+        self, ch: Channel, now: float, out: Out, *, normal: bool, keep_session: bool = False, reason: str = ""
+    ) -> None:
         if ch.state is ChannelState.CLOSED:
             return
         was_connected = ch.state is ChannelState.CONNECTED
@@ -155,6 +157,7 @@ class Broker:
         if not was_connected or session is None or session.connected_channel != ch.channel_id:
             return
         self.counters.inc("client.disconnected")
+        out.actions.append(Log(INFO, "client.disconnected", (("clientid", ch.clientid), ("reason", reason))))
         self.last_channel[session.clientid] = ch
         session.connected_channel = None
         session.disconnected_at = now
@@ -204,7 +207,7 @@ class Broker:
                     out.actions.append(old_ch.send(Disconnect(reason_code=ReasonCode.SESSION_TAKEN_OVER)))
                     self.counters.inc("packets.disconnect.sent")
                 out.actions.append(Close(old_ch.channel_id, "session taken over"))
-                self._gone(old_ch, now, out, normal=False, keep_session=True)
+                self._gone(old_ch, now, out, normal=False, keep_session=True, reason="session taken over")
         pending_will = self._wills.pop(cid, None)
         if ch.clean_start or old is None:
             if old is not None:
@@ -309,71 +312,9 @@ class Broker:
 
     def route(self, msg: Message, now: float, out: Out) -> int:
         """Store if retained, then deliver to every matching session; returns receivers matched."""
-        if msg.retain:
-            stored = self.retained.store(msg)
-            if stored is True:
-                self.counters.inc("messages.retained")
-                out.records.append(RetainedSet(msg))
-            elif stored is False:
-                out.records.append(RetainedDeleted(msg.topic))  # [MQTT-3.3.1-6]
-        subs, groups = self.trie.match(msg.topic)
-        if not subs and not groups:
-            self.counters.inc("messages.dropped")
-            self.counters.inc("messages.dropped.no_subscribers")
-            return 0
-        targets: dict[str, tuple[int, bool, tuple[int, ...]]] = {}
-        publisher = msg.publisher
-        mqos = msg.qos
-        mretain = msg.retain
-        if groups:
-            subs = subs + [p for g in groups if (p := g.pick(self._is_online)) is not None]
-        for s in subs:
-            cid = s.clientid
-            if s.no_local and cid == publisher:
-                self.counters.inc("delivery.dropped.no_local")  # [MQTT-3.8.3-3]
-                continue
-            sq = s.qos
-            qos = sq if sq < mqos else mqos  # [MQTT-3.8.4-8] granted QoS caps delivery
-            retain = mretain and s.retain_as_published  # [MQTT-3.3.1-12] / [MQTT-3.3.1-13]
-            sid = s.subscription_id
-            sids: tuple[int, ...] = () if sid is None else (sid,)
-            prev = targets.get(cid)
-            if prev is not None:  # overlapping subscriptions: one delivery, max QoS, all ids [MQTT-3.3.4-2/3]
-                qos, retain, sids = max(qos, prev[0]), retain or prev[1], prev[2] + sids
-            targets[cid] = (qos, retain, sids)
-        cache = EncodeCache(msg)
-        sessions = self.sessions
-        channels = self.channels
-        actions = out.actions
-        shareable = msg.expires_at is None  # else each delivery carries its own remaining expiry
-        fast = 0
-        for cid, (qos, retain, sids) in targets.items():
-            session = sessions.get(cid)
-            if session is None:
-                continue
-            chid = session.connected_channel
-            ch = channels.get(chid) if chid is not None else None
-            if qos == 0 and ch is not None and shareable and not ch.client_topic_alias_maximum:
-                # Fast path (module docstring): shared bytes, no Delivery object, counters batched.
-                data = cache.get(ch.version, 0, retain, sids, now).data
-                limit = ch.client_maximum_packet_size
-                if not limit or len(data) <= limit:
-                    c = ch.counters
-                    c.send_pkt += 1
-                    c.send_msg += 1
-                    c.send_msg_qos0 += 1
-                    actions.append(Send(ch.channel_id, data))
-                    fast += 1
-                    continue
-            deliver(ch, session, Delivery(msg, qos, retain, sids), now, out, cache=cache)
-        if fast:
-            m = self.counters.values
-            for name in ("packets.sent", "packets.publish.sent", "messages.sent", "messages.delivered"):
-                m[name] += fast
-            m["messages.qos0.sent"] += fast
-        return len(targets)
+        return routing.route(self, msg, now, out)
 
-    def _is_online(self, clientid: str) -> bool:
+    def is_online(self, clientid: str) -> bool:
         s = self.sessions.get(clientid)
         return s is not None and s.connected_channel is not None
 
@@ -393,11 +334,7 @@ class Broker:
 
     def send_retained(self, ch: Channel, sub: Subscription, now: float, out: Out) -> None:
         """Retained messages for a new subscription, RETAIN=1 [MQTT-3.3.1-8], QoS capped."""
-        session = ch.session
-        assert session is not None
-        sid = (sub.subscription_id,) if sub.subscription_id is not None else ()
-        for msg in self.retained.match(sub.topic_filter, now):
-            deliver(ch, session, Delivery(msg, min(msg.qos, sub.qos), True, sid), now, out)
+        routing.send_retained(self, ch, sub, now, out)
 
     # --- time ------------------------------------------------------------------------------------
 
@@ -433,7 +370,7 @@ class Broker:
                 out.actions.append(ch.send(Disconnect(reason_code=ReasonCode.SERVER_SHUTTING_DOWN)))
                 self.counters.inc("packets.disconnect.sent")
             out.actions.append(Close(ch.channel_id, "server shutting down"))
-            self._gone(ch, now, out, normal=True)
+            self._gone(ch, now, out, normal=True, reason="server shutting down")
         return out.result()
 
     # --- durability ------------------------------------------------------------------------------
@@ -488,7 +425,7 @@ class Broker:
                 out.actions.append(ch.send(Disconnect(reason_code=ReasonCode.ADMINISTRATIVE_ACTION)))
                 self.counters.inc("packets.disconnect.sent")
             out.actions.append(Close(ch.channel_id, "kicked"))
-            self._gone(ch, now, out, normal=True, keep_session=True)
+            self._gone(ch, now, out, normal=True, keep_session=True, reason="kicked")
         if self.sessions.get(clientid) is session:
             self._end_session(session, now, out)
         return True, out.result()

@@ -7,7 +7,7 @@ arrives in `connect_decided`: refuse, or attach/take over the session, CONNACK, 
 
 from typing import TYPE_CHECKING
 
-from mqttcloud.broker.actions import Action, Authenticate, Close
+from mqttcloud.broker.actions import INFO, Action, Authenticate, Close, Log
 from mqttcloud.broker.hooks import AuthRequest, ClientContext, ConnectDecision
 from mqttcloud.broker.limits import TOPIC_ALIAS_MAXIMUM, cap_keep_alive, cap_session_expiry
 from mqttcloud.protocol.errors import MQTTError, ProtocolError
@@ -30,6 +30,7 @@ def refuse(ch: "Channel", reason: ReasonCode, now: float, why: str) -> list[Acti
     actions: list[Action] = [
         ch.send(ConnAck(reason_code=reason, properties=ch.reason_props(why))),
         Close(ch.channel_id, f"connect refused: {reason.name}"),
+        Log(INFO, "client.refused", (("clientid", ch.clientid), ("reason", reason.name), ("why", why))),
     ]
     actions.extend(broker.channel_gone(ch, now, normal=True))
     return actions
@@ -137,6 +138,15 @@ def connect_decided(ch: "Channel", decision: ConnectDecision, now: float) -> lis
     broker.counters.inc("client.connack")
     broker.counters.inc("client.connected")
     actions.append(ch.send(ConnAck(session_present=session_present, properties=props)))
+    fields = (
+        ("clientid", ch.clientid),
+        ("username", ch.username),
+        ("peer", f"{ch.peer.ip_address}:{ch.peer.port}"),
+        ("proto_ver", ch.version),
+        ("clean_start", ch.clean_start),
+        ("session_present", session_present),
+    )
+    actions.append(Log(INFO, "client.connected", fields))
     actions.extend(broker.resume(ch, now))
     pending, ch.pending = ch.pending, []
     for packet in pending:
@@ -162,5 +172,5 @@ def handle_disconnect(ch: "Channel", pkt: Disconnect, now: float) -> list[Action
     # [MQTT-3.14.4-3] a normal DISCONNECT discards the will; 0x04 asks for it to be published
     normal = pkt.reason_code != ReasonCode.DISCONNECT_WITH_WILL_MESSAGE
     actions: list[Action] = [Close(ch.channel_id, "client disconnected")]
-    actions.extend(broker.channel_gone(ch, now, normal=normal))
+    actions.extend(broker.channel_gone(ch, now, normal=normal, reason=f"DISCONNECT {pkt.reason_code.name}"))
     return actions

@@ -1,0 +1,102 @@
+"""Routing: one published message to every matching session (the PUBLISH hot path).
+
+Owns: `route` (retained store update, trie match, merging overlapping subscriptions, shared-group
+choice, delivery) and `send_retained` (retained messages for a new subscription).
+
+Rules:
+- Overlapping subscriptions of one client give one delivery at the highest granted QoS carrying every
+  subscription identifier [MQTT-3.3.4-2] [MQTT-3.3.4-3].
+- Fast path: a QoS 0 delivery to a connected client with no outbound topic aliases and a message
+  without expiry appends `Send(channel, shared_bytes)` directly (no `Delivery` object) and batches the
+  broker counters; the bytes come from one `EncodeCache` per message, so N receivers of one protocol
+  version share one `bytes` object. Everything else goes through `delivery.deliver`.
+"""
+
+from typing import TYPE_CHECKING
+
+from mqttcloud.broker.actions import Send
+from mqttcloud.broker.delivery import EncodeCache, Out, deliver
+from mqttcloud.broker.durability import RetainedDeleted, RetainedSet
+from mqttcloud.broker.message import Message
+from mqttcloud.broker.session import Delivery
+from mqttcloud.broker.subscriptions import Subscription
+
+if TYPE_CHECKING:
+    from mqttcloud.broker.channel import Channel
+    from mqttcloud.broker.core import Broker
+
+
+def route(broker: "Broker", msg: Message, now: float, out: Out) -> int:
+    """Store if retained, then deliver to every matching session; returns receivers matched."""
+    if msg.retain:
+        stored = broker.retained.store(msg)
+        if stored is True:
+            broker.counters.inc("messages.retained")
+            out.records.append(RetainedSet(msg))
+        elif stored is False:
+            out.records.append(RetainedDeleted(msg.topic))  # [MQTT-3.3.1-6]
+    subs, groups = broker.trie.match(msg.topic)
+    if not subs and not groups:
+        broker.counters.inc("messages.dropped")
+        broker.counters.inc("messages.dropped.no_subscribers")
+        return 0
+    targets: dict[str, tuple[int, bool, tuple[int, ...]]] = {}
+    publisher = msg.publisher
+    mqos = msg.qos
+    mretain = msg.retain
+    if groups:
+        subs = subs + [p for g in groups if (p := g.pick(broker.is_online)) is not None]
+    for s in subs:
+        cid = s.clientid
+        if s.no_local and cid == publisher:
+            broker.counters.inc("delivery.dropped.no_local")  # [MQTT-3.8.3-3]
+            continue
+        sq = s.qos
+        qos = sq if sq < mqos else mqos  # [MQTT-3.8.4-8] granted QoS caps delivery
+        retain = mretain and s.retain_as_published  # [MQTT-3.3.1-12] / [MQTT-3.3.1-13]
+        sid = s.subscription_id
+        sids: tuple[int, ...] = () if sid is None else (sid,)
+        prev = targets.get(cid)
+        if prev is not None:  # overlapping subscriptions: one delivery, max QoS, all ids [MQTT-3.3.4-2/3]
+            qos, retain, sids = max(qos, prev[0]), retain or prev[1], prev[2] + sids
+        targets[cid] = (qos, retain, sids)
+    cache = EncodeCache(msg)
+    sessions = broker.sessions
+    channels = broker.channels
+    actions = out.actions
+    shareable = msg.expires_at is None  # else each delivery carries its own remaining expiry
+    fast = 0
+    for cid, (qos, retain, sids) in targets.items():
+        session = sessions.get(cid)
+        if session is None:
+            continue
+        chid = session.connected_channel
+        ch = channels.get(chid) if chid is not None else None
+        if qos == 0 and ch is not None and shareable and not ch.client_topic_alias_maximum:
+            # Fast path (module docstring): shared bytes, no Delivery object, counters batched.
+            data = cache.get(ch.version, 0, retain, sids, now).data
+            limit = ch.client_maximum_packet_size
+            if not limit or len(data) <= limit:
+                c = ch.counters
+                c.send_pkt += 1
+                c.send_msg += 1
+                c.send_msg_qos0 += 1
+                actions.append(Send(ch.channel_id, data))
+                fast += 1
+                continue
+        deliver(ch, session, Delivery(msg, qos, retain, sids), now, out, cache=cache)
+    if fast:
+        m = broker.counters.values
+        for name in ("packets.sent", "packets.publish.sent", "messages.sent", "messages.delivered"):
+            m[name] += fast
+        m["messages.qos0.sent"] += fast
+    return len(targets)
+
+
+def send_retained(broker: "Broker", ch: "Channel", sub: Subscription, now: float, out: Out) -> None:
+    """Retained messages for a new subscription, RETAIN=1 [MQTT-3.3.1-8], QoS capped."""
+    session = ch.session
+    assert session is not None
+    sid = (sub.subscription_id,) if sub.subscription_id is not None else ()
+    for msg in broker.retained.match(sub.topic_filter, now):
+        deliver(ch, session, Delivery(msg, min(msg.qos, sub.qos), True, sid), now, out)
