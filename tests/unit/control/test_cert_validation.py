@@ -243,7 +243,20 @@ def test_key_must_match_the_first_certificate() -> None:
 
 def test_key_of_the_intermediate_is_not_the_leafs_key() -> None:
     pki = default_pki()
-    rejected("key-mismatch", pki.server_chain_pem, pki.intermediate.key_pem)
+    error = rejected("key-mismatch", pki.server_chain_pem, pki.intermediate.key_pem)
+    assert "key of certificate 2" in error.message
+
+
+def test_leaf_placed_after_its_issuer_is_explained() -> None:
+    pki = default_pki()
+    error = rejected("key-mismatch", pem_bundle(pki.intermediate, pki.server), pki.server.key_pem)
+    assert "put the server certificate first" in error.message
+
+
+def test_crlf_line_endings_are_accepted() -> None:
+    pki = default_pki()
+    result = validate(pki.server_chain_pem.replace("\n", "\r\n"), pki.server.key_pem.replace("\n", "\r\n"))
+    assert result.cert_pem == pki.server_chain_pem
 
 
 # -- validity period -----------------------------------------------------------------------------

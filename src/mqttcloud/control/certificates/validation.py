@@ -301,8 +301,13 @@ def validate_tls_upload(
                 f"`cert` certificate {position} ({_describe(cert)}) is X.509 {cert.version.name}, not v3",
             )
     key_type = _key_type(key)
-    if _spki(leaf.public_key()) != _spki(key.public_key()):
-        raise CertificateRejected("key-mismatch", f"the private key does not belong to {_describe(leaf)}")
+    key_spki = _spki(key.public_key())
+    if _spki(leaf.public_key()) != key_spki:
+        message = f"the private key does not belong to the first certificate, {_describe(leaf)}"
+        for position, cert in enumerate(chain[1:], start=2):
+            if _spki(cert.public_key()) == key_spki:
+                message += f"; it is the key of certificate {position}: put the server certificate first"
+        raise CertificateRejected("key-mismatch", message)
 
     _check_dates(chain, "cert", now)
     _check_dates(cacerts, "cacert", now)
