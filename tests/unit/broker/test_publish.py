@@ -3,7 +3,7 @@
 from tests.unit.broker.pair import Client, Harness, publish
 
 from mqttcloud import contracts
-from mqttcloud.broker.actions import Persist, Send
+from mqttcloud.broker.actions import Log, Persist, Send
 from mqttcloud.broker.durability import MessageAcked, MessageQueued
 from mqttcloud.broker.hooks import ClientContext
 from mqttcloud.protocol.packets import (
@@ -452,3 +452,68 @@ def test_per_connection_counters() -> None:
     assert (ib.send_msg, ib.send_msg_qos0, ib.send_msg_qos1) == (2, 1, 1)
     assert ia.recv_oct > 0
     assert ib.send_oct > 0
+
+
+def test_packet_over_server_maximum_disconnects_0x95() -> None:
+    """A packet above the server's Maximum Packet Size: DISCONNECT 0x95 (framer -> Channel.fail)."""
+    h = Harness(contracts.Limits(max_packet_size=100))
+    a, _ = h.connect("a")
+    got = a.send(publish("big", b"x" * 200))
+    assert isinstance(got[0], Disconnect)
+    assert got[0].reason_code == ReasonCode.PACKET_TOO_LARGE
+    assert a.is_closed()
+
+
+def test_denied_publish_v311_is_acked_normally_and_dropped() -> None:
+    class DenyAll:
+        def can_publish(self, client: ClientContext, topic: str) -> bool:
+            return False
+
+        def can_subscribe(self, client: ClientContext, topic_filter: str) -> bool:
+            return True
+
+    h = Harness(authorizer=DenyAll())
+    a, _ = h.connect("a", version=4)
+    b, _ = h.connect("b", version=4)
+    sub(b, "x")
+    assert a.send(publish("x", qos=1, packet_id=3)) == [PubAck(packet_id=3)]
+    assert b.only(Publish) == []
+    assert h.broker.counters["packets.publish.auth_error"] == 1
+
+
+def test_takeover_moves_inflight_to_new_connection() -> None:
+    """The session follows the client id: unacked QoS 1 is re-sent with DUP on the new connection."""
+    h = Harness()
+    props = Properties(session_expiry_interval=60)
+    a, _ = h.connect("a")
+    b, _ = h.connect("b", clean_start=False, properties=props)
+    sub(b, "t", 1)
+    a.send(publish("t", b"m", qos=1, packet_id=1))
+    b.take()
+    b2, ack = h.connect("b", clean_start=False, properties=props)
+    assert ack.session_present
+    again = b2.only(Publish)
+    assert [(p.payload, p.dup) for p in again] == [(b"m", True)]
+
+
+def test_overlapping_subscriptions_deliver_once_at_highest_qos() -> None:
+    """[MQTT-3.3.4-2] one copy at the maximum QoS of the matching subscriptions."""
+    h = Harness()
+    a, _ = h.connect("a")
+    b, _ = h.connect("b")
+    sub(b, "o/+", 0)
+    sub(b, "o/#", 1)
+    a.send(publish("o/1", qos=2, packet_id=1))
+    got = b.only(Publish)
+    assert len(got) == 1
+    assert got[0].qos == 1
+
+
+def test_connect_and_disconnect_are_reported_as_log_facts() -> None:
+    h = Harness()
+    c, _ = h.connect("c")
+    events = [a.event for batch in h.batches for a in batch if isinstance(a, Log)]
+    assert "client.connected" in events
+    c.send(Disconnect())
+    assert isinstance(h.batches[-1][-1], Log)
+    assert h.batches[-1][-1].event == "client.disconnected"

@@ -3,10 +3,14 @@
 import ast
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from mqttcloud.broker.message import Message
 from mqttcloud.broker.retained import RetainedStore
 from mqttcloud.broker.session import Delivery, Session
 from mqttcloud.broker.subscriptions import Subscription, SubscriptionTrie
+from mqttcloud.protocol.topics import match
 
 
 def subs_for(trie: SubscriptionTrie, topic: str) -> set[str]:
@@ -126,3 +130,26 @@ def test_broker_core_is_sans_io() -> None:
                 if not node.module.startswith(allowed):
                     offenders.append(f"{path.name}: from {node.module}")
     assert offenders == []
+
+
+LEVELS = st.sampled_from(["a", "b", "", "$x"])
+
+
+@st.composite
+def filters(draw: st.DrawFn) -> str:
+    levels = draw(st.lists(st.one_of(LEVELS, st.just("+")), min_size=1, max_size=4))
+    if draw(st.booleans()):
+        levels.append("#")
+    return "/".join(levels)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(filters(), min_size=1, max_size=8, unique=True), st.lists(LEVELS, min_size=1, max_size=4))
+def test_trie_agrees_with_reference_match(flts: list[str], levels: list[str]) -> None:
+    """The trie returns exactly the filters `protocol.topics.match` accepts."""
+    topic = "/".join(levels)
+    trie = SubscriptionTrie()
+    for f in flts:
+        trie.add(Subscription(clientid="c", topic_filter=f, qos=0))
+    plain, _ = trie.match(topic)
+    assert sorted(s.topic_filter for s in plain) == sorted(f for f in flts if match(f, topic))
