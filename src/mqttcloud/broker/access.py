@@ -38,7 +38,8 @@ Authorization (EMQX `emqx_authz` semantics):
 
 import heapq
 import ipaddress
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Protocol
@@ -55,11 +56,13 @@ from mqttcloud.contracts import (
 )
 from mqttcloud.passwords import verify_password
 from mqttcloud.protocol.reason_codes import ReasonCode
-from mqttcloud.protocol.topics import match, parse_shared
+from mqttcloud.protocol.topics import parse_shared
 
-_PLACEHOLDERS = {"%u": "u", "${username}": "u", "%c": "c", "${clientid}": "c"}
+_PLACEHOLDER = re.compile(r"(%u|%c|\$\{username\}|\$\{clientid\})")
+_USERNAME_PLACEHOLDERS = ("%u", "${username}")
 _UNSAFE_IN_VALUE = ("/", "+", "#", "\x00")
 _QUEUE_PREFIX = "$queue/"
+_MERGED_CACHE_MAX = 65536  # distinct (username, clientid) pairs remembered per Access
 
 
 class Subject(Protocol):
@@ -83,13 +86,15 @@ class _Rule:
     subscribe: bool
     eq: bool  # literal match
     topic: str  # the literal (eq) or the filter, possibly with placeholders
-    templated: bool
+    levels: tuple[str, ...]  # the filter split in levels (unused for eq and templated rules)
+    template: tuple[str, ...] | None  # literal, placeholder, literal, ... when the filter has placeholders
     also_clientid: str | None  # a rule naming both username and clientid
 
 
 def _compile_rule(index: int, rule: AclRule) -> _Rule:
     eq = rule.topic.startswith("eq ")
     topic = rule.topic[3:] if eq else rule.topic
+    parts = tuple(_PLACEHOLDER.split(topic))
     return _Rule(
         index=index,
         allow=rule.permission is AclPermission.ALLOW,
@@ -97,43 +102,58 @@ def _compile_rule(index: int, rule: AclRule) -> _Rule:
         subscribe=rule.action in (AclAction.SUBSCRIBE, AclAction.ALL),
         eq=eq,
         topic=topic,
-        templated=not eq and any(p in topic for p in _PLACEHOLDERS),
+        levels=tuple(topic.split("/")),
+        template=parts if not eq and len(parts) > 1 else None,
         also_clientid=rule.clientid if rule.username is not None else None,
     )
 
 
-def _render(template: str, clientid: str, username: str | None) -> str | None:
-    """Substitute placeholders; None when a needed value is missing or unsafe."""
-    out = template
-    for placeholder, which in _PLACEHOLDERS.items():
-        if placeholder not in out:
+def _render(template: tuple[str, ...], clientid: str, username: str | None) -> tuple[str, ...] | None:
+    """The filter levels with placeholders substituted; None when a value is missing or unsafe."""
+    out: list[str] = []
+    for i, part in enumerate(template):
+        if i % 2 == 0:  # re.split with one group: literals at even positions, placeholders at odd
+            out.append(part)
             continue
-        value = username if which == "u" else clientid
+        value = username if part in _USERNAME_PLACEHOLDERS else clientid
         if not value or any(c in value for c in _UNSAFE_IN_VALUE):
             return None
-        out = out.replace(placeholder, value)
-    return out
+        out.append(value)
+    return tuple("".join(out).split("/"))
+
+
+def _match_levels(rule: Sequence[str], name: Sequence[str]) -> bool:
+    """MQTT matching of a topic name against a filter, both split in levels (see `topics.match`)."""
+    if name[0][:1] == "$" and rule[0] in ("+", "#"):
+        return False  # [MQTT-4.7.2-1]
+    for i, level in enumerate(rule):
+        if level == "#":
+            return True  # also the parent level: "a/#" matches "a"
+        if i >= len(name) or level not in ("+", name[i]):
+            return False
+    return len(rule) == len(name)
+
+
+def _covers_levels(rule: Sequence[str], sub: Sequence[str]) -> bool:
+    if sub[0][:1] == "$" and rule[0] in ("+", "#"):
+        return False  # [MQTT-4.7.2-1] the rule cannot match the `$` topics the filter receives
+    for i, level in enumerate(rule):
+        if level == "#":
+            return True
+        if i >= len(sub):
+            return False
+        if sub[i] == "#":
+            # The subscription also receives the parent level ("a/#" gets "a") and any depth below;
+            # only a rule "#" here covers that, or "+/#" for a bare "#" (which has no parent level).
+            return i == 0 and len(rule) == 2 and level == "+" and rule[1] == "#"
+        if level not in ("+", sub[i]):
+            return False
+    return len(rule) == len(sub)
 
 
 def covers(rule_filter: str, topic_filter: str) -> bool:
     """True if every topic name matching `topic_filter` also matches `rule_filter`."""
-    if topic_filter[:1] == "$" and rule_filter[:1] in ("+", "#"):
-        return False  # [MQTT-4.7.2-1] the rule cannot match the `$` topics the filter receives
-    rule_levels = rule_filter.split("/")
-    sub_levels = topic_filter.split("/")
-    for i, level in enumerate(rule_levels):
-        if level == "#":
-            return True
-        if i >= len(sub_levels):
-            return False
-        sub = sub_levels[i]
-        if sub == "#":
-            # The subscription also receives the parent level ("a/#" gets "a"), and any depth below;
-            # only a rule "#" at this position covers that.
-            return False
-        if level not in ("+", sub):
-            return False
-    return len(rule_levels) == len(sub_levels)
+    return _covers_levels(rule_filter.split("/"), topic_filter.split("/"))
 
 
 def _normalise_host(host: str) -> str:
@@ -174,6 +194,7 @@ class Access:
         self._by_username = {k: tuple(v) for k, v in by_username.items()}
         self._by_clientid = {k: tuple(v) for k, v in by_clientid.items()}
         self._for_all = tuple(for_all)
+        self._merged: dict[tuple[str | None, str], tuple[_Rule, ...]] = {}
 
         bans: dict[tuple[BanKind, str], list[BanRecord]] = {}
         for ban in tenant.banned:
@@ -251,25 +272,32 @@ class Access:
 
     # -- authorization -------------------------------------------------------------------------------
 
-    def _rules_for(self, clientid: str, username: str | None) -> Iterable[_Rule]:
-        lists: list[Sequence[_Rule]] = []
+    def _rules_for(self, clientid: str, username: str | None) -> Sequence[_Rule]:
+        """The rules that apply to this client, in list order."""
+        lists: list[tuple[_Rule, ...]] = []
         if username is not None and (by_user := self._by_username.get(username)):
             lists.append(by_user)
         if by_client := self._by_clientid.get(clientid):
             lists.append(by_client)
         if self._for_all:
             lists.append(self._for_all)
-        if not lists:
-            return ()
-        if len(lists) == 1:
-            return lists[0]
-        return heapq.merge(*lists, key=attrgetter("index"))
+        if len(lists) < 2:
+            return lists[0] if lists else ()
+        key = (username, clientid)
+        merged = self._merged.get(key)
+        if merged is None:
+            # Derived from this object's own (immutable) rules only, so the memo cannot go stale.
+            if len(self._merged) >= _MERGED_CACHE_MAX:
+                self._merged.clear()
+            merged = self._merged[key] = tuple(heapq.merge(*lists, key=attrgetter("index")))
+        return merged
 
     def _decide(self, client: Subject, topic: str, *, subscribe: bool) -> bool:
         if client.is_superuser:
             return True
         clientid = client.clientid
         username = client.username or None
+        topic_levels: list[str] | None = None
         for rule in self._rules_for(clientid, username):
             if not (rule.subscribe if subscribe else rule.publish):
                 continue
@@ -278,10 +306,19 @@ class Access:
             if rule.eq:
                 matched = rule.topic == topic
             else:
-                rule_filter = _render(rule.topic, clientid, username) if rule.templated else rule.topic
-                if rule_filter is None:
-                    continue
-                matched = covers(rule_filter, topic) if subscribe else match(rule_filter, topic)
+                if rule.template is None:
+                    rule_levels: Sequence[str] = rule.levels
+                else:
+                    rendered = _render(rule.template, clientid, username)
+                    if rendered is None:
+                        continue
+                    rule_levels = rendered
+                if topic_levels is None:
+                    topic_levels = topic.split("/")
+                if subscribe:
+                    matched = _covers_levels(rule_levels, topic_levels)
+                else:
+                    matched = _match_levels(rule_levels, topic_levels)
             if matched:
                 return rule.allow
         return self.default_allow

@@ -5,7 +5,7 @@ for the runtime to pass back to `Channel.fail`):
 
     CONNECTING      CONNECT only [MQTT-3.1.0-1]; deadline: `connect_timeout` after accept
     AUTHENTICATING  Authenticate was emitted; packets the client pipelines after CONNECT are held
-                    (bounded) and handled after CONNACK [MQTT-3.1.4-?: no processing before accept]
+                    (bounded) and handled after CONNACK (spec 3.1.4: no processing before accept)
     CONNECTED       every packet except CONNECT [MQTT-3.1.0-2] and CONNACK/SUBACK/... (server-only)
     CLOSED          nothing; late calls return no actions
 
@@ -153,7 +153,7 @@ class Channel:
                 return connect.handle_disconnect(self, packet, now)
             case Auth():
                 self.broker.counters.inc("packets.auth.received")
-                # Enhanced authentication is not offered, so AUTH is never expected [MQTT-3.15.0-?]
+                # Enhanced authentication is not offered, so AUTH is never expected (spec 4.12)
                 raise ProtocolError("AUTH without an authentication method", ReasonCode.PROTOCOL_ERROR)
             case _:
                 # CONNACK, SUBACK, UNSUBACK, PINGRESP are server-to-client only
@@ -171,7 +171,7 @@ class Channel:
         """Turn a decode/protocol error into the wire answer and close; publish the will if any.
 
         Before CONNACK: a CONNACK with the error's reason (v5, or v3.1.1 where a return code exists).
-        After: DISCONNECT with the reason (v5) or a bare close (v3.1.1) [MQTT-4.13.1-1].
+        After: DISCONNECT with the reason (v5) or a bare close (v3.1.1) (spec 4.13).
         """
         if self.state is ChannelState.CLOSED:
             return []
@@ -207,7 +207,7 @@ class Channel:
         return self.broker.channel_gone(self, now, normal=False, reason="connection lost")
 
     def next_deadline(self) -> float | None:
-        """CONNECT timeout, keep-alive x1.5 [MQTT-3.1.2-24], or QoS 1/2 retry, whichever is first."""
+        """CONNECT timeout, keep-alive x1.5 (spec 3.1.2.10), or QoS 1/2 retry, whichever is first."""
         state = self.state
         if state is ChannelState.CLOSED:
             return None
@@ -261,7 +261,7 @@ class Channel:
         return Send(self.channel_id, encode(packet, self.version))
 
     def reason_props(self, reason_string: str | None) -> Properties:
-        """Properties carrying a reason string, unless the client asked for none [MQTT-3.1.2-29]."""
+        """Properties carrying a reason string, unless the client asked for none (spec 3.1.2.11.7)."""
         if self.version != 5 or not reason_string or not self.request_problem_information:
             return NO_PROPERTIES
         return Properties(reason_string=reason_string)

@@ -333,7 +333,7 @@ class Broker:
         return True
 
     def send_retained(self, ch: Channel, sub: Subscription, now: float, out: Out) -> None:
-        """Retained messages for a new subscription, RETAIN=1 [MQTT-3.3.1-8], QoS capped."""
+        """Retained messages for a new subscription, RETAIN=1 (spec 3.3.1.3), QoS capped."""
         routing.send_retained(self, ch, sub, now, out)
 
     # --- time ------------------------------------------------------------------------------------

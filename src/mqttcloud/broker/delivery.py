@@ -8,7 +8,7 @@ Rules:
 - Fast path: a QoS 0 message routed to N subscribers of one protocol version with the same
   properties is encoded once and the N `Send`s share the `bytes`; QoS 1/2 copies are patched with
   their packet id (`EncodedPublish.with_packet_id`), never re-encoded.
-- [MQTT-3.3.4-7..9] no more than the client's Receive Maximum (and `Limits.max_inflight`) QoS 1/2
+- [MQTT-3.3.4-9] no more than the client's Receive Maximum (and `Limits.max_inflight`) QoS 1/2
   PUBLISHes are unacknowledged at once; the rest wait in the session queue.
 - [MQTT-3.1.2-25] a packet larger than the client's Maximum Packet Size is not sent; it is dropped
   and counted (send_msg.dropped.too_large) as if sent.
@@ -76,7 +76,7 @@ class EncodeCache:
 
 
 def message_properties(msg: Message, sub_ids: tuple[int, ...], expiry: int | None) -> Properties:
-    """The v5 PUBLISH properties forwarded to a subscriber [MQTT-3.3.2-?: forwarded unaltered]."""
+    """The v5 PUBLISH properties forwarded to a subscriber (spec 3.3.2.3: forwarded unaltered)."""
     if (
         expiry is None
         and not sub_ids
@@ -123,7 +123,7 @@ def _wire_with_alias(ch: "Channel", d: Delivery, now: float, dup: bool) -> bytes
     if alias is not None:
         topic = ""
     elif len(ch.outbound_aliases) < ch.client_topic_alias_maximum:
-        # [MQTT-3.3.2-9] never more aliases than the client's Topic Alias Maximum
+        # (spec 3.3.2.3.4) never more aliases than the client's Topic Alias Maximum
         alias = len(ch.outbound_aliases) + 1
         ch.outbound_aliases[topic] = alias
     if alias is not None:

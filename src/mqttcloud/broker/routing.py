@@ -57,7 +57,9 @@ def route(broker: "Broker", msg: Message, now: float, out: Out) -> int:
         sid = s.subscription_id
         sids: tuple[int, ...] = () if sid is None else (sid,)
         prev = targets.get(cid)
-        if prev is not None:  # overlapping subscriptions: one delivery, max QoS, all ids [MQTT-3.3.4-2/3]
+        if (
+            prev is not None
+        ):  # overlapping subscriptions: one delivery, max QoS, all ids [MQTT-3.3.4-2] [MQTT-3.3.4-3]
             qos, retain, sids = max(qos, prev[0]), retain or prev[1], prev[2] + sids
         targets[cid] = (qos, retain, sids)
     cache = EncodeCache(msg)
@@ -94,7 +96,7 @@ def route(broker: "Broker", msg: Message, now: float, out: Out) -> int:
 
 
 def send_retained(broker: "Broker", ch: "Channel", sub: Subscription, now: float, out: Out) -> None:
-    """Retained messages for a new subscription, RETAIN=1 [MQTT-3.3.1-8], QoS capped."""
+    """Retained messages for a new subscription, RETAIN=1 (spec 3.3.1.3), QoS capped."""
     session = ch.session
     assert session is not None
     sid = (sub.subscription_id,) if sub.subscription_id is not None else ()

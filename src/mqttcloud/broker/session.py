@@ -5,7 +5,7 @@ id allocator, the bounded queue of messages waiting for a window slot or for the
 inbound QoS 2 packet ids awaiting PUBREL, and expiry bookkeeping.
 
 Rules:
-- [MQTT-4.3.3-?]/[MQTT-4.4.0-1] in-flight QoS 1/2 messages stay in the session and are re-sent with
+- [MQTT-4.4.0-1] in-flight QoS 1/2 messages stay in the session and are re-sent with
   DUP=1 (or PUBREL for QoS 2 after PUBREC) when the client reconnects with a resumed session.
 - The queue holds at most `max_queue_len` deliveries; on overflow the *oldest* is dropped and
   counted (`dropped_queue_full`), as EMQX's mqueue does.
@@ -67,7 +67,7 @@ class Session:
         if self.connected_channel is not None or self.disconnected_at is None:
             return None
         if self.expiry_interval >= 0xFFFFFFFF:
-            return None  # [MQTT-3.1.2-?] 0xFFFFFFFF: the session does not expire
+            return None  # spec 3.1.2.11.2: 0xFFFFFFFF: the session does not expire
         return self.disconnected_at + self.expiry_interval
 
     def allocate_packet_id(self) -> int:

@@ -5,7 +5,7 @@ groups with round-robin choice. It does not know about sessions or delivery.
 
 Rules:
 - [MQTT-4.7.2-1] a filter starting with a wildcard does not match a topic name starting with `$`.
-- [MQTT-4.8.2-1..] a shared subscription `$share/g/f` is one subscription per (group, filter); each
+- (spec 4.8.2) a shared subscription `$share/g/f` is one subscription per (group, filter); each
   message goes to one member. Shared subscriptions work the same for 3.1.1 clients (EMQX does this).
 - One subscription per (client, filter as subscribed); a new SUBSCRIBE for the same filter replaces
   the options [MQTT-3.8.4-3].

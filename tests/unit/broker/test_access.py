@@ -21,6 +21,7 @@ from mqttcloud.contracts import (
 )
 from mqttcloud.passwords import hash_password
 from mqttcloud.protocol.reason_codes import ReasonCode
+from mqttcloud.protocol.topics import is_valid_topic_filter, is_valid_topic_name, match
 
 NOW = 1_700_000_000.0
 
@@ -275,6 +276,8 @@ def test_subscribe_filter_must_be_covered_by_the_rule() -> None:
         ("a/#", "a", True),
         ("a/#", "a/b/+/#", True),
         ("a/#", "#", False),
+        ("+/#", "#", True),  # the same set of topics
+        ("a/+/#", "a/#", False),  # a/# also receives "a"
         ("a/b", "a/b", True),
         ("a/b", "a/+", False),
         ("a/+/c", "a/+/c", True),
@@ -359,4 +362,58 @@ def test_many_users_index_keeps_checks_independent_of_other_users() -> None:
     access = Access(tenant(acl=acl, acl_default=AclPermission.DENY))
     assert access.can_publish(Ctx(username="user9999"), "u/9999/x")
     assert not access.can_publish(Ctx(username="user9999"), "u/1/x")
-    assert access._rules_for("c1", "user5") == (access._by_username["user5"][0],)
+    assert tuple(access._rules_for("c1", "user5")) == (access._by_username["user5"][0],)
+
+
+_LEVELS = ["a", "b", "+", "#", "$s", ""]
+
+
+def _topics(max_levels: int) -> list[str]:
+    out = [""]
+    result: list[str] = []
+    for _ in range(max_levels):
+        out = [f"{prefix}/{level}" if prefix else level for prefix in out for level in _LEVELS]
+        result.extend(out)
+    return sorted(set(result))
+
+
+def test_publish_matching_agrees_with_protocol_topics_match() -> None:
+    """The ACL's level matcher gives the same answer as protocol.topics.match on every small case."""
+    filters = [f for f in _topics(3) if is_valid_topic_filter(f)]
+    names = [n for n in _topics(3) if is_valid_topic_name(n) and n]
+    access_by_filter = {
+        f: Access(tenant(acl=[rule(f"eq {f}", permission="deny"), rule(f)], acl_default=AclPermission.DENY))
+        for f in filters
+    }
+    for f in filters:
+        for n in names:
+            expected = match(f, n) and n != f
+            assert access_by_filter[f].can_publish(Ctx(), n) is expected, (f, n)
+
+
+def test_subscribe_covering_agrees_with_matching_on_small_cases() -> None:
+    """covers(rule, sub) holds exactly when every name the subscription matches also matches the rule."""
+    filters = [f for f in _topics(3) if is_valid_topic_filter(f)]
+    names = [n for n in _topics(4) if is_valid_topic_name(n) and n]
+    for rule_filter in filters:
+        for sub in filters:
+            receives = [n for n in names if match(sub, n)]
+            if not receives:
+                continue
+            expected = all(match(rule_filter, n) for n in receives)
+            assert covers(rule_filter, sub) is expected, (rule_filter, sub)
+
+
+def test_username_that_looks_like_a_placeholder_is_taken_literally() -> None:
+    access = Access(tenant(acl=[rule("d/%u/%c")], acl_default=AclPermission.DENY))
+    assert access.can_publish(Ctx(username="%c", clientid="c1"), "d/%c/c1")
+    assert not access.can_publish(Ctx(username="%c", clientid="c1"), "d/c1/c1")
+
+
+def test_merged_rule_lists_are_reused_and_bounded() -> None:
+    acl = [rule("a", username="u1"), rule("b", clientid="c1"), rule("c")]
+    access = Access(tenant(acl=acl, acl_default=AclPermission.DENY))
+    for topic in ("a", "b", "c"):
+        assert access.can_publish(Ctx(), topic)
+    assert list(access._merged) == [("u1", "c1")]
+    assert [r.topic for r in access._merged[("u1", "c1")]] == ["a", "b", "c"]

@@ -33,7 +33,7 @@ def test_connect_v5_accepted_with_server_properties() -> None:
 
 
 def test_empty_clientid_v5_gets_assigned_identifier() -> None:
-    """[MQTT-3.1.3-6] [MQTT-3.2.2-16] the server assigns an id and returns it in CONNACK."""
+    """[MQTT-3.1.3-6] (spec 3.2.2.3.7) the server assigns an id and returns it in CONNACK."""
     h = Harness()
     client, ack = h.connect("")
     assigned = ack.properties.assigned_client_identifier
@@ -140,7 +140,7 @@ def test_connect_timeout_closes_channel() -> None:
 
 
 def test_keep_alive_timeout_after_one_and_a_half_periods() -> None:
-    """[MQTT-3.1.2-24] no packet within 1.5 x keep alive: DISCONNECT 0x8D (v5) and close."""
+    """(spec 3.1.2.10) no packet within 1.5 x keep alive: DISCONNECT 0x8D (v5) and close."""
     h = Harness()
     client, _ = h.connect("c", keep_alive=10)
     start = h.now
@@ -241,7 +241,7 @@ def test_v311_persistent_session_lasts_max_session_expiry() -> None:
 
 
 def test_disconnect_cannot_set_expiry_after_zero() -> None:
-    """[MQTT-3.14.2-2] expiry 0 at CONNECT, non-zero at DISCONNECT: protocol error."""
+    """(spec 3.14.2.2.2) expiry 0 at CONNECT, non-zero at DISCONNECT: protocol error."""
     h = Harness()
     c, _ = h.connect("e")
     got = c.send(Disconnect(properties=Properties(session_expiry_interval=10)))

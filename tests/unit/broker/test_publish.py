@@ -82,7 +82,7 @@ def test_qos1_no_matching_subscribers_reason_0x10() -> None:
 
 
 def test_qos2_inbound_flow_and_duplicate_not_routed_twice() -> None:
-    """[MQTT-4.3.3-?] PUBREC, then PUBREL -> PUBCOMP; a re-sent PUBLISH before PUBREL is not re-routed."""
+    """Spec 4.3.3: PUBREC, then PUBREL -> PUBCOMP; a re-sent PUBLISH before PUBREL is not re-routed."""
     h = Harness()
     a, _ = h.connect("a")
     b, _ = h.connect("b")
@@ -284,7 +284,7 @@ def test_inbound_topic_alias_resolution() -> None:
 
 
 def test_topic_alias_above_maximum_disconnects_0x94() -> None:
-    """[MQTT-3.3.2-8] alias above the server's Topic Alias Maximum: DISCONNECT 0x94."""
+    """(spec 3.3.2.3.4) alias above the server's Topic Alias Maximum: DISCONNECT 0x94."""
     h = Harness()
     a, _ = h.connect("a")
     got = a.send(publish("t", properties=Properties(topic_alias=65)))
@@ -315,7 +315,7 @@ def test_outbound_topic_alias_when_client_allows() -> None:
 
 
 def test_no_outbound_topic_alias_without_client_maximum() -> None:
-    """[MQTT-3.3.2-9] the server must not send aliases when the client's maximum is 0."""
+    """(spec 3.3.2.3.4) the server must not send aliases when the client's maximum is 0."""
     h = Harness()
     a, _ = h.connect("a")
     b, _ = h.connect("b")

@@ -121,7 +121,7 @@ def test_wildcard_does_not_match_dollar_topics() -> None:
 
 
 def test_retained_message_sent_on_subscribe_with_retain_flag() -> None:
-    """[MQTT-3.3.1-5] stored; [MQTT-3.3.1-8] sent with RETAIN=1 to a new subscription."""
+    """[MQTT-3.3.1-5] stored and sent with RETAIN=1 to a new subscription (spec 3.3.1.3)."""
     h = Harness()
     a, _ = h.connect("a")
     a.send(publish("ret/1", b"v1", retain=True))
@@ -189,7 +189,7 @@ def test_max_retained_limit_stops_storing() -> None:
 
 
 def test_shared_subscription_round_robin() -> None:
-    """[MQTT-4.8.2-?] each message to a shared subscription goes to one member, in turn."""
+    """Spec 4.8.2: each message to a shared subscription goes to one member, in turn."""
     h = Harness()
     a, _ = h.connect("a")
     m1, _ = h.connect("m1")

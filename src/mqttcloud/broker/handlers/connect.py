@@ -55,7 +55,7 @@ def handle_connect(ch: "Channel", pkt: Connect, now: float) -> list[Action]:
         if props.topic_alias_maximum is not None:
             ch.client_topic_alias_maximum = props.topic_alias_maximum
         if props.authentication_method is not None:
-            # Enhanced authentication (spec 4.12) is not supported: 0x8C [MQTT-3.1.2-?]
+            # Enhanced authentication (spec 4.12) is not supported: 0x8C (spec 3.1.2.11.9)
             return refuse(
                 ch, ReasonCode.BAD_AUTHENTICATION_METHOD, now, "enhanced authentication not supported"
             )
@@ -128,9 +128,9 @@ def connect_decided(ch: "Channel", decision: ConnectDecision, now: float) -> lis
             "topic_alias_maximum": TOPIC_ALIAS_MAXIMUM,
         }
         if ch.assigned_clientid:
-            changes["assigned_client_identifier"] = ch.clientid  # [MQTT-3.2.2-16]
+            changes["assigned_client_identifier"] = ch.clientid  # (spec 3.2.2.3.7)
         if ch.session_expiry != ch.requested_session_expiry:
-            changes["session_expiry_interval"] = ch.session_expiry  # [MQTT-3.2.2-?] server's choice
+            changes["session_expiry_interval"] = ch.session_expiry  # spec 3.2.2.3.2: the server's choice
         if ch.keep_alive != ch.requested_keep_alive:
             changes["server_keep_alive"] = ch.keep_alive  # [MQTT-3.2.2-21]
         props = props.evolve(**changes)
@@ -165,7 +165,7 @@ def handle_disconnect(ch: "Channel", pkt: Disconnect, now: float) -> list[Action
     requested = pkt.properties.session_expiry_interval
     if ch.version == 5 and requested is not None and session is not None:
         if ch.session_expiry == 0 and requested != 0:
-            # [MQTT-3.14.2-2] cannot turn a non-persistent session persistent at DISCONNECT
+            # (spec 3.14.2.2.2) cannot turn a non-persistent session persistent at DISCONNECT
             raise ProtocolError("session expiry set at DISCONNECT after 0 at CONNECT")
         ch.session_expiry = cap_session_expiry(requested, broker.limits)
         session.expiry_interval = ch.session_expiry

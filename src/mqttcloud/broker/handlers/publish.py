@@ -1,12 +1,12 @@
 """PUBLISH from a client (QoS 0/1/2 inbound) and the acknowledgements of outbound QoS 1/2.
 
-Inbound, in spec order: topic alias [MQTT-3.3.2-?], topic validity and level limit, rate limit
+Inbound, in spec order: topic alias (spec 3.3.2.3.4), topic validity and level limit, rate limit
 (0x96), receive maximum for QoS 2 [MQTT-3.3.4-9], authorization (0x87), duplicate QoS 2, then route
 and acknowledge. The PUBACK/PUBREC is returned in the same batch as the routing's `Persist`, so the
 runtime only sends it once the queued copies are durable (`actions` rule 1).
 
 Outbound: PUBACK / PUBREC / PUBCOMP free the in-flight slot and drain the queue; PUBREC is answered
-with PUBREL [MQTT-4.3.3-?]. Unknown packet ids are counted as `missed` and answered with 0x92 (v5).
+with PUBREL (spec 4.3.3). Unknown packet ids are counted as `missed` and answered with 0x92 (v5).
 """
 
 from typing import TYPE_CHECKING
@@ -31,14 +31,14 @@ def _resolve_topic(ch: "Channel", pkt: Publish) -> str:
     if alias is None or ch.version != 5:
         return pkt.topic
     if alias > TOPIC_ALIAS_MAXIMUM:
-        # [MQTT-3.3.2-8] an alias above our Topic Alias Maximum is a protocol error (0x94)
+        # (spec 3.3.2.3.4) an alias above our Topic Alias Maximum is a protocol error (0x94)
         raise ProtocolError(f"topic alias {alias} above maximum", ReasonCode.TOPIC_ALIAS_INVALID)
     if pkt.topic:
         ch.inbound_aliases[alias] = pkt.topic
         return pkt.topic
     topic = ch.inbound_aliases.get(alias)
     if topic is None:
-        # [MQTT-3.3.4-?] an alias with an empty topic must already be mapped
+        # spec 3.3.2.3.4: an alias with an empty topic must already be mapped
         raise ProtocolError(f"unknown topic alias {alias}", ReasonCode.PROTOCOL_ERROR)
     return topic
 
@@ -86,7 +86,7 @@ def handle_publish(ch: "Channel", pkt: Publish, now: float) -> list[Action]:
     if qos == 2:
         assert pkt.packet_id is not None
         if pkt.packet_id in session.awaiting_rel:
-            # [MQTT-4.3.3-?] a re-sent QoS 2 PUBLISH is acknowledged again, not routed twice
+            # spec 4.3.3: a re-sent QoS 2 PUBLISH is acknowledged again, not routed twice
             return _ack(ch, pkt, ReasonCode.SUCCESS)
         limit = min(broker.limits.max_inflight or 65535, broker.limits.max_awaiting_rel or 65535)
         if len(session.awaiting_rel) >= limit:
@@ -162,7 +162,7 @@ def handle_pubrec(ch: "Channel", pkt: PubRec, now: float) -> list[Action]:
     d.state = AWAIT_COMP
     d.sent_at = now
     ch.broker.counters.inc("packets.pubrel.sent")
-    out.actions.append(ch.send(PubRel(packet_id=pkt.packet_id)))  # [MQTT-4.3.3-4]
+    out.actions.append(ch.send(PubRel(packet_id=pkt.packet_id)))  # (spec 4.3.3)
     return out.result()
 
 
@@ -180,7 +180,7 @@ def handle_pubcomp(ch: "Channel", pkt: PubComp, now: float) -> list[Action]:
 
 
 def handle_pubrel(ch: "Channel", pkt: PubRel, now: float) -> list[Action]:
-    """Inbound QoS 2, step 2: forget the packet id and answer PUBCOMP [MQTT-4.3.3-?]."""
+    """Inbound QoS 2, step 2: forget the packet id and answer PUBCOMP (spec 4.3.3)."""
     ch.broker.counters.inc("packets.pubrel.received")
     session = ch.session
     assert session is not None

@@ -3,7 +3,8 @@
 Each filter is judged on its own and refused with a per-filter reason code, never an exception
 (mosquitto `handle_subscribe.c`): 0x8F invalid or too many levels, 0x87 denied by ACL, 0x97 over
 `max_subscriptions_per_client`. Then retained messages are sent per Retain Handling
-[MQTT-3.3.1-9..11], never for shared subscriptions [MQTT-3.8.4-?] (EMQX does the same).
+[MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11], never for shared subscriptions (spec 4.8.2, as
+EMQX does).
 """
 
 from typing import TYPE_CHECKING
@@ -92,8 +93,8 @@ def handle_unsubscribe(ch: "Channel", pkt: Unsubscribe, now: float) -> list[Acti
             broker.counters.inc("client.unsubscribe")
             codes.append(ReasonCode.SUCCESS)
         else:
-            codes.append(ReasonCode.NO_SUBSCRIPTION_EXISTED)  # [MQTT-3.11.3-?] v5 0x11
+            codes.append(ReasonCode.NO_SUBSCRIPTION_EXISTED)  # spec 3.11.3: v5 0x11
     broker.counters.inc("packets.unsuback.sent")
-    # [MQTT-3.10.4-4] UNSUBACK even when nothing was removed; v3.1.1 drops the codes on encode
+    # (spec 3.10.4) UNSUBACK even when nothing was removed; v3.1.1 drops the codes on encode
     out.actions.append(ch.send(UnsubAck(packet_id=pkt.packet_id, reason_codes=tuple(codes))))
     return out.result()
