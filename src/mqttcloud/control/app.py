@@ -107,6 +107,10 @@ def create_app(
     install_error_handlers(app)
     for router in (projects_router, deployments_router, tls_router):
         app.include_router(router, prefix=PLATFORM_API_PREFIX)
+    # Web console (P8): HTML pages under /console, static files under /console/static.
+    from mqttcloud.control.console import mount_console  # noqa: PLC0415  (console owns its imports)
+
+    mount_console(app, settings, db)
     return app
 
 

@@ -1,0 +1,27 @@
+"""The web console: server-rendered pages (Jinja2) over the same services the APIs use.
+
+`mount_console(app)` adds the console's routes under `/console` and its static files under
+`/console/static`; `create_app` calls it once.
+"""
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from mqttcloud.control.config import Settings
+from mqttcloud.control.console.pages import PREFIX, STATIC_DIR, ConsoleState
+from mqttcloud.control.console.security import Signer, load_secret
+from mqttcloud.control.db import Database
+
+
+def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
+    """Serve the console from `app` (its session secret lives in `settings.data_dir`)."""
+    # Imported here: the route modules import this package's submodules.
+    from mqttcloud.control.console import deployment_pages, routes  # noqa: PLC0415
+
+    app.state.console = ConsoleState(Signer(load_secret(settings.data_dir)), settings, database)
+    for module in (routes, deployment_pages):
+        app.include_router(module.router)
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
+
+
+__all__ = ["mount_console"]

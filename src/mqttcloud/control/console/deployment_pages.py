@@ -1,0 +1,490 @@
+"""Console deployment pages: list with live status, create, overview, start/stop/delete, TLS, CA download.
+
+Writes go through `deployments.service` / `certificates.service` and are followed by
+`BrokerRuntime.reconcile()`, exactly as the Platform API routes do; the role rules come from
+`console.permissions`. The overview polls `status.json` so the state is shown as it moves.
+"""
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from mqttcloud.control.certificates import service as certificates
+from mqttcloud.control.certificates.models import Certificate, TlsType
+from mqttcloud.control.certificates.schemas import TlsUpload
+from mqttcloud.control.console.pages import (
+    PREFIX,
+    ConsoleRoute,
+    LoggedIn,
+    Page,
+    PageError,
+    field_file_or_text,
+    field_text,
+    read_form,
+    redirect,
+    run,
+)
+from mqttcloud.control.console.permissions import (
+    can_see,
+    require_edit,
+    require_lifecycle,
+    require_visible,
+    visible_projects,
+)
+from mqttcloud.control.db import SessionDep
+from mqttcloud.control.deployments import service as deployments
+from mqttcloud.control.deployments.models import DeploymentType
+from mqttcloud.control.deployments.schemas import DeploymentCreate, Endpoints
+from mqttcloud.control.deployments.service import DeploymentView
+from mqttcloud.control.deps import RuntimeDep, SettingsDep
+from mqttcloud.control.errors import ApiError, NotFound, describe_validation_errors
+from mqttcloud.control.projects import service as projects
+
+router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
+
+# Plans: the session tier (connections) and the message rate of a deployment.
+PLANS = {"starter": (1000, 1000), "standard": (5000, 5000), "business": (20000, 20000)}
+TYPE_LABELS = {
+    DeploymentType.DEDICATED: "Dedicated",
+    DeploymentType.SERVERLESS: "Serverless",
+    DeploymentType.DEDICATED_FLEX: "Dedicated Flex",
+}
+WS_PATH = "/mqtt"  # the path every WebSocket listener serves (contracts.ListenerSpec.ws_path)
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    protocol: str
+    label: str
+    address: str | None  # "host:port", or None while the listener is closed
+    url: str | None
+
+
+def addresses(endpoints: Endpoints) -> list[Address]:
+    """Every connection address of a deployment, one per protocol, with a ready-to-use URL."""
+    rows = [
+        ("mqtt", "MQTT over TCP", endpoints.mqtt, "mqtt://{}"),
+        ("ws", "MQTT over WebSocket", endpoints.ws, "ws://{}" + WS_PATH),
+        ("mqtts", "MQTT over TLS", endpoints.mqtts, "mqtts://{}"),
+        ("wss", "MQTT over secure WebSocket", endpoints.wss, "wss://{}" + WS_PATH),
+    ]
+    return [
+        Address(proto, label, value, template.format(value) if value else None)
+        for proto, label, value, template in rows
+    ]
+
+
+def _account(page: Page) -> Account:
+    assert page.account is not None
+    return page.account
+
+
+def _view(session: Session, page: Page, deployment_id: str) -> DeploymentView:
+    view = deployments.get_view(session, deployment_id=deployment_id)
+    require_visible(_account(page), view.deployment)
+    return view
+
+
+async def load_view(session: Session, page: Page, deployment_id: str) -> DeploymentView:
+    """The deployment if the signed-in account may see it. Raises: NotFound / PageError 404."""
+    return await run(_view, session, page, deployment_id)
+
+
+def api_address(request: Request) -> str:
+    """The Deployment API base URL: the same listener as the console, under /api/v5."""
+    return str(request.base_url).rstrip("/") + "/api/v5"
+
+
+# --------------------------------------------------------------------------------------------------
+# List and create
+# --------------------------------------------------------------------------------------------------
+
+
+@router.get("/deployments", response_class=HTMLResponse)
+async def deployments_page(page: LoggedIn, session: SessionDep, settings: SettingsDep) -> Response:
+    views = await run(deployments.list_views, session, visible_projects=visible_projects(_account(page)))
+    rows = [(view, deployments.to_schema(settings, view)) for view in views]
+    return page.render(
+        "deployments.html", rows=rows, types=TYPE_LABELS, can_create=_account(page).role.may_start_stop
+    )
+
+
+@router.get("/deployments/status.json")
+async def deployments_status(page: LoggedIn, session: SessionDep) -> JSONResponse:
+    """Status of every visible deployment, for the list page's live column."""
+    views = await run(deployments.list_views, session, visible_projects=visible_projects(_account(page)))
+    body = {
+        v.deployment.id: {"status": v.deployment.status.value, "label": page.t(v.deployment.status.value)}
+        for v in views
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+async def _render_new(
+    page: Page,
+    session: Session,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    project_rows = await run(projects.list_projects, session, visible=visible_projects(_account(page)))
+    values = form or {"name": "", "project": "default", "type": "dedicated", "plan": "starter"}
+    return page.render(
+        "deployment_new.html",
+        status=status,
+        projects=project_rows,
+        plans=PLANS,
+        errors=errors or {},
+        form=values,
+    )
+
+
+@router.get("/deployments/new", response_class=HTMLResponse)
+async def new_deployment_page(page: LoggedIn, session: SessionDep) -> Response:
+    require_lifecycle(_account(page))
+    return await _render_new(page, session)
+
+
+def _field_of(location: tuple[object, ...]) -> str:
+    names = {"deploymentName": "name", "projectID": "project", "deploymentType": "type"}
+    return names.get(str(location[-1]) if location else "", "name")
+
+
+@router.post("/deployments", response_class=HTMLResponse)
+async def create_deployment(
+    request: Request, page: LoggedIn, session: SessionDep, settings: SettingsDep, runtime: RuntimeDep
+) -> Response:
+    form = await read_form(request, page)
+    require_lifecycle(_account(page))
+    values = {
+        "name": field_text(form, "name"),
+        "project": field_text(form, "project"),
+        "type": field_text(form, "type"),
+        "plan": field_text(form, "plan"),
+    }
+    allowed = visible_projects(_account(page))
+    if allowed is not None and values["project"] not in allowed:
+        return await _render_new(
+            page, session, errors={"project": page.t("Choose one of your projects.")}, form=values, status=422
+        )
+    connections, tps = PLANS.get(values["plan"], PLANS["starter"])
+    try:
+        body = DeploymentCreate.model_validate(
+            {
+                "projectID": values["project"],
+                "deploymentName": values["name"] or None,
+                "deploymentType": values["type"],
+                "connections": connections,
+                "tps": tps,
+            }
+        )
+    except ValidationError as error:
+        errors: dict[str, str] = {}
+        for item in error.errors():
+            errors.setdefault(_field_of(tuple(item["loc"])), describe_validation_errors([item]))
+        return await _render_new(page, session, errors=errors, form=values, status=422)
+    try:
+        deployment = await run(deployments.create_deployment, session, settings=settings, request=body)
+    except ApiError as error:
+        field = "project" if isinstance(error, NotFound) else "name"
+        return await _render_new(
+            page, session, errors={field: error.message}, form=values, status=error.status_code
+        )
+    await runtime.reconcile()
+    return redirect(f"{PREFIX}/deployments/{deployment.id}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Overview, status, start / stop / delete, CA
+# --------------------------------------------------------------------------------------------------
+
+
+def _status_body(
+    page: Page, view: DeploymentView, settings: SettingsDep, tls: Certificate | None
+) -> dict[str, object]:
+    schema = deployments.to_schema(settings, view)
+    return {
+        "status": view.deployment.status.value,
+        "label": page.t(view.deployment.status.value),
+        "message": view.deployment.status_message,
+        "addresses": {a.protocol: a.address for a in addresses(schema.endpoints)},
+        "tls": None if tls is None else tls.status.value,
+    }
+
+
+def _certificate(session: Session, deployment_id: str) -> Certificate | None:
+    try:
+        return certificates.get_certificate(session, deployment_id=deployment_id)
+    except NotFound:
+        return None
+
+
+@router.get("/deployments/{deployment_id}", response_class=HTMLResponse)
+async def deployment_page(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, settings: SettingsDep
+) -> Response:
+    view = await load_view(session, page, deployment_id)
+    schema = deployments.to_schema(settings, view)
+    tls = await run(_certificate, session, deployment_id)
+    account = _account(page)
+    return page.render(
+        "deployment.html",
+        view=view,
+        d=view.deployment,
+        schema=schema,
+        addresses=addresses(schema.endpoints),
+        tls=tls,
+        types=TYPE_LABELS,
+        api_address=api_address(request),
+        ws_path=WS_PATH,
+        can_lifecycle=account.role.may_start_stop,
+        can_edit=account.role.may_edit_deployments,
+        tab="overview",
+        error=request.query_params.get("error", ""),
+    )
+
+
+@router.get("/deployments/{deployment_id}/status.json")
+async def deployment_status(
+    deployment_id: str, page: LoggedIn, session: SessionDep, settings: SettingsDep
+) -> JSONResponse:
+    view = await load_view(session, page, deployment_id)
+    tls = await run(_certificate, session, deployment_id)
+    return JSONResponse(_status_body(page, view, settings, tls), headers={"Cache-Control": "no-store"})
+
+
+async def _lifecycle(
+    deployment_id: str, request: Request, page: Page, session: Session, runtime: RuntimeDep, *, action: str
+) -> Response:
+    await read_form(request, page)
+    require_lifecycle(_account(page))
+    await load_view(session, page, deployment_id)
+    operation = deployments.start_deployment if action == "start" else deployments.stop_deployment
+    try:
+        await run(operation, session, deployment_id=deployment_id)
+    except ApiError as error:
+        if error.status_code != 422:
+            raise
+        view = await load_view(session, page, deployment_id)
+        return await _overview_with_error(request, page, session, view, error.message)
+    await runtime.reconcile()
+    return redirect(f"{PREFIX}/deployments/{deployment_id}")
+
+
+async def _overview_with_error(
+    request: Request, page: Page, session: Session, view: DeploymentView, message: str
+) -> Response:
+    settings = page.state.settings
+    schema = deployments.to_schema(settings, view)
+    tls = await run(_certificate, session, view.deployment.id)
+    account = _account(page)
+    return page.render(
+        "deployment.html",
+        status=422,
+        view=view,
+        d=view.deployment,
+        schema=schema,
+        addresses=addresses(schema.endpoints),
+        tls=tls,
+        types=TYPE_LABELS,
+        api_address=api_address(request),
+        ws_path=WS_PATH,
+        can_lifecycle=account.role.may_start_stop,
+        can_edit=account.role.may_edit_deployments,
+        tab="overview",
+        error=message,
+    )
+
+
+@router.post("/deployments/{deployment_id}/start")
+async def start_deployment(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    return await _lifecycle(deployment_id, request, page, session, runtime, action="start")
+
+
+@router.post("/deployments/{deployment_id}/stop")
+async def stop_deployment(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    return await _lifecycle(deployment_id, request, page, session, runtime, action="stop")
+
+
+@router.get("/deployments/{deployment_id}/delete", response_class=HTMLResponse)
+async def delete_deployment_page(deployment_id: str, page: LoggedIn, session: SessionDep) -> Response:
+    require_lifecycle(_account(page))
+    view = await load_view(session, page, deployment_id)
+    return page.render(
+        "confirm.html",
+        title=page.t("Delete deployment"),
+        question=page.t("Delete the deployment %s? Its broker stops and its data is removed.")
+        % view.deployment.name,
+        action=f"{PREFIX}/deployments/{deployment_id}/delete",
+        cancel=f"{PREFIX}/deployments/{deployment_id}",
+    )
+
+
+@router.post("/deployments/{deployment_id}/delete")
+async def delete_deployment(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    await read_form(request, page)
+    require_lifecycle(_account(page))
+    await load_view(session, page, deployment_id)
+    await run(deployments.delete_deployment, session, deployment_id=deployment_id)
+    await runtime.reconcile()
+    return redirect(f"{PREFIX}/deployments")
+
+
+def ca_certificate(chain_pem: str) -> str:
+    """The last certificate of a PEM chain: the CA clients must trust."""
+    marker = "-----BEGIN CERTIFICATE-----"
+    blocks = [marker + part for part in chain_pem.split(marker)[1:]]
+    if not blocks:
+        return ""
+    return blocks[-1].strip() + "\n"
+
+
+@router.get("/deployments/{deployment_id}/ca.crt")
+async def download_ca(
+    deployment_id: str, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    view = await load_view(session, page, deployment_id)
+    if not view.deployment.deployment_type.is_serverless:
+        raise PageError(404, page.t("Only Serverless deployments use the platform CA."))
+    tls = runtime.shared.serverless_tls
+    pem = ca_certificate(tls.cert_pem) if tls is not None else ""
+    if not pem:
+        raise PageError(404, page.t("The platform CA is not available."))
+    return Response(
+        pem,
+        media_type="application/x-x509-ca-cert",
+        headers={"Content-Disposition": 'attachment; filename="mqttcloud-ca.crt"'},
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# TLS certificate
+# --------------------------------------------------------------------------------------------------
+
+
+async def _render_tls(
+    page: Page,
+    session: Session,
+    view: DeploymentView,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    tls = await run(_certificate, session, view.deployment.id)
+    return page.render(
+        "tls.html",
+        status=status,
+        view=view,
+        d=view.deployment,
+        tls=tls,
+        errors=errors or {},
+        form=form or {"tls_type": TlsType.ONE_WAY.value},
+        tab="tls",
+        can_edit=_account(page).role.may_edit_deployments,
+    )
+
+
+@router.get("/deployments/{deployment_id}/tls", response_class=HTMLResponse)
+async def tls_page(deployment_id: str, page: LoggedIn, session: SessionDep) -> Response:
+    view = await load_view(session, page, deployment_id)
+    return await _render_tls(page, session, view)
+
+
+def _tls_field(message: str) -> str:
+    lowered = message.lower()
+    if "ca" in lowered.split() or "cacert" in lowered or "client ca" in lowered or "two-way" in lowered:
+        return "cacert"
+    if "key" in lowered and "certificate" not in lowered:
+        return "key"
+    return "cert"
+
+
+@router.post("/deployments/{deployment_id}/tls", response_class=HTMLResponse)
+async def upload_tls(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    form = await read_form(request, page)
+    require_edit(_account(page))
+    view = await load_view(session, page, deployment_id)
+    values = {
+        "tls_type": field_text(form, "tls_type"),
+        "cert": await field_file_or_text(form, "cert", "cert_file"),
+        "key": await field_file_or_text(form, "key", "key_file"),
+        "cacert": await field_file_or_text(form, "cacert", "cacert_file"),
+    }
+    shown = {
+        "tls_type": values["tls_type"],
+        "cert": values["cert"],
+        "cacert": values["cacert"],
+    }  # never echo a key
+    try:
+        body = TlsUpload.model_validate(
+            {
+                "tlsType": values["tls_type"],
+                "cert": values["cert"],
+                "key": values["key"],
+                "cacert": values["cacert"] or None,
+            }
+        )
+    except ValidationError as error:
+        errors: dict[str, str] = {}
+        for item in error.errors():
+            name = str(item["loc"][-1]) if item["loc"] else "cert"
+            errors.setdefault("tls_type" if name == "tlsType" else name, describe_validation_errors([item]))
+        return await _render_tls(page, session, view, errors=errors, form=shown, status=422)
+    existing = await run(_certificate, session, deployment_id)
+    try:
+        await run(
+            certificates.upload,
+            session,
+            deployment=view.deployment,
+            request=body,
+            replace=existing is not None,
+        )
+    except ApiError as error:
+        session.rollback()
+        return await _render_tls(
+            page, session, view, errors={_tls_field(error.message): error.message}, form=shown, status=422
+        )
+    await runtime.reconcile()
+    return redirect(f"{PREFIX}/deployments/{deployment_id}/tls")
+
+
+@router.get("/deployments/{deployment_id}/tls/delete", response_class=HTMLResponse)
+async def delete_tls_page(deployment_id: str, page: LoggedIn, session: SessionDep) -> Response:
+    require_edit(_account(page))
+    view = await load_view(session, page, deployment_id)
+    return page.render(
+        "confirm.html",
+        title=page.t("Delete TLS certificate"),
+        question=page.t("Delete the certificate of %s? Its TLS and secure WebSocket listeners close.")
+        % view.deployment.name,
+        action=f"{PREFIX}/deployments/{deployment_id}/tls/delete",
+        cancel=f"{PREFIX}/deployments/{deployment_id}/tls",
+    )
+
+
+@router.post("/deployments/{deployment_id}/tls/delete")
+async def delete_tls(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    await read_form(request, page)
+    require_edit(_account(page))
+    await load_view(session, page, deployment_id)
+    await run(certificates.delete, session, deployment_id=deployment_id)
+    await runtime.reconcile()
+    return redirect(f"{PREFIX}/deployments/{deployment_id}/tls")
+
+
+__all__ = ["addresses", "can_see", "load_view", "router"]

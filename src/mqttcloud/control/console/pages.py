@@ -1,0 +1,264 @@
+"""Console plumbing: templates, the signed-in account, CSRF, and errors rendered as HTML.
+
+Every console route runs through `ConsoleRoute`, which turns the services' `ApiError`s (and the console's
+own `PageError`) into an HTML page with the same status, and `LoginRequired` into a redirect to the login
+page. Forms catch `ApiError` themselves so the message can be shown next to its field instead.
+
+Rule: the console never calls its own HTTP API; it reads and writes through the domain services, in a
+worker thread (`run`), exactly as the API routes do.
+"""
+
+import asyncio
+import datetime as dt
+import functools
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+from urllib.parse import quote
+
+import jinja2
+from fastapi import Depends, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from starlette.datastructures import FormData, UploadFile
+
+from mqttcloud.control.accounts.models import Account
+from mqttcloud.control.config import Settings
+from mqttcloud.control.console import i18n
+from mqttcloud.control.console.security import LOGIN_COOKIE, SESSION_COOKIE, Signer
+from mqttcloud.control.db import Database
+from mqttcloud.control.errors import ApiError
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+PREFIX = "/console"
+LANG_COOKIE = "mqttcloud_lang"
+
+
+class LoginRequired(Exception):  # noqa: N818  (a control-flow signal, not an error)
+    """No valid session: the route handler answers with a redirect to the login page."""
+
+
+class PageError(Exception):
+    """A page that cannot be shown (403, 404, ...): rendered as an HTML error page."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def run(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a synchronous service call in a worker thread (the database is blocking I/O)."""
+    return await asyncio.to_thread(func, *args, **kwargs)
+
+
+def _format_time(value: dt.datetime | float | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, int | float):
+        value = dt.datetime.fromtimestamp(value, dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# Sections of a deployment's page: (name, label, path suffix). `live_pages` appends the live sections.
+DEPLOYMENT_TABS: list[tuple[str, str, str]] = [
+    ("overview", "Overview", ""),
+    ("tls", "TLS certificate", "/tls"),
+]
+DEDICATED_ONLY_TABS = {"tls"}
+
+
+def deployment_tabs(deployment: Any) -> list[tuple[str, str, str]]:
+    """The sections shown for a deployment (TLS upload only for Dedicated ones)."""
+    serverless = bool(deployment.deployment_type.is_serverless)
+    return [tab for tab in DEPLOYMENT_TABS if not (serverless and tab[0] in DEDICATED_ONLY_TABS)]
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["time"] = _format_time
+    env.globals["deployment_tabs"] = deployment_tabs
+    return env
+
+
+@dataclass
+class ConsoleState:
+    """Per-app console state, kept on `app.state.console`."""
+
+    signer: Signer
+    settings: Settings
+    database: Database
+    # Secrets to show once after a redirect: (session nonce, label) → (value, expiry on the loop clock).
+    once: dict[tuple[str, str], tuple[Mapping[str, str], float]] = field(default_factory=dict)
+
+    def stash_once(self, nonce: str, label: str, value: Mapping[str, str], *, ttl: float = 300.0) -> None:
+        now = asyncio.get_running_loop().time()
+        for stale in [k for k, (_v, expires) in self.once.items() if expires <= now]:
+            del self.once[stale]
+        self.once[(nonce, label)] = (dict(value), now + ttl)
+
+    def pop_once(self, nonce: str, label: str) -> Mapping[str, str] | None:
+        entry = self.once.pop((nonce, label), None)
+        if entry is None or entry[1] <= asyncio.get_running_loop().time():
+            return None
+        return entry[0]
+
+
+def console_state(request: Request) -> ConsoleState:
+    state: ConsoleState = request.app.state.console
+    return state
+
+
+def language(request: Request) -> str:
+    """The chosen language: the cookie, else the browser's Accept-Language, else English."""
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in i18n.LANGUAGES:
+        return chosen
+    accept = request.headers.get("accept-language", "").lower()
+    return "zh-CN" if accept.startswith("zh") else "en"
+
+
+@dataclass
+class Page:
+    """What every template gets: the request, the signed-in account (or None), language and CSRF token."""
+
+    request: Request
+    state: ConsoleState
+    account: Account | None
+    lang: str
+    csrf: str
+    nonce: str
+
+    def t(self, message: str) -> str:
+        return i18n.translate(self.lang, message)
+
+    def render(self, template: str, *, status: int = 200, **values: object) -> HTMLResponse:
+        html = (
+            environment()
+            .get_template(template)
+            .render(
+                page=self,
+                _=self.t,
+                account=self.account,
+                lang=self.lang,
+                csrf=self.csrf,
+                prefix=PREFIX,
+                path=self.request.url.path,
+                **values,
+            )
+        )
+        return HTMLResponse(html, status_code=status, headers=_NO_STORE)
+
+
+_NO_STORE = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
+
+
+def redirect(url: str) -> RedirectResponse:
+    """303 See Other: after a successful POST, the browser GETs the result (no re-submit on reload)."""
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return redirect(f"{PREFIX}/login?next={quote(target, safe='')}")
+
+
+def _load_account(database: Database, account_id: int) -> Account | None:
+    with database.session() as session:
+        account = session.get(Account, account_id)
+        if account is not None:
+            session.expunge(account)
+        return account
+
+
+async def current_page(request: Request) -> Page:
+    """The signed-in account's page context. Raises: LoginRequired."""
+    state = console_state(request)
+    claims = state.signer.parse_session(request.cookies.get(SESSION_COOKIE))
+    if claims is None:
+        raise LoginRequired
+    account = await run(_load_account, state.database, claims.account_id)
+    if account is None or not state.signer.verify_session(claims, account.password_hash):
+        raise LoginRequired
+    return Page(
+        request, state, account, language(request), state.signer.csrf_token(claims.nonce), claims.nonce
+    )
+
+
+def anonymous_page(request: Request) -> Page:
+    """Page context for the login page: the CSRF token comes from the login nonce cookie."""
+    state = console_state(request)
+    nonce = request.cookies.get(LOGIN_COOKIE) or ""
+    if len(nonce) < 16 or len(nonce) > 64:
+        nonce = Signer.new_nonce()
+    return Page(request, state, None, language(request), state.signer.csrf_token("login" + nonce), nonce)
+
+
+async def read_form(request: Request, page: Page) -> FormData:
+    """The submitted form, after checking its CSRF token. Raises: PageError 403."""
+    form = await request.form()
+    token = form.get("csrf_token")
+    nonce = page.nonce if page.account is not None else "login" + page.nonce
+    if not isinstance(token, str) or not page.state.signer.check_csrf(nonce, token):
+        raise PageError(403, page.t("The form expired or did not come from this console. Reload and retry."))
+    return form
+
+
+def field_text(form: FormData, name: str, *, strip: bool = True) -> str:
+    value = form.get(name)
+    if isinstance(value, str):
+        return value.strip() if strip else value
+    return ""
+
+
+async def field_file_or_text(form: FormData, name: str, file_name: str) -> str:
+    """A PEM (or other text) given either in a textarea `name` or as an uploaded file `file_name`."""
+    upload = form.get(file_name)
+    if isinstance(upload, UploadFile) and upload.filename:
+        data = await upload.read(1024 * 1024)
+        return data.decode("utf-8", errors="replace").strip()
+    return field_text(form, name)
+
+
+LoggedIn = Annotated[Page, Depends(current_page)]
+Anonymous = Annotated[Page, Depends(anonymous_page)]
+
+
+async def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    """An HTML error page; it keeps the navigation when the visitor is signed in."""
+    try:
+        page = await current_page(request)
+    except LoginRequired:
+        page = Page(request, console_state(request), None, language(request), "", "")
+    return page.render("error.html", status=status, status_code=status, message=message)
+
+
+class ConsoleRoute(APIRoute):
+    """Renders `ApiError`/`PageError` as HTML pages and `LoginRequired` as a redirect to the login page."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def console_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired:
+                return login_redirect(request)
+            except PageError as exc:
+                return await error_page(request, exc.status, exc.message)
+            except ApiError as exc:
+                return await error_page(request, exc.status_code, exc.message)
+
+        return console_handler

@@ -1,0 +1,442 @@
+"""Console routes: sign-in, language, platform API keys, sub-accounts and projects.
+
+Deployment pages live in `deployment_pages.py`, the live view in `live_pages.py`; `router` includes them.
+Every handler: resolve the signed-in account (`LoggedIn`), check the CSRF token of a form
+(`read_form`), call one service function in a worker thread, then render or redirect (303).
+"""
+
+from collections.abc import Mapping
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from mqttcloud.control.accounts import service as accounts
+from mqttcloud.control.accounts.models import Account, Role
+from mqttcloud.control.api_keys import service as api_keys
+from mqttcloud.control.api_keys.models import ALL_PROJECTS, Scope
+from mqttcloud.control.auth import KeyVerifier
+from mqttcloud.control.console import i18n
+from mqttcloud.control.console.pages import (
+    LANG_COOKIE,
+    PREFIX,
+    Anonymous,
+    ConsoleRoute,
+    LoggedIn,
+    Page,
+    PageError,
+    field_text,
+    read_form,
+    redirect,
+    run,
+)
+from mqttcloud.control.console.permissions import may_manage, may_read_accounts, visible_projects
+from mqttcloud.control.console.security import LOGIN_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE
+from mqttcloud.control.db import SessionDep
+from mqttcloud.control.errors import ApiError
+from mqttcloud.control.projects import service as projects
+
+router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
+
+SCOPE_LABELS = {
+    Scope.TLS: "TLS certificate management",
+    Scope.DEPLOYMENTS: "Deployment management",
+    Scope.PROJECTS: "Project management",
+}
+ROLE_LABELS = {
+    Role.ROOT: "Root account",
+    Role.ADMINISTRATOR: "Administrator",
+    Role.PROJECT_ADMINISTRATOR: "Project Administrator",
+    Role.PROJECT_USER: "Project User",
+    Role.ACCOUNTANT: "Accountant",
+    Role.AUDITOR: "Auditor",
+}
+SUB_ACCOUNT_ROLES = [role for role in Role if role is not Role.ROOT]
+
+
+def _account(page: Page) -> Account:
+    """The signed-in account (`LoggedIn` pages always have one)."""
+    assert page.account is not None
+    return page.account
+
+
+def safe_next(target: str | None) -> str:
+    """Only console paths are followed after sign-in or a language switch (no open redirect)."""
+    if target and target.startswith(PREFIX + "/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return PREFIX + "/deployments"
+
+
+def _secure(page: Page) -> bool:
+    return page.state.settings.use_tls
+
+
+# --------------------------------------------------------------------------------------------------
+# Sign-in, sign-out, language
+# --------------------------------------------------------------------------------------------------
+
+
+@router.get("", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse)
+async def home(page: LoggedIn) -> Response:
+    return redirect(f"{PREFIX}/deployments")
+
+
+def _login_form(
+    page: Page, *, next_url: str, username: str = "", error: str = "", status: int = 200
+) -> Response:
+    response = page.render("login.html", status=status, next_url=next_url, username=username, error=error)
+    response.set_cookie(
+        LOGIN_COOKIE,
+        page.nonce,
+        max_age=3600,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(page),
+        path=PREFIX,
+    )
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(page: Anonymous, next: str | None = None) -> Response:
+    return _login_form(page, next_url=safe_next(next))
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request, page: Anonymous, session: SessionDep) -> Response:
+    form = await read_form(request, page)
+    username = field_text(form, "username")
+    password = field_text(form, "password", strip=False)
+    next_url = safe_next(field_text(form, "next"))
+    account = await run(accounts.authenticate, session, username=username, password=password)
+    if account is None:
+        return _login_form(
+            page,
+            next_url=next_url,
+            username=username,
+            error=page.t("Wrong user name or password."),
+            status=401,
+        )
+    cookie = page.state.signer.new_session(account.id, account.password_hash)
+    response = redirect(next_url)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=SESSION_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(page),
+        path=PREFIX,
+    )
+    response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, page: LoggedIn) -> Response:
+    await read_form(request, page)
+    response = redirect(f"{PREFIX}/login")
+    response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+    return response
+
+
+@router.get("/lang")
+async def switch_language(request: Request, to: str = "en", next: str | None = None) -> Response:
+    """Switch the language (a harmless preference: a link, no form)."""
+    response: RedirectResponse = redirect(safe_next(next) if next != PREFIX + "/login" else next)
+    if to in i18n.LANGUAGES:
+        response.set_cookie(LANG_COOKIE, to, max_age=365 * 86400, samesite="lax", path=PREFIX)
+    return response
+
+
+# --------------------------------------------------------------------------------------------------
+# Platform API keys (root and Administrators: the service enforces it)
+# --------------------------------------------------------------------------------------------------
+
+
+def _key_form_values(form_scopes: list[str], form_projects: list[str]) -> dict[str, object]:
+    return {"form_scopes": form_scopes, "form_projects": form_projects}
+
+
+async def _render_keys(
+    page: Page,
+    session: SessionDep,
+    *,
+    errors: dict[str, str] | None = None,
+    form: Mapping[str, object] | None = None,
+    created: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    keys = await run(api_keys.list_keys, session, actor=_account(page))
+    project_rows = await run(projects.list_projects, session)
+    values = form or {
+        "description": "",
+        "form_scopes": [s.value for s in Scope],
+        "form_projects": [ALL_PROJECTS],
+    }
+    return page.render(
+        "api_keys.html",
+        status=status,
+        keys=keys,
+        projects=project_rows,
+        scopes=SCOPE_LABELS,
+        all_projects=ALL_PROJECTS,
+        errors=errors or {},
+        form=values,
+        created=created,
+    )
+
+
+@router.get("/api-keys", response_class=HTMLResponse)
+async def api_keys_page(page: LoggedIn, session: SessionDep) -> Response:
+    created = page.state.pop_once(page.nonce, "platform-key")
+    return await _render_keys(page, session, created=dict(created) if created else None)
+
+
+def _key_error_field(error: ApiError) -> str:
+    message = error.message.lower()
+    if "scope" in message and "project" not in message:
+        return "scopes"
+    if "project" in message:
+        return "projects"
+    return "description"
+
+
+@router.post("/api-keys", response_class=HTMLResponse)
+async def create_api_key(request: Request, page: LoggedIn, session: SessionDep) -> Response:
+    form = await read_form(request, page)
+    description = field_text(form, "description")
+    scopes = [v for v in form.getlist("scopes") if isinstance(v, str)]
+    project_ids = [v for v in form.getlist("projects") if isinstance(v, str)]
+    try:
+        created = await run(
+            api_keys.create_key,
+            session,
+            actor=_account(page),
+            description=description,
+            scopes=scopes,
+            project_ids=project_ids,
+        )
+    except ApiError as error:
+        if error.status_code == 403:
+            raise
+        values = {"description": description, **_key_form_values(scopes, project_ids)}
+        return await _render_keys(
+            page, session, errors={_key_error_field(error): error.message}, form=values, status=422
+        )
+    page.state.stash_once(page.nonce, "platform-key", {"key": created.api_key.key, "secret": created.secret})
+    return redirect(f"{PREFIX}/api-keys")
+
+
+@router.get("/api-keys/{key_id}/edit", response_class=HTMLResponse)
+async def edit_api_key_page(key_id: int, page: LoggedIn, session: SessionDep) -> Response:
+    api_key = await run(api_keys.get_key, session, actor=_account(page), key_id=key_id)
+    project_rows = await run(projects.list_projects, session)
+    values = {
+        "description": api_key.description,
+        "form_scopes": api_key.scopes,
+        "form_projects": api_key.project_ids,
+    }
+    return page.render(
+        "api_key_edit.html",
+        api_key=api_key,
+        projects=project_rows,
+        scopes=SCOPE_LABELS,
+        all_projects=ALL_PROJECTS,
+        errors={},
+        form=values,
+    )
+
+
+def _verifier(request: Request) -> KeyVerifier:
+    verifier: KeyVerifier = request.app.state.key_verifier
+    return verifier
+
+
+@router.post("/api-keys/{key_id}/edit", response_class=HTMLResponse)
+async def edit_api_key(key_id: int, request: Request, page: LoggedIn, session: SessionDep) -> Response:
+    form = await read_form(request, page)
+    description = field_text(form, "description")
+    scopes = [v for v in form.getlist("scopes") if isinstance(v, str)]
+    project_ids = [v for v in form.getlist("projects") if isinstance(v, str)]
+    try:
+        api_key = await run(
+            api_keys.update_key,
+            session,
+            actor=_account(page),
+            key_id=key_id,
+            description=description,
+            scopes=scopes,
+            project_ids=project_ids,
+        )
+    except ApiError as error:
+        if error.status_code in {403, 404}:
+            raise
+        session.rollback()
+        api_key = await run(api_keys.get_key, session, actor=_account(page), key_id=key_id)
+        project_rows = await run(projects.list_projects, session)
+        values = {"description": description, **_key_form_values(scopes, project_ids)}
+        return page.render(
+            "api_key_edit.html",
+            status=422,
+            api_key=api_key,
+            projects=project_rows,
+            scopes=SCOPE_LABELS,
+            all_projects=ALL_PROJECTS,
+            errors={_key_error_field(error): error.message},
+            form=values,
+        )
+    _verifier(request).invalidate(api_key.key)
+    return redirect(f"{PREFIX}/api-keys")
+
+
+@router.get("/api-keys/{key_id}/delete", response_class=HTMLResponse)
+async def delete_api_key_page(key_id: int, page: LoggedIn, session: SessionDep) -> Response:
+    api_key = await run(api_keys.get_key, session, actor=_account(page), key_id=key_id)
+    return page.render(
+        "confirm.html",
+        title=page.t("Delete platform API key"),
+        question=page.t("Delete the key %s? Programs using it lose access at once.") % api_key.key,
+        action=f"{PREFIX}/api-keys/{key_id}/delete",
+        cancel=f"{PREFIX}/api-keys",
+    )
+
+
+@router.post("/api-keys/{key_id}/delete")
+async def delete_api_key(key_id: int, request: Request, page: LoggedIn, session: SessionDep) -> Response:
+    await read_form(request, page)
+    key = await run(api_keys.delete_key, session, actor=_account(page), key_id=key_id)
+    _verifier(request).invalidate(key)
+    return redirect(f"{PREFIX}/api-keys")
+
+
+# --------------------------------------------------------------------------------------------------
+# Sub-accounts and projects
+# --------------------------------------------------------------------------------------------------
+
+
+async def _render_accounts(
+    page: Page,
+    session: SessionDep,
+    *,
+    errors: dict[str, str] | None = None,
+    form: Mapping[str, object] | None = None,
+    status: int = 200,
+) -> Response:
+    if not may_read_accounts(_account(page)):
+        raise PageError(403, page.t("Only the root account, Administrators and Auditors see accounts."))
+    rows = await run(accounts.list_accounts, session)
+    project_rows = await run(projects.list_projects, session)
+    return page.render(
+        "accounts.html",
+        status=status,
+        accounts=rows,
+        roles=ROLE_LABELS,
+        sub_roles=SUB_ACCOUNT_ROLES,
+        projects=project_rows,
+        errors=errors or {},
+        form=form or {"username": "", "role": Role.PROJECT_USER.value, "form_projects": []},
+        can_manage=may_manage(_account(page)),
+    )
+
+
+@router.get("/accounts", response_class=HTMLResponse)
+async def accounts_page(page: LoggedIn, session: SessionDep) -> Response:
+    return await _render_accounts(page, session)
+
+
+@router.post("/accounts", response_class=HTMLResponse)
+async def create_account(request: Request, page: LoggedIn, session: SessionDep) -> Response:
+    form = await read_form(request, page)
+    username = field_text(form, "username")
+    password = field_text(form, "password", strip=False)
+    role_value = field_text(form, "role")
+    project_ids = [v for v in form.getlist("projects") if isinstance(v, str)]
+    values = {"username": username, "role": role_value, "form_projects": project_ids}
+    try:
+        role = Role(role_value)
+    except ValueError:
+        return await _render_accounts(
+            page, session, errors={"role": page.t("Choose a role.")}, form=values, status=422
+        )
+    try:
+        await run(
+            accounts.create_sub_account,
+            session,
+            actor=_account(page),
+            username=username,
+            password=password,
+            role=role,
+            project_ids=project_ids,
+        )
+    except ApiError as error:
+        if error.status_code == 403:
+            raise
+        field = "password" if "password" in error.message else "username"
+        return await _render_accounts(page, session, errors={field: error.message}, form=values, status=422)
+    return redirect(f"{PREFIX}/accounts")
+
+
+@router.get("/accounts/{account_id}/delete", response_class=HTMLResponse)
+async def delete_account_page(account_id: int, page: LoggedIn, session: SessionDep) -> Response:
+    if not may_manage(_account(page)):
+        raise PageError(403, page.t("Only the root account or an Administrator can manage sub-accounts."))
+    target = await run(accounts.get_account, session, account_id=account_id)
+    return page.render(
+        "confirm.html",
+        title=page.t("Delete account"),
+        question=page.t("Delete the account %s? It can no longer sign in.") % target.username,
+        action=f"{PREFIX}/accounts/{account_id}/delete",
+        cancel=f"{PREFIX}/accounts",
+    )
+
+
+@router.post("/accounts/{account_id}/delete")
+async def delete_account(account_id: int, request: Request, page: LoggedIn, session: SessionDep) -> Response:
+    await read_form(request, page)
+    await run(accounts.delete_sub_account, session, actor=_account(page), account_id=account_id)
+    return redirect(f"{PREFIX}/accounts")
+
+
+async def _render_projects(
+    page: Page,
+    session: SessionDep,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    rows = await run(projects.list_projects, session, visible=visible_projects(_account(page)))
+    return page.render(
+        "projects.html",
+        status=status,
+        projects=rows,
+        errors=errors or {},
+        form=form or {"name": "", "description": ""},
+        can_manage=may_manage(_account(page)),
+    )
+
+
+@router.get("/projects", response_class=HTMLResponse)
+async def projects_page(page: LoggedIn, session: SessionDep) -> Response:
+    return await _render_projects(page, session)
+
+
+@router.post("/projects", response_class=HTMLResponse)
+async def create_project(request: Request, page: LoggedIn, session: SessionDep) -> Response:
+    form = await read_form(request, page)
+    if not may_manage(_account(page)):
+        raise PageError(403, page.t("Only the root account or an Administrator can create projects."))
+    name = field_text(form, "name")
+    description = field_text(form, "description")
+    try:
+        await run(projects.create_project, session, name=name, description=description)
+    except ApiError as error:
+        return await _render_projects(
+            page,
+            session,
+            errors={"name": error.message},
+            form={"name": name, "description": description},
+            status=422,
+        )
+    return redirect(f"{PREFIX}/projects")
