@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from mqttcloud.control.accounts.models import Account
 from mqttcloud.control.certificates import service as certificates
 from mqttcloud.control.certificates.models import Certificate, TlsType
 from mqttcloud.control.certificates.schemas import TlsUpload
