@@ -30,7 +30,7 @@ from mqttcloud.broker.metrics import ConnCounters
 from mqttcloud.broker.session import Delivery, Session
 from mqttcloud.broker.subscriptions import Subscription, filter_matches, split_share
 from mqttcloud.protocol.errors import ProtocolError
-from mqttcloud.protocol.properties import Properties
+from mqttcloud.protocol.properties import NO_PROPERTIES, Properties
 from mqttcloud.protocol.topics import validate_topic_filter, validate_topic_name
 
 if TYPE_CHECKING:
@@ -307,7 +307,7 @@ def publish_sys(broker: "Broker", now: float, out: Out) -> None:
             value.encode(),
             qos=0,
             retain=False,
-            properties=Properties(),
+            properties=NO_PROPERTIES,
             publisher=None,
             now=now,
         )
