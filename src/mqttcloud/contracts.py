@@ -156,6 +156,8 @@ class Limits(_Model):
     max_subscriptions_per_client: int = 0  # 0 = unlimited; 0x97 per filter in SUBACK
     max_topic_levels: int = 128  # 0x8F Topic filter invalid / 0x90 Topic name invalid
     max_publish_rate: float = 0.0  # messages/s per client, 0 = unlimited; 0x96 Message rate too high
+    max_tenant_rate: float = 0.0  # inbound messages/s for the whole tenant (deployment TPS), 0 = unlimited;
+    #   over it the tenant's connections are read more slowly (runtime.fairness), nothing is refused
     max_inflight: int = 32  # server receive maximum and per-session outbound window
     max_awaiting_rel: int = 100
     max_queue_len: int = 1000  # offline/outbound queue per session; overflow drops the oldest
