@@ -35,7 +35,7 @@ from mqttcloud.broker.hooks import PeerInfo
 from mqttcloud.protocol.decode import decode
 from mqttcloud.protocol.errors import MQTTError
 from mqttcloud.protocol.framer import Frame, Framer
-from mqttcloud.runtime import tls
+from mqttcloud.runtime import fairness, tls
 
 if TYPE_CHECKING:
     from mqttcloud.runtime.listeners import ListenerRuntime
@@ -171,6 +171,7 @@ class MqttConnection(asyncio.Protocol):
                 return
             self._handle_frames(frames, now)
             if not self.closed:
+                fairness.charge(self, frames)  # per-tenant message rate (shared Serverless process)
                 self.arm_timer()
         except Exception:
             self._crash(now)
