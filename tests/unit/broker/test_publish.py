@@ -517,3 +517,29 @@ def test_connect_and_disconnect_are_reported_as_log_facts() -> None:
     c.send(Disconnect())
     assert isinstance(h.batches[-1][-1], Log)
     assert h.batches[-1][-1].event == "client.disconnected"
+
+
+class _DenySecret:
+    def can_publish(self, client: ClientContext, topic: str) -> bool:
+        return topic != "secret"
+
+    def can_subscribe(self, client: ClientContext, topic_filter: str) -> bool:
+        return True
+
+
+def test_refusal_carries_reason_string() -> None:
+    h = Harness(authorizer=_DenySecret())
+    a, _ = h.connect("a")
+    got = a.send(publish("secret", qos=1, packet_id=1))
+    assert isinstance(got[0], PubAck)
+    assert got[0].properties.reason_string == "not authorized"
+
+
+def test_no_reason_string_when_client_asks_for_no_problem_information() -> None:
+    """Request Problem Information 0: no Reason String on a PUBACK (spec 3.1.2.11.7)."""
+    h = Harness(authorizer=_DenySecret())
+    a, _ = h.connect("a", properties=Properties(request_problem_information=False))
+    got = a.send(publish("secret", qos=1, packet_id=1))
+    assert isinstance(got[0], PubAck)
+    assert got[0].reason_code == ReasonCode.NOT_AUTHORIZED
+    assert got[0].properties.reason_string is None
