@@ -93,7 +93,7 @@ def _tenant(
         tenant_id=TenantId(deployment.id),
         sni_hosts=list(sni_hosts),
         enabled=enabled,
-        allow_anonymous=deployment.allow_anonymous,
+        allow_anonymous=deployment.allow_anonymous and not deployment.deployment_type.is_serverless,  # §1.10
         users=list(content.users),
         acl=list(content.acl),
         banned=list(content.banned),
@@ -151,7 +151,9 @@ def serverless_spec(
             shared.tenants.get(deployment.id, TenantContent()),
             sni_hosts=[serverless_host(settings, deployment.id)],
             enabled=deployment.desired_running,
-            limits=SERVERLESS_LIMITS.model_copy(update={"max_connections": deployment.connections}),
+            limits=SERVERLESS_LIMITS.model_copy(
+                update={"max_connections": deployment.connections, "max_tenant_rate": float(deployment.tps)}
+            ),
         )
         for deployment in sorted(deployments, key=lambda d: d.id)
     ]
