@@ -543,3 +543,16 @@ def test_no_reason_string_when_client_asks_for_no_problem_information() -> None:
     assert isinstance(got[0], PubAck)
     assert got[0].reason_code == ReasonCode.NOT_AUTHORIZED
     assert got[0].properties.reason_string is None
+
+
+def test_stale_awaiting_pubrel_ids_are_forgotten_when_full() -> None:
+    """QoS 2 ids waiting over 300 s for PUBREL no longer count against the receive maximum."""
+    h = Harness(contracts.Limits(max_inflight=2))
+    a, _ = h.connect("a", keep_alive=0)
+    a.send(publish("q", qos=2, packet_id=1))
+    a.send(publish("q", qos=2, packet_id=2))
+    h.now += 301
+    assert a.send(publish("q", qos=2, packet_id=3)) == [
+        PubRec(packet_id=3, reason_code=ReasonCode.NO_MATCHING_SUBSCRIBERS)
+    ]
+    assert h.broker.counters["messages.dropped.await_pubrel_timeout"] == 2

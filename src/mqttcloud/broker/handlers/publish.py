@@ -43,6 +43,19 @@ def _resolve_topic(ch: "Channel", pkt: Publish) -> str:
     return topic
 
 
+#: Inbound QoS 2 packet ids waiting longer than this for PUBREL are forgotten (EMQX await_rel_timeout).
+AWAIT_REL_TIMEOUT = 300.0
+
+
+def _expire_awaiting_rel(ch: "Channel", now: float) -> None:
+    session = ch.session
+    assert session is not None
+    stale = [pid for pid, at in session.awaiting_rel.items() if at + AWAIT_REL_TIMEOUT <= now]
+    for pid in stale:
+        del session.awaiting_rel[pid]
+    ch.broker.counters.inc("messages.dropped.await_pubrel_timeout", len(stale))
+
+
 def _ack(ch: "Channel", pkt: Publish, reason: ReasonCode, why: str | None = None) -> list[Action]:
     if pkt.qos == 0:
         return []
@@ -89,6 +102,8 @@ def handle_publish(ch: "Channel", pkt: Publish, now: float) -> list[Action]:
             # spec 4.3.3: a re-sent QoS 2 PUBLISH is acknowledged again, not routed twice
             return _ack(ch, pkt, ReasonCode.SUCCESS)
         limit = min(broker.limits.max_inflight or 65535, broker.limits.max_awaiting_rel or 65535)
+        if len(session.awaiting_rel) >= limit:
+            _expire_awaiting_rel(ch, now)
         if len(session.awaiting_rel) >= limit:
             # [MQTT-3.3.4-9] more QoS 2 in flight than our Receive Maximum
             raise ProtocolError("receive maximum exceeded", ReasonCode.RECEIVE_MAXIMUM_EXCEEDED)
