@@ -25,6 +25,7 @@ from mqttcloud.broker.metrics import ConnCounters
 from mqttcloud.broker.session import Session
 from mqttcloud.protocol.encode import encode
 from mqttcloud.protocol.errors import MQTTError, ProtocolError
+from mqttcloud.protocol.framer import MAX_POSSIBLE_PACKET_SIZE
 from mqttcloud.protocol.packets import (
     Auth,
     ConnAck,
@@ -103,7 +104,7 @@ class Channel:
     @property
     def max_packet_size(self) -> int:
         """The largest packet the server accepts from this client (the framer enforces it, 0x95)."""
-        return self.broker.limits.max_packet_size
+        return self.broker.limits.max_packet_size or MAX_POSSIBLE_PACKET_SIZE
 
     @property
     def is_connected(self) -> bool:
@@ -127,6 +128,11 @@ class Channel:
             return self._hold(packet)
         if state is ChannelState.CONNECTING and not isinstance(packet, Connect):
             raise ProtocolError("first packet must be CONNECT")  # [MQTT-3.1.0-1]
+        return self.dispatch(packet, now)
+
+    def dispatch(self, packet: Packet, now: float) -> list[Action]:
+        """The one `match`: a packet already counted and admitted by `handle` to its handler."""
+        state = self.state
         match packet:
             case Publish():
                 return publish.handle_publish(self, packet, now)

@@ -128,6 +128,7 @@ def test_packets_pipelined_before_connack_are_handled_after_it() -> None:
     got = client.take()
     assert isinstance(got[0], ConnAck)
     assert isinstance(got[1], PingResp)
+    assert client.channel.counters.recv_pkt == 2  # held packets are counted once
 
 
 def test_connect_timeout_closes_channel() -> None:

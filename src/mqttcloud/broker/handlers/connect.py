@@ -151,7 +151,7 @@ def connect_decided(ch: "Channel", decision: ConnectDecision, now: float) -> lis
     pending, ch.pending = ch.pending, []
     for packet in pending:
         try:
-            actions.extend(ch.handle(packet, now))
+            actions.extend(ch.dispatch(packet, now))  # counted when it was held
         except MQTTError as exc:  # a pipelined packet broke a rule: answer it here, not in the caller
             actions.extend(ch.fail(exc, now))
             break
