@@ -11,8 +11,10 @@ Rules:
   belong to the broker.
 - CONNECT is decoded without knowing the version: it reads the Protocol Level, and every error
   after that point carries `protocol_level` so the runtime can answer in the client's format.
-- Fast path: PUBLISH is decoded by `_read_publish` with direct indexing and slicing, and skips
-  the property codec when the property length byte is 0 (the common case).
+- Fast path: PUBLISH is decoded by `_read_publish` with direct indexing and slicing, skips the
+  property codec when the property length byte is 0 (the common case, giving the shared
+  `NO_PROPERTIES`), and builds the value with `packets.make_publish`, which sets the slots
+  directly instead of going through the frozen dataclass `__init__` (~3x cheaper).
 """
 
 from collections.abc import Callable

@@ -76,6 +76,10 @@ class Will:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Connect:
+    """CONNECT. `decode` sets `protocol_level` from the bytes; `encode` writes its `version`
+    argument as the level (the two agree whenever the caller encodes for the packet's own version).
+    """
+
     TYPE: ClassVar[PacketType] = PacketType.CONNECT
 
     client_id: str

@@ -8,6 +8,7 @@ packet, duplicates, value range) is derived from `PROPERTY_TABLE`, as mosquitto
 `lib/property_mosq.c` and emqx `emqx_mqtt_props.erl` do.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from enum import IntEnum
 from typing import Final
@@ -163,6 +164,24 @@ NO_PROPERTIES: Final = Properties()
 _FIELD_NAMES: Final = tuple(f.name for f in fields(Properties))
 assert set(_FIELD_NAMES) == set(BY_NAME), "Properties fields and PROPERTY_TABLE disagree"
 
+# Slot setters (member descriptors) and defaults: `_build` fills a new instance directly, about
+# twice as fast as the frozen dataclass `__init__` with 27 keyword arguments.
+_SETTERS: Final[dict[str, Callable[[object, object], None]]] = {
+    f.name: Properties.__dict__[f.name].__set__ for f in fields(Properties)
+}
+_DEFAULTS: Final = tuple((_SETTERS[f.name], f.default) for f in fields(Properties))
+_new = object.__new__
+
+
+def _build(values: dict[str, object]) -> Properties:
+    """Make an ordinary (equal, immutable) Properties from field values checked by the decoder."""
+    obj = _new(Properties)
+    for setter, default in _DEFAULTS:
+        setter(obj, default)
+    for name, value in values.items():
+        _SETTERS[name](obj, value)
+    return obj
+
 
 def _context_name(context: int) -> str:
     return "will" if context == WILL else f"packet type {context}"
@@ -252,7 +271,7 @@ def decode_properties(buf: memoryview, offset: int, context: int) -> tuple[Prope
         values["user_properties"] = tuple(user)
     if sub_ids:
         values["subscription_identifiers"] = tuple(sub_ids)
-    return Properties(**values), end  # type: ignore[arg-type]  # keys come from PROPERTY_TABLE
+    return _build(values), end
 
 
 def _encode_value(spec: PropertySpec, value: object, out: list[bytes]) -> None:
