@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
 
-from mqttcloud.control import migrations
+from mqttcloud.control import deployment_api, migrations
 from mqttcloud.control.auth import KeyVerifier
 from mqttcloud.control.certificates.routes import router as tls_router
 from mqttcloud.control.config import Settings
@@ -107,6 +107,7 @@ def create_app(
     install_error_handlers(app)
     for router in (projects_router, deployments_router, tls_router):
         app.include_router(router, prefix=PLATFORM_API_PREFIX)
+    deployment_api.install(app)  # Deployment API (P7): /api/v5 and /api, with their own error shapes
     # Web console (P8): HTML pages under /console, static files under /console/static.
     from mqttcloud.control.console import mount_console  # noqa: PLC0415  (console owns its imports)
 

@@ -10,6 +10,7 @@ handle; database work runs in a worker thread (`asyncio.to_thread`), never on th
 """
 
 import asyncio
+import dataclasses
 import logging
 import shutil
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from mqttcloud.contracts import BrokerSpec
 from mqttcloud.control.certificates import service as certificates
 from mqttcloud.control.config import Settings
 from mqttcloud.control.db import Database
+from mqttcloud.control.deployment_api import access as deployment_api_access
 from mqttcloud.control.deployments import service as deployments
 from mqttcloud.control.deployments import spec_builder
 from mqttcloud.control.deployments.models import Deployment, DeploymentStatus, DeploymentType
@@ -109,7 +111,9 @@ class BrokerRuntime:
         with self.database.session() as session:
             rows = deployments.desired_deployments(session)
             certs = certificates.certificates_by_deployment(session)
-            specs = spec_builder.desired_specs(self.settings, rows, certs, self.shared)
+            # Deployment API (P7): each tenant's users, ACL rules and bans come from deployment_api's tables.
+            shared = dataclasses.replace(self.shared, tenants=deployment_api_access.tenant_contents(session))
+            specs = spec_builder.desired_specs(self.settings, rows, certs, shared)
             # A start requested after a failure: the supervisor must forget the crash history.
             retry = [d.id for d in rows if d.desired_running and d.status is DeploymentStatus.STARTING]
             if any(d.deployment_type.is_serverless and d.id in retry for d in rows):

@@ -1,0 +1,133 @@
+"""Deployment API key verification: HTTP Basic App ID + App Secret → the deployment it belongs to.
+
+`deployment_access(group)` is the one dependency of every Deployment API route. In order: 401 (missing or
+bad credentials; identical for an unknown App ID and a wrong secret; a platform key is simply unknown
+here), 403 (the key's permissions do not cover this HTTP method on this endpoint group), 429 (the
+deployment's API rate, `quotas.Quotas.api_qps`). The deployment is resolved from the App ID, never from
+the URL, so a key only ever reaches its own deployment.
+
+A verified key (with its deployment's type, size and desired state) is cached for
+`settings.key_cache_seconds`; deleting a key in this process invalidates it at once.
+"""
+
+import asyncio
+import hmac
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from mqttcloud.control.auth import parse_basic
+from mqttcloud.control.db import Database
+from mqttcloud.control.deployment_api.keys import service as keys
+from mqttcloud.control.deployment_api.quotas import ApiRateLimiter, Quotas
+from mqttcloud.control.deployments import service as deployments
+from mqttcloud.control.deployments.models import Deployment
+from mqttcloud.control.errors import Forbidden, Unauthorized
+from mqttcloud.passwords import hash_api_secret
+
+_BAD = "Invalid App ID or App Secret"
+_CHALLENGE = {"WWW-Authenticate": 'Basic realm="mqttcloud deployment"'}
+_DUMMY_HASH = hash_api_secret("not-a-real-app-secret")
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentContext:
+    """The verified key and the deployment it reaches."""
+
+    app_id: str
+    deployment_id: str
+    permissions: tuple[str, ...] | None
+    serverless: bool
+    connections: int
+    desired_running: bool
+
+    @property
+    def broker_id(self) -> str:
+        return deployments.SERVERLESS_BROKER_ID if self.serverless else self.deployment_id
+
+    @property
+    def node(self) -> str:
+        """The broker's node name (`BrokerSpec.node_name`, see `deployments/spec_builder.py`)."""
+        return "emqx@serverless" if self.serverless else f"emqx@{self.deployment_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    secret_hash: str
+    context: DeploymentContext
+    expires: float
+
+
+class DeploymentKeyVerifier:
+    def __init__(
+        self, database: Database, *, cache_seconds: float, clock: Callable[[], float] = time.monotonic
+    ):
+        self.database = database
+        self.cache_seconds = cache_seconds
+        self._clock = clock
+        self._cache: dict[str, _Cached] = {}
+
+    def invalidate(self, app_id: str | None = None) -> None:
+        if app_id is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(app_id, None)
+
+    async def verify(self, header: str | None) -> DeploymentContext:
+        """Raises: Unauthorized (`BAD_API_KEY_OR_SECRET`)."""
+        try:
+            app_id, secret = parse_basic(header)
+        except Unauthorized:
+            raise Unauthorized(_BAD, code="BAD_API_KEY_OR_SECRET", headers=_CHALLENGE) from None
+        now = self._clock()
+        cached = self._cache.get(app_id)
+        if cached is None or cached.expires <= now:
+            cached = await asyncio.to_thread(self._load, app_id, now)
+        presented = hash_api_secret(secret).encode("ascii")
+        expected = (cached.secret_hash if cached is not None else _DUMMY_HASH).encode("ascii")
+        if not hmac.compare_digest(presented, expected) or cached is None:
+            raise Unauthorized(_BAD, code="BAD_API_KEY_OR_SECRET", headers=_CHALLENGE)
+        return cached.context
+
+    def _load(self, app_id: str, now: float) -> _Cached | None:
+        with self.database.session() as session:
+            key = keys.find_by_app_id(session, app_id=app_id)
+            deployment = None if key is None else session.get(Deployment, key.deployment_id)
+            if key is None or deployment is None:
+                self._cache.pop(app_id, None)
+                return None
+            context = DeploymentContext(
+                app_id=app_id,
+                deployment_id=deployment.id,
+                permissions=None if key.permissions is None else tuple(key.permissions),
+                serverless=deployment.deployment_type.is_serverless,
+                connections=deployment.connections,
+                desired_running=deployment.desired_running,
+            )
+            cached = _Cached(key.secret_hash.lower(), context, now + self.cache_seconds)
+        self._cache[app_id] = cached
+        return cached
+
+
+def deployment_access(group: str) -> Callable[..., Coroutine[Any, Any, DeploymentContext]]:
+    """Dependency: authenticate the deployment key, check its permission for `group`, count the call."""
+
+    async def dependency(request: Request) -> DeploymentContext:
+        state = request.app.state
+        verifier: DeploymentKeyVerifier = state.deployment_key_verifier
+        context = await verifier.verify(request.headers.get("authorization"))
+        if not keys.allows(context.permissions, request.method, group):
+            raise Forbidden(f"API key has no {request.method} permission on {group}", code="FORBIDDEN")
+        limiter: ApiRateLimiter = state.deployment_api_limiter
+        limiter.hit(context.deployment_id)
+        return context
+
+    return dependency
+
+
+def quotas_of(request: Request) -> Quotas:
+    quotas: Quotas = request.app.state.deployment_api_quotas
+    return quotas
