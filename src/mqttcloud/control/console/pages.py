@@ -242,7 +242,7 @@ async def error_page(request: Request, status: int, message: str) -> HTMLRespons
         page = await current_page(request)
     except LoginRequired:
         page = Page(request, console_state(request), None, language(request), "", "")
-    return page.render("error.html", status=status, status_code=status, message=message)
+    return page.render("error.html", status=status, status_code=status, message=page.t(message))
 
 
 class ConsoleRoute(APIRoute):

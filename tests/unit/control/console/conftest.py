@@ -5,7 +5,7 @@ itself, keeps cookies, and reads the CSRF token out of each form it submits.
 """
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +44,7 @@ class Console:
     async def get(self, path: str) -> Response:
         return await self.client.get(path)
 
-    async def submit(self, form_page: str, action: str, data: dict[str, object]) -> Response:
+    async def submit(self, form_page: str, action: str, data: Mapping[str, object]) -> Response:
         """GET `form_page`, take its CSRF token, POST `data` to `action`."""
         page = await self.client.get(form_page)
         assert page.status_code == 200, page.text

@@ -1,0 +1,102 @@
+"""Sign-in, sign-out, CSRF and language switching of the console."""
+
+from tests.unit.control.conftest import ROOT_PASSWORD
+from tests.unit.control.console.conftest import Console, csrf_of
+
+from mqttcloud.control.console.security import SESSION_COOKIE
+
+
+async def test_anonymous_visit_redirects_to_login_with_next(console: Console) -> None:
+    response = await console.get("/console/api-keys")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/login?next=%2Fconsole%2Fapi-keys"
+
+
+async def test_wrong_password_is_401_with_the_error_on_the_form(console: Console) -> None:
+    response = await console.login("root", "not-the-password")
+    assert response.status_code == 401
+    assert "Wrong user name or password." in response.text
+    assert 'aria-invalid="true"' in response.text
+    assert SESSION_COOKIE not in console.client.cookies
+
+
+async def test_login_sets_http_only_session_and_follows_next(console: Console) -> None:
+    page = await console.get("/console/login?next=/console/projects")
+    response = await console.client.post(
+        "/console/login",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "username": "root",
+            "password": ROOT_PASSWORD,
+            "next": "/console/projects",
+        },
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/projects"
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    assert (await console.get("/console/projects")).status_code == 200
+
+
+async def test_login_refuses_foreign_next_url(console: Console) -> None:
+    page = await console.get("/console/login")
+    response = await console.client.post(
+        "/console/login",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "username": "root",
+            "password": ROOT_PASSWORD,
+            "next": "https://evil.example/",
+        },
+    )
+    assert response.headers["location"] == "/console/deployments"
+
+
+async def test_login_without_csrf_token_is_403(console: Console) -> None:
+    await console.get("/console/login")
+    response = await console.client.post(
+        "/console/login", data={"username": "root", "password": ROOT_PASSWORD}
+    )
+    assert response.status_code == 403
+    assert SESSION_COOKIE not in console.client.cookies
+
+
+async def test_form_with_token_of_another_session_is_403(root_console: Console) -> None:
+    response = await root_console.client.post(
+        "/console/projects", data={"csrf_token": "forged", "name": "p1"}
+    )
+    assert response.status_code == 403
+    assert "Reload and retry" in response.text
+
+
+async def test_logout_ends_the_session(root_console: Console) -> None:
+    response = await root_console.submit("/console/projects", "/console/logout", {})
+    assert response.status_code == 303
+    assert (await root_console.get("/console/projects")).status_code == 303
+
+
+async def test_tampered_cookie_is_sent_to_login(root_console: Console) -> None:
+    cookie = root_console.client.cookies[SESSION_COOKIE]
+    root_console.client.cookies.set(
+        SESSION_COOKIE, cookie[:-3] + "AAA", domain="console.test", path="/console"
+    )
+    response = await root_console.get("/console/projects")
+    assert response.status_code == 303
+
+
+async def test_language_switch_renders_chinese(root_console: Console) -> None:
+    response = await root_console.get("/console/lang?to=zh-CN&next=/console/projects")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/projects"
+    page = await root_console.get("/console/projects")
+    assert '<html lang="zh-CN">' in page.text
+    assert "项目" in page.text
+    english = await root_console.get("/console/lang?to=en&next=/console/projects")
+    assert english.status_code == 303
+    assert "Projects" in (await root_console.get("/console/projects")).text
+
+
+async def test_accept_language_chooses_chinese_before_any_choice(console: Console) -> None:
+    response = await console.client.get("/console/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert '<html lang="zh-CN">' in response.text
