@@ -3,6 +3,7 @@
     mqttcloud apikey create --data-dir DIR --description D [--scope tls,deployments,projects] [--project ID]
     mqttcloud apikey list   --data-dir DIR
     mqttcloud apikey delete --data-dir DIR --key KEY
+    mqttcloud apikey create --data-dir DIR --deployment ID [--permission GET:clients] [--description NOTE]
 
 `create` prints `{"key": ..., "secret": ...}` (the only time the secret is shown). It works while
 `mqttcloud serve` runs on the same folder: SQLite is in WAL mode and writers wait for each other.
@@ -21,6 +22,7 @@ from mqttcloud.control.api_keys.models import ALL_PROJECTS, Scope
 from mqttcloud.control.api_keys.schemas import ApiKeyCreated, ApiKeyOut
 from mqttcloud.control.config import Settings
 from mqttcloud.control.db import Database
+from mqttcloud.control.deployment_api.keys import cli as deployment_keys_cli
 from mqttcloud.control.errors import ApiError, ConfigError
 
 
@@ -29,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     create = sub.add_parser("create", help="mint a key and print it once as JSON")
     create.add_argument("--data-dir", type=Path, help="data folder of `mqttcloud serve`")
-    create.add_argument("--description", required=True)
+    create.add_argument("--description", help="required for platform keys; the note of a deployment key")
+    deployment_keys_cli.add_arguments(create)  # Deployment API (P7): --deployment ID [--permission M:group]
     create.add_argument(
         "--scope",
         default=",".join(s.value for s in Scope),
@@ -65,7 +68,12 @@ def main(argv: Sequence[str]) -> int:
             if root.generated_password is not None:
                 sys.stderr.write(f"created root account: root / {root.generated_password} (shown once)\n")
             actor = root.account
-            if args.command == "create":
+            if args.command == "create" and args.deployment:  # Deployment API key (P7)
+                sys.stdout.write(deployment_keys_cli.create(session, args) + "\n")
+            elif args.command == "create":
+                if not args.description:
+                    sys.stderr.write("mqttcloud apikey: --description is required\n")
+                    return 2
                 scopes = [s.strip() for s in args.scope.split(",") if s.strip()]
                 created = api_keys.create_key(
                     session,

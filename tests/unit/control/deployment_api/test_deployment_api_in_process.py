@@ -7,7 +7,7 @@ from httpx import Response
 from tests.unit.control.conftest import Platform
 from tests.unit.control.deployment_api.conftest import Api
 
-from mqttcloud.contracts import AclAction, AclPermission, BanKind
+from mqttcloud.contracts import AclAction, AclPermission, BanKind, TenantSpec
 from mqttcloud.control.deployment_api.keys import service as keys
 from mqttcloud.control.deployment_api.quotas import ApiRateLimiter, Quotas
 from mqttcloud.control.deployments.schemas import DeploymentCreate
@@ -40,7 +40,7 @@ def new_key(p: Platform, deployment_id: str, permissions: list[str] | None = Non
         return created.key.app_id, created.secret
 
 
-def tenant(p: Platform, deployment_id: str) -> object:
+def tenant(p: Platform, deployment_id: str) -> TenantSpec:
     spec = p.supervisor.desired[deployment_id]
     return spec.tenants[0]
 
@@ -120,8 +120,8 @@ async def test_key_reaches_only_its_own_deployment(platform: Platform) -> None:
     body = {"user_id": "alice", "password": "pw"}
     assert (await platform.client.post(f"{AUTHN}/users", json=body, auth=auth_first)).status_code == 201
     assert (await platform.client.get(f"{AUTHN}/users/alice", auth=auth_second)).status_code == 404
-    assert [u.user_id for u in tenant(platform, first).users] == ["alice"]  # type: ignore[attr-defined]
-    assert tenant(platform, second).users == []  # type: ignore[attr-defined]
+    assert [u.user_id for u in tenant(platform, first).users] == ["alice"]
+    assert tenant(platform, second).users == []
 
 
 async def test_key_permissions_by_method_and_group_give_403(platform: Platform) -> None:
@@ -169,12 +169,14 @@ async def test_v5_users_crud_with_encoded_and_raw_colon(
         409,
         "ALREADY_EXISTS",
     )
-    users = tenant(platform, deployment_id).users  # type: ignore[attr-defined]
-    assert verify_password(users[0], b"pw1") and users[0].salt and users[0].algorithm == "sha256"
+    users = tenant(platform, deployment_id).users
+    assert verify_password(users[0], b"pw1")
+    assert users[0].salt
+    assert users[0].algorithm == "sha256"
     assert (
         await platform.client.put(f"{AUTHN}/users/user1", json={"password": "pw2"}, auth=auth)
     ).status_code == 204
-    assert verify_password(tenant(platform, deployment_id).users[0], b"pw2")  # type: ignore[attr-defined]
+    assert verify_password(tenant(platform, deployment_id).users[0], b"pw2")
     imported = await platform.client.post(
         f"{AUTHN}/import_users",
         params={"type": "plain"},
@@ -253,7 +255,7 @@ async def test_v4_auth_username_and_clientid(
             f"{V4}/auth_clientid", json={"clientid": "test", "password": "password"}, auth=auth
         )
     ).json() == {"code": 0}
-    kinds = {(u.kind, u.user_id) for u in tenant(platform, deployment_id).users}  # type: ignore[attr-defined]
+    kinds = {(u.kind, u.user_id) for u in tenant(platform, deployment_id).users}
     assert kinds == {("username", "user_test"), ("username", "api_user2"), ("clientid", "test")}
 
 
@@ -320,7 +322,7 @@ async def test_v5_acl_rules_reach_the_spec_in_order(
             await platform.client.get(f"{RULES}/users", params={"like_username": "us"}, auth=auth)
         ).json()["meta"]
     )
-    acl = tenant(platform, deployment_id).acl  # type: ignore[attr-defined]
+    acl = tenant(platform, deployment_id).acl
     assert [(r.username, r.clientid, r.topic, r.action, r.permission) for r in acl] == [
         ("user1", None, "a", AclAction.PUBLISH, AclPermission.DENY),
         (None, "client1", "test/topic/1", AclAction.PUBLISH, AclPermission.ALLOW),
@@ -406,7 +408,7 @@ async def test_bans_both_shapes_and_defaults(
     )
     assert v5.status_code == 200
     assert v5.json()["until"] == "2099-01-01T00:00:00.000+00:00"
-    bans = {(b.kind, b.who) for b in tenant(platform, deployment_id).banned}  # type: ignore[attr-defined]
+    bans = {(b.kind, b.who) for b in tenant(platform, deployment_id).banned}
     assert bans == {(BanKind.CLIENTID, "example"), (BanKind.USERNAME, "bob")}
     v5_error(
         await platform.client.post(f"{V5}/banned", json={"as": "username", "who": "bob"}, auth=auth),
