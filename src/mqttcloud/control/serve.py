@@ -11,10 +11,12 @@ a TLS-terminating proxy) → bind → uvicorn (whose lifespan brings every desir
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import uvicorn
@@ -97,6 +99,18 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self.banner = banner
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """SIGINT/SIGTERM start a graceful shutdown and `serve` exits 0 (uvicorn would re-raise them)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
@@ -148,7 +162,7 @@ def main(argv: Sequence[str]) -> int:
         log_level="warning",
         access_log=False,
         lifespan="on",
-        timeout_graceful_shutdown=15,
+        timeout_graceful_shutdown=5,
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
     )
