@@ -60,8 +60,8 @@ from mqttcloud.protocol.topics import parse_shared
 
 _PLACEHOLDER = re.compile(r"(%u|%c|\$\{username\}|\$\{clientid\})")
 _USERNAME_PLACEHOLDERS = ("%u", "${username}")
-_UNSAFE_IN_VALUE = ("/", "+", "#", "\x00")
 _QUEUE_PREFIX = "$queue/"
+_EXACT, _SUBTREE, _LEVELS = 0, 1, 2  # _Rule.shape
 _MERGED_CACHE_MAX = 65536  # distinct (username, clientid) pairs remembered per Access
 
 
@@ -86,7 +86,8 @@ class _Rule:
     subscribe: bool
     eq: bool  # literal match
     topic: str  # the literal (eq) or the filter, possibly with placeholders
-    levels: tuple[str, ...]  # the filter split in levels (unused for eq and templated rules)
+    shape: int  # _EXACT, _SUBTREE ("a/b/#", "#": a prefix test) or _LEVELS: how the filter is matched
+    levels: tuple[str, ...]  # the filter split in levels (_LEVELS)
     template: tuple[str, ...] | None  # literal, placeholder, literal, ... when the filter has placeholders
     also_clientid: str | None  # a rule naming both username and clientid
 
@@ -95,6 +96,13 @@ def _compile_rule(index: int, rule: AclRule) -> _Rule:
     eq = rule.topic.startswith("eq ")
     topic = rule.topic[3:] if eq else rule.topic
     parts = tuple(_PLACEHOLDER.split(topic))
+    head, _, last = topic.rpartition("/")
+    if eq or ("+" not in topic and "#" not in topic):
+        shape = _EXACT
+    elif last == "#" and "+" not in head and "#" not in head:
+        shape = _SUBTREE
+    else:
+        shape = _LEVELS
     return _Rule(
         index=index,
         allow=rule.permission is AclPermission.ALLOW,
@@ -102,24 +110,25 @@ def _compile_rule(index: int, rule: AclRule) -> _Rule:
         subscribe=rule.action in (AclAction.SUBSCRIBE, AclAction.ALL),
         eq=eq,
         topic=topic,
+        shape=shape,
         levels=tuple(topic.split("/")),
         template=parts if not eq and len(parts) > 1 else None,
         also_clientid=rule.clientid if rule.username is not None else None,
     )
 
 
-def _render(template: tuple[str, ...], clientid: str, username: str | None) -> tuple[str, ...] | None:
-    """The filter levels with placeholders substituted; None when a value is missing or unsafe."""
-    out: list[str] = []
-    for i, part in enumerate(template):
-        if i % 2 == 0:  # re.split with one group: literals at even positions, placeholders at odd
-            out.append(part)
-            continue
-        value = username if part in _USERNAME_PLACEHOLDERS else clientid
-        if not value or any(c in value for c in _UNSAFE_IN_VALUE):
+def _render(template: tuple[str, ...], clientid: str, username: str | None) -> str | None:
+    """The filter with placeholders substituted; None when a value is missing or unsafe.
+
+    Safe values hold no `/`, `+` or `#`, so the result has the template's shape (`_Rule.shape`).
+    """
+    parts = list(template)
+    for i in range(1, len(parts), 2):  # re.split with one group: placeholders at odd positions
+        value = username if parts[i] in _USERNAME_PLACEHOLDERS else clientid
+        if not value or "/" in value or "+" in value or "#" in value or "\x00" in value:
             return None
-        out.append(value)
-    return tuple("".join(out).split("/"))
+        parts[i] = value
+    return "".join(parts)
 
 
 def _match_levels(rule: Sequence[str], name: Sequence[str]) -> bool:
@@ -272,8 +281,12 @@ class Access:
 
     # -- authorization -------------------------------------------------------------------------------
 
-    def _rules_for(self, clientid: str, username: str | None) -> Sequence[_Rule]:
+    def _rules_for(self, clientid: str, username: str | None) -> tuple[_Rule, ...]:
         """The rules that apply to this client, in list order."""
+        key = (username, clientid)
+        merged = self._merged.get(key)
+        if merged is not None:
+            return merged
         lists: list[tuple[_Rule, ...]] = []
         if username is not None and (by_user := self._by_username.get(username)):
             lists.append(by_user)
@@ -282,14 +295,13 @@ class Access:
         if self._for_all:
             lists.append(self._for_all)
         if len(lists) < 2:
-            return lists[0] if lists else ()
-        key = (username, clientid)
-        merged = self._merged.get(key)
-        if merged is None:
-            # Derived from this object's own (immutable) rules only, so the memo cannot go stale.
-            if len(self._merged) >= _MERGED_CACHE_MAX:
-                self._merged.clear()
-            merged = self._merged[key] = tuple(heapq.merge(*lists, key=attrgetter("index")))
+            merged = lists[0] if lists else ()
+        else:
+            merged = tuple(heapq.merge(*lists, key=attrgetter("index")))
+        # A memo derived from this object's own immutable rules only, so it cannot go stale.
+        if len(self._merged) >= _MERGED_CACHE_MAX:
+            self._merged.clear()
+        self._merged[key] = merged
         return merged
 
     def _decide(self, client: Subject, topic: str, *, subscribe: bool) -> bool:
@@ -303,16 +315,23 @@ class Access:
                 continue
             if rule.also_clientid is not None and rule.also_clientid != clientid:
                 continue
-            if rule.eq:
-                matched = rule.topic == topic
+            rule_filter = rule.topic
+            if rule.template is not None:
+                rendered = _render(rule.template, clientid, username)
+                if rendered is None:
+                    continue
+                rule_filter = rendered
+            if rule.shape == _EXACT:
+                # A literal filter matches (or covers) only the identical string; `eq` rules too.
+                matched = rule_filter == topic
+            elif rule.shape == _SUBTREE:
+                prefix = rule_filter[:-1]
+                if prefix:  # "a/b/#" matches "a/b" and everything below it
+                    matched = topic.startswith(prefix) or topic == prefix[:-1]
+                else:  # "#" matches everything but `$` topics [MQTT-4.7.2-1]
+                    matched = not topic.startswith("$")
             else:
-                if rule.template is None:
-                    rule_levels: Sequence[str] = rule.levels
-                else:
-                    rendered = _render(rule.template, clientid, username)
-                    if rendered is None:
-                        continue
-                    rule_levels = rendered
+                rule_levels = rule.levels if rule.template is None else tuple(rule_filter.split("/"))
                 if topic_levels is None:
                     topic_levels = topic.split("/")
                 if subscribe:
