@@ -1,7 +1,8 @@
 """Access control for one tenant: authentication, ACL and bans, compiled from a `contracts.TenantSpec`.
 
 `Access(tenant)` compiles the tenant's users, rules and bans once; build a new one whenever the spec
-changes (the object is immutable, so nothing in it can go stale). It implements the core's
+changes. Its only mutable part is a bounded memo of each client's merged rule list, derived from its
+own rules, so nothing in it can go stale. It implements the core's
 `hooks.Authorizer` (`can_publish` / `can_subscribe`) and answers CONNECT with a `hooks.ConnectDecision`.
 Sans-I/O: no clock reads (`now` is an argument, epoch seconds), no sockets.
 
