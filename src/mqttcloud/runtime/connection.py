@@ -35,7 +35,7 @@ from mqttcloud.broker.hooks import PeerInfo
 from mqttcloud.protocol.decode import decode
 from mqttcloud.protocol.errors import MQTTError
 from mqttcloud.protocol.framer import Frame, Framer
-from mqttcloud.runtime import fairness, tls
+from mqttcloud.runtime import fairness, sni_refusal, tls
 
 if TYPE_CHECKING:
     from mqttcloud.runtime.listeners import ListenerRuntime
@@ -110,6 +110,7 @@ class MqttConnection(asyncio.Protocol):
         self.closed = False  # no more input is handled and nothing more is written
         self.core_closed = False  # the core asked for the close: do not report channel_closed
         self.authenticating = False
+        self.refusal: sni_refusal.Refusal | None = None  # no tenant for the SNI: refused at CONNECT
         self._out: list[bytes] = []
         self._dirty = False
         self._held: deque[tuple[int, bytes | None]] = deque()
@@ -142,7 +143,10 @@ class MqttConnection(asyncio.Protocol):
         if tenant is None:
             log.info("listener %s: no tenant for %s:%d (sni %r); closing", self.listener.name, ip, port, sni)
             self.closed = True
-            transport.abort()
+            if sslobj is not None:  # answer the CONNECT with the reason, then close (runtime.sni_refusal)
+                self.refusal = sni_refusal.Refusal(transport, sni, f"{ip}:{port}")
+            else:
+                transport.abort()
             return
         self.tenant = tenant
         self.peer = PeerInfo(listener=self.listener.name, ip_address=ip, port=port, peersni=sni, cn=cn, dn=dn)
@@ -155,6 +159,8 @@ class MqttConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
+            if self.refusal is not None:
+                self.refusal.feed(data)
             return
         channel = self.channel
         assert channel is not None

@@ -7,9 +7,9 @@ TLS material; a changed certificate is swapped into the shared `TlsMaterial` and
 handshake, connected clients stay (see `runtime.tls`).
 
 Tenant selection: a FIXED listener sends every connection to `ListenerSpec.tenant`; an SNI listener uses
-the TLS SNI host name. A handshake whose SNI names no tenant (or that has no SNI) is refused with the
-TLS `unrecognized_name` alert, before any MQTT byte is exchanged; on a plain-TCP listener configured
-with the SNI selector (a spec error) every connection is closed at accept.
+the TLS SNI host name. A connection whose SNI names no tenant (or that has no SNI) gets its CONNECT
+answered with CONNACK "server unavailable" and a reason (`runtime.sni_refusal`); on a plain-TCP
+listener configured with the SNI selector (a spec error) every connection is closed at accept.
 
 WebSocket: `WebSocketProtocol` runs the RFC 6455 handshake (path `ListenerSpec.ws_path`, subprotocol
 `mqtt`) and then hands an adapter transport to a normal `MqttConnection`, so the MQTT code never knows

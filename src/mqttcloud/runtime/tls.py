@@ -5,8 +5,8 @@ handshake (OpenSSL calls it with or without an SNI extension). The callback
 
 1. swaps in the *current* context (`TlsMaterial.context`), so a new certificate applies to the next
    handshake while connected clients keep the session they negotiated; and
-2. records the SNI host name for the connection (`peer_sni`), and on an SNI-selecting listener refuses
-   the handshake with the `unrecognized_name` alert when the name selects no tenant.
+2. records the SNI host name for the connection (`peer_sni`); on an SNI-selecting listener a name that
+   selects no tenant is logged here and refused at CONNECT (`runtime.sni_refusal` says why not here).
 
 Rules this module must not break:
 - Private keys never touch the log, and only touch disk inside a private (0700) temporary directory for
@@ -90,8 +90,8 @@ def front_context(material: TlsMaterial, sni_check: SniCheck | None) -> ssl.SSLC
 
     Args:
         material: the shared, swappable TLS material.
-        sni_check: for SNI-selecting listeners, whether a host name selects an enabled tenant; a handshake
-            for which it answers False is refused with the `unrecognized_name` alert.
+        sni_check: for SNI-selecting listeners, whether a host name selects a tenant; a name for which it
+            answers False is logged (the connection is refused at CONNECT, `runtime.sni_refusal`).
     """
     front = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     front.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -105,8 +105,10 @@ def front_context(material: TlsMaterial, sni_check: SniCheck | None) -> ssl.SSLC
         if server_name is not None and isinstance(sslobj, ssl.SSLObject):
             _SNI[sslobj] = server_name
         if sni_check is not None and not sni_check(server_name):
-            log.info("TLS handshake refused: SNI %r selects no tenant", server_name)
-            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+            # No `unrecognized_name` alert: asyncio/uvloop close a failed handshake without sending
+            # OpenSSL's alert (the client sees a bare EOF), so the connection is refused at CONNECT with
+            # a reason instead (runtime.sni_refusal).
+            log.info("TLS SNI %r selects no tenant; it will be refused at CONNECT", server_name)
         _copy_verify_mode(front, material)
         sslobj.context = material.context
         return None
