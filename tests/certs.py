@@ -17,6 +17,13 @@ The small API:
 - `v1_certificate_pem(issued)`: the same certificate re-encoded as X.509 v1 (for the "v3 only" rule).
 
 Times are real UTC (not_before one day ago, not_after a year ahead) unless passed explicitly.
+
+Recipes for bad material:
+- expired leaf: `make_leaf(default_pki().intermediate, not_before=past, not_after=past)`;
+- wrong key: pair a certificate with `Issued(cert, private_key("ec256", 1))` or `new_key()`'s PEM;
+- encrypted key: `issued.encrypted_key_pem(b"pw")`; RSA 1024: `make_self_signed(key=private_key("rsa1024"))`;
+- two-way TLS: server trusts `default_pki().root.cert_pem` as client CA; `client` passes, `other_client`
+  is refused.
 """
 
 import datetime as dt
