@@ -133,23 +133,18 @@ def test_broker_core_is_sans_io() -> None:
 
 
 LEVELS = st.sampled_from(["a", "b", "", "$x"])
+FILTERS = st.tuples(
+    st.lists(st.sampled_from(["a", "b", "", "$x", "+"]), min_size=1, max_size=4), st.booleans()
+).map(lambda t: "/".join([*t[0], "#"] if t[1] else t[0]))
 
 
-@st.composite
-def filters(draw: st.DrawFn) -> str:
-    levels = draw(st.lists(st.one_of(LEVELS, st.just("+")), min_size=1, max_size=4))
-    if draw(st.booleans()):
-        levels.append("#")
-    return "/".join(levels)
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(filters(), min_size=1, max_size=8, unique=True), st.lists(LEVELS, min_size=1, max_size=4))
+@settings(max_examples=100, deadline=None)
+@given(st.lists(FILTERS, min_size=1, max_size=8), st.lists(LEVELS, min_size=1, max_size=4))
 def test_trie_agrees_with_reference_match(flts: list[str], levels: list[str]) -> None:
     """The trie returns exactly the filters `protocol.topics.match` accepts."""
     topic = "/".join(levels)
     trie = SubscriptionTrie()
-    for f in flts:
+    for f in set(flts):
         trie.add(Subscription(clientid="c", topic_filter=f, qos=0))
     plain, _ = trie.match(topic)
-    assert sorted(s.topic_filter for s in plain) == sorted(f for f in flts if match(f, topic))
+    assert sorted(s.topic_filter for s in plain) == sorted(f for f in set(flts) if match(f, topic))
