@@ -190,10 +190,11 @@ class MqttConnection(asyncio.Protocol):
         for i, (first, body) in enumerate(frames):
             try:
                 packet = decode(first, body, channel.protocol_version)
+                actions = channel.handle(packet, now)  # raises ProtocolError: `fail` answers it
             except MQTTError as exc:
                 self._fail(exc, now)
                 return
-            tenant.perform(channel.handle(packet, now))
+            tenant.perform(actions)
             if self.closed:
                 return
             if self.authenticating:
