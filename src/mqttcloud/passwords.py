@@ -116,7 +116,8 @@ def hash_password(
         pbkdf2_iterations, pbkdf2_mac, pbkdf2_dk_length: PBKDF2 parameters; dk_length None = digest size.
 
     Raises:
-        ValueError: an invalid bcrypt salt, or non-positive PBKDF2 iterations / length.
+        ValueError: an invalid bcrypt salt, non-positive PBKDF2 iterations / length, or (UnicodeDecodeError)
+            a non-UTF-8 password for "plain", which stores the password as text.
     """
     secret = password.encode() if isinstance(password, str) else password
     if algorithm is HashAlgorithm.BCRYPT:
