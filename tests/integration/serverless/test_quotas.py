@@ -1,0 +1,80 @@
+"""Serverless plan quotas (spec §1.10), enforced per tenant in the shared broker with MQTT 5 reason codes."""
+
+import contextlib
+import ssl
+from collections.abc import Iterator
+
+import pytest
+from tests.integration.broker import mqtt_wire as w
+from tests.integration.serverless.conftest import PASSWORD, RunningPlatform
+from tests.integration.serverless.wire import connect, disconnect_reason, open_tls, ping, subscribe
+
+
+@pytest.fixture(scope="module")
+def tenant(platform: RunningPlatform) -> str:
+    return platform.create_serverless()
+
+
+@pytest.fixture
+def clients() -> Iterator[list[w.Client]]:
+    opened: list[w.Client] = []
+    yield opened
+    for client in opened:
+        client.close()
+
+
+def login(platform: RunningPlatform, clients: list[w.Client], deployment_id: str, client_id: str) -> w.Client:
+    client = open_tls(platform.mqtts_port, platform.tls_context(), platform.host(deployment_id))
+    clients.append(client)
+    assert connect(client, client_id, username="alice", password=PASSWORD) == 0x00
+    return client
+
+
+def test_eleventh_subscription_gets_0x97_in_suback(
+    platform: RunningPlatform, tenant: str, clients: list[w.Client]
+) -> None:
+    client = login(platform, clients, tenant, "many-subs")
+    codes = subscribe(client, 1, [f"q/{i}" for i in range(11)])
+    assert codes == [0x00] * 10 + [0x97]
+    assert subscribe(client, 2, ["q/more"]) == [0x97]
+    assert subscribe(client, 3, ["q/3"]) == [0x00]  # re-subscribing an existing filter is no new entry
+    ping(client)
+
+
+def test_message_over_1_mb_gets_disconnect_0x95(
+    platform: RunningPlatform, tenant: str, clients: list[w.Client]
+) -> None:
+    client = login(platform, clients, tenant, "big-sender")
+    # The broker may close before the whole packet is written; its DISCONNECT is still read.
+    with contextlib.suppress(ConnectionError, ssl.SSLError):
+        client.send(w.publish("q/big", b"x" * (1024 * 1024), version=5))  # 1 MiB payload + headers
+    assert disconnect_reason(client) == 0x95  # Packet too large
+
+
+def test_publishing_faster_than_10_per_second_gets_disconnect_0x96(
+    platform: RunningPlatform, tenant: str, clients: list[w.Client]
+) -> None:
+    client = login(platform, clients, tenant, "fast-sender")
+    client.send(b"".join(w.publish("q/fast", b"%d" % i, version=5) for i in range(30)))
+    assert disconnect_reason(client) == 0x96  # Message rate too high
+
+
+def test_publishing_within_the_rate_is_accepted(
+    platform: RunningPlatform, tenant: str, clients: list[w.Client]
+) -> None:
+    client = login(platform, clients, tenant, "calm-sender")
+    client.send(b"".join(w.publish("q/calm", b"%d" % i, version=5) for i in range(5)))
+    ping(client)
+
+
+def test_connection_over_the_deployment_quota_gets_connack_0x97(
+    platform: RunningPlatform, clients: list[w.Client]
+) -> None:
+    small = platform.create_serverless(connections=2)
+    login(platform, clients, small, "one")
+    login(platform, clients, small, "two")
+    third = open_tls(platform.mqtts_port, platform.tls_context(), platform.host(small))
+    clients.append(third)
+    assert connect(third, "three", username="alice", password=PASSWORD) == 0x97  # Quota exceeded
+    # The quota is the deployment's own: another tenant still accepts connections.
+    login(platform, clients, platform.create_serverless(connections=2), "one")
