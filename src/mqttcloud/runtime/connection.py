@@ -323,13 +323,21 @@ class MqttConnection(asyncio.Protocol):
     def release(self, durable_seq: int) -> None:
         """Sends held for durability whose log entries are now on disk go out, in order."""
         held = self._held
+        if self.closed:
+            held.clear()
+            return
+        released = False
         while held and held[0][0] <= durable_seq:
             _seq, data = held.popleft()
             if data is _CLOSE:
                 held.clear()
                 self.close_by_core("after durable write", 0)
                 return
-            self.send(data, 0)
+            self._out.append(data)
+            released = True
+        if released and not self._dirty:
+            self._dirty = True
+            self.hub.mark_dirty(self)
 
     def flush(self) -> None:
         """Write everything queued this tick in one call."""

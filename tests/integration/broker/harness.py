@@ -9,6 +9,7 @@ import sys
 import time
 from itertools import count
 from pathlib import Path
+from typing import Any
 
 from mqttcloud import contracts
 
@@ -96,7 +97,7 @@ class BrokerProcess:
         self.ready = contracts.ReadyFile.model_validate_json(Path(self.spec.ready_file).read_text())
         return self.ready
 
-    def admin_raw(self, request: dict[str, object], timeout: float = 10.0) -> dict[str, object]:
+    def admin_raw(self, request: dict[str, object], timeout: float = 10.0) -> dict[str, Any]:
         assert self.ready is not None
         with socket.create_connection(("127.0.0.1", self.ready.admin.port), timeout=timeout) as sock:
             sock.sendall(json.dumps(request).encode() + b"\n")
@@ -106,10 +107,10 @@ class BrokerProcess:
                 if not chunk:
                     break
                 data += chunk
-        answer: dict[str, object] = json.loads(data)
+        answer: dict[str, Any] = json.loads(data)
         return answer
 
-    def admin(self, op: str, **args: object) -> dict[str, object]:
+    def admin(self, op: str, **args: object) -> dict[str, Any]:
         """Call an admin op; returns the result, raises AssertionError with the error body otherwise."""
         answer = self.admin_raw({"id": next(self._ids), "token": TOKEN, "op": op, "args": args})
         assert answer["ok"], answer
@@ -117,14 +118,14 @@ class BrokerProcess:
         assert isinstance(result, dict)
         return result
 
-    def admin_error(self, op: str, **args: object) -> dict[str, object]:
+    def admin_error(self, op: str, **args: object) -> dict[str, Any]:
         answer = self.admin_raw({"id": next(self._ids), "token": TOKEN, "op": op, "args": args})
         assert not answer["ok"], answer
         error = answer["error"]
         assert isinstance(error, dict)
         return error
 
-    def apply(self, spec: contracts.BrokerSpec, generation: int) -> dict[str, object]:
+    def apply(self, spec: contracts.BrokerSpec, generation: int) -> dict[str, Any]:
         self.spec = spec
         return self.admin("apply_spec", spec=spec.model_dump(mode="json"), generation=generation)
 

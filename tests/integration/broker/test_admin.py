@@ -127,7 +127,7 @@ def test_apply_spec_opens_and_closes_listeners(broker_factory: Factory, tmp_path
         spec2 = spec.model_copy(update={"listeners": [*spec.listeners, listener("ws:default", "ws")]})
         result = b.apply(spec2, 2)
         assert result["generation"] == 2
-        names = {entry["name"]: entry["port"] for entry in result["listeners"]}  # type: ignore[attr-defined]
+        names = {entry["name"]: entry["port"] for entry in result["listeners"]}
         assert names["tcp:default"] == tcp_port  # kept listener keeps its port
         assert b.reload_ready().spec_generation == 2
         spec3 = spec.model_copy(update={"listeners": [listener("ws:default", "ws")]})

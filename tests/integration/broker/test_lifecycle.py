@@ -1,0 +1,108 @@
+"""Process lifecycle: SIGTERM shutdown stages, persistence across restart and across `kill -9`."""
+
+import struct
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.integration.broker import mqtt_wire as w
+from tests.integration.broker.harness import TENANT, BrokerProcess, make_spec
+
+from mqttcloud import contracts
+
+Factory = Callable[[contracts.BrokerSpec], BrokerProcess]
+MESSAGES = 10_000
+
+
+def test_sigterm_sends_disconnect_0x8b_to_v5_and_exits_0(broker_factory: Factory, tmp_path: Path) -> None:
+    b = broker_factory(make_spec(tmp_path))
+    with w.connected(b.port(), "v5", version=5) as c5, w.connected(b.port(), "v4") as c4:
+        assert b.stop() == 0
+        reply = c5.recv_packet()
+        assert reply[0] == 0xE0
+        assert reply[2] == 0x8B  # server shutting down
+        assert c5.is_closed()
+        assert c4.is_closed()
+    assert not Path(b.spec.ready_file).exists()
+
+
+def _drain_pubacks(c: w.Client, count: int) -> set[int]:
+    acked: set[int] = set()
+    while len(acked) < count:
+        pkt = c.recv_packet()
+        assert pkt[0] == 0x40, pkt.hex()
+        acked.add(struct.unpack("!H", pkt[2:4])[0])
+    return acked
+
+
+def _publish_all(port: int, topic: str, count: int) -> None:
+    """Publish `count` QoS 1 messages in pipelined batches and wait for every PUBACK."""
+    with w.connected(port, "crash-pub") as pub:
+        sent = 0
+        while sent < count:
+            batch = min(500, count - sent)
+            pub.send(
+                b"".join(
+                    w.publish(topic, f"m{sent + i:05d}".encode(), qos=1, mid=(sent + i) % 65535 + 1)
+                    for i in range(batch)
+                )
+            )
+            assert len(_drain_pubacks(pub, batch)) == batch
+            sent += batch
+
+
+def _receive_all(c: w.Client, count: int) -> list[bytes]:
+    payloads: list[bytes] = []
+    while len(payloads) < count:
+        pkt = c.recv_packet()
+        assert pkt[0] & 0xF0 == 0x30, pkt.hex()
+        # fixed header (2-4 bytes) | topic | packet id | payload
+        pos = 1
+        while pkt[pos] & 0x80:
+            pos += 1
+        pos += 1
+        tlen = struct.unpack("!H", pkt[pos : pos + 2])[0]
+        pos += 2 + tlen
+        mid = pkt[pos : pos + 2]
+        payloads.append(pkt[pos + 2 :])
+        c.send(b"\x40\x02" + mid)
+    return payloads
+
+
+def test_queued_qos1_messages_survive_kill_9(broker_factory: Factory, tmp_path: Path) -> None:
+    """Persistent subscriber offline, 10,000 QoS 1 messages acknowledged, kill -9, restart: all delivered."""
+    tenant = contracts.TenantSpec(
+        tenant_id=TENANT, allow_anonymous=True, limits=contracts.Limits(max_queue_len=20_000)
+    )
+    spec = make_spec(tmp_path, tenants=[tenant])
+    b = broker_factory(spec)
+    with w.Client(b.port()) as sub:
+        sub.send(w.connect("crash-sub", clean=False))
+        sub.expect(w.CONNACK_V4_OK)
+        sub.send(w.subscribe(1, "crash/#", 1))
+        sub.expect(b"\x90\x03\x00\x01\x01")
+        sub.send(w.DISCONNECT)
+        assert sub.is_closed()
+    _publish_all(b.port(), "crash/t", MESSAGES)
+    b.kill9()
+    b.start()
+    with w.Client(b.port(), timeout=30) as sub:
+        sub.send(w.connect("crash-sub", clean=False))
+        sub.expect(b"\x20\x02\x01\x00")  # session present
+        payloads = _receive_all(sub, MESSAGES)
+    assert payloads == [f"m{i:05d}".encode() for i in range(MESSAGES)]
+
+
+def test_retained_message_survives_restart(broker_factory: Factory, tmp_path: Path) -> None:
+    b = broker_factory(make_spec(tmp_path))
+    with w.connected(b.port(), "ret-pub") as pub:
+        pub.send(w.publish("keep/me", b"retained!", qos=1, mid=1, retain=True))
+        pub.expect(w.puback(1))
+    assert b.stop() == 0
+    started = time.monotonic()
+    b.start()
+    assert time.monotonic() - started < 15
+    with w.connected(b.port(), "ret-sub") as sub:
+        sub.send(w.subscribe(1, "keep/#", 0))
+        sub.expect(b"\x90\x03\x00\x01\x00")
+        sub.expect(w.publish("keep/me", b"retained!", retain=True))
