@@ -6,9 +6,12 @@ error"), while stored data (users, ACL, bans) stays readable and editable. Broke
 API errors here: CLIENTID_NOT_FOUND → 404, BAD_REQUEST → 400.
 """
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from mqttcloud.contracts import ReadyFile
 from mqttcloud.control.broker_client import BrokerClient, BrokerError, BrokerUnavailable
 from mqttcloud.control.deployment_api.auth import DeploymentContext
 from mqttcloud.control.deployment_api.errors import ServiceUnavailable
@@ -49,3 +52,29 @@ def api_error(exc: BrokerError) -> ApiError:
     if exc.code in {"BAD_REQUEST", "BAD_TOPIC", "PACKET_TOO_LARGE"}:
         return BadRequest(exc.message, code=exc.code)
     return ApiError(exc.message, code=exc.code)
+
+
+APPLY_WAIT = 2.0  # seconds a write waits for the running broker to apply the new spec
+
+
+async def push(runtime: BrokerRuntime, context: DeploymentContext, *, within: float = APPLY_WAIT) -> None:
+    """Hand the new desired state to the supervisor, then wait (bounded) until the running broker applied it.
+
+    So a write answers only once the broker enforces it (users, ACL, bans "change what the broker allows
+    immediately"). A stopped deployment returns at once: its broker gets the data when it starts.
+    """
+    await runtime.reconcile()
+    ready_of: Callable[[str], ReadyFile | None] | None = getattr(runtime.supervisor, "ready", None)
+    # BrokerRuntime keeps broker id → {generation: spec handed to the supervisor}; the newest is the target.
+    # TODO(#4): ask P5 for a public BrokerRuntime.desired_generation(broker_id) instead of this attribute.
+    kept: dict[str, dict[int, object]] = getattr(runtime, "_specs", {})
+    generations = kept.get(context.broker_id)
+    if ready_of is None or not generations:
+        return
+    target = max(generations)
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        ready = ready_of(context.broker_id)
+        if ready is None or ready.spec_generation >= target:
+            return
+        await asyncio.sleep(0.02)

@@ -149,7 +149,7 @@ def _auth_routes(kind: authn.Kind, path: str, model: type[UsernameIn] | type[Cli
                 users=users,
                 max_entries=limit,
             )
-            await runtime.reconcile()
+            await live.push(runtime, ctx)
             return JSONResponse({"data": results, "code": V4_SUCCESS})
         await asyncio.to_thread(
             authn.create,
@@ -159,7 +159,7 @@ def _auth_routes(kind: authn.Kind, path: str, model: type[UsernameIn] | type[Cli
             user=users[0],
             max_entries=limit,
         )
-        await runtime.reconcile()
+        await live.push(runtime, ctx)
         return JSONResponse(OK)
 
     async def update_user(
@@ -180,7 +180,7 @@ def _auth_routes(kind: authn.Kind, path: str, model: type[UsernameIn] | type[Cli
             user_id=user_id,
             password=body.password,
         )
-        await runtime.reconcile()
+        await live.push(runtime, ctx)
         return JSONResponse(OK)
 
     async def delete_user(user_id: str, ctx: Authn, session: SessionDep, runtime: RuntimeDep) -> JSONResponse:
@@ -194,7 +194,7 @@ def _auth_routes(kind: authn.Kind, path: str, model: type[UsernameIn] | type[Cli
         await asyncio.to_thread(
             authn.delete, session, deployment_id=ctx.deployment_id, kind=kind, user_id=user_id
         )
-        await runtime.reconcile()
+        await live.push(runtime, ctx)
         return JSONResponse(OK)
 
     router.add_api_route(path, list_users, methods=["GET"], name=f"v4_list_{kind}")
@@ -259,7 +259,7 @@ async def create_acl(
             )
 
     await asyncio.to_thread(write)
-    await runtime.reconcile()
+    await live.push(runtime, ctx)
     data = [
         {**_acl_item(kind, target, i.topic, i.action, i.access), "result": "ok"}
         for (kind, target), _rule, i in parsed
@@ -304,7 +304,7 @@ async def delete_all_acl(topic: str, ctx: Authz, session: SessionDep, runtime: R
     await asyncio.to_thread(
         acl.delete_rule, session, deployment_id=ctx.deployment_id, kind="all", target="", topic=topic
     )
-    await runtime.reconcile()
+    await live.push(runtime, ctx)
     return JSONResponse(OK)
 
 
@@ -322,7 +322,7 @@ async def delete_acl(
         target=target,
         topic=topic,
     )
-    await runtime.reconcile()
+    await live.push(runtime, ctx)
     return JSONResponse(OK)
 
 
@@ -415,7 +415,7 @@ async def create_ban(
     row = await asyncio.to_thread(
         banned.create, session, deployment_id=ctx.deployment_id, ban=ban, now=dt.datetime.now(dt.UTC)
     )
-    await runtime.reconcile()
+    await live.push(runtime, ctx)
     return JSONResponse({"code": V4_SUCCESS, "data": _ban(row)})
 
 
@@ -424,7 +424,7 @@ async def delete_ban(
     kind: str, who: str, ctx: Banned, session: SessionDep, runtime: RuntimeDep
 ) -> JSONResponse:
     await asyncio.to_thread(banned.delete, session, deployment_id=ctx.deployment_id, kind=kind, who=who)
-    await runtime.reconcile()
+    await live.push(runtime, ctx)
     return JSONResponse(OK)
 
 

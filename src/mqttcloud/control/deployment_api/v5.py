@@ -255,7 +255,7 @@ async def create_user(
         user=user,
         max_entries=quotas.auth_entries(serverless=ctx.serverless, connections=ctx.connections),
     )
-    await runtime.reconcile()
+    await live.push(runtime, ctx)
     return JSONResponse(_user(row), status_code=201)
 
 
@@ -297,7 +297,7 @@ async def import_users(
         users=users,
         max_entries=quotas.auth_entries(serverless=ctx.serverless, connections=ctx.connections),
     )
-    await runtime.reconcile()
+    await live.push(runtime, ctx)
     return _no_content()
 
 
@@ -316,7 +316,7 @@ async def update_user(
         password=body.password,
         is_superuser=body.is_superuser,
     )
-    await runtime.reconcile()
+    await live.push(runtime, ctx)
     return _no_content()
 
 
@@ -325,7 +325,7 @@ async def delete_user(user_id: str, ctx: Authn, session: SessionDep, runtime: Ru
     await asyncio.to_thread(
         authn.delete, session, deployment_id=ctx.deployment_id, kind="username", user_id=user_id
     )
-    await runtime.reconcile()
+    await live.push(runtime, ctx)
     return _no_content()
 
 
@@ -362,7 +362,7 @@ async def _set_rules(
             )
 
     await asyncio.to_thread(write)
-    await runtime.reconcile()
+    await live.push(runtime, ctx)
 
 
 @router.post(f"{_RULES}/clients", status_code=204)
@@ -535,7 +535,7 @@ async def _delete_target(
     await asyncio.to_thread(
         acl.delete_target, session, deployment_id=ctx.deployment_id, kind=kind, target=target
     )
-    await runtime.reconcile()
+    await live.push(runtime, ctx)
     return _no_content()
 
 
@@ -607,14 +607,14 @@ async def create_ban(body: BanIn, ctx: Banned, session: SessionDep, runtime: Run
     row = await asyncio.to_thread(
         banned.create, session, deployment_id=ctx.deployment_id, ban=ban, now=dt.datetime.now(dt.UTC)
     )
-    await runtime.reconcile()
+    await live.push(runtime, ctx)
     return JSONResponse(_ban(row))
 
 
 @router.delete("/banned/{kind}/{who}", status_code=204)
 async def delete_ban(kind: str, who: str, ctx: Banned, session: SessionDep, runtime: RuntimeDep) -> Response:
     await asyncio.to_thread(banned.delete, session, deployment_id=ctx.deployment_id, kind=kind, who=who)
-    await runtime.reconcile()
+    await live.push(runtime, ctx)
     return _no_content()
 
 
