@@ -158,40 +158,49 @@ class SubscriptionTrie:
         return True
 
     def match(self, topic: str) -> tuple[list[Subscription], list[SharedGroup]]:
-        """All non-shared subscriptions and all shared groups whose filter matches `topic`."""
+        """All non-shared subscriptions and all shared groups whose filter matches `topic`.
+
+        Walks level by level with a frontier of nodes (no recursion, no per-node tuples).
+        """
         subs: list[Subscription] = []
         groups: list[SharedGroup] = []
-        levels = topic.split("/")
-        n = len(levels)
-        dollar = topic.startswith("$")
-        stack: list[tuple[_Node, int]] = [(self._root, 0)]
-        while stack:
-            node, i = stack.pop()
-            children = node.children
-            # [MQTT-4.7.2-1] wildcards in the first level never match a $-topic
-            wild_ok = not (dollar and i == 0)
-            if wild_ok and children:
-                hash_node = children.get("#")
-                if hash_node is not None:  # '#' also matches the parent level (spec 4.7.1.2)
-                    if hash_node.subs:
-                        subs.extend(hash_node.subs.values())
-                    if hash_node.shared:
-                        groups.extend(hash_node.shared.values())
-            if i == n:
-                if node.subs:
-                    subs.extend(node.subs.values())
-                if node.shared:
-                    groups.extend(node.shared.values())
-                continue
-            if not children:
-                continue
-            exact = children.get(levels[i])
-            if exact is not None:
-                stack.append((exact, i + 1))
-            if wild_ok:
-                plus = children.get("+")
-                if plus is not None:
-                    stack.append((plus, i + 1))
+        frontier = [self._root]
+        # [MQTT-4.7.2-1] wildcards in the first level never match a $-topic
+        wild_ok = not topic.startswith("$")
+        for level in topic.split("/"):
+            nxt: list[_Node] = []
+            for node in frontier:
+                children = node.children
+                if not children:
+                    continue
+                if wild_ok:
+                    hash_node = children.get("#")
+                    if hash_node is not None:  # "#" matches this level and everything below
+                        if hash_node.subs:
+                            subs.extend(hash_node.subs.values())
+                        if hash_node.shared:
+                            groups.extend(hash_node.shared.values())
+                    plus = children.get("+")
+                    if plus is not None:
+                        nxt.append(plus)
+                exact = children.get(level)
+                if exact is not None:
+                    nxt.append(exact)
+            if not nxt:
+                return subs, groups
+            frontier = nxt
+            wild_ok = True
+        for node in frontier:
+            if node.subs:
+                subs.extend(node.subs.values())
+            if node.shared:
+                groups.extend(node.shared.values())
+            hash_node = node.children.get("#") if node.children else None
+            if hash_node is not None:  # "a/#" also matches "a" (spec 4.7.1.2)
+                if hash_node.subs:
+                    subs.extend(hash_node.subs.values())
+                if hash_node.shared:
+                    groups.extend(hash_node.shared.values())
         return subs, groups
 
     def __iter__(self) -> Iterator[Subscription]:
