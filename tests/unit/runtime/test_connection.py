@@ -1,0 +1,262 @@
+"""MqttConnection and WebSocketProtocol against fake transports (uvicorn `MockTransport` style)."""
+
+import asyncio
+import concurrent.futures
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import pytest
+
+from mqttcloud import contracts
+from mqttcloud.runtime.connection import Hub, MqttConnection
+from mqttcloud.runtime.listeners import ListenerRuntime, WebSocketProtocol
+from mqttcloud.runtime.store import Store
+from mqttcloud.runtime.tenants import TenantRegistry, TenantRuntime
+from mqttcloud.runtime.websocket import Opcode, encode_frame
+
+TENANT = contracts.TenantId("t1")
+CONNACK_OK = b"\x20\x02\x00\x00"
+PINGREQ = b"\xc0\x00"
+PINGRESP = b"\xd0\x00"
+
+
+def utf8(s: str) -> bytes:
+    return struct.pack("!H", len(s)) + s.encode()
+
+
+def connect(
+    client_id: str, *, clean: bool = True, username: str | None = None, password: str | None = None
+) -> bytes:
+    flags = (0x02 if clean else 0) | (0x80 if username else 0) | (0x40 if password else 0)
+    body = utf8("MQTT") + bytes([4, flags]) + b"\x00\x3c" + utf8(client_id)
+    body += (utf8(username) if username else b"") + (utf8(password) if password else b"")
+    return bytes([0x10, len(body)]) + body
+
+
+def subscribe(topic: str, qos: int) -> bytes:
+    body = b"\x00\x01" + utf8(topic) + bytes([qos])
+    return bytes([0x82, len(body)]) + body
+
+
+def publish_qos1(topic: str, payload: bytes, mid: int) -> bytes:
+    body = utf8(topic) + struct.pack("!H", mid) + payload
+    return bytes([0x32, len(body)]) + body
+
+
+class MockTransport(asyncio.Transport):
+    def __init__(self, protocol: asyncio.Protocol) -> None:
+        super().__init__()
+        self.protocol = protocol
+        self.writes: list[bytes] = []
+        self.closed = False
+        self.aborted = False
+        self.reading = True
+
+    def written(self) -> bytes:
+        return b"".join(self.writes)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            asyncio.get_running_loop().call_soon(self.protocol.connection_lost, None)
+
+    def abort(self) -> None:
+        self.aborted = True
+        self.close()
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 50000)}.get(name, default)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+
+class Env:
+    def __init__(self, tmp_path: Path, spec: contracts.TenantSpec) -> None:
+        self.hub = Hub()
+        self.store = Store.open(tmp_path / "store")
+        self.registry = TenantRegistry()
+        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self.tenant = TenantRuntime(
+            spec, hub=self.hub, store=self.store, node_name="n", sys_interval=0.0, auth_executor=self.executor
+        )
+        self.registry.by_id[TENANT] = self.tenant
+        self.listener = ListenerRuntime(
+            contracts.ListenerSpec(
+                name="tcp:default", kind=contracts.ListenerKind.TCP, port=0, tenant=TENANT
+            ),
+            self.registry,
+        )
+
+    def open(self) -> tuple[MqttConnection, MockTransport]:
+        conn = MqttConnection(self.hub, self.listener)
+        transport = MockTransport(conn)
+        conn.connection_made(transport)
+        return conn, transport
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+        self.store.close_sync()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    e = Env(tmp_path, contracts.TenantSpec(tenant_id=TENANT, allow_anonymous=True))
+    yield e
+    e.close()
+
+
+async def tick() -> None:
+    """Let the end-of-tick flush (call_soon) run."""
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+
+
+async def test_connect_split_in_bytes_gets_one_connack(env: Env) -> None:
+    conn, transport = env.open()
+    for byte in connect("c1"):
+        conn.data_received(bytes([byte]))
+    await tick()
+    assert transport.writes == [CONNACK_OK]
+
+
+async def test_answers_of_one_read_go_out_in_one_write(env: Env) -> None:
+    conn, transport = env.open()
+    conn.data_received(connect("c1") + PINGREQ * 3)
+    await tick()
+    assert transport.writes == [CONNACK_OK + PINGRESP * 3]
+
+
+async def test_malformed_packet_closes_only_that_connection(env: Env) -> None:
+    good, good_t = env.open()
+    bad, bad_t = env.open()
+    good.data_received(connect("good"))
+    bad.data_received(connect("bad"))
+    await tick()
+    bad.data_received(b"\x00\x00")  # reserved packet type
+    await tick()
+    assert bad_t.closed
+    good.data_received(PINGREQ)
+    await tick()
+    assert good_t.written().endswith(PINGRESP)
+    assert not good_t.closed
+
+
+async def test_core_exception_closes_only_that_connection(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    good, good_t = env.open()
+    bad, bad_t = env.open()
+    good.data_received(connect("good"))
+    bad.data_received(connect("bad"))
+    await tick()
+    assert bad.channel is not None
+
+    def explode(packet: object, now: float) -> list[Any]:
+        raise RuntimeError("core bug")
+
+    bad.channel.handle = explode  # type: ignore[method-assign]  # inject a core failure
+    bad.data_received(PINGREQ)
+    await tick()
+    assert bad_t.aborted
+    assert "internal error" in caplog.text
+    good.data_received(PINGREQ)
+    await tick()
+    assert good_t.written().endswith(PINGRESP)
+    info = env.tenant.broker.client_info("bad")
+    assert info is None or not info.connected
+
+
+async def test_puback_waits_for_durable_write(env: Env) -> None:
+    sub, _sub_t = env.open()
+    sub.data_received(connect("sub", clean=False) + subscribe("d/#", 1))
+    await tick()
+    sub.data_received(b"\xe0\x00")  # DISCONNECT: the persistent session stays, offline
+    await tick()
+    await env.store.flush()
+    pub, pub_t = env.open()
+    pub.data_received(connect("pub"))
+    await tick()
+    pub_t.writes.clear()
+    durable_before = env.store.durable_seq
+    pub.data_received(publish_qos1("d/x", b"payload", 9))
+    assert env.store.appended_seq > durable_before  # the queued message was logged
+    await asyncio.sleep(0)  # the flush of this tick runs; the fsync has not completed yet
+    assert b"\x40\x02\x00\x09" not in pub_t.written()
+    await env.store.flush()
+    await tick()
+    assert pub_t.written() == b"\x40\x02\x00\x09"
+
+
+async def test_pause_writing_pauses_reading(env: Env) -> None:
+    conn, transport = env.open()
+    conn.data_received(connect("c"))
+    conn.pause_writing()
+    assert not transport.reading
+    conn.resume_writing()
+    assert transport.reading
+
+
+async def test_slow_auth_holds_pipelined_packets_until_decided(tmp_path: Path) -> None:
+    user = contracts.UserRecord(
+        user_id="u",
+        password_hash=bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4)).decode(),
+        algorithm=contracts.HashAlgorithm.BCRYPT,
+    )
+    env = Env(tmp_path, contracts.TenantSpec(tenant_id=TENANT, users=[user]))
+    try:
+        conn, transport = env.open()
+        conn.data_received(connect("c", username="u", password="pw") + PINGREQ)
+        assert conn.authenticating
+        await tick()
+        assert transport.writes == []
+        deadline = asyncio.get_running_loop().time() + 5
+        while transport.written() != CONNACK_OK + PINGRESP:
+            assert asyncio.get_running_loop().time() < deadline, transport.writes
+            await asyncio.sleep(0.01)
+    finally:
+        env.close()
+
+
+async def test_websocket_handshake_then_mqtt_in_split_frames(env: Env) -> None:
+    inner = MqttConnection(env.hub, env.listener)
+    ws = WebSocketProtocol(inner, "/mqtt", 1 << 20)
+    transport = MockTransport(ws)
+    ws.connection_made(transport)
+    ws.data_received(
+        b"GET /mqtt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Protocol: mqtt\r\n\r\n"
+    )
+    assert transport.writes[0].startswith(b"HTTP/1.1 101 ")
+    assert b"Sec-WebSocket-Protocol: mqtt\r\n" in transport.writes[0]
+    packet = connect("ws-client")
+    frames = encode_frame(Opcode.BINARY, packet[:5], mask=b"abcd") + encode_frame(
+        Opcode.BINARY, packet[5:], mask=b"dcba"
+    )
+    ws.data_received(frames[:7])
+    ws.data_received(frames[7:])
+    await tick()
+    assert transport.writes[1:] == [encode_frame(Opcode.BINARY, CONNACK_OK)]
+
+
+async def test_websocket_bad_path_gets_404(env: Env) -> None:
+    ws = WebSocketProtocol(MqttConnection(env.hub, env.listener), "/mqtt", 1 << 20)
+    transport = MockTransport(ws)
+    ws.connection_made(transport)
+    ws.data_received(b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert transport.writes[0].startswith(b"HTTP/1.1 404 ")
+    assert transport.closed
