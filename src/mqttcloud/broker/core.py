@@ -83,7 +83,7 @@ class Broker:
         self._heap: list[tuple[float, str, str]] = []  # (when, kind, client id): lazy, re-checked
         self._id_prefix = os.urandom(8)
         self._id_counter = 0
-        self.max_connections_seen = 0
+        self.high_water: dict[str, int] = {}  # EMQX `*.max` stats
         if sys_interval > 0:
             heapq.heappush(self._heap, (now + sys_interval, "sys", ""))
 
@@ -240,7 +240,7 @@ class Broker:
             session.stored = False
             out.records.append(SessionDeleted(cid))
         self.live += 1  # the caller moves the channel to CONNECTED right after this
-        self.max_connections_seen = max(self.max_connections_seen, self.live)
+        self.note_growth()
         return out.result(), present
 
     def resume(self, ch: Channel, now: float) -> list[Action]:
@@ -318,9 +318,14 @@ class Broker:
         s = self.sessions.get(clientid)
         return s is not None and s.connected_channel is not None
 
+    def note_growth(self) -> None:
+        """A gauge may have grown: keep the EMQX `*.max` stats honest."""
+        queries.bump_high_water(self)
+
     def add_subscription(self, session: Session, sub: Subscription, out: Out) -> None:
         session.add_subscription(sub)
-        self.trie.add(sub)
+        if self.trie.add(sub):
+            self.note_growth()
         if session.stored:
             out.records.append(_sub_record(sub))
 

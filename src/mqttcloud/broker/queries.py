@@ -267,28 +267,40 @@ def publish_api(broker: "Broker", args: contracts.PublishArgs, now: float) -> tu
     return msg.id_hex, matched, out.result()
 
 
-def stats(broker: "Broker") -> contracts.TenantStats:
-    live = broker.connected_count()
+def current_stats(broker: "Broker") -> dict[str, int]:
+    """The EMQX gauges (`*.count`) as they are now."""
     trie = broker.trie
-    values = {
-        "connections.count": len(broker.sessions),
-        "connections.max": max(broker.max_connections_seen, len(broker.sessions)),
-        "live_connections.count": live,
-        "live_connections.max": broker.max_connections_seen,
+    return {
+        "connections.count": len(broker.sessions),  # EMQX counts disconnected persistent sessions too
+        "live_connections.count": broker.connected_count(),
         "channels.count": len(broker.channels),
         "sessions.count": len(broker.sessions),
-        "sessions.max": max(broker.max_connections_seen, len(broker.sessions)),
         "topics.count": trie.topics_count,
-        "topics.max": trie.topics_count,
         "subscriptions.count": trie.count,
-        "subscriptions.max": trie.count,
         "subscribers.count": trie.count - trie.shared_count,
         "suboptions.count": trie.count,
         "subscriptions.shared.count": trie.shared_count,
-        "subscriptions.shared.max": trie.shared_count,
         "retained.count": len(broker.retained),
-        "retained.max": len(broker.retained),
+        "delayed.count": 0,  # no delayed publish
     }
+
+
+def bump_high_water(broker: "Broker") -> dict[str, int]:
+    """Raise each `*.max` to its gauge; called where gauges grow, and by `stats`."""
+    values = current_stats(broker)
+    hwm = broker.high_water
+    for name, value in values.items():
+        key = name[: -len("count")] + "max"
+        if value > hwm.get(key, 0):
+            hwm[key] = value
+    return values
+
+
+def stats(broker: "Broker") -> contracts.TenantStats:
+    values = bump_high_water(broker)
+    for name in list(values):
+        key = name[: -len("count")] + "max"
+        values[key] = broker.high_water.get(key, 0)
     return contracts.TenantStats(values=values)
 
 

@@ -32,6 +32,7 @@ def route(broker: "Broker", msg: Message, now: float, out: Out) -> int:
         stored = broker.retained.store(msg)
         if stored is True:
             broker.counters.inc("messages.retained")
+            broker.note_growth()
             out.records.append(RetainedSet(msg))
         elif stored is False:
             out.records.append(RetainedDeleted(msg.topic))  # [MQTT-3.3.1-6]

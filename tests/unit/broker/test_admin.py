@@ -6,7 +6,16 @@ import pytest
 from tests.unit.broker.pair import Harness, publish
 
 from mqttcloud import contracts
-from mqttcloud.protocol.packets import ConnAck, Connect, Disconnect, Publish, QoS, Subscribe, Subscription
+from mqttcloud.protocol.packets import (
+    ConnAck,
+    Connect,
+    Disconnect,
+    Publish,
+    QoS,
+    Subscribe,
+    Subscription,
+    Unsubscribe,
+)
 from mqttcloud.protocol.properties import Properties
 from mqttcloud.protocol.reason_codes import ReasonCode
 
@@ -187,3 +196,18 @@ def test_disabling_tenant_disconnects_and_refuses() -> None:
     got = client.send(Connect(client_id="d"))
     assert isinstance(got[0], ConnAck)
     assert got[0].reason_code == ReasonCode.SERVER_UNAVAILABLE
+
+
+def test_max_stats_are_high_water_marks() -> None:
+    h = Harness()
+    a, _ = h.connect("a")
+    b, _ = h.connect("b")
+    a.send(Subscribe(packet_id=1, subscriptions=(Subscription(topic_filter="x"),)))
+    b.send(Disconnect())
+    a.send(Unsubscribe(packet_id=2, topic_filters=("x",)))
+    values = h.broker.stats().values
+    assert values["live_connections.count"] == 1
+    assert values["live_connections.max"] == 2
+    assert values["subscriptions.count"] == 0
+    assert values["subscriptions.max"] == 1
+    assert values["topics.max"] == 1
