@@ -107,6 +107,9 @@ def create_app(
     install_error_handlers(app)
     for router in (projects_router, deployments_router, tls_router):
         app.include_router(router, prefix=PLATFORM_API_PREFIX)
+    from mqttcloud.control.serverless import routes as serverless  # noqa: PLC0415  (P9: CA download)
+
+    serverless.install(app)  # GET /public_api/v1/serverless/emqxsl-ca.crt and /emqxsl-ca.crt
     deployment_api.install(app)  # Deployment API (P7): /api/v5 and /api, with their own error shapes
     # Web console (P8): HTML pages under /console, static files under /console/static.
     from mqttcloud.control.console import mount_console  # noqa: PLC0415  (console owns its imports)
