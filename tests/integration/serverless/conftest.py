@@ -137,6 +137,12 @@ class RunningPlatform:
         with client:
             return connect(client, "login-probe", username=username, password=PASSWORD) == 0
 
+    def download_ca(self) -> str:
+        """The CA as a client gets it: `GET /public_api/v1/serverless/emqxsl-ca.crt` (no key needed)."""
+        response = self.run(self.client.get(f"{PLATFORM_API_PREFIX}/serverless/emqxsl-ca.crt"))
+        assert response.status_code == 200, response.text
+        return response.text
+
     def tls_context(self) -> ssl.SSLContext:
         """A client context trusting the platform CA (verifies the wildcard certificate and host name)."""
         return ssl.create_default_context(cadata=self.ca_pem)

@@ -1,0 +1,1 @@
+"""Serverless-specific control-plane pieces: the CA download (routes.py)."""
