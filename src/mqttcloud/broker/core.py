@@ -19,17 +19,13 @@ import os
 from collections.abc import Iterable
 
 from mqttcloud import contracts
-from mqttcloud.broker import queries, routing
+from mqttcloud.broker import persistence, queries, routing
 from mqttcloud.broker.actions import INFO, Action, ChannelId, Close, Log
 from mqttcloud.broker.channel import Channel, ChannelState
 from mqttcloud.broker.delivery import Out, drain, redeliver
 from mqttcloud.broker.durability import (
-    MessageQueued,
     Record,
-    RetainedSet,
     SessionDeleted,
-    SessionUpserted,
-    SubscriptionAdded,
     SubscriptionRemoved,
 )
 from mqttcloud.broker.hooks import AllowAll, Authorizer, ClientContext, ConnectDecision, PeerInfo
@@ -177,13 +173,13 @@ class Broker:
                 heapq.heappush(self._heap, (when, "will", session.clientid))
         if keep_session:
             if session.stored:
-                out.records.append(self._session_record(session))
+                out.records.append(persistence.session_record(session))
             return
         if session.expiry_interval == 0:
             self._end_session(session, now, out)
             return
         if session.stored:
-            out.records.append(self._session_record(session))
+            out.records.append(persistence.session_record(session))
         self.schedule_expiry(session)
 
     def schedule_expiry(self, session: Session) -> None:
@@ -233,9 +229,9 @@ class Broker:
         if session.is_persistent:
             if not session.stored:
                 session.stored = True
-                out.records.extend(self._session_records(session))
+                out.records.extend(persistence.session_records(session))
             else:
-                out.records.append(self._session_record(session))
+                out.records.append(persistence.session_record(session))
         elif session.stored:
             session.stored = False
             out.records.append(SessionDeleted(cid))
@@ -271,20 +267,6 @@ class Broker:
         if self.authorizer.can_publish(ctx, msg.topic):
             self.counters.inc("messages.publish")
             self.route(msg, now, out)
-
-    def _session_record(self, s: Session) -> SessionUpserted:
-        return SessionUpserted(
-            s.clientid, s.expiry_interval, s.created_at, s.disconnected_at, s.proto_ver, s.username
-        )
-
-    def _session_records(self, s: Session) -> list[Record]:
-        records: list[Record] = [self._session_record(s)]
-        for sub in s.subscriptions.values():
-            records.append(_sub_record(sub))
-        for d in [*s.inflight.values(), *s.queue]:
-            if d.qos:
-                records.append(MessageQueued(s.clientid, d.qos, d.message, d.subscription_ids, d.retain))
-        return records
 
     # --- messages --------------------------------------------------------------------------------
 
@@ -327,7 +309,7 @@ class Broker:
         if self.trie.add(sub):
             self.note_growth()
         if session.stored:
-            out.records.append(_sub_record(sub))
+            out.records.append(persistence.subscription_record(sub))
 
     def remove_subscription(self, session: Session, topic_filter: str, out: Out) -> bool:
         if not session.remove_subscription(topic_filter):
@@ -382,15 +364,11 @@ class Broker:
 
     def restore(self, records: Iterable[Record], now: float) -> None:
         """Rebuild retained messages and persistent sessions from the durable log, in order."""
-        queries.restore(self, records, now)
+        persistence.restore(self, records, now)
 
     def snapshot(self) -> list[Record]:
         """The records that recreate the current durable state (for log compaction)."""
-        records: list[Record] = [RetainedSet(m) for m in self.retained]
-        for s in self.sessions.values():
-            if s.stored:
-                records.extend(self._session_records(s))
-        return records
+        return persistence.snapshot(self)
 
     # --- admin (see broker/queries.py) -----------------------------------------------------------
 
@@ -444,10 +422,3 @@ class Broker:
 
     def metrics(self) -> contracts.TenantMetrics:
         return contracts.TenantMetrics(values=self.counters.snapshot())
-
-
-def _sub_record(sub: Subscription) -> SubscriptionAdded:
-    return SubscriptionAdded(
-        sub.clientid, sub.topic_filter, sub.qos, sub.no_local, sub.retain_as_published,
-        sub.retain_handling, sub.subscription_id,
-    )  # fmt: skip

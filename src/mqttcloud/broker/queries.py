@@ -1,9 +1,9 @@
 """Admin queries and other whole-broker operations kept out of `core.py` for size.
 
 Owns: the admin-channel answers (`ClientInfo`, `SubscriptionInfo`, pages, on-behalf subscribe,
-HTTP publish, `stats`), `$SYS` publishing and `restore`. Every function takes the `Broker` first.
-Rule: queries never change state; the mutating ones (subscribe/unsubscribe on behalf, publish,
-restore) go through the same core methods as MQTT packets do.
+HTTP publish, `stats`) and `$SYS` publishing. Every function takes the `Broker` first.
+Rule: queries never change state; the mutating ones (subscribe/unsubscribe on behalf, publish) go
+through the same core methods as MQTT packets do.
 """
 
 import base64
@@ -14,20 +14,9 @@ from typing import TYPE_CHECKING, TypeVar
 from mqttcloud import contracts
 from mqttcloud.broker.actions import Action
 from mqttcloud.broker.delivery import Out
-from mqttcloud.broker.durability import (
-    MessageAcked,
-    MessageQueued,
-    Record,
-    RetainedDeleted,
-    RetainedSet,
-    SessionDeleted,
-    SessionUpserted,
-    SubscriptionAdded,
-    SubscriptionRemoved,
-)
 from mqttcloud.broker.hooks import PeerInfo
 from mqttcloud.broker.metrics import ConnCounters
-from mqttcloud.broker.session import Delivery, Session
+from mqttcloud.broker.session import Session
 from mqttcloud.broker.subscriptions import Subscription, filter_matches, split_share
 from mqttcloud.protocol.errors import ProtocolError
 from mqttcloud.protocol.properties import NO_PROPERTIES, Properties
@@ -324,56 +313,3 @@ def publish_sys(broker: "Broker", now: float, out: Out) -> None:
             now=now,
         )
         broker.route(msg, now, out)
-
-
-def restore(broker: "Broker", records: Iterable[Record], now: float) -> None:
-    """Apply durable records in order (see `durability`); sessions come back disconnected."""
-    pending: dict[str, dict[bytes, Delivery]] = {}
-    for r in records:
-        match r:
-            case SessionUpserted():
-                s = broker.sessions.get(r.clientid)
-                if s is None:
-                    s = broker.sessions[r.clientid] = Session(r.clientid, created_at=r.created_at)
-                s.expiry_interval = r.expiry_interval
-                s.created_at = r.created_at
-                s.disconnected_at = r.disconnected_at if r.disconnected_at is not None else now
-                s.proto_ver = r.proto_ver
-                s.username = r.username
-                s.stored = True
-                s.max_queue_len = broker.limits.max_queue_len
-            case SessionDeleted():
-                s = broker.sessions.pop(r.clientid, None)
-                pending.pop(r.clientid, None)
-                if s is not None:
-                    for flt in s.subscriptions:
-                        broker.trie.remove(s.clientid, flt)
-            case SubscriptionAdded():
-                s = broker.sessions.get(r.clientid)
-                if s is not None:
-                    sub = Subscription(
-                        r.clientid, r.topic_filter, r.qos, r.no_local, r.retain_as_published,
-                        r.retain_handling, r.subscription_id, split_share(r.topic_filter)[0],
-                    )  # fmt: skip
-                    s.add_subscription(sub)
-                    broker.trie.add(sub)
-            case SubscriptionRemoved():
-                s = broker.sessions.get(r.clientid)
-                if s is not None and s.remove_subscription(r.topic_filter):
-                    broker.trie.remove(r.clientid, r.topic_filter)
-            case MessageQueued():
-                if r.clientid in broker.sessions:
-                    d = Delivery(r.message, r.qos, r.retain, r.subscription_ids)
-                    pending.setdefault(r.clientid, {})[r.message.id] = d
-            case MessageAcked():
-                pending.get(r.clientid, {}).pop(r.message_id, None)
-            case RetainedSet():
-                broker.retained.store(r.message)
-            case RetainedDeleted():
-                broker.retained.delete(r.topic)
-    for cid, deliveries in pending.items():
-        s = broker.sessions.get(cid)
-        if s is not None:
-            s.queue.extend(d for d in deliveries.values() if not d.message.is_expired(now))
-    for s in broker.sessions.values():
-        broker.schedule_expiry(s)
