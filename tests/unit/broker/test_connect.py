@@ -17,6 +17,7 @@ from mqttcloud.protocol.packets import (
     SubAck,
     Subscribe,
     Subscription,
+    Will,
 )
 from mqttcloud.protocol.properties import Properties
 from mqttcloud.protocol.reason_codes import ReasonCode
@@ -317,3 +318,25 @@ def test_live_connection_count_follows_takeover_and_close() -> None:
     assert h.broker.connected_count() == 2
     b.send(Disconnect())
     assert h.broker.connected_count() == 1
+
+
+def test_bad_connect_v5_answered_with_connack_reason() -> None:
+    """A CONNECT that fails decoding gets a CONNACK with the error's reason code (v5), then close."""
+    h = Harness()
+    client = h.open()
+    got = client.send(Connect(client_id="c", will=Will(topic="bad/+", payload=b"")))
+    assert isinstance(got[0], ConnAck)
+    assert got[0].reason_code == ReasonCode.TOPIC_NAME_INVALID
+    assert client.is_closed()
+
+
+def test_bad_connect_v311_closes_without_connack() -> None:
+    h = Harness()
+    client = h.open(version=4)
+    got = client.send(
+        Connect(
+            client_id="c", protocol_level=ProtocolVersion.MQTT_3_1_1, will=Will(topic="bad/+", payload=b"")
+        )
+    )
+    assert got == []
+    assert client.is_closed()
