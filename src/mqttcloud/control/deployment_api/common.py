@@ -260,3 +260,46 @@ def publish_args(
         content_type=props.get("content_type"),
         user_properties=[(str(k), str(v)) for k, v in user_properties.items()],
     )
+
+
+# EMQX 4 names (spec §2.3.8) of counters the broker keeps under EMQX 5 names.
+_V4_METRIC_ALIASES = {
+    "client.check_acl": "client.authorize",
+    "client.acl.allow": "authorization.allow",
+    "client.acl.deny": "authorization.deny",
+    "client.auth.success": "authentication.success",
+    "client.auth.failure": "authentication.failure",
+    "session.takeovered": "session.takenover",
+    "messages.dropped.expired": "delivery.dropped.expired",
+}
+# Documented counters of features this platform does not have (rule engine, delayed publish,
+# anonymous auth, ...): always 0 here, reported so scripts that read them keep working.
+_ALWAYS_ZERO = (
+    "actions.failure",
+    "actions.success",
+    "actions.error",
+    "actions.retry",
+    "actions.exception",
+    "actions.taken",
+    "rules.matched",
+    "messages.delayed",
+    "client.auth.anonymous",
+    "client.auth.ignore",
+    "client.acl.ignore",
+    "packets.connack.auth_error",
+    "packets.connack.error",
+    "packets.publish.inuse",
+    "packets.publish.auth_error",
+    "packets.publish.error",
+    "packets.publish.dropped",
+)
+
+
+def v4_metrics(values: Mapping[str, int]) -> dict[str, int]:
+    """The broker's counters plus their EMQX 4 names (and the always-zero documented ones)."""
+    result = dict(values)
+    for v4_name, name in _V4_METRIC_ALIASES.items():
+        result.setdefault(v4_name, values.get(name, 0))
+    for name in _ALWAYS_ZERO:
+        result.setdefault(name, 0)
+    return result

@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from mqttcloud.contracts import ReadyFile
+from mqttcloud.contracts import ReadyFile, TenantId
 from mqttcloud.control.broker_client import BrokerClient, BrokerError, BrokerUnavailable
 from mqttcloud.control.deployment_api.auth import DeploymentContext
 from mqttcloud.control.deployment_api.errors import ServiceUnavailable
@@ -78,3 +78,16 @@ async def push(runtime: BrokerRuntime, context: DeploymentContext, *, within: fl
         if ready is None or ready.spec_generation >= target:
             return
         await asyncio.sleep(0.02)
+
+
+async def unsubscribe(client: BrokerClient, tenant: TenantId, clientid: str, topic: str) -> None:
+    """Unsubscribe on the client's behalf; a topic it was not subscribed to is not an error (as EMQX).
+
+    Raises: BrokerError CLIENTID_NOT_FOUND only when the client itself is unknown; BrokerUnavailable.
+    """
+    try:
+        await client.unsubscribe(tenant, clientid, topic)
+    except BrokerError as exc:
+        if exc.code != "CLIENTID_NOT_FOUND":
+            raise
+        await client.get_client(tenant, clientid)  # raises CLIENTID_NOT_FOUND if the client is unknown

@@ -482,7 +482,7 @@ async def _subscribe_all(
         if subscribe:
             call = client.subscribe(ctx_tenant(ctx), item.clientid, topic, qos=item.qos)
         else:
-            call = client.unsubscribe(ctx_tenant(ctx), item.clientid, topic)
+            call = live.unsubscribe(client, ctx_tenant(ctx), item.clientid, topic)
         code = await _item_code(call) or code
     return code
 
@@ -571,7 +571,9 @@ async def mqtt_publish_batch(
 async def metrics(ctx: Metrics, runtime: RuntimeDep) -> JSONResponse:
     """`{"data": [{"node", "metrics": {...}}], "code": 0}`: one element per node (we run one)."""
     values = (await live.call(live.client_for(runtime, ctx).metrics(ctx_tenant(ctx)))).values
-    return JSONResponse({"data": [{"node": ctx.node, "metrics": values}], "code": V4_SUCCESS})
+    return JSONResponse(
+        {"data": [{"node": ctx.node, "metrics": common.v4_metrics(values)}], "code": V4_SUCCESS}
+    )
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)

@@ -134,7 +134,7 @@ async def subscribe_bulk(
 
 @router.post("/clients/{clientid}/unsubscribe", status_code=204)
 async def unsubscribe(clientid: str, body: TopicIn, ctx: Clients, runtime: RuntimeDep) -> Response:
-    await live.call(live.client_for(runtime, ctx).unsubscribe(_tenant(ctx), clientid, body.topic))
+    await live.call(live.unsubscribe(live.client_for(runtime, ctx), _tenant(ctx), clientid, body.topic))
     return _no_content()
 
 
@@ -144,7 +144,7 @@ async def unsubscribe_bulk(
 ) -> Response:
     client = live.client_for(runtime, ctx)
     for item in body:
-        await live.call(client.unsubscribe(_tenant(ctx), clientid, item.topic))
+        await live.call(live.unsubscribe(client, _tenant(ctx), clientid, item.topic))
     return _no_content()
 
 
