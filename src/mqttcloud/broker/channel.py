@@ -9,7 +9,8 @@ for the runtime to pass back to `Channel.fail`):
     CONNECTED       every packet except CONNECT [MQTT-3.1.0-2] and CONNACK/SUBACK/... (server-only)
     CLOSED          nothing; late calls return no actions
 
-`handle` is one `match` dispatching to one handler per packet family in `broker/handlers/`.
+`handle` admits and counts a packet (state guards above); `dispatch` is the one `match` calling one
+handler per packet family in `broker/handlers/`.
 The channel owns connection-scoped facts only (version, keep alive, client limits, topic aliases,
 will, counters); everything that outlives the connection is in the `Session`.
 """
