@@ -5,6 +5,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from httpx import Response
 from tests.integration.deployment_api.conftest import (
     AUTHN,
     RULES,
@@ -17,6 +18,7 @@ from tests.integration.deployment_api.conftest import (
 )
 
 from mqttcloud.control.deployment_api.keys import service as keys
+from mqttcloud.control.deployment_api.quotas import ApiRateLimiter
 from mqttcloud.control.deployments import service as deployments
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -353,3 +355,48 @@ async def test_stopped_deployment_keeps_stored_data_editable_and_live_endpoints_
         assert restarted.connect() == 0  # users survive the restart and were applied to the new broker
     finally:
         restarted.close()
+
+
+async def test_every_error_path_in_both_shapes(live: Live) -> None:
+    """401, 403, 404, 400, 422 and 429 with `{"code": "UPPER_SNAKE"|int, "message"}` bodies."""
+
+    def check(response: Response, status: int, code: str | int) -> None:
+        assert response.status_code == status, response.text
+        body = response.json()
+        assert set(body) == {"code", "message"}
+        assert body["code"] == code
+        assert isinstance(body["message"], str)
+        assert body["message"]
+
+    get, post = live.client.get, live.client.post
+    check(await get(f"{V5}/clients", auth=("nobody", "nothing")), 401, "BAD_API_KEY_OR_SECRET")
+    check(await get(f"{V4}/clients"), 401, 103)
+    with live.runtime.database.session() as session:
+        created = keys.create_key(session, deployment_id=live.deployment_id, permissions=["GET:metrics"])
+        limited = (created.key.app_id, created.secret)
+    check(await get(f"{V5}/clients", auth=limited), 403, "FORBIDDEN")
+    check(await post(f"{V4}/mqtt/publish", json={"topic": "t"}, auth=limited), 403, 102)
+    check(await get(f"{V5}/clients/ghost", auth=live.auth), 404, "CLIENTID_NOT_FOUND")
+    check(await get(f"{V4}/clients/ghost", auth=live.auth), 404, 112)
+    check(await get(f"{V4}/auth_username/ghost", auth=live.auth), 404, 105)
+    check(
+        await post(f"{V5}/publish", json={"topic": "bad/+", "payload": "x"}, auth=live.auth),
+        400,
+        "BAD_REQUEST",
+    )
+    check(await post(f"{V4}/mqtt/publish", json={"topic": "bad/+"}, auth=live.auth), 400, 115)
+    check(await get(f"{V5}/clients", params={"limit": "x"}, auth=live.auth), 400, "BAD_REQUEST")
+    check(await get(f"{V4}/clients", params={"_limit": 0}, auth=live.auth), 400, 108)
+    check(
+        await post(f"{V5}/publish", json={"payload": "no topic"}, auth=live.auth), 422, "INVALID_PARAMETERS"
+    )
+    check(await post(f"{V4}/mqtt/subscribe", json={"topic": "t"}, auth=live.auth), 422, 107)
+    live.app.state.deployment_api_limiter = ApiRateLimiter(qps=0.5, burst=1)
+    try:
+        assert (await get(f"{V5}/stats", auth=live.auth)).status_code == 200
+        limited_v5 = await get(f"{V5}/stats", auth=live.auth)
+        check(limited_v5, 429, "TOO_MANY_REQUESTS")
+        assert limited_v5.headers["retry-after"] == "2"
+        check(await get(f"{V4}/metrics", auth=live.auth), 429, 102)
+    finally:
+        live.app.state.deployment_api_limiter = ApiRateLimiter(qps=100, burst=100)
