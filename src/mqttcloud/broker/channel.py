@@ -224,7 +224,7 @@ class Channel:
         if self.keep_alive:
             deadline = self.last_received + self.keep_alive * 1.5
         retry = self.broker.limits.retry_interval
-        if retry > 0 and self.session is not None and self.session.inflight:
+        if retry > 0 and self.version == 4 and self.session is not None and self.session.inflight:
             oldest = min(d.sent_at for d in self.session.inflight.values()) + retry
             deadline = oldest if deadline is None else min(deadline, oldest)
         return deadline

@@ -424,10 +424,10 @@ def test_qos2_receive_maximum_exceeded_0x93() -> None:
     assert got[0].reason_code == ReasonCode.RECEIVE_MAXIMUM_EXCEEDED
 
 
-def test_retry_resends_unacked_with_dup_after_interval() -> None:
+def test_retry_resends_unacked_with_dup_after_interval_v311() -> None:
     h = Harness(contracts.Limits(retry_interval=5))
     a, _ = h.connect("a")
-    b, _ = h.connect("b", keep_alive=0)
+    b, _ = h.connect("b", keep_alive=0, version=4)
     sub(b, "rt", 1)
     a.send(publish("rt", qos=1, packet_id=1))
     first = b.only(Publish)[0]
@@ -556,3 +556,16 @@ def test_stale_awaiting_pubrel_ids_are_forgotten_when_full() -> None:
         PubRec(packet_id=3, reason_code=ReasonCode.NO_MATCHING_SUBSCRIBERS)
     ]
     assert h.broker.counters["messages.dropped.await_pubrel_timeout"] == 2
+
+
+def test_no_resend_while_connected_for_v5() -> None:
+    """[MQTT-4.4.0-1] a v5 server resends unacknowledged PUBLISH only when the session resumes."""
+    h = Harness(contracts.Limits(retry_interval=5))
+    a, _ = h.connect("a")
+    b, _ = h.connect("b", keep_alive=0)
+    sub(b, "rt", 1)
+    a.send(publish("rt", qos=1, packet_id=1))
+    assert len(b.only(Publish)) == 1
+    assert b.channel.next_deadline() is None
+    h.tick(h.now + 50)
+    assert b.only(Publish) == []

@@ -208,10 +208,14 @@ def handle_pubrel(ch: "Channel", pkt: PubRel, now: float) -> list[Action]:
 
 
 def retry_inflight(ch: "Channel", now: float) -> list[Action]:
-    """Re-send QoS 1/2 messages unacknowledged for `retry_interval` (DUP=1), as EMQX does."""
+    """Re-send QoS 1/2 messages unacknowledged for `retry_interval` (DUP=1), as EMQX does.
+
+    MQTT 3.1.1 clients only: MQTT 5 forbids resending at any time other than reconnect
+    [MQTT-4.4.0-1], so v5 in-flight messages wait for the session to resume.
+    """
     retry = ch.broker.limits.retry_interval
     session = ch.session
-    if retry <= 0 or session is None or not session.inflight:
+    if retry <= 0 or ch.version != 4 or session is None or not session.inflight:
         return []
     if min(d.sent_at for d in session.inflight.values()) + retry > now:
         return []
