@@ -488,4 +488,21 @@ async def delete_tls(
     return redirect(f"{PREFIX}/deployments/{deployment_id}/tls")
 
 
-__all__ = ["addresses", "can_see", "load_view", "router"]
+def render_section(
+    page: Page, view: DeploymentView, template: str, *, tab: str, status: int = 200, **values: object
+) -> Response:
+    """Render one section of a deployment's page (the tabs, the deployment and the role flags)."""
+    account = _account(page)
+    return page.render(
+        template,
+        status=status,
+        view=view,
+        d=view.deployment,
+        tab=tab,
+        can_edit=account.role.may_edit_deployments,
+        can_lifecycle=account.role.may_start_stop,
+        **values,
+    )
+
+
+__all__ = ["addresses", "can_see", "load_view", "render_section", "router"]

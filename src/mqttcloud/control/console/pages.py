@@ -26,6 +26,7 @@ from starlette.datastructures import FormData, UploadFile
 from mqttcloud.control.accounts.models import Account
 from mqttcloud.control.config import Settings
 from mqttcloud.control.console import i18n
+from mqttcloud.control.console.metrics_history import MetricsHistory
 from mqttcloud.control.console.security import LOGIN_COOKIE, SESSION_COOKIE, Signer
 from mqttcloud.control.db import Database
 from mqttcloud.control.errors import ApiError
@@ -65,10 +66,17 @@ def _format_time(value: dt.datetime | float | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-# Sections of a deployment's page: (name, label, path suffix). `live_pages` appends the live sections.
+# Sections of a deployment's page: (name, label, path suffix).
 DEPLOYMENT_TABS: list[tuple[str, str, str]] = [
     ("overview", "Overview", ""),
     ("tls", "TLS certificate", "/tls"),
+    ("keys", "API keys", "/keys"),
+    ("users", "Authentication", "/users"),
+    ("acl", "Authorization", "/acl"),
+    ("banned", "Banned", "/banned"),
+    ("clients", "Clients", "/clients"),
+    ("publish", "Publish", "/publish"),
+    ("metrics", "Charts", "/metrics"),
 ]
 DEDICATED_ONLY_TABS = {"tls"}
 
@@ -100,6 +108,7 @@ class ConsoleState:
     signer: Signer
     settings: Settings
     database: Database
+    history: MetricsHistory = field(default_factory=MetricsHistory)
     # Secrets to show once after a redirect: (session nonce, label) → (value, expiry on the loop clock).
     once: dict[tuple[str, str], tuple[Mapping[str, str], float]] = field(default_factory=dict)
 

@@ -64,5 +64,127 @@
     });
   });
 
+  // Live clients: re-render the table body from clients.json.
+  function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
+  document.querySelectorAll("section[data-clients]").forEach((root) => {
+    const body = root.querySelector("#clients-table tbody");
+    const csrf = root.querySelector("input[name=csrf_token]");
+    poll(root.dataset.clients, 2000, (data) => {
+      const error = root.querySelector("#clients-error");
+      error.hidden = !data.error; error.textContent = data.error || "";
+      root.querySelector("#clients-count").textContent = data.count;
+      root.querySelector("#clients-empty").hidden = data.rows.length > 0 || !!data.error;
+      const rows = data.rows.map((c) => {
+        const tr = document.createElement("tr");
+        tr.dataset.clientid = c.clientid;
+        [c.clientid, c.username, c.address, c.protocol, c.connected_at, String(c.subscriptions)].forEach((v) => tr.appendChild(cell(v)));
+        if (root.dataset.canKick === "yes" && csrf) {
+          const td = document.createElement("td"); td.className = "row-actions";
+          const form = document.createElement("form");
+          form.method = "post"; form.action = root.dataset.kick; form.className = "inline";
+          [["csrf_token", csrf.value], ["clientid", c.clientid]].forEach(([name, value]) => {
+            const input = document.createElement("input"); input.type = "hidden"; input.name = name; input.value = value; form.appendChild(input);
+          });
+          const button = document.createElement("button"); button.type = "submit"; button.className = "link danger-link";
+          button.textContent = root.dataset.kickLabel; form.appendChild(button); td.appendChild(form); tr.appendChild(td);
+        }
+        return tr;
+      });
+      body.replaceChildren(...rows);
+    });
+  });
+
+  // Bulk import with progress: the server parses the file, then rows go in batches.
+  const importForm = document.getElementById("import-form");
+  if (importForm && window.fetch && window.FormData) {
+    importForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const results = document.getElementById("import-results");
+      const wrap = document.getElementById("import-progress-wrap");
+      const bar = document.getElementById("import-progress");
+      const count = document.getElementById("import-count");
+      const token = importForm.querySelector("input[name=csrf_token]").value;
+      const kind = importForm.querySelector("input[name=kind]").value;
+      results.replaceChildren();
+      const parsed = await fetch(importForm.dataset.parse, { method: "POST", body: new FormData(importForm), credentials: "same-origin" });
+      const answer = await parsed.json();
+      if (!parsed.ok) {
+        const p = document.createElement("p"); p.className = "error"; p.setAttribute("role", "alert");
+        p.textContent = answer.error || parsed.statusText; results.appendChild(p); return;
+      }
+      const rows = answer.rows; const list = document.createElement("ol"); list.className = "results";
+      const summary = document.createElement("p"); summary.className = "notice";
+      results.append(summary, list);
+      wrap.hidden = false; bar.max = Math.max(rows.length, 1); bar.value = 0;
+      let done = 0, ok = 0;
+      for (let start = 0; start < rows.length; start += answer.batch) {
+        const response = await fetch(importForm.dataset.rows, {
+          method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": token },
+          body: JSON.stringify({ kind: kind, rows: rows.slice(start, start + answer.batch) }),
+        });
+        const batch = await response.json();
+        if (!response.ok) { summary.textContent = batch.error || response.statusText; summary.className = "error"; return; }
+        batch.results.forEach((r) => {
+          const li = document.createElement("li"); li.value = r.number; li.className = r.ok ? "ok" : "fail";
+          li.textContent = (r.user_id || "—") + ": " + r.message; list.appendChild(li);
+          done += 1; if (r.ok) ok += 1;
+        });
+        bar.value = done; count.textContent = done + " / " + rows.length;
+      }
+      summary.textContent = importForm.dataset.doneLabel.replace("%d", ok).replace("%d", rows.length);
+    });
+  }
+
+  // Charts: inline SVG polylines over the last hour.
+  const SVG = "http://www.w3.org/2000/svg";
+  function drawChart(svg, series, windowStart, windowEnd, emptyLabel) {
+    const width = 600, height = 180, pad = 24;
+    svg.replaceChildren();
+    const values = series.flatMap((s) => s.points.map((p) => p[1]).filter((v) => v !== null));
+    const max = Math.max(1, ...values);
+    const x = (t) => pad + (width - 2 * pad) * (t - windowStart) / (windowEnd - windowStart);
+    const y = (v) => height - pad - (height - 2 * pad) * v / max;
+    const axis = document.createElementNS(SVG, "path");
+    axis.setAttribute("d", `M${pad},${pad} V${height - pad} H${width - pad}`);
+    axis.setAttribute("stroke", "#9aa5b5"); axis.setAttribute("fill", "none"); svg.appendChild(axis);
+    const label = document.createElementNS(SVG, "text");
+    label.setAttribute("x", pad + 4); label.setAttribute("y", pad - 6); label.setAttribute("font-size", "12"); label.setAttribute("fill", "#5b6576");
+    label.textContent = values.length ? String(Math.round(max * 100) / 100) : emptyLabel; svg.appendChild(label);
+    series.forEach((s) => {
+      const pts = s.points.filter((p) => p[1] !== null).map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`);
+      if (!pts.length) return;
+      const line = document.createElementNS(SVG, "polyline");
+      line.setAttribute("points", pts.join(" ")); line.setAttribute("fill", "none");
+      line.setAttribute("stroke", s.color); line.setAttribute("stroke-width", "2"); line.setAttribute("vector-effect", "non-scaling-stroke");
+      const title = document.createElementNS(SVG, "title"); title.textContent = s.label; line.appendChild(title);
+      svg.appendChild(line);
+    });
+  }
+  const charts = document.getElementById("charts");
+  if (charts) {
+    const update = (data) => {
+      const error = document.getElementById("metrics-error");
+      error.hidden = !data.error; error.textContent = data.error || "";
+      const start = data.now - data.window, end = data.now;
+      const conn = data.points.map((p) => [p.at, p.connections]);
+      const received = data.points.map((p) => [p.at, p.received]);
+      const sent = data.points.map((p) => [p.at, p.sent]);
+      drawChart(document.getElementById("chart-connections"), [{ label: charts.dataset.labelConnections, color: "#1f5fbf", points: conn }], start, end, charts.dataset.labelEmpty);
+      drawChart(document.getElementById("chart-rates"), [
+        { label: charts.dataset.labelReceived, color: "#18794e", points: received },
+        { label: charts.dataset.labelSent, color: "#a15c00", points: sent },
+      ], start, end, charts.dataset.labelEmpty);
+      const last = data.points[data.points.length - 1];
+      if (last) {
+        document.getElementById("now-connections").textContent = `${charts.dataset.labelConnections}: ${last.connections}`;
+        const r = (v) => v === null ? "—" : (Math.round(v * 10) / 10).toString();
+        document.getElementById("now-rates").textContent = `${charts.dataset.labelReceived}: ${r(last.received)} · ${charts.dataset.labelSent}: ${r(last.sent)}`;
+      }
+    };
+    fetch(charts.dataset.metrics, { credentials: "same-origin" }).then((r) => r.json()).then(update).catch(() => {});
+    poll(charts.dataset.metrics, 5000, update);
+  }
+
   window.mqttcloudConsole = { poll: poll };
 })();

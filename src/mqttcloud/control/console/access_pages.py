@@ -1,0 +1,707 @@
+"""Console pages for what a deployment stores: deployment API keys, authentication users (with bulk
+import), ACL rules and banned clients.
+
+Every write goes through the Deployment API's services (`control/deployment_api/...`) and is followed by
+`BrokerRuntime.reconcile()`, exactly as the Deployment API routes do, so the running broker picks the
+change up. Reading is open to every role that sees the deployment; writing needs
+`Role.may_edit_deployments` (`console.permissions.require_edit`). The import file formats (CSV with a
+header row, or a JSON array, as EMQX exports them) are parsed here; each row is then created by
+`authn.service.create`, so every rule of the service applies per row and the page shows each row's result.
+"""
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
+
+from mqttcloud.control.accounts.models import Account
+from mqttcloud.control.console.deployment_pages import load_view, render_section
+from mqttcloud.control.console.pages import (
+    PREFIX,
+    ConsoleRoute,
+    LoggedIn,
+    Page,
+    PageError,
+    field_text,
+    read_form,
+    redirect,
+    run,
+)
+from mqttcloud.control.console.permissions import require_edit
+from mqttcloud.control.db import SessionDep
+from mqttcloud.control.deployment_api.acl import service as acl
+from mqttcloud.control.deployment_api.authn import service as authn
+from mqttcloud.control.deployment_api.banned import service as banned
+from mqttcloud.control.deployment_api.keys import service as deployment_keys
+from mqttcloud.control.deployment_api.quotas import Quotas
+from mqttcloud.control.deployments.service import DeploymentView
+from mqttcloud.control.deps import RuntimeDep
+from mqttcloud.control.errors import ApiError, BadRequest
+
+router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
+
+PAGE_SIZE = 20
+MAX_IMPORT_BYTES = 4 * 1024 * 1024
+MAX_IMPORT_ROWS = 10_000
+IMPORT_BATCH = 200  # rows per request when the page imports with progress (JavaScript)
+ACL_KINDS: tuple[acl.TargetKind, ...] = ("all", "username", "clientid")
+USER_KINDS: tuple[authn.Kind, ...] = ("username", "clientid")
+BAN_KINDS = ("clientid", "username", "peerhost")
+
+
+def _account(page: Page) -> Account:
+    assert page.account is not None
+    return page.account
+
+
+def _quotas(request: Request) -> Quotas:
+    quotas: Quotas = request.app.state.deployment_api_quotas
+    return quotas
+
+
+def _page_number(request: Request) -> int:
+    value = request.query_params.get("page", "1")
+    return max(1, int(value)) if value.isdigit() else 1
+
+
+# --------------------------------------------------------------------------------------------------
+# Deployment API keys
+# --------------------------------------------------------------------------------------------------
+
+
+async def _render_keys(
+    page: Page,
+    session: Session,
+    view: DeploymentView,
+    request: Request,
+    *,
+    error: str = "",
+    note: str = "",
+    created: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    keys = await run(deployment_keys.list_keys, session, deployment_id=view.deployment.id)
+    api = str(request.base_url).rstrip("/")
+    return render_section(
+        page,
+        view,
+        "deployment_keys.html",
+        tab="keys",
+        status=status,
+        keys=keys,
+        error=error,
+        note=note,
+        created=created,
+        api_v5=f"{api}/api/v5",
+        api_v4=f"{api}/api",
+    )
+
+
+@router.get("/deployments/{deployment_id}/keys", response_class=HTMLResponse)
+async def keys_page(deployment_id: str, request: Request, page: LoggedIn, session: SessionDep) -> Response:
+    view = await load_view(session, page, deployment_id)
+    created = page.state.pop_once(page.nonce, f"deployment-key:{deployment_id}")
+    return await _render_keys(page, session, view, request, created=created)
+
+
+@router.post("/deployments/{deployment_id}/keys", response_class=HTMLResponse)
+async def create_key(deployment_id: str, request: Request, page: LoggedIn, session: SessionDep) -> Response:
+    form = await read_form(request, page)
+    view = await load_view(session, page, deployment_id)
+    note = field_text(form, "note")
+    try:
+        created = await run(
+            deployment_keys.create_key, session, deployment_id=deployment_id, actor=_account(page), note=note
+        )
+    except ApiError as error:
+        if error.status_code == 403:
+            raise
+        return await _render_keys(page, session, view, request, error=error.message, note=note, status=422)
+    page.state.stash_once(
+        page.nonce,
+        f"deployment-key:{deployment_id}",
+        {"app_id": created.key.app_id, "secret": created.secret},
+    )
+    return redirect(f"{PREFIX}/deployments/{deployment_id}/keys")
+
+
+@router.get("/deployments/{deployment_id}/keys/{app_id}/delete", response_class=HTMLResponse)
+async def delete_key_page(deployment_id: str, app_id: str, page: LoggedIn, session: SessionDep) -> Response:
+    require_edit(_account(page))
+    await load_view(session, page, deployment_id)
+    return page.render(
+        "confirm.html",
+        title=page.t("Delete deployment API key"),
+        question=page.t("Delete the key %s? Programs using it lose access at once.") % app_id,
+        action=f"{PREFIX}/deployments/{deployment_id}/keys/{app_id}/delete",
+        cancel=f"{PREFIX}/deployments/{deployment_id}/keys",
+    )
+
+
+@router.post("/deployments/{deployment_id}/keys/{app_id}/delete")
+async def delete_key(
+    deployment_id: str, app_id: str, request: Request, page: LoggedIn, session: SessionDep
+) -> Response:
+    await read_form(request, page)
+    await load_view(session, page, deployment_id)
+    await run(
+        deployment_keys.delete_key, session, deployment_id=deployment_id, app_id=app_id, actor=_account(page)
+    )
+    request.app.state.deployment_key_verifier.invalidate(app_id)
+    return redirect(f"{PREFIX}/deployments/{deployment_id}/keys")
+
+
+# --------------------------------------------------------------------------------------------------
+# Authentication users
+# --------------------------------------------------------------------------------------------------
+
+
+def _kind(value: str | None) -> authn.Kind:
+    return "clientid" if value == "clientid" else "username"
+
+
+async def _render_users(
+    page: Page,
+    session: Session,
+    view: DeploymentView,
+    request: Request,
+    *,
+    errors: Mapping[str, str] | None = None,
+    form: Mapping[str, object] | None = None,
+    results: Sequence["ImportResult"] | None = None,
+    status: int = 200,
+) -> Response:
+    kind = _kind(request.query_params.get("kind"))
+    like = request.query_params.get("like", "").strip()
+    number = _page_number(request)
+    rows, total = await run(
+        authn.page,
+        session,
+        deployment_id=view.deployment.id,
+        kind=kind,
+        page=number,
+        limit=PAGE_SIZE,
+        like=like or None,
+    )
+    return render_section(
+        page,
+        view,
+        "users.html",
+        tab="users",
+        status=status,
+        users=rows,
+        total=total,
+        kind=kind,
+        like=like,
+        page_number=number,
+        page_size=PAGE_SIZE,
+        errors=errors or {},
+        results=results,
+        batch=IMPORT_BATCH,
+        form=form or {"user_id": "", "kind": kind, "is_superuser": False},
+    )
+
+
+@router.get("/deployments/{deployment_id}/users", response_class=HTMLResponse)
+async def users_page(deployment_id: str, request: Request, page: LoggedIn, session: SessionDep) -> Response:
+    view = await load_view(session, page, deployment_id)
+    return await _render_users(page, session, view, request)
+
+
+def _user_field(error: ApiError) -> str:
+    return "password" if "password" in error.message.lower() else "user_id"
+
+
+@router.post("/deployments/{deployment_id}/users", response_class=HTMLResponse)
+async def create_user(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    form = await read_form(request, page)
+    require_edit(_account(page))
+    view = await load_view(session, page, deployment_id)
+    kind = _kind(field_text(form, "kind"))
+    user_id = field_text(form, "user_id")
+    values = {"user_id": user_id, "kind": kind, "is_superuser": form.get("is_superuser") == "on"}
+    user = authn.NewUser(
+        user_id=user_id,
+        password=field_text(form, "password", strip=False),
+        is_superuser=form.get("is_superuser") == "on",
+    )
+    deployment = view.deployment
+    try:
+        await run(
+            authn.create,
+            session,
+            deployment_id=deployment_id,
+            kind=kind,
+            user=user,
+            max_entries=_quotas(request).auth_entries(
+                serverless=deployment.deployment_type.is_serverless, connections=deployment.connections
+            ),
+        )
+    except ApiError as error:
+        session.rollback()
+        return await _render_users(
+            page, session, view, request, errors={_user_field(error): error.message}, form=values, status=422
+        )
+    await runtime.reconcile()
+    return redirect(f"{PREFIX}/deployments/{deployment_id}/users?kind={kind}")
+
+
+@router.get("/deployments/{deployment_id}/users/{kind}/{user_id}/delete", response_class=HTMLResponse)
+async def delete_user_page(
+    deployment_id: str, kind: str, user_id: str, page: LoggedIn, session: SessionDep
+) -> Response:
+    require_edit(_account(page))
+    await load_view(session, page, deployment_id)
+    return page.render(
+        "confirm.html",
+        title=page.t("Delete user"),
+        question=page.t("Delete the user %s? New connections with it are refused.") % user_id,
+        action=f"{PREFIX}/deployments/{deployment_id}/users/{_kind(kind)}/{user_id}/delete",
+        cancel=f"{PREFIX}/deployments/{deployment_id}/users?kind={_kind(kind)}",
+    )
+
+
+@router.post("/deployments/{deployment_id}/users/{kind}/{user_id}/delete")
+async def delete_user(
+    deployment_id: str,
+    kind: str,
+    user_id: str,
+    *,
+    request: Request,
+    page: LoggedIn,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    await read_form(request, page)
+    require_edit(_account(page))
+    await load_view(session, page, deployment_id)
+    await run(authn.delete, session, deployment_id=deployment_id, kind=_kind(kind), user_id=user_id)
+    await runtime.reconcile()
+    return redirect(f"{PREFIX}/deployments/{deployment_id}/users?kind={_kind(kind)}")
+
+
+# --- bulk import -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    """One row of an import file, numbered from 1 (the header of a CSV file is not a row)."""
+
+    number: int
+    user_id: str
+    password: str | None
+    password_hash: str | None
+    salt: str
+    is_superuser: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "user_id": self.user_id,
+            "password": self.password,
+            "password_hash": self.password_hash,
+            "salt": self.salt,
+            "is_superuser": self.is_superuser,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    number: int
+    user_id: str
+    ok: bool
+    message: str
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be read (not CSV/JSON, too large, no user_id column...)."""
+
+
+def _truthy(value: object) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() in {"true", "1", "yes"})
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if text != "" else None
+
+
+def _row(number: int, item: Mapping[str, object]) -> ImportRow:
+    return ImportRow(
+        number=number,
+        user_id=str(item.get("user_id") or item.get("username") or item.get("clientid") or "").strip(),
+        password=_text(item.get("password")),
+        password_hash=_text(item.get("password_hash")),
+        salt=str(item.get("salt") or ""),
+        is_superuser=_truthy(item.get("is_superuser")),
+    )
+
+
+def parse_import(data: bytes, filename: str) -> list[ImportRow]:
+    """Rows of a CSV (header row: user_id,password[,is_superuser] or user_id,password_hash,salt[,...]) or
+    JSON (array of objects with the same fields) file.
+
+    Raises:
+        ImportFileError: the file is too large, not UTF-8, malformed, or has no user_id column.
+    """
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ImportFileError(f"the file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MiB")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportFileError("the file is not UTF-8 text") from None
+    stripped = text.lstrip()
+    if filename.lower().endswith(".json") or stripped.startswith(("[", "{")):
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ImportFileError(f"not valid JSON: {exc.msg} (line {exc.lineno})") from None
+        if not isinstance(loaded, list) or not all(isinstance(item, dict) for item in loaded):
+            raise ImportFileError("a JSON import must be an array of objects")
+        rows = [_row(number, item) for number, item in enumerate(loaded, start=1)]
+    else:
+        reader = csv.DictReader(io.StringIO(text))
+        names = {name.strip() for name in reader.fieldnames or []}
+        if not names & {"user_id", "username", "clientid"}:
+            raise ImportFileError("the CSV header must name a user_id column")
+        try:
+            rows = [
+                _row(number, {k.strip(): v for k, v in item.items() if k is not None})
+                for number, item in enumerate(reader, start=1)
+            ]
+        except csv.Error as exc:
+            raise ImportFileError(f"not valid CSV: {exc}") from None
+    if len(rows) > MAX_IMPORT_ROWS:
+        raise ImportFileError(f"at most {MAX_IMPORT_ROWS} rows per import")
+    return rows
+
+
+def _import_rows(
+    session: Session, deployment: Any, kind: authn.Kind, rows: Sequence[ImportRow], max_entries: int
+) -> list[ImportResult]:
+    """Create each row through the service; a refused row is reported and the others go on."""
+    results: list[ImportResult] = []
+    for row in rows:
+        user = authn.NewUser(
+            user_id=row.user_id,
+            password=row.password,
+            password_hash=None if row.password is not None else row.password_hash,
+            salt=row.salt,
+            is_superuser=row.is_superuser,
+        )
+        try:
+            authn.create(session, deployment_id=deployment.id, kind=kind, user=user, max_entries=max_entries)
+        except ApiError as error:
+            session.rollback()
+            results.append(ImportResult(row.number, row.user_id, ok=False, message=error.message))
+        else:
+            results.append(ImportResult(row.number, row.user_id, ok=True, message="imported"))
+    return results
+
+
+def _max_entries(request: Request, view: DeploymentView) -> int:
+    deployment = view.deployment
+    return _quotas(request).auth_entries(
+        serverless=deployment.deployment_type.is_serverless, connections=deployment.connections
+    )
+
+
+async def _uploaded(request: Request, page: Page) -> tuple[bytes, str, authn.Kind]:
+    form = await read_form(request, page)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise ImportFileError("choose a CSV or JSON file")
+    data = await upload.read(MAX_IMPORT_BYTES + 1)
+    return data, upload.filename, _kind(field_text(form, "kind"))
+
+
+@router.post("/deployments/{deployment_id}/users/import", response_class=HTMLResponse)
+async def import_users(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """Import a whole file in one request (the form without JavaScript); the page lists each row's result."""
+    require_edit(_account(page))
+    view = await load_view(session, page, deployment_id)
+    try:
+        data, filename, kind = await _uploaded(request, page)
+        rows = parse_import(data, filename)
+    except ImportFileError as error:
+        return await _render_users(page, session, view, request, errors={"file": str(error)}, status=422)
+    results = await run(_import_rows, session, view.deployment, kind, rows, _max_entries(request, view))
+    await runtime.reconcile()
+    return await _render_users(page, session, view, request, results=results)
+
+
+def _json_csrf(request: Request, page: Page) -> None:
+    if not page.state.signer.check_csrf(page.nonce, request.headers.get("x-csrf-token")):
+        raise PageError(403, "The form expired or did not come from this console. Reload and retry.")
+
+
+@router.post("/deployments/{deployment_id}/users/import/parse")
+async def parse_import_file(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep
+) -> JSONResponse:
+    """Step 1 of an import with progress: read the file, answer its rows (or why it cannot be read)."""
+    require_edit(_account(page))
+    await load_view(session, page, deployment_id)
+    try:
+        data, filename, _kind_value = await _uploaded(request, page)
+        rows = parse_import(data, filename)
+    except ImportFileError as error:
+        return JSONResponse({"error": str(error)}, status_code=422)
+    return JSONResponse({"rows": [row.as_json() for row in rows], "batch": IMPORT_BATCH})
+
+
+@router.post("/deployments/{deployment_id}/users/import/rows")
+async def import_rows(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> JSONResponse:
+    """Step 2, repeated: create one batch of rows and answer each row's result."""
+    _json_csrf(request, page)
+    require_edit(_account(page))
+    view = await load_view(session, page, deployment_id)
+    try:
+        body = await request.json()
+        kind = _kind(str(body.get("kind")))
+        rows = [_row(int(item["number"]), item) for item in body["rows"][:IMPORT_BATCH]]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return JSONResponse({"error": "malformed batch"}, status_code=400)
+    results = await run(_import_rows, session, view.deployment, kind, rows, _max_entries(request, view))
+    await runtime.reconcile()
+    return JSONResponse(
+        {
+            "results": [
+                {
+                    "number": r.number,
+                    "user_id": r.user_id,
+                    "ok": r.ok,
+                    "message": page.t(r.message) if r.ok else r.message,
+                }
+                for r in results
+            ]
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# ACL rules
+# --------------------------------------------------------------------------------------------------
+
+
+def _acl_kind(value: str | None) -> acl.TargetKind:
+    return "username" if value == "username" else "clientid" if value == "clientid" else "all"
+
+
+def _acl_tables(session: Session, deployment_id: str) -> dict[str, list[tuple[str, Any]]]:
+    """Every rule of the deployment as (target, rule row), per target kind, in evaluation order."""
+    tables: dict[str, list[tuple[str, Any]]] = {
+        "all": [
+            ("", row) for row in acl.rules_of(session, deployment_id=deployment_id, kind="all", target="")
+        ]
+    }
+    for kind in ("username", "clientid"):
+        targets, _total = acl.targets_page(session, deployment_id=deployment_id, kind=kind, page=1, limit=500)
+        tables[kind] = [(target, row) for target, rows in targets for row in rows]
+    return tables
+
+
+async def _render_acl(
+    page: Page,
+    session: Session,
+    view: DeploymentView,
+    *,
+    errors: Mapping[str, str] | None = None,
+    form: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    tables = await run(_acl_tables, session, view.deployment.id)
+    return render_section(
+        page,
+        view,
+        "acl.html",
+        tab="acl",
+        status=status,
+        tables=tables,
+        errors=errors or {},
+        form=form or {"kind": "username", "target": "", "topic": "", "action": "all", "permission": "allow"},
+    )
+
+
+@router.get("/deployments/{deployment_id}/acl", response_class=HTMLResponse)
+async def acl_page(deployment_id: str, page: LoggedIn, session: SessionDep) -> Response:
+    view = await load_view(session, page, deployment_id)
+    return await _render_acl(page, session, view)
+
+
+def _add_rule(session: Session, request: Request, view: DeploymentView, values: Mapping[str, str]) -> None:
+    rule = acl.parse_rule(values["topic"], values["action"], values["permission"])
+    kind = _acl_kind(values["kind"])
+    if kind != "all" and not values["target"]:
+        raise BadRequest("enter the user name or client ID the rule is for")
+    deployment = view.deployment
+    quotas = _quotas(request)
+    acl.add_rule(
+        session,
+        deployment_id=deployment.id,
+        kind=kind,
+        target=values["target"] if kind != "all" else "",
+        rule=rule,
+        max_entries=quotas.acl_entries(
+            serverless=deployment.deployment_type.is_serverless, connections=deployment.connections
+        ),
+        max_per_target=quotas.max_rules_per_target,
+    )
+
+
+@router.post("/deployments/{deployment_id}/acl", response_class=HTMLResponse)
+async def add_acl_rule(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    form = await read_form(request, page)
+    require_edit(_account(page))
+    view = await load_view(session, page, deployment_id)
+    values = {name: field_text(form, name) for name in ("kind", "target", "topic", "action", "permission")}
+    try:
+        await run(_add_rule, session, request, view, values)
+    except ApiError as error:
+        session.rollback()
+        message = error.message.lower()
+        field = "target" if "user name or client" in message else "topic" if "topic" in message else "action"
+        return await _render_acl(page, session, view, errors={field: error.message}, form=values, status=422)
+    await runtime.reconcile()
+    return redirect(f"{PREFIX}/deployments/{deployment_id}/acl")
+
+
+@router.post("/deployments/{deployment_id}/acl/delete")
+async def delete_acl_rule(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    form = await read_form(request, page)
+    require_edit(_account(page))
+    await load_view(session, page, deployment_id)
+    kind = _acl_kind(field_text(form, "kind"))
+    await run(
+        acl.delete_rule,
+        session,
+        deployment_id=deployment_id,
+        kind=kind,
+        target=field_text(form, "target") if kind != "all" else "",
+        topic=field_text(form, "topic", strip=False),
+    )
+    await runtime.reconcile()
+    return redirect(f"{PREFIX}/deployments/{deployment_id}/acl")
+
+
+# --------------------------------------------------------------------------------------------------
+# Banned clients
+# --------------------------------------------------------------------------------------------------
+
+
+async def _render_banned(
+    page: Page,
+    session: Session,
+    view: DeploymentView,
+    request: Request,
+    *,
+    errors: Mapping[str, str] | None = None,
+    form: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    number = _page_number(request)
+    rows, total = await run(
+        banned.page,
+        session,
+        deployment_id=view.deployment.id,
+        page=number,
+        limit=PAGE_SIZE,
+        now=dt.datetime.now(dt.UTC),
+    )
+    return render_section(
+        page,
+        view,
+        "banned.html",
+        tab="banned",
+        status=status,
+        bans=rows,
+        total=total,
+        page_number=number,
+        page_size=PAGE_SIZE,
+        kinds=BAN_KINDS,
+        errors=errors or {},
+        form=form or {"kind": "clientid", "who": "", "reason": "", "minutes": "60"},
+    )
+
+
+@router.get("/deployments/{deployment_id}/banned", response_class=HTMLResponse)
+async def banned_page(deployment_id: str, request: Request, page: LoggedIn, session: SessionDep) -> Response:
+    view = await load_view(session, page, deployment_id)
+    return await _render_banned(page, session, view, request)
+
+
+@router.post("/deployments/{deployment_id}/banned", response_class=HTMLResponse)
+async def add_ban(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    form = await read_form(request, page)
+    require_edit(_account(page))
+    view = await load_view(session, page, deployment_id)
+    values = {name: field_text(form, name) for name in ("kind", "who", "reason", "minutes")}
+    if not values["minutes"].isdigit() or int(values["minutes"]) < 1:
+        return await _render_banned(
+            page,
+            session,
+            view,
+            request,
+            errors={"minutes": page.t("Enter a whole number of minutes.")},
+            form=values,
+            status=422,
+        )
+    now = dt.datetime.now(dt.UTC)
+    ban = banned.NewBan(
+        kind=values["kind"],
+        who=values["who"],
+        reason=values["reason"],
+        by=_account(page).username,
+        at=now,
+        until=now + dt.timedelta(minutes=int(values["minutes"])),
+    )
+    try:
+        await run(banned.create, session, deployment_id=deployment_id, ban=ban, now=now)
+    except ApiError as error:
+        session.rollback()
+        field = "kind" if "as must be" in error.message else "minutes" if "until" in error.message else "who"
+        return await _render_banned(
+            page, session, view, request, errors={field: error.message}, form=values, status=422
+        )
+    await runtime.reconcile()
+    return redirect(f"{PREFIX}/deployments/{deployment_id}/banned")
+
+
+@router.post("/deployments/{deployment_id}/banned/delete")
+async def delete_ban(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    form = await read_form(request, page)
+    require_edit(_account(page))
+    await load_view(session, page, deployment_id)
+    await run(
+        banned.delete,
+        session,
+        deployment_id=deployment_id,
+        kind=field_text(form, "kind"),
+        who=field_text(form, "who", strip=False),
+    )
+    await runtime.reconcile()
+    return redirect(f"{PREFIX}/deployments/{deployment_id}/banned")
