@@ -101,31 +101,36 @@ def message_properties(msg: Message, sub_ids: tuple[int, ...], expiry: int | Non
 def _wire(ch: "Channel", d: Delivery, cache: EncodeCache | None, now: float, dup: bool) -> bytes | None:
     """The bytes for one delivery on one channel, or None when too large for the client."""
     msg = d.message
-    if ch.client_topic_alias_maximum and ch.version == 5:
-        data = _wire_with_alias(ch, d, now, dup)
-    else:
-        if cache is None or cache.message is not msg:
-            cache = EncodeCache(msg)
-        enc = cache.get(ch.version, d.qos, d.retain, d.subscription_ids, now)
-        data = enc.data if d.qos == 0 else enc.with_packet_id(d.packet_id, dup=dup)
     limit = ch.client_maximum_packet_size
+    if ch.client_topic_alias_maximum and ch.version == 5:
+        return _wire_with_alias(ch, d, now, dup, limit)
+    if cache is None or cache.message is not msg:
+        cache = EncodeCache(msg)
+    enc = cache.get(ch.version, d.qos, d.retain, d.subscription_ids, now)
+    data = enc.data if d.qos == 0 else enc.with_packet_id(d.packet_id, dup=dup)
     if limit and len(data) > limit:
         return None
     return data
 
 
-def _wire_with_alias(ch: "Channel", d: Delivery, now: float, dup: bool) -> bytes:
-    """Outbound topic alias (spec 3.3.2.3.4): first use sends topic + alias, later ones only the alias."""
+def _wire_with_alias(ch: "Channel", d: Delivery, now: float, dup: bool, limit: int) -> bytes | None:
+    """Outbound topic alias (spec 3.3.2.3.4): first use sends topic + alias, later ones only the alias.
+
+    A new alias is only kept if its packet is actually sent (fits the client's maximum size);
+    otherwise a later alias-only PUBLISH would name a topic the client never saw.
+    """
     msg = d.message
     props = message_properties(msg, d.subscription_ids, msg.remaining_expiry(now))
     topic = msg.topic
-    alias = ch.outbound_aliases.get(topic)
+    aliases = ch.outbound_aliases
+    alias = aliases.get(topic)
+    new_alias = False
     if alias is not None:
         topic = ""
-    elif len(ch.outbound_aliases) < ch.client_topic_alias_maximum:
+    elif len(aliases) < ch.client_topic_alias_maximum:
         # (spec 3.3.2.3.4) never more aliases than the client's Topic Alias Maximum
-        alias = len(ch.outbound_aliases) + 1
-        ch.outbound_aliases[topic] = alias
+        alias = len(aliases) + 1
+        new_alias = True
     if alias is not None:
         props = props.evolve(topic_alias=alias)
     pkt = Publish(
@@ -137,7 +142,12 @@ def _wire_with_alias(ch: "Channel", d: Delivery, now: float, dup: bool) -> bytes
         packet_id=d.packet_id if d.qos else None,
         properties=props,
     )
-    return encode(pkt, 5)
+    data = encode(pkt, 5)
+    if limit and len(data) > limit:
+        return None
+    if new_alias:
+        aliases[msg.topic] = len(aliases) + 1
+    return data
 
 
 def _count_sent(ch: "Channel", qos: int) -> None:

@@ -569,3 +569,15 @@ def test_no_resend_while_connected_for_v5() -> None:
     assert b.channel.next_deadline() is None
     h.tick(h.now + 50)
     assert b.only(Publish) == []
+
+
+def test_outbound_alias_not_registered_by_a_dropped_packet() -> None:
+    """An alias first used on a packet too large to send must not be used alone later."""
+    h = Harness()
+    a, _ = h.connect("a")
+    b, _ = h.connect("b", properties=Properties(topic_alias_maximum=5, maximum_packet_size=60))
+    sub(b, "al")
+    a.send(publish("al", b"x" * 100))
+    a.send(publish("al", b"ok"))
+    got = b.only(Publish)
+    assert [(p.topic, p.payload, p.properties.topic_alias) for p in got] == [("al", b"ok", 1)]
