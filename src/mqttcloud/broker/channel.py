@@ -185,26 +185,28 @@ class Channel:
         actions: list[Action] = []
         reason = error.reason_code
         if self.state is ChannelState.CONNECTING:
+            # Answer only a CONNECT whose protocol level was read; bytes that never got that far
+            # (a bad fixed header, garbage) are closed silently [MQTT-3.1.2-1] / spec 4.13.
             level = error.protocol_level
-            if level in (4, 5) and level is not None:
-                self.version = level
-            elif reason is ReasonCode.UNSUPPORTED_PROTOCOL_VERSION and level is not None and level < 5:
-                self.version = 4  # [MQTT-3.1.2-2] an older client gets the 3.1.1 CONNACK 0x01
-            if self.version == 5 or reason in (
-                ReasonCode.UNSUPPORTED_PROTOCOL_VERSION,
-                ReasonCode.CLIENT_IDENTIFIER_NOT_VALID,
-            ):
-                actions.append(self.send(ConnAck(reason_code=reason)))
-                self.broker.counters.inc("packets.connack.error")
+            if level is not None:
+                if level in (4, 5):
+                    self.version = level
+                else:  # [MQTT-3.1.2-2] an unsupported level: 0x84, in 3.1.1 form for older levels
+                    self.version = 4 if level < 5 else 5
+                if self.version == 5 or reason in (
+                    ReasonCode.UNSUPPORTED_PROTOCOL_VERSION,
+                    ReasonCode.CLIENT_IDENTIFIER_NOT_VALID,
+                ):
+                    actions.append(self.send(ConnAck(reason_code=reason)))
+                    self.broker.counters.inc("packets.connack.error")
         elif self.version == 5 and self.state is ChannelState.CONNECTED:
             actions.append(
                 self.send(Disconnect(reason_code=reason, properties=self.reason_props(error.message)))
             )
             self.broker.counters.inc("packets.disconnect.sent")
-        actions.append(Close(self.channel_id, f"{reason.name}: {error.message}"))
-        actions.extend(
-            self.broker.channel_gone(self, now, normal=False, reason=f"{reason.name}: {error.message}")
-        )
+        why = f"{reason.name}: {error.message}"
+        actions.append(Close(self.channel_id, why))
+        actions.extend(self.broker.channel_gone(self, now, normal=False, reason=why))
         return actions
 
     def connection_lost(self, now: float) -> list[Action]:

@@ -340,3 +340,11 @@ def test_bad_connect_v311_closes_without_connack() -> None:
     )
     assert got == []
     assert client.is_closed()
+
+
+def test_garbage_before_connect_closes_without_connack() -> None:
+    h = Harness()
+    client = h.open()
+    client.send_bytes(b"\x10\xff\xff\xff\xff\x01")  # a Remaining Length longer than 4 bytes
+    assert client.raw == []
+    assert client.is_closed()
