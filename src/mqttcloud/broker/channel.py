@@ -85,6 +85,7 @@ class Channel:
         self.will: Will | None = None
         # what the client told us about itself (v5 CONNECT properties)
         self.client_receive_maximum = 65535
+        self.send_window = 65535  # QoS 1/2 PUBLISHes unacknowledged at once, set at CONNACK
         self.client_maximum_packet_size = 0  # 0 = no limit
         self.client_topic_alias_maximum = 0
         self.request_problem_information = True

@@ -116,6 +116,10 @@ def connect_decided(ch: "Channel", decision: ConnectDecision, now: float) -> lis
     ch.context = ClientContext(
         clientid=ch.clientid, username=ch.username, peer=ch.peer, is_superuser=decision.is_superuser
     )
+    # [MQTT-3.3.4-9] the client's Receive Maximum, capped by the tenant's in-flight window
+    inflight = limits.max_inflight
+    rm = ch.client_receive_maximum
+    ch.send_window = min(inflight, rm) if inflight > 0 else rm
     actions, session_present = broker.attach_session(ch, now)
     ch.state = ChannelState.CONNECTED
     ch.connected_at = now
