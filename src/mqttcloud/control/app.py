@@ -10,15 +10,17 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from fastapi import FastAPI
 
 from mqttcloud.control import deployment_api, migrations
-from mqttcloud.control.auth import KeyVerifier
+from mqttcloud.control.auth import KeyVerifier, document_security
 from mqttcloud.control.certificates.routes import router as tls_router
 from mqttcloud.control.config import Settings
 from mqttcloud.control.db import Database
 from mqttcloud.control.deployments import spec_builder
+from mqttcloud.control.deployments.cache import ViewCache
 from mqttcloud.control.deployments.lifecycle import BrokerRuntime, SupervisorLike
 from mqttcloud.control.deployments.routes import router as deployments_router
 from mqttcloud.control.errors import install_error_handlers
@@ -102,6 +104,8 @@ def create_app(
     app.state.rate_limiter = RateLimiter.from_profile(
         settings.rate_limit_profile, settings.rate_limit_overrides
     )
+    app.state.view_cache = view_cache = ViewCache()
+    view_cache.watch_commits(db)
     # Until the lifespan runs (e.g. a TestClient used without `with`), writes just update the database.
     app.state.runtime = BrokerRuntime(settings, db, shared or spec_builder.SharedSecrets(""))
     install_error_handlers(app)
@@ -115,7 +119,20 @@ def create_app(
     from mqttcloud.control.console import mount_console  # noqa: PLC0415  (console owns its imports)
 
     mount_console(app, settings, db)
+    _document_platform_security(app)
     return app
+
+
+def _document_platform_security(app: FastAPI) -> None:
+    """Add the HTTP Basic scheme to the Platform API operations in the generated OpenAPI document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_security(generate(), PLATFORM_API_PREFIX)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise the schema
 
 
 def _shared_secrets(settings: Settings) -> spec_builder.SharedSecrets:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from mqttcloud.control.api_keys import service as api_keys
 from mqttcloud.control.api_keys.models import ALL_PROJECTS, Scope
@@ -32,9 +31,6 @@ _BAD_CREDENTIALS = "Invalid API key or secret"
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="mqttcloud"'}
 # Compared against when the key does not exist, so both failures cost the same.
 _DUMMY_HASH = hash_api_secret("not-a-real-secret")
-
-# Declared for OpenAPI only (shows the Basic security scheme); verification is done by KeyVerifier.
-basic_scheme = HTTPBasic(auto_error=False, description="Platform API Key as user name, Secret as password")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,31 +141,44 @@ class KeyVerifier:
             api_keys.record_last_used(session, used={key: when})
 
 
-def _verifier(request: Request) -> KeyVerifier:
-    verifier: KeyVerifier = request.app.state.key_verifier
-    return verifier
-
-
-async def platform_key(
-    request: Request, _documented: Annotated[HTTPBasicCredentials | None, Depends(basic_scheme)]
-) -> Principal:
+async def platform_key(request: Request) -> Principal:
     """Authenticate the platform key (no scope check): 401 on failure."""
-    return await _verifier(request).verify(request.headers.get("authorization"))
+    verifier: KeyVerifier = request.app.state.key_verifier
+    return await verifier.verify(request.headers.get("authorization"))
 
 
 PlatformKeyDep = Annotated[Principal, Depends(platform_key)]
 
 
-def platform_access(scope: Scope, rule: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+def platform_access(scope: Scope, rule: str) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
     """A dependency that authenticates the platform key, checks `scope` and counts `rule`.
 
-    Use as `Annotated[Principal, Depends(platform_access(Scope.TLS, "tls.get"))]`.
+    Use as `Annotated[Principal, Depends(platform_access(Scope.TLS, "tls.get"))]`. One flat dependency
+    (no sub-dependencies): this runs on every request. The OpenAPI security scheme is added by
+    `document_security`.
     """
 
-    async def dependency(principal: PlatformKeyDep, request: Request) -> Principal:
+    async def dependency(request: Request) -> Principal:
+        verifier: KeyVerifier = request.app.state.key_verifier
+        principal = await verifier.verify(request.headers.get("authorization"))
         principal.require_scope(scope)
         limiter: RateLimiter = request.app.state.rate_limiter
         limiter.hit(rule, principal.key, request.path_params.get("deployment_id", ""))
         return principal
 
     return dependency
+
+
+def document_security(schema: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """Declare HTTP Basic (platform Key / Secret) on every operation under `prefix` in an OpenAPI schema."""
+    components = schema.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["HTTPBasic"] = {
+        "type": "http",
+        "scheme": "basic",
+        "description": "Platform API Key as user name, Secret as password",
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if path.startswith(prefix):
+            for operation in operations.values():
+                operation["security"] = [{"HTTPBasic": []}]
+    return schema

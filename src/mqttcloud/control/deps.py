@@ -8,12 +8,12 @@ from mqttcloud.control.config import Settings
 from mqttcloud.control.deployments.lifecycle import BrokerRuntime
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _runtime(request: Request) -> BrokerRuntime:
+async def _runtime(request: Request) -> BrokerRuntime:
     runtime: BrokerRuntime = request.app.state.runtime
     return runtime
 

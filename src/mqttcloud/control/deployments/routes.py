@@ -7,12 +7,14 @@ ask the broker runtime to reconcile after a write, return a schema.
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from mqttcloud.control.api_keys.models import Scope
 from mqttcloud.control.auth import Principal, platform_access
-from mqttcloud.control.db import SessionDep
+from mqttcloud.control.config import Settings
+from mqttcloud.control.db import Database, SessionDep
 from mqttcloud.control.deployments import service
+from mqttcloud.control.deployments.cache import CachedView, ViewCache
 from mqttcloud.control.deployments.schemas import DeploymentCreate, DeploymentOperation, DeploymentOut
 from mqttcloud.control.deps import RuntimeDep, SettingsDep
 from mqttcloud.control.errors import error_responses
@@ -59,14 +61,34 @@ async def create_deployment(
     return service.to_schema(settings, view)
 
 
-@router.get("/deployments/{deployment_id}", responses=error_responses(401, 403, 404, 422, 429, 500))
-async def get_deployment(
-    deployment_id: str, principal: GetKey, session: SessionDep, settings: SettingsDep
-) -> DeploymentOut:
-    """Deployment status (limit 60/60 min with the `emqx` profile)."""
-    view = await asyncio.to_thread(service.get_view, session, deployment_id=deployment_id)
-    principal.require_project(view.deployment.project_id)
-    return service.to_schema(settings, view)
+@router.get(
+    "/deployments/{deployment_id}",
+    response_model=DeploymentOut,
+    responses=error_responses(401, 403, 404, 422, 429, 500),
+)
+async def get_deployment(deployment_id: str, principal: GetKey, request: Request) -> Response:
+    """Deployment status (limit 60/60 min with the `emqx` profile).
+
+    The hot path of the API: the rendered object comes from a short cache cleared by every commit, so a
+    repeated read costs no database round trip (and this route opens no session unless it must).
+    """
+    cache: ViewCache = request.app.state.view_cache
+    cached = cache.get(deployment_id)
+    if cached is None:
+        generation = cache.generation
+        cached = await asyncio.to_thread(_load_view, request, deployment_id)
+        cache.put(deployment_id, cached, generation=generation)
+    principal.require_project(cached.project_id)
+    return Response(cached.body, media_type="application/json")
+
+
+def _load_view(request: Request, deployment_id: str) -> CachedView:
+    database: Database = request.app.state.database
+    settings: Settings = request.app.state.settings
+    with database.session() as session:
+        view = service.get_view(session, deployment_id=deployment_id)
+        body = service.to_schema(settings, view).model_dump_json(by_alias=True).encode()
+        return CachedView(project_id=view.deployment.project_id, body=body)
 
 
 async def _check_project(session: SessionDep, principal: Principal, deployment_id: str) -> None:
