@@ -35,12 +35,17 @@ class Subscription:
 
 
 def split_share(topic_filter: str) -> tuple[str | None, str]:
-    """`$share/g/a/b` -> ("g", "a/b"); any other filter -> (None, filter). Validation is elsewhere."""
+    """`$share/g/a/b` -> ("g", "a/b"); EMQX's `$queue/a/b` -> ("$queue", "a/b"); else (None, filter).
+
+    Validation is elsewhere (`protocol.topics.validate_topic_filter`).
+    """
     if topic_filter.startswith("$share/"):
         rest = topic_filter[7:]
         group, sep, flt = rest.partition("/")
         if sep:
             return group, flt
+    elif topic_filter.startswith("$queue/") and len(topic_filter) > 7:
+        return "$queue", topic_filter[7:]
     return None, topic_filter
 
 

@@ -355,3 +355,20 @@ def test_will_denied_by_acl_is_dropped() -> None:
     c, _ = h.connect("c", will=will())
     h.perform(h.broker.channel_closed(c.channel_id, h.now))
     assert w.only(Publish) == []
+
+
+def test_emqx_queue_prefix_is_a_shared_subscription() -> None:
+    """EMQX's `$queue/t` is `$share/$queue/t`: one member gets each message."""
+    h = Harness()
+    a, _ = h.connect("a")
+    m1, _ = h.connect("m1")
+    m2, _ = h.connect("m2")
+    subscribe(m1, "$queue/q/+")
+    subscribe(m2, "$queue/q/+")
+    a.send(publish("q/1"))
+    a.send(publish("q/2"))
+    assert len(m1.only(Publish)) == 1
+    assert len(m2.only(Publish)) == 1
+    listed = h.broker.client_subscriptions("m1")
+    assert listed is not None
+    assert listed[0].share_group == "$queue"

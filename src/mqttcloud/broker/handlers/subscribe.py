@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from mqttcloud.broker.actions import Action
 from mqttcloud.broker.delivery import Out
-from mqttcloud.broker.subscriptions import Subscription
+from mqttcloud.broker.subscriptions import Subscription, split_share
 from mqttcloud.protocol.errors import ProtocolError
 from mqttcloud.protocol.packets import SubAck, Subscribe, UnsubAck, Unsubscribe
 from mqttcloud.protocol.reason_codes import BY_VALUE, ReasonCode
-from mqttcloud.protocol.topics import parse_shared, validate_topic_filter
+from mqttcloud.protocol.topics import validate_topic_filter
 
 if TYPE_CHECKING:
     from mqttcloud.broker.channel import Channel
@@ -41,8 +41,8 @@ def handle_subscribe(ch: "Channel", pkt: Subscribe, now: float) -> list[Action]:
             codes.append(exc.reason_code)
             m.inc("packets.subscribe.error")
             continue
-        shared = parse_shared(flt)
-        if shared is not None and req.no_local and ch.version == 5:
+        group = split_share(flt)[0]
+        if group is not None and req.no_local and ch.version == 5:
             # [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error
             raise ProtocolError("no local on a shared subscription")
         m.inc("client.authorize")
@@ -65,12 +65,12 @@ def handle_subscribe(ch: "Channel", pkt: Subscribe, now: float) -> list[Action]:
             retain_as_published=req.retain_as_published,
             retain_handling=int(req.retain_handling),
             subscription_id=sub_id,
-            share_group=None if shared is None else shared[0],
+            share_group=group,
         )
         broker.add_subscription(session, sub, out)
         m.inc("client.subscribe")
         codes.append(BY_VALUE[sub.qos])  # granted QoS = requested (we support QoS 2)
-        if shared is None:
+        if group is None:
             retained_for.append((sub, is_new))
     m.inc("packets.suback.sent")
     out.actions.append(ch.send(SubAck(packet_id=pkt.packet_id, reason_codes=tuple(codes))))
