@@ -77,8 +77,11 @@ class Broker:
         self.last_channel: dict[str, Channel] = {}  # last connection of a disconnected session
         self._wills: dict[str, tuple[float, Message, ClientContext]] = {}
         self._heap: list[tuple[float, str, str]] = []  # (when, kind, client id): lazy, re-checked
-        self._id_prefix = os.urandom(8)
-        self._id_counter = 0
+        # Message ids have EMQX's GUID shape: 8 bytes microseconds, 6 bytes of this broker, 2 bytes
+        # sequence; unique and increasing within one broker even when `now` repeats.
+        self._id_node = os.urandom(6)
+        self._id_ts = 0
+        self._id_seq = 0
         self.high_water: dict[str, int] = {}  # EMQX `*.max` stats
         if sys_interval > 0:
             heapq.heappush(self._heap, (now + sys_interval, "sys", ""))
@@ -277,8 +280,14 @@ class Broker:
         self, topic: str, payload: bytes, *, qos: int, retain: bool, properties: Properties,
         publisher: str | None, now: float,
     ) -> Message:  # fmt: skip
-        self._id_counter += 1
-        mid = self._id_prefix + self._id_counter.to_bytes(8, "big")
+        ts = int(now * 1_000_000)
+        if ts > self._id_ts:
+            self._id_ts, self._id_seq = ts, 0
+        else:
+            self._id_seq += 1
+            if self._id_seq > 0xFFFF:
+                self._id_ts, self._id_seq = self._id_ts + 1, 0
+        mid = self._id_ts.to_bytes(8, "big") + self._id_node + self._id_seq.to_bytes(2, "big")
         if properties is NO_PROPERTIES:
             return Message(mid, topic, payload, qos, retain, publisher, now)
         expiry = properties.message_expiry_interval

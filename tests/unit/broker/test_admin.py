@@ -16,7 +16,7 @@ from mqttcloud.protocol.packets import (
     Subscription,
     Unsubscribe,
 )
-from mqttcloud.protocol.properties import Properties
+from mqttcloud.protocol.properties import NO_PROPERTIES, Properties
 from mqttcloud.protocol.reason_codes import ReasonCode
 
 T = contracts.TenantId("t1")
@@ -211,3 +211,23 @@ def test_max_stats_are_high_water_marks() -> None:
     assert values["subscriptions.count"] == 0
     assert values["subscriptions.max"] == 1
     assert values["topics.max"] == 1
+
+
+def test_message_ids_are_unique_and_time_ordered() -> None:
+    """EMQX GUID shape: microsecond timestamp first, so ids sort by publish time."""
+    h = Harness()
+    b = h.broker
+
+    def new_id(now: float) -> str:
+        msg = b.make_message("t", b"", qos=0, retain=False, properties=NO_PROPERTIES, publisher=None, now=now)
+        return msg.id_hex
+
+    ids = [new_id(h.now) for _ in range(70000)]  # more than the 16-bit sequence within one `now`
+    later = new_id(h.now + 1)
+    assert len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+    assert later > ids[-1]
+    assert int(ids[0][:16], 16) == int(h.now * 1_000_000)
+    api_id = b.publish_api(contracts.PublishArgs(tenant=T, topic="t"), h.now + 2)[0]
+    assert len(api_id) == 32
+    assert api_id > later
