@@ -178,8 +178,10 @@ def test_tls_upload_is_served_and_swapped_without_dropping_clients(
     client.close()
 
 
-def test_restarted_platform_brings_running_deployments_back(start_serve: Callable[..., ServeProcess]) -> None:
-    serve = start_serve()
+def test_restarted_platform_brings_running_deployments_back(
+    start_serve: Callable[..., ServeProcess], backend: str
+) -> None:
+    serve = start_serve(backend)
     client, key, running = create_running(serve)
     client.close()
     other_client, _other_key, other = create_running(serve)
@@ -197,3 +199,25 @@ def test_restarted_platform_brings_running_deployments_back(start_serve: Callabl
         assert again["endpoints"] == running["endpoints"]
         Subscriber("after-restart").connect(again["endpoints"]["mqtt"]).close()
         assert deployment(client, key, stopped_id)["status"] == "stopped"
+
+
+def test_serverless_deployment_is_served_by_sni_on_the_shared_broker(
+    start_serve: Callable[..., ServeProcess],
+) -> None:
+    serve = start_serve()
+    key = serve.create_key()
+    with serve.client() as client:
+        created = client.post(
+            "/deployments", json={"projectID": "default", "deploymentType": "serverless"}, auth=key
+        )
+        deployment_id = created.json()["deploymentID"]
+        running = wait_status(client, key, deployment_id, "running")
+    host, port = running["endpoints"]["mqtts"].rsplit(":", 1)
+    assert host == f"{deployment_id}.serverless.localhost"
+    assert running["endpoints"]["mqtt"] is None
+    context = ssl.create_default_context(cafile=str(serve.ca_path))  # the platform CA signs the wildcard
+    with (
+        socket.create_connection(("127.0.0.1", int(port)), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        assert tls.version() in {"TLSv1.2", "TLSv1.3"}
