@@ -1,6 +1,6 @@
 """Browser fixtures: one real `mqttcloud serve` (HTTPS, temp data dir) and Debian's chromium via Playwright.
 
-The platform and the browser are shared by the module (starting them costs seconds); each test signs in
+The platform and the browser are shared by the session (starting them costs seconds); each test signs in
 afresh on a clean cookie jar. Screenshots go to `artifacts/screenshots/` (gitignored).
 """
 
@@ -42,7 +42,7 @@ class Platform:
         return self.serve.client()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     serve = ServeProcess(tmp_path_factory.mktemp("browser") / "data", serve_env(None, free_port_range()))
     serve.start()
@@ -53,7 +53,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         print(f"--- serve log ---\n{serve.stderr()}")  # shown when a test failed
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
@@ -61,7 +61,7 @@ def playwright() -> Iterator[Playwright]:
         yield handle
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def context(playwright: Playwright) -> Iterator[BrowserContext]:
     with tempfile.TemporaryDirectory(prefix="mqttcloud-chromium-") as profile:
         browser_context = playwright.chromium.launch_persistent_context(

@@ -106,12 +106,7 @@ def test_certificate_upload_shows_status_and_opens_tls(page: Page, platform: Pla
     page.get_by_label("Private key (PEM)").fill(leaf.key_pem)
     page.get_by_role("button", name="Upload").click()
     expect(page.locator("#tls-info")).to_contain_text("broker.browser.test")
-    for _attempt in range(50):  # pending until the broker serves it; the page shows the state on reload
-        if page.locator("#tls-status").inner_text() == "running":
-            break
-        page.wait_for_timeout(200)
-        page.reload()
-    expect(page.locator("#tls-status")).to_have_text("running")
+    expect(page.locator("#tls-status")).to_have_text("running", timeout=30_000)  # the page polls it
     screenshot(page, "tls")
     page.goto(f"{platform.console}/deployments/{deployment_id}")
     expect(page.locator("#addr-mqtts")).to_have_text(re.compile(r"127\.0\.0\.1:\d+"))

@@ -214,6 +214,7 @@ def _status_body(
         "message": view.deployment.status_message,
         "addresses": {a.protocol: a.address for a in addresses(schema.endpoints)},
         "tls": None if tls is None else tls.status.value,
+        "tls_label": None if tls is None else page.t(tls.status.value),
     }
 
 

@@ -276,6 +276,8 @@ ZH_CN: dict[str, str] = {
     "Messages received/s": "每秒接收消息",
     "Messages sent/s": "每秒发送消息",
     "Waiting for samples…": "正在等待采样…",
+    "60 min ago": "60 分钟前",
+    "now": "现在",
 }
 
 

@@ -58,6 +58,7 @@
       const badge = root.querySelector("[data-status]");
       if (badge) setStatus(badge, body.status, body.label);
       root.querySelectorAll("[data-status-text]").forEach((el) => { el.textContent = body.label; });
+      root.querySelectorAll("[data-tls-status]").forEach((el) => { if (body.tls) setStatus(el, body.tls, body.tls_label); });
       root.querySelectorAll("button[data-enabled-in]").forEach((button) => {
         button.disabled = !button.dataset.enabledIn.split(" ").includes(body.status);
       });
@@ -138,27 +139,47 @@
 
   // Charts: inline SVG polylines over the last hour.
   const SVG = "http://www.w3.org/2000/svg";
-  function drawChart(svg, series, windowStart, windowEnd, emptyLabel) {
-    const width = 600, height = 180, pad = 24;
+  function svgNode(name, attrs, text) {
+    const node = document.createElementNS(SVG, name);
+    Object.entries(attrs).forEach(([k, v]) => node.setAttribute(k, v));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function drawChart(svg, series, windowStart, windowEnd, labels) {
+    const width = 600, height = 180, left = 40, right = 12, top = 22, bottom = 22;
     svg.replaceChildren();
     const values = series.flatMap((s) => s.points.map((p) => p[1]).filter((v) => v !== null));
     const max = Math.max(1, ...values);
-    const x = (t) => pad + (width - 2 * pad) * (t - windowStart) / (windowEnd - windowStart);
-    const y = (v) => height - pad - (height - 2 * pad) * v / max;
-    const axis = document.createElementNS(SVG, "path");
-    axis.setAttribute("d", `M${pad},${pad} V${height - pad} H${width - pad}`);
-    axis.setAttribute("stroke", "#9aa5b5"); axis.setAttribute("fill", "none"); svg.appendChild(axis);
-    const label = document.createElementNS(SVG, "text");
-    label.setAttribute("x", pad + 4); label.setAttribute("y", pad - 6); label.setAttribute("font-size", "12"); label.setAttribute("fill", "#5b6576");
-    label.textContent = values.length ? String(Math.round(max * 100) / 100) : emptyLabel; svg.appendChild(label);
+    const x = (t) => left + (width - left - right) * (t - windowStart) / (windowEnd - windowStart);
+    const y = (v) => height - bottom - (height - top - bottom) * v / max;
+    [0, 0.5, 1].forEach((f) => {
+      const v = max * f, yy = y(v).toFixed(1);
+      svg.appendChild(svgNode("line", { x1: left, x2: width - right, y1: yy, y2: yy, stroke: f === 0 ? "#9aa5b5" : "#e3e7ee" }));
+      svg.appendChild(svgNode("text", { x: left - 6, y: Number(yy) + 4, "text-anchor": "end", "font-size": "11", fill: "#5b6576" },
+        String(Math.round(v * 10) / 10)));
+    });
+    svg.appendChild(svgNode("text", { x: left, y: height - 6, "font-size": "11", fill: "#5b6576" }, labels.ago));
+    svg.appendChild(svgNode("text", { x: width - right, y: height - 6, "font-size": "11", "text-anchor": "end", fill: "#5b6576" }, labels.now));
+    if (!values.length) {
+      svg.appendChild(svgNode("text", { x: width / 2, y: height / 2, "font-size": "13", "text-anchor": "middle", fill: "#5b6576" }, labels.empty));
+    }
+    let legendX = left;
     series.forEach((s) => {
-      const pts = s.points.filter((p) => p[1] !== null).map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`);
+      const pts = s.points.filter((p) => p[1] !== null);
+      if (series.length > 1) {
+        svg.appendChild(svgNode("rect", { x: legendX, y: 6, width: 10, height: 10, fill: s.color }));
+        svg.appendChild(svgNode("text", { x: legendX + 14, y: 15, "font-size": "11", fill: "#1d2430" }, s.label));
+        legendX += 24 + s.label.length * 6.5;
+      }
       if (!pts.length) return;
-      const line = document.createElementNS(SVG, "polyline");
-      line.setAttribute("points", pts.join(" ")); line.setAttribute("fill", "none");
-      line.setAttribute("stroke", s.color); line.setAttribute("stroke-width", "2"); line.setAttribute("vector-effect", "non-scaling-stroke");
-      const title = document.createElementNS(SVG, "title"); title.textContent = s.label; line.appendChild(title);
+      const line = svgNode("polyline", {
+        points: pts.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" "),
+        fill: "none", stroke: s.color, "stroke-width": "2", "vector-effect": "non-scaling-stroke",
+      });
+      line.appendChild(svgNode("title", {}, s.label));
       svg.appendChild(line);
+      const lastPoint = pts[pts.length - 1];
+      svg.appendChild(svgNode("circle", { cx: x(lastPoint[0]).toFixed(1), cy: y(lastPoint[1]).toFixed(1), r: "3", fill: s.color }));
     });
   }
   const charts = document.getElementById("charts");
@@ -170,11 +191,12 @@
       const conn = data.points.map((p) => [p.at, p.connections]);
       const received = data.points.map((p) => [p.at, p.received]);
       const sent = data.points.map((p) => [p.at, p.sent]);
-      drawChart(document.getElementById("chart-connections"), [{ label: charts.dataset.labelConnections, color: "#1f5fbf", points: conn }], start, end, charts.dataset.labelEmpty);
+      const labels = { empty: charts.dataset.labelEmpty, ago: charts.dataset.labelAgo, now: charts.dataset.labelNow };
+      drawChart(document.getElementById("chart-connections"), [{ label: charts.dataset.labelConnections, color: "#1f5fbf", points: conn }], start, end, labels);
       drawChart(document.getElementById("chart-rates"), [
         { label: charts.dataset.labelReceived, color: "#18794e", points: received },
         { label: charts.dataset.labelSent, color: "#a15c00", points: sent },
-      ], start, end, charts.dataset.labelEmpty);
+      ], start, end, labels);
       const last = data.points[data.points.length - 1];
       if (last) {
         document.getElementById("now-connections").textContent = `${charts.dataset.labelConnections}: ${last.connections}`;
