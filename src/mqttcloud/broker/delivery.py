@@ -186,7 +186,7 @@ def _drop(ch: "Channel | None", session: Session, d: Delivery, why: str, out: Ou
     if m is not None:
         m.inc("delivery.dropped")
         m.inc(f"delivery.dropped.{why}")
-    if d.qos and session.is_persistent:
+    if d.qos and session.stored:
         out.records.append(MessageAcked(session.clientid, d.message.id))
 
 
@@ -239,7 +239,7 @@ def deliver(
     cache: EncodeCache | None = None,
 ) -> None:
     """Route one delivery into `session`: send now, queue (window full / offline), or drop."""
-    if d.qos and session.is_persistent:
+    if d.qos and session.stored:
         out.records.append(MessageQueued(session.clientid, d.qos, d.message, d.subscription_ids, d.retain))
     if ch is not None and (d.qos == 0 or (not session.queue and len(session.inflight) < ch.send_window)):
         send_now(ch, session, d, now, out, cache=cache)
@@ -251,7 +251,7 @@ def deliver(
         if ch is not None:
             ch.counters.send_msg_dropped += 1
             ch.counters.send_msg_dropped_queue_full += 1
-        if dropped.qos and session.is_persistent:
+        if dropped.qos and session.stored:
             out.records.append(MessageAcked(session.clientid, dropped.message.id))
 
 

@@ -77,6 +77,16 @@ class MessageAcked:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageReleased:
+    """The client answered PUBREC for this QoS 2 message (sent with `packet_id`): after a restart the
+    broker owes it a PUBREL with that id, not the PUBLISH again (exactly once across restarts)."""
+
+    clientid: str
+    message_id: bytes
+    packet_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class RetainedSet:
     message: Message
 
@@ -93,6 +103,7 @@ Record = (
     | SubscriptionRemoved
     | MessageQueued
     | MessageAcked
+    | MessageReleased
     | RetainedSet
     | RetainedDeleted
 )
@@ -224,6 +235,8 @@ def record_to_tuple(r: Record) -> tuple[Value, ...]:
             return (5, r.clientid, r.qos, message_to_tuple(r.message), r.subscription_ids, r.retain)
         case MessageAcked():
             return (6, r.clientid, r.message_id)
+        case MessageReleased():
+            return (9, r.clientid, r.message_id, r.packet_id)
         case RetainedSet():
             return (7, message_to_tuple(r.message))
         case RetainedDeleted():
@@ -251,6 +264,8 @@ def record_from_tuple(t: tuple[Value, ...]) -> Record:
                 return RetainedSet(message_from_tuple(msg))
             case (8, topic):
                 return RetainedDeleted(_s(topic))
+            case (9, cid, mid, pid):
+                return MessageReleased(_s(cid), _b(mid), _i(pid))
     except IndexError as exc:
         raise CorruptRecordError("bad tuple") from exc
     raise CorruptRecordError(f"unknown record {t[:1]!r}")

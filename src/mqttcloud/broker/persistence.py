@@ -4,7 +4,8 @@ Owns: `session_record(s)` / `session_records(s)` / `subscription_record(sub)` (w
 session looks like in the log), `snapshot(broker)` (the whole durable state, for log compaction) and
 `restore(broker, records, now)` (replay in order).
 Rule: `restore(snapshot())` rebuilds the same retained messages, persistent sessions, subscriptions
-and QoS 1/2 queue; in-flight messages come back queued (re-sent without DUP, fresh packet ids).
+and QoS 1/2 queue; in-flight PUBLISHes come back queued (re-sent without DUP, fresh packet ids), QoS 2
+messages the client already answered with PUBREC come back in flight, owing PUBREL with their id.
 """
 
 from collections.abc import Iterable
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from mqttcloud.broker.durability import (
     MessageAcked,
     MessageQueued,
+    MessageReleased,
     Record,
     RetainedDeleted,
     RetainedSet,
@@ -21,7 +23,7 @@ from mqttcloud.broker.durability import (
     SubscriptionAdded,
     SubscriptionRemoved,
 )
-from mqttcloud.broker.session import Delivery, Session
+from mqttcloud.broker.session import AWAIT_COMP, Delivery, Session
 from mqttcloud.broker.subscriptions import Subscription, split_share
 
 if TYPE_CHECKING:
@@ -41,6 +43,8 @@ def session_records(s: Session) -> list[Record]:
     for d in [*s.inflight.values(), *s.queue]:
         if d.qos:
             records.append(MessageQueued(s.clientid, d.qos, d.message, d.subscription_ids, d.retain))
+            if d.state == AWAIT_COMP:
+                records.append(MessageReleased(s.clientid, d.message.id, d.packet_id))
     return records
 
 
@@ -101,13 +105,23 @@ def restore(broker: "Broker", records: Iterable[Record], now: float) -> None:
                     pending.setdefault(r.clientid, {})[r.message.id] = d
             case MessageAcked():
                 pending.get(r.clientid, {}).pop(r.message_id, None)
+            case MessageReleased():
+                released = pending.get(r.clientid, {}).get(r.message_id)
+                if released is not None:
+                    released.state = AWAIT_COMP
+                    released.packet_id = r.packet_id
             case RetainedSet():
                 broker.retained.store(r.message)
             case RetainedDeleted():
                 broker.retained.delete(r.topic)
     for cid, deliveries in pending.items():
         s = broker.sessions.get(cid)
-        if s is not None:
-            s.queue.extend(d for d in deliveries.values() if not d.message.is_expired(now))
+        if s is None:
+            continue
+        for d in deliveries.values():
+            if d.state == AWAIT_COMP:  # PUBREL is owed with the original packet id [MQTT-4.4.0-1]
+                s.inflight[d.packet_id] = d
+            elif not d.message.is_expired(now):
+                s.queue.append(d)
     for s in broker.sessions.values():
         broker.schedule_expiry(s)

@@ -12,6 +12,7 @@ from mqttcloud.broker.durability import (
     CorruptRecordError,
     MessageAcked,
     MessageQueued,
+    MessageReleased,
     Record,
     RetainedDeleted,
     RetainedSet,
@@ -23,7 +24,17 @@ from mqttcloud.broker.durability import (
     encode_record,
 )
 from mqttcloud.broker.message import Message
-from mqttcloud.protocol.packets import Disconnect, PubAck, Publish, QoS, Subscribe, Subscription
+from mqttcloud.protocol.packets import (
+    Disconnect,
+    PubAck,
+    PubComp,
+    Publish,
+    PubRec,
+    PubRel,
+    QoS,
+    Subscribe,
+    Subscription,
+)
 from mqttcloud.protocol.properties import Properties
 
 MSG = Message(
@@ -51,6 +62,7 @@ RECORDS: list[Record] = [
     SubscriptionRemoved("c", "x"),
     MessageQueued("c", 1, MSG, (1, 2), True),
     MessageAcked("c", b"\x02" * 16),
+    MessageReleased("c", b"\x02" * 16, 65535),
     RetainedSet(Message(b"\x03" * 16, "t", b"v", 0, True, None, 3.0)),
     RetainedDeleted("t"),
 ]
@@ -190,3 +202,22 @@ def test_restored_session_is_listed_before_it_reconnects() -> None:
     assert info.connected is False
     assert info.is_persistent is True
     assert info.subscriptions_cnt == 1
+
+
+def test_qos2_after_pubrec_restarts_owing_pubrel_not_publish() -> None:
+    """Exactly once across a restart: after PUBREC the broker re-sends PUBREL with the same id."""
+    h = Harness()
+    props = Properties(session_expiry_interval=600)
+    b, _ = h.connect("sub", clean_start=False, properties=props)
+    b.send(Subscribe(packet_id=1, subscriptions=(Subscription(topic_filter="x", qos=QoS(2)),)))
+    a, _ = h.connect("pub")
+    a.send(publish("x", b"once", qos=2, packet_id=1))
+    sent = b.only(Publish)[0]
+    assert sent.packet_id is not None
+    b.send(PubRec(packet_id=sent.packet_id))
+    h.broker = restart(h)
+    h.clients.clear()
+    b2, _ = h.connect("sub", clean_start=False, properties=props)
+    assert b2.take() == [PubRel(packet_id=sent.packet_id)]
+    b2.send(PubComp(packet_id=sent.packet_id))
+    assert h.broker.sessions["sub"].inflight == {}

@@ -6,6 +6,7 @@ from tests.unit.broker.pair import Client, Harness, publish
 
 from mqttcloud import contracts
 from mqttcloud.broker.core import Broker
+from mqttcloud.broker.session import AWAIT_COMP
 from mqttcloud.protocol.packets import (
     Disconnect,
     PubAck,
@@ -114,7 +115,10 @@ def assert_log_rebuilds_state(h: Harness) -> None:
     }
     for cid, s in old.items():
         pending = sorted(d.message.id for d in [*s.inflight.values(), *s.queue] if d.qos)
-        assert sorted(d.message.id for d in fresh.sessions[cid].queue) == pending
+        back = fresh.sessions[cid]
+        assert sorted(d.message.id for d in [*back.inflight.values(), *back.queue]) == pending
+        owed = {pid: d.message.id for pid, d in s.inflight.items() if d.state == AWAIT_COMP}
+        assert {pid: d.message.id for pid, d in back.inflight.items()} == owed  # PUBREL still owed
     assert {m.topic for m in fresh.retained} == {m.topic for m in h.broker.retained}
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from mqttcloud.broker.actions import Action
 from mqttcloud.broker.delivery import Out, drain, redeliver
-from mqttcloud.broker.durability import MessageAcked
+from mqttcloud.broker.durability import MessageAcked, MessageReleased
 from mqttcloud.broker.limits import TOPIC_ALIAS_MAXIMUM
 from mqttcloud.broker.session import AWAIT_COMP, Delivery
 from mqttcloud.protocol.errors import ProtocolError
@@ -140,7 +140,7 @@ def _finish(ch: "Channel", d: Delivery, now: float, out: Out) -> None:
     assert session is not None
     del session.inflight[d.packet_id]
     ch.broker.counters.inc("messages.acked")
-    if session.is_persistent:
+    if session.stored:
         out.records.append(MessageAcked(session.clientid, d.message.id))
     drain(ch, session, now, out)
 
@@ -176,6 +176,8 @@ def handle_pubrec(ch: "Channel", pkt: PubRec, now: float) -> list[Action]:
         return out.result()
     d.state = AWAIT_COMP
     d.sent_at = now
+    if session.stored:  # after a restart the broker must send PUBREL, not the PUBLISH again
+        out.records.append(MessageReleased(session.clientid, d.message.id, d.packet_id))
     ch.broker.counters.inc("packets.pubrel.sent")
     out.actions.append(ch.send(PubRel(packet_id=pkt.packet_id)))  # (spec 4.3.3)
     return out.result()
