@@ -143,6 +143,8 @@ class BrokerRuntime:
             for deployment in self._serverless(session):
                 if status is BrokerStatus.RUNNING:
                     continue  # tenants become running when a spec enabling them is applied
+                if status is BrokerStatus.FAILED and not deployment.desired_running:
+                    continue  # a stopped tenant is not failed by the shared broker's crashes
                 deployments.record_status(
                     session, deployment_id=deployment.id, status=new_status, message=message
                 )
