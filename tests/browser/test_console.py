@@ -110,3 +110,13 @@ def test_certificate_upload_shows_status_and_opens_tls(page: Page, platform: Pla
     screenshot(page, "tls")
     page.goto(f"{platform.console}/deployments/{deployment_id}")
     expect(page.locator("#addr-mqtts")).to_have_text(re.compile(r"127\.0\.0\.1:\d+"))
+
+
+def test_language_switches_to_chinese_and_back(page: Page, platform: Platform) -> None:
+    login(page, platform)
+    page.get_by_role("link", name="简体中文").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("部署")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    screenshot(page, "deployments-zh")
+    page.get_by_role("link", name="English").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Deployments")

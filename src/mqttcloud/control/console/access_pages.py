@@ -423,7 +423,10 @@ async def _uploaded(request: Request, page: Page) -> tuple[bytes, str, authn.Kin
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise ImportFileError("choose a CSV or JSON file")
-    data = await upload.read(MAX_IMPORT_BYTES + 1)
+    try:
+        data = await upload.read(MAX_IMPORT_BYTES + 1)
+    finally:
+        await upload.close()
     return data, upload.filename, _kind(field_text(form, "kind"))
 
 

@@ -236,7 +236,10 @@ async def field_file_or_text(form: FormData, name: str, file_name: str) -> str:
     """A PEM (or other text) given either in a textarea `name` or as an uploaded file `file_name`."""
     upload = form.get(file_name)
     if isinstance(upload, UploadFile) and upload.filename:
-        data = await upload.read(1024 * 1024)
+        try:
+            data = await upload.read(1024 * 1024)
+        finally:
+            await upload.close()
         return data.decode("utf-8", errors="replace").strip()
     return field_text(form, name)
 
@@ -269,5 +272,7 @@ class ConsoleRoute(APIRoute):
                 return await error_page(request, exc.status, exc.message)
             except ApiError as exc:
                 return await error_page(request, exc.status_code, exc.message)
+            finally:
+                await request.close()  # closes the uploaded files of a parsed form
 
         return console_handler
