@@ -123,11 +123,13 @@ def broker_spec(directory: Path, tenants: int) -> tuple[contracts.BrokerSpec, st
     return spec, ca.ca_pem
 
 
-def start_broker(spec: contracts.BrokerSpec, directory: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_broker(
+    spec: contracts.BrokerSpec, directory: Path, *, pin: bool
+) -> tuple[subprocess.Popen[bytes], int]:
     spec_path = directory / "spec.json"
     spec_path.write_text(spec.model_dump_json())
     argv = [sys.executable, "-m", "mqttcloud", "broker", "--config", str(spec_path), "--log-level", "WARNING"]
-    if shutil.which("taskset"):
+    if pin:
         argv = ["taskset", "-c", "0", *argv]
     log = (directory / "broker.log").open("wb")
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -306,17 +308,19 @@ def main() -> int:
     parser.add_argument("--conns", type=int, default=50, help="connections per tenant (1 subscriber)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measurement window")
     parser.add_argument("--noisy", type=int, default=0, help="tenants with a 10x window and batch")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin broker and load to CPUs 0 and 1")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     needed = args.tenants * args.conns * 2 + 1024
     if soft < needed:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(needed, soft)), hard))
-    if shutil.which("taskset"):
+    pin = shutil.which("taskset") is not None and not args.no_pin
+    if pin:
         os.sched_setaffinity(0, {1})
     with tempfile.TemporaryDirectory(prefix="mqttcloud-serverless-bench-") as tmp:
         directory = Path(tmp)
         spec, ca_pem = broker_spec(directory, args.tenants)
-        proc, port = start_broker(spec, directory)
+        proc, port = start_broker(spec, directory, pin=pin)
         load = Load(port, ca_pem, args.tenants, args.conns, args.noisy)
         try:
             time.sleep(1.0)  # let the broker settle before the baseline
@@ -334,11 +338,12 @@ def main() -> int:
             )
             load.run(WARMUP)
             start = [t.delivered for t in load.tenants]
-            cpu_start = cpu_seconds(proc.pid)
+            cpu_start, own_start = cpu_seconds(proc.pid), time.process_time()
             began = time.monotonic()
             load.run(args.seconds)
             elapsed = time.monotonic() - began
             cpu = (cpu_seconds(proc.pid) - cpu_start) / elapsed
+            own_cpu = (time.process_time() - own_start) / elapsed
             rates = [(t.delivered - s) / elapsed for t, s in zip(load.tenants, start, strict=True)]
             if load.failed:
                 print(f"WARNING: {load.failed} connections were closed by the broker during the run")
@@ -356,7 +361,7 @@ def main() -> int:
     slowest = min(quiet)
     print(
         f"delivered {total:,.0f} msgs/s in total over {elapsed:.1f} s (tenant rate cap 1000 msgs/s); "
-        f"broker CPU {cpu:.0%} of one core"
+        f"CPU: broker {cpu:.0%}, load generator {own_cpu:.0%} of one core"
     )
     print(
         f"per tenant msgs/s: min {min(rates):,.0f}  median {statistics.median(rates):,.0f}  "
