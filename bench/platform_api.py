@@ -42,9 +42,16 @@ class Target:
     request: bytes  # one complete HTTP/1.1 request
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to report cost independent of machine load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Result:
     def __init__(self) -> None:
         self.latencies: list[float] = []
+        self.completed = 0  # warm-up included: they cost server CPU too
         self.errors: dict[str, int] = {}
 
 
@@ -62,6 +69,7 @@ async def worker(target: Target, stop_at: float, record_from: float, result: Res
             body_length = int(match.group(1)) if match else 0
             await reader.readexactly(body_length)
             finished = time.perf_counter()
+            result.completed += 1
             if started >= record_from:
                 result.latencies.append(finished - started)
                 if status != "200":
@@ -144,7 +152,9 @@ def main() -> int:
             runner = asyncio.Runner()
         with runner:
             target = Target(host, int(port), context, raw)
+            cpu_before = cpu_seconds(process.pid)
             result = runner.run(load(target, args.connections, args.seconds, args.warmup))
+            server_cpu = cpu_seconds(process.pid) - cpu_before
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -168,6 +178,11 @@ def main() -> int:
         f"p99 {quantiles[98] * 1000:.2f} ms   max {latencies[-1] * 1000:.2f} ms"
     )
     print(f"  non-200:    {result.errors or 'none'}")
+    total = result.completed
+    print(
+        f"  server CPU: {server_cpu:.2f} s = {server_cpu / total * 1e6:.0f} us/request "
+        f"(~{total / server_cpu:,.0f} req/s per fully available core); load average {os.getloadavg()[0]:.1f}"
+    )
     return 0 if not result.errors else 1
 
 

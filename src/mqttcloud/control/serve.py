@@ -81,7 +81,7 @@ def _banner(settings: Settings, port: int, root_line: str) -> str:
     base = f"{scheme}://{_url_host(settings)}:{port}"
     lines = [
         "mqttcloud is running",
-        f"  Console:         {base}/",
+        f"  Console:         {base}/console/",
         f"  Platform API:    {base}{PLATFORM_API_PREFIX}   (OpenAPI: {base}{OPENAPI_URL})",
         f"  Deployment API:  {base}/api/v5   and   {base}/api   (v4)",
         f"  Root login:      {root_line}",
