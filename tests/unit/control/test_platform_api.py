@@ -4,7 +4,7 @@ import base64
 import re
 
 import pytest
-from tests.certs import default_pki, make_self_signed
+from tests.certs import Issued, default_pki, make_self_signed, private_key, v1_certificate_pem
 from tests.unit.control.conftest import Platform
 
 from mqttcloud.control.deployments.models import Deployment, DeploymentStatus
@@ -410,6 +410,22 @@ async def test_tls_two_way_needs_cacert_and_is_stored(platform: Platform) -> Non
     assert spec.tls.ca_pem is not None
 
 
+def _self_signed_body(issued: Issued) -> dict[str, object]:
+    return tls_body(cert=issued.cert_pem, key=issued.key_pem)
+
+
+def _not_yet_valid() -> dict[str, object]:
+    import datetime as dt
+
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(days=10)
+    return _self_signed_body(make_self_signed(not_before=start, not_after=start + dt.timedelta(days=90)))
+
+
+def _v1() -> dict[str, object]:
+    issued = make_self_signed(key=private_key("ec256", 120))
+    return tls_body(cert=v1_certificate_pem(issued), key=issued.key_pem)
+
+
 def _expired() -> dict[str, object]:
     import datetime as dt
 
@@ -426,6 +442,10 @@ def _expired() -> dict[str, object]:
         (lambda: tls_body(key=default_pki().server.encrypted_key_pem()), "key-encrypted"),
         (lambda: tls_body(key=default_pki().client.key_pem), "key-mismatch"),
         (_expired, "expired"),
+        (_not_yet_valid, "not-yet-valid"),
+        (_v1, "x509-v3"),
+        (lambda: _self_signed_body(make_self_signed(key=private_key("rsa1024", 0))), "key-algorithm"),
+        (lambda: tls_body(tlsType="two-way", cacert="not a certificate"), "cacert-pem"),
         (lambda: tls_body(cacert=default_pki().root.cert_pem), "cacert-not-allowed"),
         (lambda: tls_body(cert=default_pki().server.cert_pem + default_pki().other_root.cert_pem), "chain"),
     ],
