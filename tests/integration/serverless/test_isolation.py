@@ -119,6 +119,22 @@ def test_hash_subscriber_sees_only_its_tenant(
     assert (topic, payload) == ("a/marker", b"mine")
 
 
+def test_shared_subscriptions_with_the_same_group_stay_in_their_tenant(
+    platform: RunningPlatform, two_tenants: tuple[str, str], clients: list[w.Client]
+) -> None:
+    a, b = two_tenants
+    member_a = online(platform, clients, a, "share-member")
+    member_b = online(platform, clients, b, "share-member")
+    assert subscribe(member_a, 1, ["$share/workers/jobs/#"]) == [0]
+    assert subscribe(member_b, 1, ["$share/workers/jobs/#"]) == [0]
+    pub_a = online(platform, clients, a, "share-pub")
+    for i in range(3):
+        publish(pub_a, f"jobs/{i}", b"job-of-a")
+    for i in range(3):  # the only member in A gets every job; B's member of the same group none
+        assert next_publish(member_a) == (f"jobs/{i}", b"job-of-a", False)
+    ping(member_b)
+
+
 def refusal(client: w.Client) -> tuple[int, str]:
     """(CONNACK reason code, Reason String) of an MQTT 5 CONNECT refused for its SNI; then closed."""
     client.send(w.connect("who-am-i", version=5, username="alice", password=PASSWORD))
