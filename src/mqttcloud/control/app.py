@@ -104,6 +104,7 @@ def create_app(
     app.state.rate_limiter = RateLimiter.from_profile(
         settings.rate_limit_profile, settings.rate_limit_overrides
     )
+    app.state.key_verifier.watch_changes()
     app.state.view_cache = view_cache = ViewCache()
     view_cache.watch_commits(db)
     # Until the lifespan runs (e.g. a TestClient used without `with`), writes just update the database.

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from mqttcloud.control.api_keys import service as api_keys
-from mqttcloud.control.api_keys.models import ALL_PROJECTS, Scope
+from mqttcloud.control.api_keys.models import ALL_PROJECTS, ApiKey, Scope
 from mqttcloud.control.db import Database
 from mqttcloud.control.errors import Forbidden, Unauthorized
 from mqttcloud.control.ratelimit import RateLimiter
@@ -98,6 +100,16 @@ class KeyVerifier:
         self._clock = clock
         self._cache: dict[str, _CachedKey] = {}
         self._last_written: dict[str, float] = {}
+
+    def watch_changes(self) -> None:
+        """Forget a key as soon as a session of this database edits or deletes it (console, CLI services)."""
+
+        def after_flush(session: Session, _context: Any) -> None:
+            for instance in (*session.dirty, *session.deleted):
+                if isinstance(instance, ApiKey):
+                    self.invalidate(instance.key)
+
+        event.listen(self.database.session_factory, "after_flush", after_flush)
 
     def invalidate(self, key: str | None = None) -> None:
         """Forget a key (after an edit or delete in this process), or every key."""

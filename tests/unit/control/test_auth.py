@@ -117,3 +117,22 @@ async def test_unknown_key_is_unauthorized(database: Database) -> None:
     with pytest.raises(Unauthorized) as refused:
         await KeyVerifier(database).verify(basic("ffffffffffffffff", "secret"))
     assert refused.value.message == "Invalid API key or secret"
+
+
+async def test_edited_or_deleted_key_is_forgotten_at_once_when_watched(database: Database) -> None:
+    key, secret = mint(database)
+    verifier = KeyVerifier(database, cache_seconds=3600)
+    verifier.watch_changes()
+    assert (await verifier.verify(basic(key, secret))).scopes == {"tls", "deployments", "projects"}
+    with database.session() as session:
+        root = accounts.get_root(session)
+        row = api_keys.find_by_key(session, key=key)
+        assert row is not None
+        api_keys.update_key(session, actor=root, key_id=row.id, scopes=["tls"])
+    assert (await verifier.verify(basic(key, secret))).scopes == {"tls"}
+    with database.session() as session:
+        row = api_keys.find_by_key(session, key=key)
+        assert row is not None
+        api_keys.delete_key(session, actor=accounts.get_root(session), key_id=row.id)
+    with pytest.raises(Unauthorized):
+        await verifier.verify(basic(key, secret))
