@@ -1,0 +1,511 @@
+"""Broker benchmark: our broker and Debian's mosquitto side by side, same load generator, one run.
+
+    .venv/bin/python bench/broker.py [--quick] [--only ours|mosquitto]
+
+Each broker runs pinned to CPU 0 (`taskset -c 0`), the load generator (this process, uvloop) to CPU 1.
+Scenarios, each bounded in time (the whole run takes well under 3 minutes):
+
+- fan-in:   8 publishers → 1 subscriber on `bench/#`, QoS 0, 100-byte payloads; msgs/s delivered.
+- fan-out:  1 publisher → 50 subscribers on `bench/fan`, QoS 0, 100-byte payloads; deliveries/s.
+- latency:  QoS 1 publisher at 2,000 msg/s → QoS 1 subscriber; end-to-end p50/p99 in ms.
+- idle:     10,000 connections (CONNECT/CONNACK, keep-alive 60 s); connects/s and broker RSS per connection.
+
+The load generator writes pre-encoded packets in batches and counts QoS 0 deliveries by bytes (every
+packet has the same size), so it is not the bottleneck. Throughput runs are closed-loop: publishers stop
+writing while more than WINDOW messages are in flight, so neither broker is measured on how much it can
+buffer. Without taskset/mosquitto the corresponding parts are skipped with a note.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+import uvloop
+
+ROOT = Path(__file__).resolve().parents[1]
+MOSQUITTO = "/usr/sbin/mosquitto"
+PAYLOAD = b"x" * 100
+WINDOW = 20_000  # messages in flight (sent, not yet delivered) per throughput scenario
+
+
+# ---------------------------------------------------------------------------------------------- wire
+
+
+def _utf8(s: str) -> bytes:
+    raw = s.encode()
+    return struct.pack("!H", len(raw)) + raw
+
+
+def _vbi(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n % 128
+        n //= 128
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _packet(first: int, body: bytes) -> bytes:
+    return bytes([first]) + _vbi(len(body)) + body
+
+
+def connect_packet(client_id: str, keepalive: int = 60) -> bytes:
+    return _packet(0x10, _utf8("MQTT") + bytes([4, 0x02]) + struct.pack("!H", keepalive) + _utf8(client_id))
+
+
+def subscribe_packet(topic: str, qos: int) -> bytes:
+    return _packet(0x82, b"\x00\x01" + _utf8(topic) + bytes([qos]))
+
+
+def publish_qos0(topic: str, payload: bytes) -> bytes:
+    return _packet(0x30, _utf8(topic) + payload)
+
+
+# ------------------------------------------------------------------------------------------- brokers
+
+
+@dataclass
+class Broker:
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    workdir: Path
+
+    def rss_kb(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _raise_nofile() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _pin(cpu: int) -> list[str]:
+    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"broker exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("broker did not start listening")
+
+
+def start_ours(workdir: Path) -> Broker:
+    ready = workdir / "ready.json"
+    cmd = [
+        *_pin(0),
+        sys.executable,
+        "-m",
+        "mqttcloud",
+        "broker",
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--allow-anonymous",
+        "--data-dir",
+        str(workdir / "data"),
+        "--ready-file",
+        str(ready),
+        "--log-level",
+        "WARNING",
+    ]
+    stderr = (workdir / "ours.stderr").open("wb")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=stderr)  # inherits our raised RLIMIT_NOFILE
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"our broker failed: {(workdir / 'ours.stderr').read_text()}")
+        time.sleep(0.05)
+    port = int(json.loads(ready.read_text())["listeners"][0]["port"])
+    return Broker("mqttcloud", port, proc, workdir)
+
+
+def start_mosquitto(workdir: Path) -> Broker:
+    port = _free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_type error\n"
+        "max_queued_messages 100000\n"
+    )
+    proc = subprocess.Popen(
+        [*_pin(0), MOSQUITTO, "-c", str(conf)],
+        stderr=(workdir / "mosquitto.stderr").open("wb"),
+        stdout=subprocess.DEVNULL,
+    )
+    _wait_port(port, proc)
+    return Broker("mosquitto", port, proc, workdir)
+
+
+# ------------------------------------------------------------------------------------ load generator
+
+
+class Sub(asyncio.Protocol):
+    """Connects, subscribes, then counts delivered bytes (QoS 0 packets all have the same size)."""
+
+    def __init__(self, client_id: str, topic: str, on_data: Callable[[], None]) -> None:
+        self.client_id = client_id
+        self.topic = topic
+        self.on_data = on_data
+        self.header = bytearray()
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.count_bytes = 0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop transports don't subclass Transport
+        self.transport.write(connect_packet(self.client_id) + subscribe_packet(self.topic, 0))
+
+    def data_received(self, data: bytes) -> None:
+        if not self.ready.done():
+            self.header += data
+            if len(self.header) >= 9:  # CONNACK (4) + SUBACK (5)
+                self.count_bytes += len(self.header) - 9
+                self.ready.set_result(None)
+            return
+        self.count_bytes += len(data)
+        self.on_data()
+
+
+class Pub(asyncio.Protocol):
+    def __init__(self, client_id: str) -> None:
+        self.client_id = client_id
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.can_write = asyncio.Event()
+        self.can_write.set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop transports don't subclass Transport
+        self.transport.write(connect_packet(self.client_id))
+
+    def data_received(self, data: bytes) -> None:
+        if not self.ready.done():
+            self.ready.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.can_write.clear()
+
+    def resume_writing(self) -> None:
+        self.can_write.set()
+
+
+@dataclass
+class Flow:
+    """Closed-loop accounting: publishers wait while too much is in flight."""
+
+    sent: int = 0
+    lost: int = 0  # deliveries given up on (dropped by the broker or stalled > 1 s)
+    progress: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wake(self) -> None:
+        self.progress.set()
+
+
+async def _connect(port: int, factory: Callable[[], asyncio.Protocol]) -> asyncio.Protocol:
+    _t, proto = await asyncio.get_running_loop().create_connection(factory, "127.0.0.1", port)
+    return proto
+
+
+async def throughput(port: int, publishers: int, subscribers: int, seconds: float) -> tuple[float, int]:
+    """(deliveries per second summed over subscribers, deliveries the broker dropped) in a closed loop."""
+    flow = Flow()
+    topic_filter = "bench/#" if publishers > 1 else "bench/fan"
+    subs = [Sub(f"s{i}", topic_filter, flow.wake) for i in range(subscribers)]
+    for s in subs:
+        await _connect(port, lambda s=s: s)  # type: ignore[misc]  # bind the loop variable
+    await asyncio.gather(*(s.ready for s in subs))
+    pubs = [Pub(f"p{i}") for i in range(publishers)]
+    for p in pubs:
+        await _connect(port, lambda p=p: p)  # type: ignore[misc]  # bind the loop variable
+    await asyncio.gather(*(p.ready for p in pubs))
+    packets = [
+        publish_qos0(f"bench/{i}" if publishers > 1 else "bench/fan", PAYLOAD) for i in range(publishers)
+    ]
+    size = len(packets[0])
+    assert all(len(p) == size for p in packets)
+    batch = 100
+    chunks = [pk * batch for pk in packets]
+
+    def delivered() -> int:
+        return sum(s.count_bytes for s in subs) // size
+
+    stop = False
+
+    async def pump(i: int) -> None:
+        pub = pubs[i]
+        assert pub.transport is not None
+        while not stop:
+            if flow.sent * subscribers - delivered() > WINDOW:
+                flow.progress.clear()
+                try:
+                    await asyncio.wait_for(flow.progress.wait(), 1.0)
+                except TimeoutError:
+                    # Nothing arrived for 1 s: count what is outstanding as lost (dropped, or stuck
+                    # behind a stall longer than a second) and go on, so one loss cannot stop the run.
+                    now_delivered = delivered()
+                    flow.lost += flow.sent * subscribers - now_delivered
+                    flow.sent = now_delivered // subscribers
+                continue
+            await pub.can_write.wait()
+            pub.transport.write(chunks[i])
+            flow.sent += batch
+            await asyncio.sleep(0)
+
+    tasks = [asyncio.create_task(pump(i)) for i in range(publishers)]
+    await asyncio.sleep(0.5)  # warm-up
+    start_count, start, start_lost = delivered(), time.perf_counter(), flow.lost
+    await asyncio.sleep(seconds)
+    end_count, end, end_lost = delivered(), time.perf_counter(), flow.lost
+    stop = True
+    await asyncio.gather(*tasks)
+    protos: list[Sub | Pub] = [*subs, *pubs]
+    for proto in protos:
+        if proto.transport is not None:
+            proto.transport.abort()
+    return (end_count - start_count) / (end - start), end_lost - start_lost
+
+
+def _frame_header(buf: bytearray, pos: int) -> tuple[int, int] | None:
+    """(body offset, body length) of the packet at `pos`, or None if it is not complete yet."""
+    length, shift, i = 0, 0, pos + 1
+    while i < len(buf):
+        b = buf[i]
+        length |= (b & 0x7F) << shift
+        i += 1
+        if not b & 0x80:
+            return (i, length) if len(buf) - i >= length else None
+        shift += 7
+    return None
+
+
+class LatencySub(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.samples: list[float] = []
+        self.expected = 1 << 62
+        self.all_in = asyncio.Event()
+        self.transport: asyncio.Transport | None = None
+        self.acked_header = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop transports don't subclass Transport
+        self.transport.write(connect_packet("lat-sub") + subscribe_packet("lat/t", 1))
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter_ns()
+        self.buf += data
+        buf = self.buf
+        acks = []
+        pos = 0
+        while True:
+            header = _frame_header(buf, pos)
+            if header is None:
+                break
+            i, length = header
+            first = buf[pos]
+            body = bytes(buf[i : i + length])
+            pos = i + length
+            if first >> 4 == 9 and not self.ready.done():
+                self.ready.set_result(None)
+            elif first >> 4 == 3:
+                tlen = struct.unpack("!H", body[:2])[0]
+                mid = body[2 + tlen : 4 + tlen]
+                (sent,) = struct.unpack("!q", body[4 + tlen : 12 + tlen])
+                self.samples.append((now - sent) / 1e6)
+                if len(self.samples) >= self.expected:
+                    self.all_in.set()
+                acks.append(b"\x40\x02" + mid)
+        del buf[:pos]
+        if acks and self.transport is not None:
+            self.transport.write(b"".join(acks))
+
+
+class Sink(asyncio.Protocol):
+    """A publisher connection whose inbound data (CONNACK, PUBACKs) is ignored."""
+
+    def __init__(self) -> None:
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop transports don't subclass Transport
+        self.transport.write(connect_packet("lat-pub"))
+
+    def data_received(self, data: bytes) -> None:
+        if not self.ready.done():
+            self.ready.set_result(None)
+
+
+async def latency(port: int, rate: int, seconds: float) -> tuple[float, float, int]:
+    """QoS 1 end-to-end latency at `rate` msg/s: (p50 ms, p99 ms, samples)."""
+    sub = LatencySub()
+    await _connect(port, lambda: sub)
+    await sub.ready
+    pub = Sink()
+    await _connect(port, lambda: pub)
+    await pub.ready
+    assert pub.transport is not None
+    tick = 0.005
+    per_tick = max(1, int(rate * tick))
+    topic = _utf8("lat/t")
+    mid = 0
+    start = time.perf_counter()
+    n = 0
+    while time.perf_counter() - start < seconds:
+        out = []
+        for _ in range(per_tick):
+            mid = mid % 65535 + 1
+            body = topic + struct.pack("!H", mid) + struct.pack("!q", time.perf_counter_ns()) + PAYLOAD[:92]
+            out.append(_packet(0x32, body))
+        pub.transport.write(b"".join(out))
+        n += 1
+        next_at = start + n * tick
+        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+    sub.expected = n * per_tick
+    if len(sub.samples) < sub.expected:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(sub.all_in.wait(), 5.0)
+    samples = sorted(sub.samples)
+    for proto in (sub, pub):
+        if proto.transport is not None:
+            proto.transport.abort()
+    if not samples:
+        return float("nan"), float("nan"), 0
+    return samples[len(samples) // 2], samples[int(len(samples) * 0.99)], len(samples)
+
+
+async def idle_connections(broker: Broker, count: int) -> tuple[float, float]:
+    """(connects/s, broker RSS bytes per connection) for `count` idle clients."""
+    loop = asyncio.get_running_loop()
+    base_kb = broker.rss_kb()
+    socks: list[socket.socket] = []
+    sem = asyncio.Semaphore(256)
+
+    async def one(i: int) -> None:
+        async with sem:
+            s = socket.socket()
+            s.setblocking(False)
+            await loop.sock_connect(s, ("127.0.0.1", broker.port))
+            await loop.sock_sendall(s, connect_packet(f"idle-{i}"))
+            got = b""
+            while len(got) < 4:
+                chunk = await loop.sock_recv(s, 4 - len(got))
+                if not chunk:
+                    raise ConnectionError("closed before CONNACK")
+                got += chunk
+            socks.append(s)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(count)))
+    elapsed = time.perf_counter() - start
+    await asyncio.sleep(0.5)
+    per_conn = (broker.rss_kb() - base_kb) * 1024 / count
+    for s in socks:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST: no TIME_WAIT
+        s.close()
+    return count / elapsed, per_conn
+
+
+# ----------------------------------------------------------------------------------------------- run
+
+
+async def run_one(broker: Broker, quick: bool) -> dict[str, str]:
+    seconds = 1.5 if quick else 3.0
+    results: dict[str, str] = {}
+    rate, lost = await throughput(broker.port, 8, 1, seconds)
+    results["fan-in 8→1 QoS0 (msg/s)"] = f"{rate:,.0f}"
+    results["  lost or stalled >1s"] = f"{lost:,}"
+    rate, lost = await throughput(broker.port, 1, 50, seconds)
+    results["fan-out 1→50 QoS0 (deliveries/s)"] = f"{rate:,.0f}"
+    results["  lost or stalled >1s "] = f"{lost:,}"
+    p50, p99, n = await latency(broker.port, 2000, seconds)
+    results["QoS1 e2e latency @2k/s p50 (ms)"] = f"{p50:.2f}"
+    results["QoS1 e2e latency @2k/s p99 (ms)"] = f"{p99:.2f} (n={n})"
+    rate, per_conn = await idle_connections(broker, 2000 if quick else 10_000)
+    results["idle connects/s"] = f"{rate:,.0f}"
+    results["RSS per idle connection (KiB)"] = f"{per_conn / 1024:.1f}"
+    return results
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="shorter runs, 2,000 idle connections")
+    parser.add_argument("--only", choices=["ours", "mosquitto"])
+    ns = parser.parse_args(argv)
+    _raise_nofile()
+    if _pin(1):
+        os.sched_setaffinity(0, {1})
+    else:
+        print("note: taskset or a second CPU missing; broker and load share CPUs")
+    starters: list[tuple[str, Callable[[Path], Broker]]] = []
+    if ns.only != "mosquitto":
+        starters.append(("mqttcloud", start_ours))
+    if ns.only != "ours":
+        if Path(MOSQUITTO).exists():
+            starters.append(("mosquitto", start_mosquitto))
+        else:
+            print(f"note: {MOSQUITTO} missing (apt-get install mosquitto); comparison skipped")
+    table: dict[str, dict[str, str]] = {}
+    t0 = time.monotonic()
+    for name, starter in starters:
+        with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+            broker = starter(Path(tmp))
+            try:
+                table[name] = uvloop.run(run_one(broker, ns.quick))
+            finally:
+                broker.stop()
+    names = list(table)
+    rows = list(next(iter(table.values())).keys()) if table else []
+    width = max((len(r) for r in rows), default=10)
+    print(f"{'':{width}}  " + "  ".join(f"{n:>18}" for n in names))
+    for row in rows:
+        print(f"{row:{width}}  " + "  ".join(f"{table[n][row]:>18}" for n in names))
+    print(f"(total {time.monotonic() - t0:.0f}s; brokers on CPU 0, load generator on CPU 1)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
