@@ -16,6 +16,7 @@ from mqttcloud.control.accounts.models import Account
 from mqttcloud.control.certificates import service as certificates
 from mqttcloud.control.certificates.models import Certificate, TlsType
 from mqttcloud.control.certificates.schemas import TlsUpload
+from mqttcloud.control.certificates.validation import CertificateRejected
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -403,11 +404,15 @@ async def tls_page(deployment_id: str, page: LoggedIn, session: SessionDep) -> R
     return await _render_tls(page, session, view)
 
 
-def _tls_field(message: str) -> str:
-    lowered = message.lower()
-    if "ca" in lowered.split() or "cacert" in lowered or "client ca" in lowered or "two-way" in lowered:
+def _tls_field(error: ApiError) -> str:
+    """The form field a rejected upload is about, from the validation rule id (`CertificateRejected.rule`)."""
+    rule = error.rule if isinstance(error, CertificateRejected) else ""
+    detail = error.detail if isinstance(error, CertificateRejected) else error.message
+    if rule == "tls-type":
+        return "tls_type"
+    if rule.startswith("cacert") or "`cacert`" in detail:
         return "cacert"
-    if "key" in lowered and "certificate" not in lowered:
+    if rule.startswith("key"):
         return "key"
     return "cert"
 
@@ -457,7 +462,7 @@ async def upload_tls(
     except ApiError as error:
         session.rollback()
         return await _render_tls(
-            page, session, view, errors={_tls_field(error.message): error.message}, form=shown, status=422
+            page, session, view, errors={_tls_field(error): error.message}, form=shown, status=422
         )
     await runtime.reconcile()
     return redirect(f"{PREFIX}/deployments/{deployment_id}/tls")

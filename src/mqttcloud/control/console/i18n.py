@@ -198,6 +198,7 @@ ZH_CN: dict[str, str] = {
     "Progress": "进度",
     "Imported %d of %d rows.": "已导入 %d 行（共 %d 行）。",
     "imported": "已导入",
+    "Show the updated list": "查看更新后的列表",
     "Previous": "上一页",
     "Next": "下一页",
     "Page": "页",

@@ -149,3 +149,21 @@ async def test_auditor_reads_everything_but_changes_nothing(console: Console) ->
     assert "Add a sub-account" not in accounts.text
     create = await console.submit("/console/accounts", "/console/projects", {"name": "nope"})
     assert create.status_code == 403
+
+
+async def test_certificate_errors_go_to_the_field_of_their_rule(root_console: Console) -> None:
+    deployment_id = await create_deployment(root_console)
+    path = f"/console/deployments/{deployment_id}/tls"
+    root = make_root_ca("console test CA")
+    leaf = make_leaf(root, "a.example", hosts=("a.example",))
+    other = make_root_ca("other CA")
+    mismatch = await root_console.submit(
+        path, path, {"tls_type": "one-way", "cert": leaf.cert_pem + root.cert_pem, "key": other.key_pem}
+    )
+    assert 'id="key-error"' in mismatch.text
+    no_ca = await root_console.submit(
+        path, path, {"tls_type": "two-way", "cert": leaf.cert_pem + root.cert_pem, "key": leaf.key_pem}
+    )
+    assert 'id="cacert-error"' in no_ca.text
+    bad_type = await root_console.submit(path, path, {"tls_type": "three-way", "cert": "x", "key": "y"})
+    assert 'id="tls_type-error"' in bad_type.text

@@ -133,7 +133,10 @@
         });
         bar.value = done; count.textContent = done + " / " + rows.length;
       }
-      summary.textContent = importForm.dataset.doneLabel.replace("%d", ok).replace("%d", rows.length);
+      summary.textContent = importForm.dataset.doneLabel.replace("%d", ok).replace("%d", rows.length) + " ";
+      const refresh = document.createElement("a");
+      refresh.href = window.location.pathname + window.location.search; refresh.textContent = importForm.dataset.refreshLabel;
+      summary.appendChild(refresh);
     });
   }
 
