@@ -60,7 +60,7 @@ def is_sqlite(url: str | URL) -> bool:
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    """WAL + busy timeout + foreign keys, and let SQLAlchemy (not pysqlite) own BEGIN so savepoints work."""
+    """WAL + busy timeout + foreign keys; SQLAlchemy (not pysqlite) emits BEGIN so savepoints work."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -75,7 +75,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front, so a read-then-write transaction waits (busy timeout)
+        # for another process's writer instead of failing with SQLITE_BUSY when it tries to upgrade.
+        # Reads are rare on the hot paths (keys and deployment objects are cached), so this costs little.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:

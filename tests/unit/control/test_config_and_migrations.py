@@ -99,3 +99,25 @@ def test_sqlite_uses_wal_and_busy_timeout(tmp_path: Path) -> None:
             assert connection.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def test_sqlite_transactions_take_the_write_lock_up_front(tmp_path: Path) -> None:
+    """A read-then-write transaction cannot be overtaken by another process's writer (no SQLITE_BUSY
+    on lock upgrade): the other writer waits instead."""
+    import sqlite3
+
+    path = tmp_path / "x.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (v INTEGER)"))
+        with engine.begin() as connection:
+            connection.execute(text("SELECT count(*) FROM t")).scalar_one()
+            other = sqlite3.connect(path, timeout=0.05, isolation_level=None)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("INSERT INTO t VALUES (1)")
+            connection.execute(text("INSERT INTO t VALUES (2)"))
+        other.execute("INSERT INTO t VALUES (1)")  # free again once the first transaction committed
+        other.close()
+    finally:
+        engine.dispose()
