@@ -135,12 +135,18 @@ class BrokerServer:
         """Reconcile tenants, TLS and listeners with `spec` (see `contracts.ApplySpecArgs`)."""
         async with self._apply_lock:
             wanted = {t.tenant_id: t for t in spec.tenants}
+            removed = False
             for tenant_id, tenant in list(self.registry.by_id.items()):
                 if tenant_id not in wanted:
                     log.info("tenant %s removed", tenant_id)
                     tenant.shutdown()
                     tenant.cancel_timer()
                     del self.registry.by_id[tenant_id]
+                    removed = True
+            if removed:
+                # Rewrite the log without the removed tenants' records, so a tenant re-added later
+                # starts empty and the data of a deleted deployment does not linger on disk.
+                self.store.compact_now()
             for tenant_id, tenant_spec in wanted.items():
                 existing = self.registry.by_id.get(tenant_id)
                 if existing is None:
