@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from tests.unit.runtime.fakes import CONNACK_OK, TENANT, Env, connect, publish_qos1, subscribe, tick
+from tests.unit.runtime.fakes import TENANT, Env, connect, publish_qos1, subscribe, tick
 
 from mqttcloud import contracts
 from mqttcloud.runtime.store import Store
@@ -55,4 +55,3 @@ def test_store_open_on_empty_directory_has_nothing_to_replay(tmp_path: Path) -> 
     store = Store.open(tmp_path)
     assert store.replayed == []
     store.close_sync()
-    assert CONNACK_OK == b"\x20\x02\x00\x00"
