@@ -3,6 +3,8 @@
     .venv/bin/python bench/deployment_api.py [--clients 10000] [--lists 300] [--publishes 5000]
                                              [--concurrency 32]
 
+With BENCH_PROFILE=FILE in the environment the platform process runs under cProfile and dumps FILE.
+
 Runs the real platform in a child process (`create_app` + uvicorn on plain HTTP, the real supervisor and
 one Dedicated deployment's `mqttcloud broker`), mints a deployment API key with
 `mqttcloud apikey create --deployment ID`, creates one user through the API and then:
@@ -63,7 +65,21 @@ def run_platform(data_dir: Path, port: int) -> None:
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", loop="uvloop", http="httptools"
     )
-    uvicorn.Server(config).run()
+    profile_to = os.environ.get("BENCH_PROFILE")
+    if not profile_to:
+        uvicorn.Server(config).run()
+        return
+    import cProfile  # noqa: PLC0415  (only with BENCH_PROFILE)
+
+    def stop(_signum: int, _frame: object) -> None:  # uvicorn re-raises SIGTERM after its shutdown
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    profiler = cProfile.Profile()
+    try:
+        profiler.runcall(uvicorn.Server(config).run)
+    finally:
+        profiler.dump_stats(profile_to)
 
 
 # -------------------------------------------------------------------------------------------- wire

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from mqttcloud.control.deployment_api.access import access_spec, tenant_contents
 from mqttcloud.control.deployment_api.auth import DeploymentKeyVerifier
 from mqttcloud.control.deployment_api.quotas import ApiRateLimiter, Quotas
+from mqttcloud.control.errors import install_error_handlers
 
 V5_PREFIX = "/api/v5"
 V4_PREFIX = "/api"
@@ -24,10 +25,14 @@ V4_PREFIX = "/api"
 __all__ = ["V4_PREFIX", "V5_PREFIX", "Quotas", "access_spec", "install", "tenant_contents"]
 
 
-def install(app: FastAPI, quotas: Quotas | None = None) -> None:
-    """Mount `/api/v5` and `/api` (in that order: each ends with its own 404 catch-all) on `app`.
+def install(app: FastAPI, quotas: Quotas | None = None) -> FastAPI:
+    """Mount the Deployment API on `app` at `/api` as its own FastAPI application, and return it.
 
-    Needs `app.state.database`, `app.state.settings` and `app.state.runtime` (set by `create_app`).
+    A mounted application keeps request routing cheap (the platform's routes see one prefix check, and
+    the Deployment API matches only its own routes) and gives the Deployment API its own OpenAPI
+    document at `/api/v5/openapi.json`. It shares `app.state` (database, settings, the broker runtime set
+    by the lifespan) and uses the control plane's error handlers; v4 routes render their own errors.
+    Inside, `/v5` comes first: each router ends with its own 404 catch-all.
     """
     from mqttcloud.control.deployment_api import v4, v5  # noqa: PLC0415  (routers import this package)
 
@@ -37,5 +42,20 @@ def install(app: FastAPI, quotas: Quotas | None = None) -> None:
     app.state.deployment_key_verifier = DeploymentKeyVerifier(
         app.state.database, cache_seconds=app.state.settings.key_cache_seconds
     )
-    app.include_router(v5.router, prefix=V5_PREFIX)
-    app.include_router(v4.router, prefix=V4_PREFIX)
+    api = FastAPI(
+        title="mqttcloud Deployment API",
+        version="5",
+        description=(
+            "EMQX Platform compatible Deployment API: the v5 shape under /api/v5 and the Dedicated v4 shape "
+            "under /api. Authenticate with HTTP Basic: a deployment API key's App ID and App Secret."
+        ),
+        openapi_url="/v5/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    api.state = app.state  # one State: the lifespan's `app.state.runtime` is seen here too
+    install_error_handlers(api)
+    api.include_router(v5.router, prefix="/v5")
+    api.include_router(v4.router)
+    app.mount(V4_PREFIX, api)
+    return api

@@ -67,6 +67,49 @@ def _no_content() -> Response:
     return Response(status_code=204)
 
 
+# ------------------------------------------------------------------------------------ publish
+
+
+async def _publish(ctx: DeploymentContext, runtime: Any, item: PublishIn) -> tuple[bool, dict[str, Any]]:
+    args = common.publish_args(
+        ctx.deployment_id,
+        topic=item.topic,
+        payload=item.payload,
+        encoding=item.payload_encoding,
+        qos=item.qos,
+        retain=item.retain,
+        clientid=item.clientid,
+        properties=item.properties,
+    )
+    result = await live.call(live.client_for(runtime, ctx).publish(args))
+    if result.matched == 0:
+        return False, {"id": result.id, **NO_SUBSCRIBERS}
+    return True, {"id": result.id}
+
+
+@router.post("/publish")
+async def publish(body: PublishIn, ctx: Publish, runtime: RuntimeDep) -> JSONResponse:
+    """200 `{"id"}`, or 202 `no_matching_subscribers` (reason code 16) when nobody is subscribed."""
+    matched, answer = await _publish(ctx, runtime, body)
+    if not matched:
+        return JSONResponse(NO_SUBSCRIBERS, status_code=202)
+    return JSONResponse(answer)
+
+
+@router.post("/publish/bulk")
+async def publish_bulk(
+    body: Annotated[list[PublishIn], Body()], ctx: Publish, runtime: RuntimeDep
+) -> JSONResponse:
+    """200 with one `{"id"}` per message in request order (an unmatched one also carries the 202 body);
+    202 `no_matching_subscribers` when no message matched anyone."""
+    if not body:
+        raise BadRequest("empty message list", code="BAD_REQUEST")
+    answers = [await _publish(ctx, runtime, item) for item in body]
+    if not any(matched for matched, _ in answers):
+        return JSONResponse(NO_SUBSCRIBERS, status_code=202)
+    return JSONResponse([answer for _, answer in answers])
+
+
 # ------------------------------------------------------------------------------------ clients
 
 
@@ -164,49 +207,6 @@ async def list_subscriptions(ctx: Subscriptions, request: Request, runtime: Runt
             "data": [common.subscription_v5(s) for s in result.data],
         }
     )
-
-
-# ------------------------------------------------------------------------------------ publish
-
-
-async def _publish(ctx: DeploymentContext, runtime: Any, item: PublishIn) -> tuple[bool, dict[str, Any]]:
-    args = common.publish_args(
-        ctx.deployment_id,
-        topic=item.topic,
-        payload=item.payload,
-        encoding=item.payload_encoding,
-        qos=item.qos,
-        retain=item.retain,
-        clientid=item.clientid,
-        properties=item.properties,
-    )
-    result = await live.call(live.client_for(runtime, ctx).publish(args))
-    if result.matched == 0:
-        return False, {"id": result.id, **NO_SUBSCRIBERS}
-    return True, {"id": result.id}
-
-
-@router.post("/publish")
-async def publish(body: PublishIn, ctx: Publish, runtime: RuntimeDep) -> JSONResponse:
-    """200 `{"id"}`, or 202 `no_matching_subscribers` (reason code 16) when nobody is subscribed."""
-    matched, answer = await _publish(ctx, runtime, body)
-    if not matched:
-        return JSONResponse(NO_SUBSCRIBERS, status_code=202)
-    return JSONResponse(answer)
-
-
-@router.post("/publish/bulk")
-async def publish_bulk(
-    body: Annotated[list[PublishIn], Body()], ctx: Publish, runtime: RuntimeDep
-) -> JSONResponse:
-    """200 with one `{"id"}` per message in request order (an unmatched one also carries the 202 body);
-    202 `no_matching_subscribers` when no message matched anyone."""
-    if not body:
-        raise BadRequest("empty message list", code="BAD_REQUEST")
-    answers = [await _publish(ctx, runtime, item) for item in body]
-    if not any(matched for matched, _ in answers):
-        return JSONResponse(NO_SUBSCRIBERS, status_code=202)
-    return JSONResponse([answer for _, answer in answers])
 
 
 # ------------------------------------------------------------------------------ authentication

@@ -464,7 +464,9 @@ async def test_publish_body_errors(platform: Platform, deployment: tuple[str, tu
     assert payload == "eA=="
 
 
-def test_openapi_still_renders(api: Api) -> None:
-    schema = api.app.openapi()
-    assert "/api/v5/clients" in schema["paths"]
-    assert "/api/auth_username" in schema["paths"]
+async def test_openapi_documents_both_apis_separately(platform: Platform) -> None:
+    platform_doc = (await platform.client.get("/public_api/v1/openapi.json")).json()
+    assert "/public_api/v1/deployments" in platform_doc["paths"]
+    deployment_doc = (await platform.client.get(f"{V5}/openapi.json")).json()
+    assert "/v5/clients" in deployment_doc["paths"]
+    assert "/auth_username" in deployment_doc["paths"]
