@@ -1,7 +1,8 @@
 """Browser fixtures: one real `mqttcloud serve` (HTTPS, temp data dir) and Debian's chromium via Playwright.
 
-The platform and the browser are shared by the session (starting them costs seconds); each test signs in
-afresh on a clean cookie jar. Screenshots go to `artifacts/screenshots/` (gitignored).
+The platform and the browser are shared by a module (starting them costs seconds) and closed at its end:
+Playwright's sync API runs its own event loop, which must be gone before pytest-asyncio tests run. Each
+test signs in afresh on a clean cookie jar. Screenshots go to `artifacts/screenshots/` (gitignored).
 """
 
 import tempfile
@@ -42,7 +43,7 @@ class Platform:
         return self.serve.client()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     serve = ServeProcess(tmp_path_factory.mktemp("browser") / "data", serve_env(None, free_port_range()))
     serve.start()
@@ -53,7 +54,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         print(f"--- serve log ---\n{serve.stderr()}")  # shown when a test failed
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
@@ -61,7 +62,7 @@ def playwright() -> Iterator[Playwright]:
         yield handle
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def context(playwright: Playwright) -> Iterator[BrowserContext]:
     with tempfile.TemporaryDirectory(prefix="mqttcloud-chromium-") as profile:
         browser_context = playwright.chromium.launch_persistent_context(
