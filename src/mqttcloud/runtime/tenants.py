@@ -124,6 +124,15 @@ class TenantRuntime:
         if not actions:
             return
         hub = self.hub
+        if len(actions) == 1:
+            # Fast path: one Send (a QoS 0 PUBLISH routed to one subscriber, a PUBACK, a PINGRESP).
+            # A lone Send cannot move a broker-level deadline, so the tenant timer is left alone.
+            action = actions[0]
+            if type(action) is Send:
+                conn = hub.connections.get(action.channel_id)
+                if conn is not None:
+                    conn.send(action.data, 0)
+                return
         hub.mark_tenant(self)
         seq = 0
         for action in actions:
