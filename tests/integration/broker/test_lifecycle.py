@@ -106,3 +106,43 @@ def test_retained_message_survives_restart(broker_factory: Factory, tmp_path: Pa
         sub.send(w.subscribe(1, "keep/#", 0))
         sub.expect(b"\x90\x03\x00\x01\x00")
         sub.expect(w.publish("keep/me", b"retained!", retain=True))
+
+
+def test_flags_start_a_working_broker(tmp_path: Path) -> None:
+    """`mqttcloud broker --listen ... --allow-anonymous --ready-file F` without a spec file."""
+    import json
+    import subprocess
+    import sys
+
+    ready = tmp_path / "ready.json"
+    err = (tmp_path / "stderr").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mqttcloud",
+            "broker",
+            "--listen",
+            "tcp://127.0.0.1:0",
+            "--allow-anonymous",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--ready-file",
+            str(ready),
+        ],
+        stderr=err,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not ready.exists():
+            assert proc.poll() is None, (tmp_path / "stderr").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "stderr").read_text()
+            time.sleep(0.02)
+        port = json.loads(ready.read_text())["listeners"][0]["port"]
+        with w.connected(port, "flags") as c:
+            c.send(w.PINGREQ)
+            c.expect(w.PINGRESP)
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+        err.close()
