@@ -89,11 +89,18 @@ class Hub:
         self._scheduled = False
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
-            conn.flush()
+            try:
+                conn.flush()
+            except Exception:
+                log.exception("channel %d: flush failed; closing this connection only", conn.channel_id)
+                conn.abort()
         if self._dirty_tenants:
             tenants, self._dirty_tenants = self._dirty_tenants, set()
             for tenant in tenants:
-                tenant.arm_timer()
+                try:
+                    tenant.arm_timer()
+                except Exception:
+                    log.exception("tenant %s: next_deadline failed", tenant.tenant_id)
 
 
 class MqttConnection(asyncio.Protocol):
