@@ -470,3 +470,19 @@ async def test_openapi_documents_both_apis_separately(platform: Platform) -> Non
     deployment_doc = (await platform.client.get(f"{V5}/openapi.json")).json()
     assert "/v5/clients" in deployment_doc["paths"]
     assert "/auth_username" in deployment_doc["paths"]
+
+
+async def test_serverless_tenant_gets_its_users_acl_and_bans(platform: Platform) -> None:
+    deployment_id = await new_deployment(platform, serverless=True)
+    auth = new_key(platform, deployment_id)
+    body = {"user_id": "sl-user", "password": "pw"}
+    assert (await platform.client.post(f"{AUTHN}/users", json=body, auth=auth)).status_code == 201
+    rules = {"rules": [{"topic": "#", "action": "all", "permission": "deny"}]}
+    assert (await platform.client.post(f"{RULES}/all", json=rules, auth=auth)).status_code == 204
+    ban = {"as": "clientid", "who": "bad", "reason": "r"}
+    assert (await platform.client.post(f"{V4}/banned", json=ban, auth=auth)).status_code == 200
+    spec = platform.supervisor.desired["serverless"]
+    (tenant_spec,) = [t for t in spec.tenants if t.tenant_id == deployment_id]
+    assert [u.user_id for u in tenant_spec.users] == ["sl-user"]
+    assert [r.topic for r in tenant_spec.acl] == ["#"]
+    assert [b.who for b in tenant_spec.banned] == ["bad"]
