@@ -32,3 +32,21 @@ def start_serve(
 def backend(request: pytest.FixtureRequest) -> str:
     value: str = request.param
     return value
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared_serve(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    fresh_database_url: Callable[[str], str],
+) -> Iterator[ServeProcess]:
+    """One platform per module and backend, for tests that only talk HTTP and create their own keys."""
+    backend: str = request.param
+    database_url = None if backend == "sqlite" else fresh_database_url(backend)
+    serve = ServeProcess(
+        tmp_path_factory.mktemp("shared") / "data", serve_env(database_url, free_port_range())
+    )
+    serve.start()
+    yield serve
+    serve.stop()
+    print(f"--- serve log {serve.data_dir} ---\n{serve.stderr()}")
