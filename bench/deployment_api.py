@@ -252,6 +252,33 @@ async def bench_list(port: int, auth: tuple[str, str], count: int, expected: int
     }
 
 
+async def bench_admin_list(data_dir: Path, deployment_id: str, count: int) -> dict[str, float]:
+    """The same page asked of the broker's admin channel directly: the broker's share of the latency."""
+    from mqttcloud.contracts import ReadyFile, TenantId  # noqa: PLC0415  (bench-only imports)
+    from mqttcloud.control.broker_client import BrokerClient  # noqa: PLC0415
+    from mqttcloud.control.db import Database  # noqa: PLC0415
+    from mqttcloud.control.deployments.models import Deployment  # noqa: PLC0415
+
+    ready = ReadyFile.model_validate_json((data_dir / "brokers" / deployment_id / "ready.json").read_text())
+    database = Database.from_url(f"sqlite:///{data_dir / 'mqttcloud.db'}")
+    with database.session() as session:
+        deployment = session.get(Deployment, deployment_id)
+        assert deployment is not None
+        token = deployment.admin_token
+    database.dispose()
+    client = BrokerClient(ready.admin.host, ready.admin.port, token, timeout=30)
+    latencies = []
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            await client.list_clients(TenantId(deployment_id), page=1, limit=100)
+            latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        await client.close()
+    latencies.sort()
+    return {"p50_ms": statistics.median(latencies), "p99_ms": latencies[int(len(latencies) * 0.99) - 1]}
+
+
 async def bench_publish(
     port: int, auth: tuple[str, str], mqtt_port: int, total: int, concurrency: int
 ) -> dict[str, float]:
@@ -381,6 +408,11 @@ def main() -> int:
             f"GET /api/v5/clients?limit=100 with {listing['count']:.0f} clients, {args.lists} requests: "
             f"p50 {listing['p50_ms']:.1f} ms, p99 {listing['p99_ms']:.1f} ms, max {listing['max_ms']:.1f} ms "
             f"(target p99 <= 100 ms)"
+        )
+        direct = asyncio.run(bench_admin_list(data_dir, deployment_id, max(10, args.lists // 5)))
+        print(
+            f"  of which the broker (admin list_clients, same page, direct): p50 {direct['p50_ms']:.1f} ms, "
+            f"p99 {direct['p99_ms']:.1f} ms"
         )
         publishing = asyncio.run(bench_publish(port, auth, mqtt_port, args.publishes, args.concurrency))
         print(
