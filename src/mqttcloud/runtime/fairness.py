@@ -13,6 +13,12 @@ Why reads: TCP (and TLS, and WebSocket under them) pushes back on the client, wh
 messages until we read again; nothing is lost and no MQTT error is needed. The per-client publish rate
 (0x96) is a different rule, enforced by the core (`broker.limits.RateLimiter`).
 
+Granularity (measured): the rate holds on average, but a read is handled whole before the pause, and
+one read of a TLS transport can carry up to ~256 KiB (about 10,000 small PUBLISH packets). A tenant
+flooding through many connections can thus overshoot by one read per connection, and then stays paused
+until that debt is paid. Tighter control needs the connection to hold framed packets beyond the budget
+(as it already does while authentication runs) instead of handling them; that is the connection's code.
+
 Rules this module must not break:
 - `TokenBucket` is pure: time is an argument (unit-tested with numbers).
 - A connection paused here is resumed only by the timer set here, and not while the connection itself
