@@ -83,7 +83,7 @@ async def _render_keys(
     view: DeploymentView,
     request: Request,
     *,
-    error: str = "",
+    errors: Mapping[str, str] | None = None,
     note: str = "",
     created: Mapping[str, str] | None = None,
     status: int = 200,
@@ -97,9 +97,11 @@ async def _render_keys(
         tab="keys",
         status=status,
         keys=keys,
-        error=error,
+        errors=errors or {},
         note=note,
         created=created,
+        groups=deployment_keys.GROUPS,
+        methods=[m for m in deployment_keys.METHODS if m != "*"],
         api_v5=f"{api}/api/v5",
         api_v4=f"{api}/api",
     )
@@ -117,14 +119,36 @@ async def create_key(deployment_id: str, request: Request, page: LoggedIn, sessi
     form = await read_form(request, page)
     view = await load_view(session, page, deployment_id)
     note = field_text(form, "note")
+    # Serverless keys always have full access (spec §1.3); Dedicated ones may be limited per method/group.
+    limited = form.get("access") == "limited" and not view.deployment.deployment_type.is_serverless
+    permissions = [v for v in form.getlist("permissions") if isinstance(v, str)] if limited else None
+    if permissions == []:
+        return await _render_keys(
+            page,
+            session,
+            view,
+            request,
+            errors={"permissions": page.t("Choose at least one permission.")},
+            note=note,
+            status=422,
+        )
     try:
         created = await run(
-            deployment_keys.create_key, session, deployment_id=deployment_id, actor=_account(page), note=note
+            deployment_keys.create_key,
+            session,
+            deployment_id=deployment_id,
+            actor=_account(page),
+            note=note,
+            permissions=permissions,
         )
+
     except ApiError as error:
         if error.status_code == 403:
             raise
-        return await _render_keys(page, session, view, request, error=error.message, note=note, status=422)
+        field = "permissions" if "permission" in error.message else "note"
+        return await _render_keys(
+            page, session, view, request, errors={field: error.message}, note=note, status=422
+        )
     page.state.stash_once(
         page.nonce,
         f"deployment-key:{deployment_id}",

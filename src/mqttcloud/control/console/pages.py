@@ -171,7 +171,17 @@ class Page:
         return HTMLResponse(html, status_code=status, headers=_NO_STORE)
 
 
-_NO_STORE = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
+# Pages are never cached (they may show a secret once), never framed, and run only the console's own script.
+_NO_STORE = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+}
 
 
 def redirect(url: str) -> RedirectResponse:

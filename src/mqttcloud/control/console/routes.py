@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from mqttcloud.control.accounts import service as accounts
 from mqttcloud.control.accounts.models import Account, Role
@@ -440,3 +441,48 @@ async def create_project(request: Request, page: LoggedIn, session: SessionDep) 
             status=422,
         )
     return redirect(f"{PREFIX}/projects")
+
+
+# --------------------------------------------------------------------------------------------------
+# The signed-in account: change its password
+# --------------------------------------------------------------------------------------------------
+
+
+@router.get("/account", response_class=HTMLResponse)
+async def account_page(page: LoggedIn) -> Response:
+    return page.render("account.html", errors={}, done=False, roles=ROLE_LABELS)
+
+
+def _change_password(session: Session, account_id: int, old: str, new: str) -> Account:
+    account = accounts.get_account(session, account_id=account_id)
+    accounts.change_password(session, account=account, old_password=old, new_password=new)
+    return account
+
+
+@router.post("/account", response_class=HTMLResponse)
+async def change_password(request: Request, page: LoggedIn, session: SessionDep) -> Response:
+    """Change the password; the session is re-issued (the old cookie no longer verifies)."""
+    form = await read_form(request, page)
+    old = field_text(form, "old_password", strip=False)
+    new = field_text(form, "new_password", strip=False)
+    if new != field_text(form, "confirm_password", strip=False):
+        errors = {"confirm_password": page.t("The two new passwords differ.")}
+        return page.render("account.html", status=422, errors=errors, done=False, roles=ROLE_LABELS)
+    try:
+        account = await run(_change_password, session, _account(page).id, old, new)
+    except ApiError as error:
+        field = "old_password" if error.code == "WRONG_PASSWORD" else "new_password"
+        return page.render(
+            "account.html", status=422, errors={field: error.message}, done=False, roles=ROLE_LABELS
+        )
+    response = page.render("account.html", errors={}, done=True, roles=ROLE_LABELS)
+    response.set_cookie(
+        SESSION_COOKIE,
+        page.state.signer.new_session(account.id, account.password_hash),
+        max_age=SESSION_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(page),
+        path=PREFIX,
+    )
+    return response

@@ -197,3 +197,19 @@ async def test_auditor_reads_sections_but_cannot_write(console: Console) -> None
     assert denied.status_code == 403
     key = await console.submit(f"{base}/keys", f"{base}/keys", {"note": ""})
     assert key.status_code == 403
+
+
+async def test_dedicated_key_can_be_limited_to_some_methods(root_console: Console) -> None:
+    deployment_id = await create_deployment(root_console)
+    path = f"/console/deployments/{deployment_id}/keys"
+    none = await root_console.submit(path, path, {"access": "limited"})
+    assert none.status_code == 422
+    assert 'id="permissions-error"' in none.text
+    limited = await root_console.submit(
+        path, path, {"access": "limited", "permissions": ["GET:clients", "POST:publish"]}
+    )
+    assert limited.status_code == 303
+    with root_console.database.session() as session:
+        (key,) = deployment_keys.list_keys(session, deployment_id=deployment_id)
+        assert key.permissions == ["GET:clients", "POST:publish"]
+    assert "GET:clients" in (await root_console.get(path)).text

@@ -100,3 +100,54 @@ async def test_language_switch_renders_chinese(root_console: Console) -> None:
 async def test_accept_language_chooses_chinese_before_any_choice(console: Console) -> None:
     response = await console.client.get("/console/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     assert '<html lang="zh-CN">' in response.text
+
+
+async def test_password_change_keeps_this_session_and_ends_others(console: Console) -> None:
+    await console.login("root", ROOT_PASSWORD)
+    old_cookie = console.client.cookies[SESSION_COOKIE]
+    wrong = await console.submit(
+        "/console/account",
+        "/console/account",
+        {
+            "old_password": "nope",
+            "new_password": "new-root-password",
+            "confirm_password": "new-root-password",
+        },
+    )
+    assert wrong.status_code == 422
+    assert 'id="old_password-error"' in wrong.text
+    differ = await console.submit(
+        "/console/account",
+        "/console/account",
+        {"old_password": ROOT_PASSWORD, "new_password": "new-root-password", "confirm_password": "other"},
+    )
+    assert 'id="confirm_password-error"' in differ.text
+    done = await console.submit(
+        "/console/account",
+        "/console/account",
+        {
+            "old_password": ROOT_PASSWORD,
+            "new_password": "new-root-password",
+            "confirm_password": "new-root-password",
+        },
+    )
+    assert done.status_code == 200
+    assert 'id="password-changed"' in done.text
+    assert (await console.get("/console/projects")).status_code == 200
+    console.client.cookies.set(SESSION_COOKIE, old_cookie, domain="console.test", path="/console")
+    assert (await console.get("/console/projects")).status_code == 303
+
+
+async def test_unknown_objects_render_html_404(root_console: Console) -> None:
+    missing = await root_console.get("/console/deployments/zzzzzzzz")
+    assert missing.status_code == 404
+    assert "text/html" in missing.headers["content-type"]
+    assert "Deployment zzzzzzzz not found" in missing.text
+    assert (await root_console.get("/console/api-keys/999/edit")).status_code == 404
+
+
+async def test_pages_forbid_framing_and_foreign_scripts(root_console: Console) -> None:
+    page = await root_console.get("/console/deployments")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from mqttcloud.control.console import access_pages, deployment_pages, i18n, routes
 from mqttcloud.control.console.pages import DEPLOYMENT_TABS, TEMPLATES_DIR
+from mqttcloud.control.deployment_api.keys.service import GROUPS
 from mqttcloud.control.deployments.schemas import Endpoints
 
 CONSOLE_DIR = Path(i18n.__file__).parent
@@ -44,7 +45,7 @@ def label_messages() -> set[str]:
     labels.update(a.label for a in deployment_pages.addresses(Endpoints()))
     labels.update(["pending", "starting", "running", "stopping", "stopped", "failed"])  # deployment states
     labels.update(["publish", "subscribe", "all", "allow", "deny"])  # ACL actions and permissions
-    labels.update([*access_pages.BAN_KINDS, "imported"])
+    labels.update([*access_pages.BAN_KINDS, "imported", *GROUPS])
     return labels
 
 

@@ -211,5 +211,9 @@
     poll(charts.dataset.metrics, 5000, update);
   }
 
+  // After a refused form, put the keyboard on the first field that needs attention.
+  const invalid = document.querySelector("[aria-invalid='true']");
+  if (invalid && typeof invalid.focus === "function") invalid.focus();
+
   window.mqttcloudConsole = { poll: poll };
 })();
