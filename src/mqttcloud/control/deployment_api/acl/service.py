@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mqttcloud.contracts import AclAction, AclPermission, AclRule
@@ -54,8 +54,11 @@ def parse_rule(topic: str, action: str, permission: str) -> Rule:
         ) from None
 
 
-def _where(deployment_id: str, kind: TargetKind, target: str | None = None) -> list[object]:
-    where: list[object] = [AclRuleRow.deployment_id == deployment_id, AclRuleRow.target_kind == kind]
+def _where(deployment_id: str, kind: TargetKind, target: str | None = None) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [
+        AclRuleRow.deployment_id == deployment_id,
+        AclRuleRow.target_kind == kind,
+    ]
     if target is not None:
         where.append(AclRuleRow.target == target)
     return where
@@ -67,7 +70,7 @@ def count(session: Session, *, deployment_id: str) -> int:
 
 
 def rules_of(session: Session, *, deployment_id: str, kind: TargetKind, target: str) -> list[AclRuleRow]:
-    query = select(AclRuleRow).where(*_where(deployment_id, kind, target))  # type: ignore[arg-type]  # SQL expressions typed as object to build the list
+    query = select(AclRuleRow).where(*_where(deployment_id, kind, target))
     return list(session.scalars(query.order_by(AclRuleRow.position, AclRuleRow.id)))
 
 
@@ -144,7 +147,7 @@ def delete_target(session: Session, *, deployment_id: str, kind: TargetKind, tar
     """Delete every rule of one target (v5). Raises: NotFound when it has none."""
     if not rules_of(session, deployment_id=deployment_id, kind=kind, target=target):
         raise NotFound("Not Found", code="NOT_FOUND")
-    session.execute(sql_delete(AclRuleRow).where(*_where(deployment_id, kind, target)))  # type: ignore[arg-type]  # see rules_of
+    session.execute(sql_delete(AclRuleRow).where(*_where(deployment_id, kind, target)))
     session.commit()
 
 
@@ -169,7 +172,7 @@ def targets_page(
     where = _where(deployment_id, kind)
     if like:
         where.append(AclRuleRow.target.contains(like, autoescape=True))
-    targets_query = select(AclRuleRow.target).where(*where).group_by(AclRuleRow.target)  # type: ignore[arg-type]  # see rules_of
+    targets_query = select(AclRuleRow.target).where(*where).group_by(AclRuleRow.target)
     total = int(session.scalar(select(func.count()).select_from(targets_query.subquery())) or 0)
     targets = list(
         session.scalars(
@@ -184,8 +187,8 @@ def rules_page(
 ) -> tuple[list[AclRuleRow], int]:
     """v4 listing: one page of single rules and the number of rules."""
     where = _where(deployment_id, kind)
-    total = int(session.scalar(select(func.count()).select_from(AclRuleRow).where(*where)) or 0)  # type: ignore[arg-type]  # see rules_of
-    query = select(AclRuleRow).where(*where).order_by(AclRuleRow.target, AclRuleRow.position, AclRuleRow.id)  # type: ignore[arg-type]  # see rules_of
+    total = int(session.scalar(select(func.count()).select_from(AclRuleRow).where(*where)) or 0)
+    query = select(AclRuleRow).where(*where).order_by(AclRuleRow.target, AclRuleRow.position, AclRuleRow.id)
     return list(session.scalars(query.offset((page - 1) * limit).limit(limit))), total
 
 
