@@ -15,6 +15,9 @@ Rules this module must not break:
   connection queues behind it, so per-connection order is kept.
 - While an `Authenticate` is outstanding (slow hashes run in a thread), inbound packets are framed but
   not handled; they are handled, in order, after `connect_decided`.
+- At most MAX_FRAMES_PER_TICK packets of one connection are handled per loop iteration; the rest wait
+  in the same backlog (reading paused), so one fast publisher delivering a 256 KB read cannot hold every
+  other connection's answers back for the time it takes to route thousands of packets.
 
 Deadlines: one `call_later` timer per connection, armed lazily. After handling input (and after each
 flush) the connection asks `Channel.next_deadline()` and re-arms only when the deadline moved *earlier*
@@ -46,6 +49,8 @@ log = logging.getLogger(__name__)
 
 #: A connection whose unsent data passes this is a consumer too slow to keep: it is closed.
 MAX_WRITE_BUFFER: Final = 64 * 1024 * 1024
+#: Packets handled per connection per loop iteration; the rest wait in the backlog (fairness, latency).
+MAX_FRAMES_PER_TICK: Final = 256
 #: Inbound bytes framed while authentication runs before reading from the socket pauses.
 MAX_HELD_INPUT: Final = 1024 * 1024
 
@@ -126,6 +131,7 @@ class MqttConnection(asyncio.Protocol):
         self._held_frames_size = 0
         self._writing_paused = False
         self._reading_paused = False
+        self._backlog_scheduled = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
 
@@ -196,6 +202,12 @@ class MqttConnection(asyncio.Protocol):
         assert channel is not None
         assert tenant is not None
         for i, (first, body) in enumerate(frames):
+            if i == MAX_FRAMES_PER_TICK:
+                # Yield to the loop: this tick's answers get flushed and other connections get a turn;
+                # the rest is handled from the backlog on the next iterations (reading paused meanwhile).
+                self._hold_frames(list(frames)[i:])
+                self._schedule_backlog()
+                return
             try:
                 packet = decode(first, body, channel.protocol_version)
                 actions = channel.handle(packet, now)  # raises ProtocolError: `fail` answers it
@@ -228,19 +240,42 @@ class MqttConnection(asyncio.Protocol):
     def authentication_finished(self) -> None:
         """Called after `connect_decided` was performed: handle what arrived meanwhile."""
         self.authenticating = False
-        if self.closed:
+        self._drain_backlog()
+
+    def _schedule_backlog(self) -> None:
+        if self._backlog_scheduled:
+            return
+        self._backlog_scheduled = True
+        if not self._reading_paused and self.transport is not None:
+            self._reading_paused = True
+            self.transport.pause_reading()
+        asyncio.get_running_loop().call_soon(self._drain_backlog)
+
+    def _drain_backlog(self) -> None:
+        """Handle up to MAX_FRAMES_PER_TICK held frames, oldest first; reschedule while more remain."""
+        self._backlog_scheduled = False
+        if not self._accepting_input():
             return
         now = time.time()
         try:
-            while self._held_frames and self._accepting_input():
-                frame = self._held_frames.popleft()
+            handled: list[Frame] = []
+            held = self._held_frames
+            while held and self._accepting_input() and len(handled) < MAX_FRAMES_PER_TICK:
+                frame = held.popleft()
                 self._held_frames_size -= len(frame[1]) + 2
+                handled.append(frame)
                 self._handle_frames([frame], now)
+            if self.closed:
+                return
+            fairness.charge(self, handled)
+            if held:
+                if not self.authenticating:
+                    self._schedule_backlog()
+                return
             if self._reading_paused and not self._writing_paused and self.transport is not None:
                 self._reading_paused = False
                 self.transport.resume_reading()
-            if not self.closed:
-                self.arm_timer()
+            self.arm_timer()
         except Exception:
             self._crash(now)
 
@@ -295,7 +330,7 @@ class MqttConnection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._writing_paused = False
-        if self._reading_paused and not self.authenticating and self.transport is not None:
+        if self._reading_paused and not self.authenticating and not self._held_frames and self.transport:
             self._reading_paused = False
             self.transport.resume_reading()
 

@@ -21,7 +21,7 @@ from tests.unit.runtime.fakes import (
 )
 
 from mqttcloud import contracts
-from mqttcloud.runtime.connection import MAX_WRITE_BUFFER, MqttConnection
+from mqttcloud.runtime.connection import MAX_FRAMES_PER_TICK, MAX_WRITE_BUFFER, MqttConnection
 from mqttcloud.runtime.listeners import WebSocketProtocol
 from mqttcloud.runtime.websocket import Opcode, encode_frame
 
@@ -177,3 +177,21 @@ async def test_slow_consumer_is_closed_past_the_write_buffer_bound(env: Env) -> 
     conn.data_received(PINGREQ)  # reading is paused in real life; a last answer still gets flushed
     await tick()
     assert transport.aborted
+
+
+async def test_large_read_is_handled_over_several_ticks_in_order(env: Env) -> None:
+    """A read with more than MAX_FRAMES_PER_TICK packets yields to the loop between chunks."""
+    conn, transport = env.open()
+    conn.data_received(connect("burst"))
+    await tick()
+    transport.writes.clear()
+    conn.data_received(PINGREQ * (MAX_FRAMES_PER_TICK * 2 + 10))
+    await asyncio.sleep(0)
+    assert transport.written() == PINGRESP * MAX_FRAMES_PER_TICK  # first chunk flushed on its own
+    assert not transport.reading
+    deadline = asyncio.get_running_loop().time() + 5
+    while len(transport.written()) < 2 * (MAX_FRAMES_PER_TICK * 2 + 10):
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0)
+    assert transport.written() == PINGRESP * (MAX_FRAMES_PER_TICK * 2 + 10)
+    assert transport.reading
