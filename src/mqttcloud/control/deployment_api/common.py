@@ -26,6 +26,7 @@ from mqttcloud.contracts import (
 from mqttcloud.control.errors import BadRequest
 
 MAX_LIMIT = 10_000
+MAX_PAYLOAD_BYTES = 1024 * 1024  # spec §1.10: maximum message size 1 MB (Serverless and Dedicated default)
 _MS_THRESHOLD = 1e11
 
 
@@ -239,6 +240,8 @@ def publish_args(
         raw = payload.encode()
     else:
         raise BadRequest("payload_encoding must be plain or base64", code="BAD_REQUEST")
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise BadRequest(f"payload is larger than {MAX_PAYLOAD_BYTES} bytes", code="PACKET_TOO_LARGE")
     props = dict(properties or {})
     correlation = props.get("correlation_data")
     user_properties = props.get("user_properties") or {}

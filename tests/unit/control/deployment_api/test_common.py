@@ -76,3 +76,11 @@ def test_quotas_follow_the_plan() -> None:
     assert quotas.auth_entries(serverless=True, connections=5000) == 2000
     assert quotas.acl_entries(serverless=False, connections=1000) == 2000
     assert quotas.api_qps == 100
+
+
+def test_publish_payload_over_1_mb_is_refused() -> None:
+    common.publish_args("d", topic="t", payload="x" * 1024 * 1024, encoding="plain", qos=0, retain=False)
+    with pytest.raises(BadRequest, match="larger"):
+        common.publish_args(
+            "d", topic="t", payload="x" * (1024 * 1024 + 1), encoding="plain", qos=0, retain=False
+        )
