@@ -21,6 +21,7 @@ from mqttcloud.control.config import Settings
 from mqttcloud.control.db import Database
 from mqttcloud.control.deployments import spec_builder
 from mqttcloud.control.deployments.cache import ViewCache
+from mqttcloud.control.deployments.fast_path import DeploymentReadFastPath
 from mqttcloud.control.deployments.lifecycle import BrokerRuntime, SupervisorLike
 from mqttcloud.control.deployments.routes import router as deployments_router
 from mqttcloud.control.errors import install_error_handlers
@@ -121,6 +122,13 @@ def create_app(
 
     mount_console(app, settings, db)
     _document_platform_security(app)
+    app.add_middleware(
+        DeploymentReadFastPath,
+        prefix=PLATFORM_API_PREFIX,
+        verifier=app.state.key_verifier,
+        limiter=app.state.rate_limiter,
+        cache=view_cache,
+    )
     return app
 
 

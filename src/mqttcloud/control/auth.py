@@ -136,6 +136,27 @@ class KeyVerifier:
             await asyncio.to_thread(self._record_use, key, dt.datetime.now(dt.UTC))
         return cached.principal
 
+    def verify_cached(self, header: str | None) -> Principal | None:
+        """The principal when this request can be decided from the cache alone, else None.
+
+        None means "ask `verify`" (missing or malformed header, key not cached or expired, wrong secret,
+        or a last-use write due): it never decides a failure, so every refusal keeps one code path.
+        """
+        try:
+            key, secret = parse_basic(header)
+        except Unauthorized:
+            return None
+        now = self._clock()
+        cached = self._cache.get(key)
+        if cached is None or cached.expires <= now:
+            return None
+        if now - self._last_written.get(key, -self.last_used_interval) >= self.last_used_interval:
+            return None
+        presented = hash_api_secret(secret).encode("ascii")
+        if not hmac.compare_digest(presented, cached.secret_hash.encode("ascii")):
+            return None
+        return cached.principal
+
     def _load(self, key: str, now: float) -> _CachedKey | None:
         with self.database.session() as session:
             row = api_keys.find_by_key(session, key=key)
