@@ -93,6 +93,11 @@ class Broker:
                 return int(line.split()[1])
         return 0
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the broker has used (load-independent cost, unlike rates)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -453,15 +458,24 @@ async def idle_connections(broker: Broker, count: int) -> tuple[float, float]:
 async def run_one(broker: Broker, quick: bool) -> dict[str, str]:
     seconds = 1.5 if quick else 3.0
     results: dict[str, str] = {}
+    cpu0 = broker.cpu_seconds()
     rate, lost = await throughput(broker.port, 8, 1, seconds)
+    cpu = broker.cpu_seconds() - cpu0
     results["fan-in 8→1 QoS0 (msg/s)"] = f"{rate:,.0f}"
     results["  lost or stalled >1s"] = f"{lost:,}"
+    results["  broker CPU µs per message"] = f"{cpu / max(1.0, rate * (seconds + 0.5)) * 1e6:.1f}"
+    cpu0 = broker.cpu_seconds()
     rate, lost = await throughput(broker.port, 1, 50, seconds)
+    cpu = broker.cpu_seconds() - cpu0
     results["fan-out 1→50 QoS0 (deliveries/s)"] = f"{rate:,.0f}"
     results["  lost or stalled >1s "] = f"{lost:,}"
+    results["  broker CPU µs per delivery"] = f"{cpu / max(1.0, rate * (seconds + 0.5)) * 1e6:.1f}"
+    cpu0 = broker.cpu_seconds()
     p50, p99, n = await latency(broker.port, 2000, seconds)
+    cpu = broker.cpu_seconds() - cpu0
     results["QoS1 e2e latency @2k/s p50 (ms)"] = f"{p50:.2f}"
     results["QoS1 e2e latency @2k/s p99 (ms)"] = f"{p99:.2f} (n={n})"
+    results["  broker CPU µs per QoS1 message"] = f"{cpu / max(1, n) * 1e6:.1f}"
     rate, per_conn = await idle_connections(broker, 2000 if quick else 10_000)
     results["idle connects/s"] = f"{rate:,.0f}"
     results["RSS per idle connection (KiB)"] = f"{per_conn / 1024:.1f}"
