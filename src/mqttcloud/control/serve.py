@@ -27,7 +27,7 @@ from mqttcloud.control.accounts.models import ROOT_USERNAME
 from mqttcloud.control.app import OPENAPI_URL, PLATFORM_API_PREFIX, create_app
 from mqttcloud.control.config import Settings, parse_port_range
 from mqttcloud.control.db import Database
-from mqttcloud.control.errors import ConfigError
+from mqttcloud.control.errors import ApiError, ConfigError
 from mqttcloud.control.pki import PkiError
 from mqttcloud.control.platform_tls import platform_ca, write_https_certificate
 
@@ -132,6 +132,9 @@ def main(argv: Sequence[str]) -> int:
         migrations.upgrade(database.engine)
         with database.session() as session:
             root = accounts.ensure_root(session, password=settings.root_password)
+    except ApiError as exc:  # e.g. MQTTCLOUD_ROOT_PASSWORD too short
+        sys.stderr.write(f"mqttcloud serve: {exc.message}\n")
+        return 2
     finally:
         database.dispose()
     if root.generated_password is not None:
