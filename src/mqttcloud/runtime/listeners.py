@@ -38,6 +38,7 @@ from mqttcloud.runtime.websocket import (
 
 log = logging.getLogger(__name__)
 
+WS_HANDSHAKE_TIMEOUT = 10.0  # seconds from accept to a complete HTTP upgrade request
 _SECURE = frozenset({contracts.ListenerKind.TLS, contracts.ListenerKind.WSS})
 _WEB = frozenset({contracts.ListenerKind.WS, contracts.ListenerKind.WSS})
 
@@ -137,10 +138,18 @@ class WebSocketProtocol(asyncio.Protocol):
         self.ws = WebSocketServer(path=path, max_message=max_message)
         self.transport: asyncio.Transport | None = None
         self.opened = False
+        self._timeout: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # cast: uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
+        # The MQTT connect timeout starts once the upgrade is done; bound the upgrade itself too.
+        self._timeout = asyncio.get_running_loop().call_later(WS_HANDSHAKE_TIMEOUT, self._handshake_timeout)
+
+    def _handshake_timeout(self) -> None:
+        if not self.opened and self.transport is not None:
+            log.info("websocket handshake not completed within %.0f s; closing", WS_HANDSHAKE_TIMEOUT)
+            self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         transport = self.transport
@@ -163,6 +172,8 @@ class WebSocketProtocol(asyncio.Protocol):
             elif isinstance(event, Request):
                 transport.write(self.ws.accept(event))
                 self.opened = True
+                if self._timeout is not None:
+                    self._timeout.cancel()
                 self.inner.connection_made(WsTransport(self))
                 self._events(self.ws.pending_events())
             elif isinstance(event, Reply):
@@ -174,6 +185,8 @@ class WebSocketProtocol(asyncio.Protocol):
                 return
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._timeout is not None:
+            self._timeout.cancel()
         if self.opened:
             self.inner.connection_lost(exc)
 

@@ -21,6 +21,7 @@ from tests.unit.runtime.fakes import (
 )
 
 from mqttcloud import contracts
+from mqttcloud.runtime import listeners
 from mqttcloud.runtime.connection import MAX_FRAMES_PER_TICK, MAX_WRITE_BUFFER, MqttConnection
 from mqttcloud.runtime.listeners import WebSocketProtocol
 from mqttcloud.runtime.websocket import Opcode, encode_frame
@@ -195,3 +196,17 @@ async def test_large_read_is_handled_over_several_ticks_in_order(env: Env) -> No
         await asyncio.sleep(0)
     assert transport.written() == PINGRESP * (MAX_FRAMES_PER_TICK * 2 + 10)
     assert transport.reading
+
+
+async def test_websocket_upgrade_not_completed_in_time_is_aborted(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(listeners, "WS_HANDSHAKE_TIMEOUT", 0.01)
+    ws = WebSocketProtocol(MqttConnection(env.hub, env.listener), "/mqtt", 1 << 20)
+    transport = MockTransport(ws)
+    ws.connection_made(transport)
+    ws.data_received(b"GET /mqtt HTTP/1.1\r\n")  # and nothing more
+    deadline = asyncio.get_running_loop().time() + 5
+    while not transport.aborted:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.005)
