@@ -13,6 +13,7 @@ import base64
 import binascii
 import datetime as dt
 import hmac
+import logging
 import time
 from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from mqttcloud.control.api_keys import service as api_keys
@@ -28,6 +30,8 @@ from mqttcloud.control.db import Database
 from mqttcloud.control.errors import Forbidden, Unauthorized
 from mqttcloud.control.ratelimit import RateLimiter
 from mqttcloud.passwords import hash_api_secret
+
+logger = logging.getLogger(__name__)
 
 _BAD_CREDENTIALS = "Invalid API key or secret"
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="mqttcloud"'}
@@ -170,8 +174,12 @@ class KeyVerifier:
         return cached
 
     def _record_use(self, key: str, when: dt.datetime) -> None:
-        with self.database.session() as session:
-            api_keys.record_last_used(session, used={key: when})
+        """Best effort: a busy or failing database must not fail the request that merely used the key."""
+        try:
+            with self.database.session() as session:
+                api_keys.record_last_used(session, used={key: when})
+        except SQLAlchemyError:
+            logger.warning("could not record the last use of platform key %s", key, exc_info=True)
 
 
 async def platform_key(request: Request) -> Principal:

@@ -136,3 +136,18 @@ async def test_edited_or_deleted_key_is_forgotten_at_once_when_watched(database:
         api_keys.delete_key(session, actor=accounts.get_root(session), key_id=row.id)
     with pytest.raises(Unauthorized):
         await verifier.verify(basic(key, secret))
+
+
+async def test_failing_last_use_write_does_not_fail_the_request(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    key, secret = mint(database)
+
+    def locked(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("UPDATE", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(api_keys, "record_last_used", locked)
+    principal = await KeyVerifier(database).verify(basic(key, secret))
+    assert principal.key == key
