@@ -83,12 +83,24 @@ def context(playwright: Playwright) -> Iterator[BrowserContext]:
 
 @pytest.fixture
 def page(context: BrowserContext) -> Iterator[Page]:
+    """A fresh tab on a clean cookie jar; the test fails if a script error or CSP violation happened."""
     context.clear_cookies()
     tab = context.new_page()
+    problems: list[str] = []
+    tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    tab.on(
+        "console",
+        lambda message: (
+            problems.append(f"console: {message.text}")
+            if message.type == "error" and "Failed to load resource" not in message.text
+            else None
+        ),
+    )
     try:
         yield tab
     finally:
         tab.close()
+    assert problems == []
 
 
 def login(page: Page, platform: Platform, username: str = "root", password: str = ROOT_PASSWORD) -> None:
