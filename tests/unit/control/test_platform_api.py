@@ -2,11 +2,14 @@
 
 import base64
 import re
+from pathlib import Path
 
 import pytest
 from tests.certs import Issued, default_pki, make_self_signed, private_key, v1_certificate_pem
-from tests.unit.control.conftest import Platform
+from tests.unit.control.conftest import Platform, make_settings, open_platform
 
+from mqttcloud.contracts import TlsSpec
+from mqttcloud.control.db import Database
 from mqttcloud.control.deployments.models import Deployment, DeploymentStatus
 from mqttcloud.control.supervisor import BrokerStatus
 
@@ -551,3 +554,16 @@ async def test_restore_resets_observed_states(platform: Platform) -> None:
         assert session.get(Deployment, running).status is DeploymentStatus.STARTING  # type: ignore[union-attr]  # exists
         assert session.get(Deployment, stopped).status is DeploymentStatus.STOPPED  # type: ignore[union-attr]  # exists
     assert set(platform.supervisor.desired) == {running}
+
+
+async def test_exhausted_port_range_is_409(
+    database: Database, data_dir: Path, serverless_tls: TlsSpec
+) -> None:
+    """Two ports go to the shared Serverless broker, four to each Dedicated deployment."""
+    settings = make_settings(data_dir, broker_port_low=41900, broker_port_high=41905)
+    async for platform in open_platform(database, settings, serverless_tls):
+        key = platform.key()
+        await create(platform, key)
+        response = await platform.client.post(f"{API}/deployments", json={"projectID": "default"}, auth=key)
+        assert "41900-41905" in assert_error(response, 409, "NO_FREE_PORTS")["message"]
+        assert len((await platform.client.get(f"{API}/deployments", auth=key)).json()) == 1
