@@ -1,6 +1,7 @@
 """Deployment API in process (fake supervisor, no broker): keys, stored data, both error shapes."""
 
 import base64
+import time
 
 import pytest
 from httpx import Response
@@ -486,3 +487,15 @@ async def test_serverless_tenant_gets_its_users_acl_and_bans(platform: Platform)
     assert [u.user_id for u in tenant_spec.users] == ["sl-user"]
     assert [r.topic for r in tenant_spec.acl] == ["#"]
     assert [b.who for b in tenant_spec.banned] == ["bad"]
+
+
+async def test_expired_bans_are_neither_listed_nor_enforced(
+    platform: Platform, deployment: tuple[str, tuple[str, str]]
+) -> None:
+    deployment_id, auth = deployment
+    now = int(time.time())
+    old = {"who": "old", "as": "clientid", "reason": "r", "at": now - 600, "until": now - 300}
+    assert (await platform.client.post(f"{V4}/banned", json=old, auth=auth)).status_code == 200
+    listed = (await platform.client.get(f"{V4}/banned", auth=auth)).json()
+    assert listed["meta"]["count"] == 0
+    assert tenant(platform, deployment_id).banned == []

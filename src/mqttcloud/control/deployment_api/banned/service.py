@@ -1,7 +1,7 @@
 """Banned clients (v5 and v4 `/banned`): who, as (clientid | username | peerhost), reason, by, at, until.
 
 Defaults as EMQX (spec §4 item 14): `by` "user", `at` now, `until` now + 5 minutes. Expired bans are
-neither listed nor sent to the broker (they are removed when next read).
+neither listed nor sent to the broker (they are deleted on the next ban written).
 """
 
 import datetime as dt
@@ -86,12 +86,11 @@ def create(session: Session, *, deployment_id: str, ban: NewBan, now: dt.datetim
 def page(
     session: Session, *, deployment_id: str, page: int, limit: int, now: dt.datetime
 ) -> tuple[list[BanRow], int]:
-    _purge(session, deployment_id, now)
-    session.commit()
-    where = BanRow.deployment_id == deployment_id
-    total = int(session.scalar(select(func.count()).select_from(BanRow).where(where)) or 0)
+    """One page of active bans and their count (a read: expired rows are skipped, not deleted here)."""
+    active = (BanRow.deployment_id == deployment_id) & (BanRow.until.is_(None) | (BanRow.until > now))
+    total = int(session.scalar(select(func.count()).select_from(BanRow).where(active)) or 0)
     rows = session.scalars(
-        select(BanRow).where(where).order_by(BanRow.id).offset((page - 1) * limit).limit(limit)
+        select(BanRow).where(active).order_by(BanRow.id).offset((page - 1) * limit).limit(limit)
     )
     return list(rows), total
 
