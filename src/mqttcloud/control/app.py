@@ -1,8 +1,11 @@
 """`create_app(settings)`: the control plane's FastAPI application.
 
-Routers: the Platform API under `/public_api/v1` (OpenAPI at `/public_api/v1/openapi.json`). The lifespan
-migrates the database, starts the broker supervisor and brings every desired-running deployment back;
-on shutdown it stops the brokers (their desired state stays in the database) and closes the database.
+Routers: the Platform API under `/public_api/v1` (OpenAPI at `/public_api/v1/openapi.json`), the
+Deployment API (`/api/v5`, `/api`), the Serverless CA download and the console (`/console`); in front of
+them, the measured fast path for cached `GET /public_api/v1/deployments/{id}` (deployments/fast_path.py).
+The lifespan migrates the database, starts the broker supervisor and brings every desired-running
+deployment back; on shutdown it stops the brokers (their desired state stays in the database) and closes
+the database.
 """
 
 import contextlib
