@@ -9,10 +9,12 @@ from tests.unit.control.conftest import Platform
 from tests.unit.control.deployment_api.conftest import Api
 
 from mqttcloud.contracts import AclAction, AclPermission, BanKind, TenantSpec
+from mqttcloud.control.accounts.models import Account, Role
 from mqttcloud.control.deployment_api.keys import service as keys
 from mqttcloud.control.deployment_api.quotas import ApiRateLimiter, Quotas
 from mqttcloud.control.deployments.schemas import DeploymentCreate
 from mqttcloud.control.deployments.service import create_deployment
+from mqttcloud.control.errors import Forbidden
 from mqttcloud.passwords import verify_password
 
 V5 = "/api/v5"
@@ -499,3 +501,31 @@ async def test_expired_bans_are_neither_listed_nor_enforced(
     listed = (await platform.client.get(f"{V4}/banned", auth=auth)).json()
     assert listed["meta"]["count"] == 0
     assert tenant(platform, deployment_id).banned == []
+
+
+@pytest.mark.parametrize(
+    ("role", "projects", "allowed"),
+    [
+        (Role.ROOT, [], True),
+        (Role.ADMINISTRATOR, [], True),
+        (Role.PROJECT_ADMINISTRATOR, ["default"], True),
+        (Role.PROJECT_USER, ["default"], True),
+        (Role.PROJECT_USER, ["elsewhere"], False),
+        (Role.ACCOUNTANT, ["default"], False),
+        (Role.AUDITOR, ["default"], False),
+    ],
+)
+def test_who_may_manage_deployment_keys(
+    platform: Platform, role: Role, projects: list[str], allowed: bool
+) -> None:
+    """Spec §1.9 "REST API configuration": project administrators and users (of the project) may."""
+    actor = Account(username="someone", password_hash="x", role=role, project_ids=projects)
+    with platform.database.session() as session:
+        request = DeploymentCreate.model_validate({"projectID": "default"})
+        deployment_id = create_deployment(session, settings=platform.settings, request=request).id
+        if allowed:
+            created = keys.create_key(session, deployment_id=deployment_id, actor=actor)
+            keys.delete_key(session, deployment_id=deployment_id, app_id=created.key.app_id, actor=actor)
+        else:
+            with pytest.raises(Forbidden):
+                keys.create_key(session, deployment_id=deployment_id, actor=actor)

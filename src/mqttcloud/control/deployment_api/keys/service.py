@@ -68,9 +68,17 @@ def allows(permissions: Sequence[str] | None, method: str, group: str) -> bool:
     return any(p in wanted for p in permissions)
 
 
-def _require_manager(actor: Account | None) -> None:
-    if actor is not None and actor.role not in _MANAGERS:
+_PROJECT_ROLES = {Role.PROJECT_ADMINISTRATOR, Role.PROJECT_USER}
+
+
+def _require_manager(actor: Account | None, project_id: str) -> None:
+    """Raises: Forbidden unless the actor's role manages keys and (project roles) sees the project."""
+    if actor is None:
+        return
+    if actor.role not in _MANAGERS:
         raise Forbidden("this role may not manage deployment API keys", code="FORBIDDEN")
+    if actor.role in _PROJECT_ROLES and project_id not in (actor.project_ids or []):
+        raise Forbidden("this account has no access to the deployment's project", code="FORBIDDEN")
 
 
 def create_key(
@@ -87,8 +95,8 @@ def create_key(
         NotFound: no such deployment. Forbidden: the actor's role may not manage keys.
         Invalid: bad permissions, a note over 255 characters, or too many keys.
     """
-    _require_manager(actor)
-    deployments.get_deployment(session, deployment_id=deployment_id)
+    deployment = deployments.get_deployment(session, deployment_id=deployment_id)
+    _require_manager(actor, deployment.project_id)
     if len(note) > 255:
         raise Invalid("note must be at most 255 characters", code="INVALID_PARAMETERS")
     if len(list_keys(session, deployment_id=deployment_id)) >= MAX_KEYS_PER_DEPLOYMENT:
@@ -113,7 +121,7 @@ def list_keys(session: Session, *, deployment_id: str) -> list[DeploymentApiKey]
 
 def delete_key(session: Session, *, deployment_id: str, app_id: str, actor: Account | None = None) -> None:
     """Raises: NotFound (no such key on this deployment), Forbidden (role)."""
-    _require_manager(actor)
+    _require_manager(actor, deployments.get_deployment(session, deployment_id=deployment_id).project_id)
     key = find_by_app_id(session, app_id=app_id)
     if key is None or key.deployment_id != deployment_id:
         raise NotFound(f"API key {app_id} not found", code="NOT_FOUND")
