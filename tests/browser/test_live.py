@@ -109,6 +109,8 @@ def test_publish_form_reaches_a_subscriber(
 
         section(page, platform, deployment_id, "metrics")
         expect(page.locator("#now-connections")).to_contain_text(re.compile(r"Connections: [1-9]"))
+        expect(page.locator("[data-stat='connections.count']")).to_have_text(re.compile(r"[1-9]"))
+        expect(page.locator("[data-stat='subscriptions.count']")).to_have_text(re.compile(r"[1-9]"))
         expect(page.locator("#chart-connections polyline")).to_have_count(1)
         screenshot(page, "metrics")
     finally:

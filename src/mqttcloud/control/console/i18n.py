@@ -20,6 +20,7 @@ ZH_CN: dict[str, str] = {
     "User name": "用户名",
     "Password": "密码",
     "Wrong user name or password.": "用户名或密码错误。",
+    "Too many failed sign-ins. Wait a few minutes and try again.": "登录失败次数过多，请几分钟后再试。",
     "The form expired or did not come from this console. Reload and retry.": "表单已过期或并非来自本控制台，请刷新后重试。",
     "Not allowed": "无权访问",
     "Not found": "未找到",
@@ -297,6 +298,9 @@ ZH_CN: dict[str, str] = {
     "Messages sent/s": "每秒发送消息",
     "Waiting for samples…": "正在等待采样…",
     "60 min ago": "60 分钟前",
+    "Now": "当前",
+    "Topics": "主题数",
+    "Retained messages": "保留消息",
     "now": "现在",
 }
 

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from mqttcloud.contracts import ClientFilter, ClientInfo, TenantId
+from mqttcloud.contracts import ClientFilter, ClientInfo, TenantId, TenantStats
 from mqttcloud.control.accounts.models import Account
 from mqttcloud.control.broker_client import BrokerClient
 from mqttcloud.control.console.deployment_pages import load_view, render_section
@@ -39,6 +39,8 @@ router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=Fa
 
 CLIENTS_PER_PAGE = 20
 PROTOCOL_VERSIONS = {3: "3.1", 4: "3.1.1", 5: "5.0"}
+# Gauges shown as numbers under the charts (EMQX `stats` names).
+CURRENT_STATS = ("connections.count", "subscriptions.count", "topics.count", "retained.count")
 MAX_PAYLOAD_CHARS = 256 * 1024
 
 
@@ -242,6 +244,7 @@ async def metrics_json(
     history = page.state.history
     now = time.time()
     error = ""
+    stats: TenantStats | None = None
     if history.is_due(deployment_id, now):
         try:
             client = broker(runtime, view)
@@ -260,11 +263,13 @@ async def metrics_json(
                 ),
             )
     points = history.points(deployment_id, now)
+    current = {name: stats.values.get(name, 0) for name in CURRENT_STATS} if not error and stats else {}
     return JSONResponse(
         {
             "now": now,
             "window": history.window,
             "error": page.t(error) if error else "",
+            "current": current,
             "points": [
                 {"at": p.at, "connections": p.connections, "received": p.received_rate, "sent": p.sent_rate}
                 for p in points

@@ -27,7 +27,7 @@ from mqttcloud.control.accounts.models import Account
 from mqttcloud.control.config import Settings
 from mqttcloud.control.console import i18n
 from mqttcloud.control.console.metrics_history import MetricsHistory
-from mqttcloud.control.console.security import LOGIN_COOKIE, SESSION_COOKIE, Signer
+from mqttcloud.control.console.security import LOGIN_COOKIE, SESSION_COOKIE, LoginThrottle, Signer
 from mqttcloud.control.db import Database
 from mqttcloud.control.errors import ApiError
 
@@ -109,6 +109,7 @@ class ConsoleState:
     settings: Settings
     database: Database
     history: MetricsHistory = field(default_factory=MetricsHistory)
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     # Secrets to show once after a redirect: (session nonce, label) → (value, expiry on the loop clock).
     once: dict[tuple[str, str], tuple[Mapping[str, str], float]] = field(default_factory=dict)
 

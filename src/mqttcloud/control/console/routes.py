@@ -5,6 +5,7 @@ Every handler: resolve the signed-in account (`LoggedIn`), check the CSRF token 
 (`read_form`), call one service function in a worker thread, then render or redirect (303).
 """
 
+import time
 from collections.abc import Mapping
 
 from fastapi import APIRouter, Request
@@ -109,8 +110,19 @@ async def login(request: Request, page: Anonymous, session: SessionDep) -> Respo
     username = field_text(form, "username")
     password = field_text(form, "password", strip=False)
     next_url = safe_next(field_text(form, "next"))
+    throttle = page.state.login_throttle
+    address = request.client.host if request.client else ""
+    if throttle.is_blocked(username, address, time.monotonic()):
+        return _login_form(
+            page,
+            next_url=next_url,
+            username=username,
+            error=page.t("Too many failed sign-ins. Wait a few minutes and try again."),
+            status=429,
+        )
     account = await run(accounts.authenticate, session, username=username, password=password)
     if account is None:
+        throttle.failed(username, address, time.monotonic())
         return _login_form(
             page,
             next_url=next_url,
@@ -118,6 +130,7 @@ async def login(request: Request, page: Anonymous, session: SessionDep) -> Respo
             error=page.t("Wrong user name or password."),
             status=401,
         )
+    throttle.succeeded(username, address)
     cookie = page.state.signer.new_session(account.id, account.password_hash)
     response = redirect(next_url)
     response.set_cookie(

@@ -104,3 +104,39 @@ class Signer:
     @staticmethod
     def new_nonce() -> str:
         return secrets.token_urlsafe(16)
+
+
+class LoginThrottle:
+    """Refuses sign-in for a (user name, client address) pair after too many recent failures.
+
+    Argon2 already makes each guess slow; this bounds how many guesses one source gets per window.
+    Pure bookkeeping: the caller passes the clock. Memory is bounded by dropping the oldest pairs.
+    """
+
+    def __init__(self, *, max_failures: int = 10, window: float = 600.0, max_pairs: int = 10_000) -> None:
+        self.max_failures = max_failures
+        self.window = window
+        self.max_pairs = max_pairs
+        self._failures: dict[tuple[str, str], list[float]] = {}
+
+    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, []) if now - t < self.window]
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
+        return times
+
+    def is_blocked(self, username: str, address: str, now: float) -> bool:
+        return len(self._recent((username, address), now)) >= self.max_failures
+
+    def failed(self, username: str, address: str, now: float) -> None:
+        key = (username, address)
+        times = self._recent(key, now)
+        times.append(now)
+        self._failures[key] = times
+        while len(self._failures) > self.max_pairs:
+            del self._failures[next(iter(self._failures))]
+
+    def succeeded(self, username: str, address: str) -> None:
+        self._failures.pop((username, address), None)

@@ -151,3 +151,12 @@ async def test_pages_forbid_framing_and_foreign_scripts(root_console: Console) -
     assert page.headers["x-frame-options"] == "DENY"
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["cache-control"] == "no-store"
+
+
+async def test_repeated_failures_are_throttled_even_with_the_right_password(console: Console) -> None:
+    for _attempt in range(10):
+        assert (await console.login("root", "wrong-password")).status_code == 401
+    blocked = await console.login("root", ROOT_PASSWORD)
+    assert blocked.status_code == 429
+    assert "Too many failed sign-ins" in blocked.text
+    assert SESSION_COOKIE not in console.client.cookies

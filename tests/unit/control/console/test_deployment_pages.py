@@ -3,7 +3,7 @@
 import re
 
 from tests.certs import make_leaf, make_root_ca
-from tests.unit.control.console.conftest import Console
+from tests.unit.control.console.conftest import Console, csrf_of
 
 from mqttcloud.control.accounts.models import Role
 from mqttcloud.control.supervisor import BrokerStatus
@@ -167,3 +167,21 @@ async def test_certificate_errors_go_to_the_field_of_their_rule(root_console: Co
     assert 'id="cacert-error"' in no_ca.text
     bad_type = await root_console.submit(path, path, {"tls_type": "three-way", "cert": "x", "key": "y"})
     assert 'id="tls_type-error"' in bad_type.text
+
+
+async def test_tls_upload_from_files(root_console: Console) -> None:
+    deployment_id = await create_deployment(root_console)
+    path = f"/console/deployments/{deployment_id}/tls"
+    root = make_root_ca("console file CA")
+    leaf = make_leaf(root, "files.example", hosts=("files.example",))
+    page = await root_console.get(path)
+    response = await root_console.client.post(
+        path,
+        data={"csrf_token": csrf_of(page.text), "tls_type": "one-way", "cert": "", "key": ""},
+        files={
+            "cert_file": ("server.pem", (leaf.cert_pem + root.cert_pem).encode(), "application/x-pem-file"),
+            "key_file": ("server.key", leaf.key_pem.encode(), "application/x-pem-file"),
+        },
+    )
+    assert response.status_code == 303, response.text
+    assert "files.example" in (await root_console.get(path)).text

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mqttcloud.control.console.security import SECRET_FILE, Signer, load_secret
+from mqttcloud.control.console.security import SECRET_FILE, LoginThrottle, Signer, load_secret
 
 HASH = "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"
 
@@ -71,3 +71,25 @@ def test_truncated_secret_file_is_an_error(tmp_path: Path) -> None:
     (tmp_path / SECRET_FILE).write_bytes(b"short")
     with pytest.raises(ValueError, match="shorter than 32 bytes"):
         load_secret(tmp_path)
+
+
+def test_throttle_blocks_a_pair_after_too_many_failures_then_forgets() -> None:
+    throttle = LoginThrottle(max_failures=3, window=60.0)
+    for at in (0.0, 1.0, 2.0):
+        assert not throttle.is_blocked("root", "10.0.0.1", at)
+        throttle.failed("root", "10.0.0.1", at)
+    assert throttle.is_blocked("root", "10.0.0.1", 3.0)
+    assert not throttle.is_blocked("root", "10.0.0.2", 3.0)
+    assert not throttle.is_blocked("alice", "10.0.0.1", 3.0)
+    assert not throttle.is_blocked("root", "10.0.0.1", 61.0)
+
+
+def test_throttle_success_clears_and_memory_is_bounded() -> None:
+    throttle = LoginThrottle(max_failures=2, window=60.0, max_pairs=3)
+    throttle.failed("a", "x", 0.0)
+    throttle.succeeded("a", "x")
+    throttle.failed("a", "x", 1.0)
+    assert not throttle.is_blocked("a", "x", 1.0)
+    for name in ("b", "c", "d", "e"):
+        throttle.failed(name, "x", 2.0)
+    assert len(throttle._failures) == 3

@@ -200,6 +200,10 @@
         { label: charts.dataset.labelReceived, color: "#18794e", points: received },
         { label: charts.dataset.labelSent, color: "#a15c00", points: sent },
       ], start, end, labels);
+      Object.entries(data.current || {}).forEach(([name, value]) => {
+        const el = document.querySelector(`[data-stat="${name}"]`);
+        if (el) el.textContent = String(value);
+      });
       const last = data.points[data.points.length - 1];
       if (last) {
         document.getElementById("now-connections").textContent = `${charts.dataset.labelConnections}: ${last.connections}`;
