@@ -31,6 +31,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from itertools import islice
 from typing import TYPE_CHECKING, Final, cast
 
 from mqttcloud.broker.actions import ChannelId
@@ -189,9 +190,13 @@ class MqttConnection(asyncio.Protocol):
             if self.authenticating or self._held_frames:
                 self._hold_frames(frames)
                 return
-            self._handle_frames(frames, now)
+            # The tenant's message rate (shared Serverless process): what it does not admit now waits.
+            allowed, wait = fairness.admit(self, frames)
+            self._handle_frames(frames if allowed == len(frames) else frames[:allowed], now)
+            if allowed < len(frames) and not self.closed:
+                self._hold_frames(frames[allowed:])
+                self._schedule_backlog(wait)
             if not self.closed:
-                fairness.charge(self, frames)  # per-tenant message rate (shared Serverless process)
                 self.arm_timer()
         except Exception:
             self._crash(now)
@@ -242,14 +247,17 @@ class MqttConnection(asyncio.Protocol):
         self.authenticating = False
         self._drain_backlog()
 
-    def _schedule_backlog(self) -> None:
+    def _schedule_backlog(self, delay: float = 0.0) -> None:
         if self._backlog_scheduled:
             return
         self._backlog_scheduled = True
         if not self._reading_paused and self.transport is not None:
             self._reading_paused = True
             self.transport.pause_reading()
-        asyncio.get_running_loop().call_soon(self._drain_backlog)
+        if delay > 0:  # the tenant is over its message rate (runtime.fairness)
+            asyncio.get_running_loop().call_later(delay, self._drain_backlog)
+        else:
+            asyncio.get_running_loop().call_soon(self._drain_backlog)
 
     def _drain_backlog(self) -> None:
         """Handle up to MAX_FRAMES_PER_TICK held frames, oldest first; reschedule while more remain."""
@@ -260,17 +268,17 @@ class MqttConnection(asyncio.Protocol):
         try:
             handled: list[Frame] = []
             held = self._held_frames
-            while held and self._accepting_input() and len(handled) < MAX_FRAMES_PER_TICK:
+            allowed, wait = fairness.admit(self, list(islice(held, MAX_FRAMES_PER_TICK)))
+            while held and self._accepting_input() and len(handled) < allowed:
                 frame = held.popleft()
                 self._held_frames_size -= len(frame[1]) + 2
                 handled.append(frame)
                 self._handle_frames([frame], now)
             if self.closed:
                 return
-            fairness.charge(self, handled)
             if held:
                 if not self.authenticating:
-                    self._schedule_backlog()
+                    self._schedule_backlog(wait)
                 return
             if self._reading_paused and not self._writing_paused and self.transport is not None:
                 self._reading_paused = False
