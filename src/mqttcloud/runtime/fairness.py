@@ -1,31 +1,26 @@
 """Per-tenant fairness in a shared (Serverless) broker process: a token bucket on each tenant's inbound
-message rate, enforced by pausing reads instead of dropping messages.
+message rate. Input over the rate waits in the connection's backlog (reading paused); nothing is dropped.
 
 Every tenant of the shared process gets `Limits.max_tenant_rate` messages per second (the Serverless
-deployment TPS, spec §1.10: 1000/s), with a burst of one second's worth. After a connection's input was
-handled, `charge(conn, frames)` takes one token per PUBLISH it contained. A bucket may go into debt (the
-bytes are already read and handled); the connection that drove it there stops being read until the debt
-is paid back at the tenant's rate. The tenant's other connections are paused too as soon as they send
-while the bucket is in debt, so a noisy tenant is held at its rate however many connections it opens,
-and the event loop's time goes to the other tenants: one noisy tenant cannot starve another.
+deployment TPS, spec §1.10: 1000/s), with a burst of one second's worth. Before a connection handles
+framed packets it asks `admit(conn, frames)`: how many leading packets it may handle now (one token per
+PUBLISH; other packets ride along in order) and, when not all of them, how long until more tokens are
+there. The connection holds the rest in its backlog, keeps reading paused and drains the backlog after
+that delay (`runtime.connection`). A tenant's connections share its bucket, so a noisy tenant is held
+at its rate however many connections it opens, and the loop's time goes to the other tenants: one noisy
+tenant cannot starve another.
 
-Why reads: TCP (and TLS, and WebSocket under them) pushes back on the client, which keeps its
-messages until we read again; nothing is lost and no MQTT error is needed. The per-client publish rate
-(0x96) is a different rule, enforced by the core (`broker.limits.RateLimiter`).
-
-Granularity (measured): the rate holds on average, but a read is handled whole before the pause, and
-one read of a TLS transport can carry up to ~256 KiB (about 10,000 small PUBLISH packets). A tenant
-flooding through many connections can thus overshoot by one read per connection, and then stays paused
-until that debt is paid. Tighter control needs the connection to hold framed packets beyond the budget
-(as it already does while authentication runs) instead of handling them; that is the connection's code.
+Why admission before handling (measured): one read of a TLS transport can carry ~256 KiB, some 10,000
+small PUBLISH packets; charging after handling let a flooding tenant overshoot by one read per
+connection. Why reads: TCP (and TLS, WebSocket) pushes back on the client, which keeps its messages
+until we read again, so no MQTT error is needed. The per-client publish rate (0x96) is a different
+rule, enforced by the core (`broker.limits.RateLimiter`).
 
 Rules this module must not break:
-- `TokenBucket` is pure: time is an argument (unit-tested with numbers).
-- A connection paused here is resumed only by the timer set here, and not while the connection itself
-  paused reading (write backpressure, authentication): the connection resumes that one itself.
+- `TokenBucket` and `admit_frames` are pure: time is an argument (unit-tested with numbers).
+- Admission never reorders: it returns a count of leading frames, the caller keeps the rest in order.
 """
 
-import asyncio
 import time
 import weakref
 from collections.abc import Sequence
@@ -103,43 +98,43 @@ def bucket_for(tenant: "TenantRuntime", now: float) -> TokenBucket | None:
     return bucket
 
 
-def charge(conn: "MqttConnection", frames: Sequence[Frame]) -> None:
-    """Account the PUBLISH packets `conn` just delivered to its tenant; pause `conn` while in debt."""
+#: When throttled, wait until at least this share of a second's tokens is back (fewer, larger wakeups).
+RELEASE_SLICE: Final = 0.05
+
+
+def admit_frames(bucket: TokenBucket, frames: Sequence[Frame], now: float) -> tuple[int, float]:
+    """How many leading `frames` fit in `bucket` now (their PUBLISH tokens are taken), and the delay
+    before the next one could (0.0 when all fit)."""
+    n = count_publishes(frames)
+    bucket.refill(now)
+    if n <= bucket.tokens:
+        bucket.tokens -= n
+        return len(frames), 0.0
+    allowed = max(0, int(bucket.tokens))
+    bucket.tokens -= allowed
+    cut = _cut(frames, allowed)
+    wanted = max(1.0, min(float(n - allowed), bucket.rate * RELEASE_SLICE))
+    return cut, (wanted - bucket.tokens) / bucket.rate
+
+
+def _cut(frames: Sequence[Frame], publishes: int) -> int:
+    """Index of the first frame that is the (publishes + 1)-th PUBLISH (len(frames) if there is none)."""
+    seen = 0
+    for i, (first, _body) in enumerate(frames):
+        if first >> 4 == _PUBLISH:
+            if seen == publishes:
+                return i
+            seen += 1
+    return len(frames)
+
+
+def admit(conn: "MqttConnection", frames: Sequence[Frame]) -> tuple[int, float]:
+    """`admit_frames` with the bucket of `conn`'s tenant; everything is admitted when it has no rate."""
     tenant = conn.tenant
     if tenant is None or tenant.spec.limits.max_tenant_rate <= 0:
-        return  # the common case outside the shared process: one attribute walk, nothing else
-    n = count_publishes(frames)
-    if not n:
-        return
+        return len(frames), 0.0  # the common case outside the shared process: one attribute walk
     now = time.monotonic()
     bucket = bucket_for(tenant, now)
     if bucket is None:
-        return
-    delay = bucket.take(n, now)
-    if delay > 0:
-        _pause(conn, delay)
-
-
-def _pause(conn: "MqttConnection", delay: float) -> None:
-    transport = conn.transport
-    if transport is None or transport.is_closing():
-        return
-    transport.pause_reading()
-    asyncio.get_running_loop().call_later(delay, _resume, conn)
-
-
-def _resume(conn: "MqttConnection") -> None:
-    transport = conn.transport
-    if conn.closed or transport is None or transport.is_closing():
-        return
-    tenant = conn.tenant
-    bucket = None if tenant is None else bucket_for(tenant, time.monotonic())
-    if bucket is not None:
-        wait = bucket.wait(time.monotonic())
-        if wait > 0:  # other connections of the tenant spent the refill meanwhile
-            asyncio.get_running_loop().call_later(wait, _resume, conn)
-            return
-    # The connection's own pause (write backpressure, authentication) is resumed by the connection;
-    # read its flag rather than add API to the connection for one boolean.
-    if not conn._reading_paused:
-        transport.resume_reading()
+        return len(frames), 0.0
+    return admit_frames(bucket, frames, now)

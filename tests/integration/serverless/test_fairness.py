@@ -118,12 +118,10 @@ def test_a_flooding_tenant_is_held_at_its_rate_and_the_other_keeps_flowing(
         elapsed = time.monotonic() - started
         # The quiet tenant's messages all arrived while the other tenant was flooding.
         assert quiet_done is not None, quiet.count
-        # The noisy tenant was held back: it got its burst, its rate and the reads handled before each
-        # pause (see runtime.fairness on granularity), far from what it sent; the rest waits in TCP.
-        # Unthrottled it gets nearly all of it (checked by running this test with max_tenant_rate 0).
-        assert sent > 20 * (RATE + RATE * elapsed)
-        # Measured: 35-55% of what was sent gets through in the window with the bucket, ~100% without.
-        assert 0 < noisy.count < 0.8 * sent, (noisy.count, sent, elapsed)
+        # The noisy tenant got its burst plus its rate, not more (measured: 296 of 7,840 sent in 2 s at
+        # 100/s); unthrottled it gets nearly all it sent. The rest waits in TCP, it is not lost.
+        assert sent > 10 * (RATE + RATE * elapsed)
+        assert RATE * elapsed / 2 < noisy.count <= RATE + RATE * elapsed + BATCH, (noisy.count, sent)
     finally:
         for c in opened:
             c.close()

@@ -1,8 +1,7 @@
 """Per-tenant fairness: the token bucket (pure, time as an argument) and the pause/resume of reads."""
 
-import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import cast
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from mqttcloud import contracts
 from mqttcloud.runtime import fairness
 from mqttcloud.runtime.connection import MqttConnection
-from mqttcloud.runtime.fairness import TokenBucket, count_publishes
+from mqttcloud.runtime.fairness import TokenBucket, admit_frames, count_publishes
 from mqttcloud.runtime.tenants import TenantRuntime
 
 
@@ -56,27 +55,41 @@ def test_only_publish_packets_count() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# charge(): pause a connection while its tenant is in debt, resume when paid back
+# admit_frames(): how many leading packets may be handled now, and when to try again
 # --------------------------------------------------------------------------------------------------
 
+PUB, PING = (0x30, b""), (0xC0, b"")
 
-@dataclass
-class FakeTransport:
-    reading: bool = True
-    closing: bool = False
-    pauses: int = 0
-    resumed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def pause_reading(self) -> None:
-        self.reading = False
-        self.pauses += 1
+def test_everything_within_the_tokens_is_admitted() -> None:
+    bucket = TokenBucket(100.0, now=0.0)
+    assert admit_frames(bucket, [PUB] * 60 + [PING], 0.0) == (61, 0.0)
+    assert bucket.tokens == 40.0
 
-    def resume_reading(self) -> None:
-        self.reading = True
-        self.resumed.set()
 
-    def is_closing(self) -> bool:
-        return self.closing
+def test_admission_stops_at_the_first_publish_without_a_token() -> None:
+    bucket = TokenBucket(100.0, now=0.0)
+    frames = [PUB] * 99 + [PING, PUB, PING, PUB, PUB]  # 102 publishes, 100 tokens
+    allowed, wait = admit_frames(bucket, frames, 0.0)
+    assert allowed == 102  # 99 + PING + the 100th PUBLISH + the PING riding after it
+    assert frames[allowed] == PUB
+    assert bucket.tokens == 0.0
+    assert wait == pytest.approx(0.02)  # two more publishes wait: 2 tokens at 100/s
+
+
+def test_an_empty_bucket_admits_nothing_and_waits_for_a_slice() -> None:
+    bucket = TokenBucket(1000.0, now=0.0)
+    bucket.tokens = 0.0
+    allowed, wait = admit_frames(bucket, [PUB] * 500, 0.0)
+    assert allowed == 0
+    assert wait == pytest.approx(0.05)  # RELEASE_SLICE of a second's tokens, not one message at a time
+
+
+def test_the_bucket_refills_between_admissions() -> None:
+    bucket = TokenBucket(10.0, now=0.0)
+    assert admit_frames(bucket, [PUB] * 30, 0.0)[0] == 10
+    assert admit_frames(bucket, [PUB] * 20, 0.5)[0] == 5
+    assert admit_frames(bucket, [PUB] * 20, 10.0)[0] == 10  # never more than the burst
 
 
 @dataclass(eq=False)
@@ -86,69 +99,26 @@ class FakeTenant:
 
 @dataclass
 class FakeConnection:
-    tenant: FakeTenant
-    transport: FakeTransport = field(default_factory=FakeTransport)
-    closed: bool = False
-    _reading_paused: bool = False
+    tenant: FakeTenant | None
 
 
-def make_conn(tenant: FakeTenant) -> tuple[MqttConnection, FakeTransport]:
-    fake = FakeConnection(tenant)
-    # cast: charge() reads only tenant, transport, closed and _reading_paused of the connection.
-    return cast(MqttConnection, fake), fake.transport
+def conn_of(rate: float) -> MqttConnection:
+    spec = contracts.TenantSpec(
+        tenant_id=contracts.TenantId("t"), limits=contracts.Limits(max_tenant_rate=rate)
+    )
+    # cast: admit() reads only the connection's tenant and the tenant's spec.
+    return cast(MqttConnection, FakeConnection(FakeTenant(spec)))
 
 
-def tenant_with_rate(rate: float) -> FakeTenant:
-    limits = contracts.Limits(max_tenant_rate=rate)
-    return FakeTenant(contracts.TenantSpec(tenant_id=contracts.TenantId("t"), limits=limits))
+def test_a_tenant_without_rate_admits_everything() -> None:
+    assert fairness.admit(conn_of(0.0), [PUB] * 100_000) == (100_000, 0.0)
 
 
-PUBLISHES = [(0x30, b"")] * 30
-
-
-async def test_tenant_without_rate_is_never_paused() -> None:
-    conn, transport = make_conn(tenant_with_rate(0.0))
-    for _ in range(100):
-        fairness.charge(conn, PUBLISHES)
-    assert transport.pauses == 0
-
-
-async def test_tenant_over_its_rate_is_paused_then_resumed() -> None:
-    tenant = tenant_with_rate(100.0)  # burst 100: the 4th batch of 30 goes into debt
-    conn, transport = make_conn(tenant)
-    other, other_transport = make_conn(tenant)
-    for _ in range(3):
-        fairness.charge(conn, PUBLISHES)
-    assert transport.pauses == 0
-    fairness.charge(conn, PUBLISHES)  # 120 > 100: ~0.2 s of debt
-    assert transport.pauses == 1
-    fairness.charge(other, PUBLISHES)  # the tenant's other connection is held too
-    assert other_transport.pauses == 1
-    async with asyncio.timeout(5.0):  # the debt is paid back in ~0.5 s (150 + 30 messages at 100/s)
-        await transport.resumed.wait()
-        await other_transport.resumed.wait()
-    assert transport.reading
-    assert other_transport.reading
-
-
-async def test_another_tenant_is_not_held_by_a_noisy_one() -> None:
-    noisy, noisy_transport = make_conn(tenant_with_rate(10.0))
-    quiet, quiet_transport = make_conn(tenant_with_rate(10.0))
-    fairness.charge(noisy, PUBLISHES)
-    fairness.charge(quiet, [(0x30, b"")] * 5)
-    assert not noisy_transport.reading
-    assert quiet_transport.reading
-
-
-async def test_resume_leaves_a_connection_paused_by_its_own_backpressure() -> None:
-    tenant = tenant_with_rate(1000.0)
-    fake = FakeConnection(tenant)
-    conn = cast(MqttConnection, fake)
-    fairness.charge(conn, [(0x30, b"")] * 1001)  # 1 ms of debt
-    assert not fake.transport.reading
-    fake._reading_paused = True  # meanwhile the peer stopped reading what we send
-    bucket = fairness.bucket_for(cast(TenantRuntime, tenant), time.monotonic())
-    assert bucket is not None
-    bucket.tokens = 0.0  # the debt is paid
-    fairness._resume(conn)  # what the timer runs
-    assert not fake.transport.reading  # the connection resumes it itself, on resume_writing
+def test_connections_of_one_tenant_share_its_bucket_and_other_tenants_have_their_own() -> None:
+    conn = conn_of(100.0)
+    tenant = cast(FakeConnection, conn).tenant
+    other_conn = cast(MqttConnection, FakeConnection(tenant))
+    assert fairness.admit(conn, [PUB] * 80)[0] == 80
+    assert fairness.admit(other_conn, [PUB] * 80)[0] == 20  # same tenant: 100 in total
+    assert fairness.admit(conn_of(100.0), [PUB] * 80)[0] == 80  # another tenant is not affected
+    assert fairness.bucket_for(cast(TenantRuntime, tenant), time.monotonic()) is not None
