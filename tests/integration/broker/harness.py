@@ -127,7 +127,9 @@ class BrokerProcess:
 
     def apply(self, spec: contracts.BrokerSpec, generation: int) -> dict[str, Any]:
         self.spec = spec
-        return self.admin("apply_spec", spec=spec.model_dump(mode="json"), generation=generation)
+        result = self.admin("apply_spec", spec=spec.model_dump(mode="json"), generation=generation)
+        self.reload_ready()  # rewritten before the answer: new listeners and their ports
+        return result
 
     def stop(self, timeout: float = 10.0) -> int:
         assert self.proc is not None

@@ -170,3 +170,24 @@ def test_sni_selects_tenant_and_unknown_sni_is_refused(broker_factory: Factory, 
             c.send(w.connect("nowhere"))
             c.expect(b"\x20\x02\x00\x03")
             assert c.is_closed()
+
+
+def test_adding_tls_opens_the_tls_listeners(broker_factory: Factory, tmp_path: Path) -> None:
+    """Dedicated flow: TLS listeners are in the spec from the start but open only once TLS is set."""
+    pki = default_pki()
+    spec = make_spec(
+        tmp_path,
+        listeners=[
+            listener("tcp:default", "tcp"),
+            listener("ssl:default", "tls"),
+            listener("wss:default", "wss"),
+        ],
+    )
+    b = broker_factory(spec)
+    assert [a.name for a in b.reload_ready().listeners] == ["tcp:default"]
+    tls = contracts.TlsSpec(cert_pem=pki.server_chain_pem, key_pem=pki.server.key_pem)
+    result = b.apply(spec.model_copy(update={"tls": tls}), 2)
+    assert sorted(e["name"] for e in result["listeners"]) == ["ssl:default", "tcp:default", "wss:default"]
+    with tls_connected(b.port("ssl:default"), "now-tls", client_context(pki.root.cert_pem)) as c:
+        c.send(w.PINGREQ)
+        c.expect(w.PINGRESP)
