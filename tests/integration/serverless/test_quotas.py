@@ -78,3 +78,22 @@ def test_connection_over_the_deployment_quota_gets_connack_0x97(
     assert connect(third, "three", username="alice", password=PASSWORD) == 0x97  # Quota exceeded
     # The quota is the deployment's own: another tenant still accepts connections.
     login(platform, clients, platform.create_serverless(connections=2), "one")
+
+
+def test_client_id_over_1024_characters_gets_connack_0x85(
+    platform: RunningPlatform, tenant: str, clients: list[w.Client]
+) -> None:
+    client = open_tls(platform.mqtts_port, platform.tls_context(), platform.host(tenant))
+    clients.append(client)
+    assert connect(client, "c" * 1025, username="alice", password=PASSWORD) == 0x85
+    login(platform, clients, tenant, "c" * 1024)  # exactly the limit is fine
+
+
+def test_topic_filter_with_more_than_10_levels_is_refused(
+    platform: RunningPlatform, tenant: str, clients: list[w.Client]
+) -> None:
+    client = login(platform, clients, tenant, "deep-subs")
+    deep, ok = "/".join(["l"] * 11), "/".join(["l"] * 10)
+    codes = subscribe(client, 1, [ok, deep])
+    assert codes[0] == 0x00
+    assert codes[1] == 0x8F  # Topic Filter invalid (spec §1.10: at most 10 levels)
