@@ -153,3 +153,15 @@ def test_v5_deployment_api_lists_only_its_own_clients(
     finally:
         for client in opened:
             client.close()
+
+
+def test_paho_over_wss_with_unknown_sni_is_refused_with_server_unavailable(
+    platform: RunningPlatform, pahos: list[Paho]
+) -> None:
+    client = Paho("nobody", "websockets", sni_context(platform.ca_pem, platform.host("zz000000")))
+    client.client.connect("127.0.0.1", platform.wss_port, keepalive=30)
+    client.client.loop_start()
+    pahos.append(client)
+    assert client.connected.wait(TIMEOUT), "no CONNACK"
+    assert client.reason.is_failure
+    assert client.reason.value == 0x88  # Server unavailable: no deployment has this host name
