@@ -199,6 +199,16 @@ async def test_subscribe_on_behalf_then_the_client_receives(live: Live, opened: 
         f"{V5}/subscriptions", params={"_match_topic": "t/b", "clientid": "behalf"}, auth=live.auth
     )
     assert [s["topic"] for s in matching.json()["data"]] == ["t/b"]
+    shared = {"topic": "$share/g1/s/t", "qos": 1}
+    assert (
+        await live.client.post(f"{V5}/clients/behalf/subscribe", json=shared, auth=live.auth)
+    ).status_code == 200
+    by_group = await live.client.get(f"{V5}/subscriptions", params={"share": "g1"}, auth=live.auth)
+    assert [s["topic"] for s in by_group.json()["data"]] == ["$share/g1/s/t"]
+    unshare = {"topic": "$share/g1/s/t"}
+    assert (
+        await live.client.post(f"{V5}/clients/behalf/unsubscribe", json=unshare, auth=live.auth)
+    ).status_code == 204
     assert (
         await live.client.post(f"{V5}/clients/behalf/unsubscribe", json={"topic": "t/a"}, auth=live.auth)
     ).status_code == 204
