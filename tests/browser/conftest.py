@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
 from tests.integration.control.harness import ROOT, ServeProcess, free_port_range, serve_env
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -28,7 +28,10 @@ CHROMIUM_ARGS = [
 ]
 ROOT_PASSWORD = "integration-root-password"  # what serve_env puts in MQTTCLOUD_ROOT_PASSWORD
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-TIMEOUT_MS = 20_000
+TIMEOUT_MS = 20_000  # actions and assertions; generous because the 2-core machine is often busy
+
+# `expect(...)` polls with its own default (5 s), shorter than the live pages' refresh under load.
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @dataclass

@@ -42,13 +42,17 @@ class MqttClient:
             self.messages.append((message.topic, bytes(message.payload), message.qos, bool(message.retain)))
 
     def connect(self, address: str, *, timeout: float = 10.0) -> "MqttClient":
+        """Connect and wait for CONNACK. Raises: AssertionError when refused or silent (client closed)."""
         host, port = address.rsplit(":", 1)
         self.client.reconnect_delay_set(60, 120)  # a kicked client must stay gone for the test to see it
         self.client.connect(host, int(port), keepalive=30)
         self.client.loop_start()
-        if not self.connected.wait(timeout):
-            self.close()
-            raise AssertionError(f"MQTT connect to {address} failed (reason {self.refused})")
+        deadline = time.monotonic() + timeout
+        while not self.connected.is_set():
+            if self.refused is not None or time.monotonic() >= deadline:
+                self.close()
+                raise AssertionError(f"MQTT connect to {address} failed (reason {self.refused})")
+            self.connected.wait(0.05)
         return self
 
     def subscribe(self, topic: str, qos: int = 1, *, timeout: float = 10.0) -> None:
@@ -68,3 +72,18 @@ class MqttClient:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def connect_when_authorised(
+    client_id: str, username: str, password: str, address: str, *, within: float = 15.0
+) -> MqttClient:
+    """Connect with a user just added in the console. The broker applies the new user list a moment after
+    the page answered, so a refused CONNECT is retried with a fresh client until `within` seconds pass."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return MqttClient(client_id, username, password).connect(address)
+        except AssertionError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 from tests.browser.conftest import Platform, login, screenshot
-from tests.browser.mqtt_client import MqttClient
+from tests.browser.mqtt_client import connect_when_authorised
 from tests.integration.control.harness import poll
 
 pytestmark = pytest.mark.browser
@@ -74,7 +74,7 @@ def test_user_connects_appears_live_and_is_kicked(
 
     section(page, platform, deployment_id, "clients")
     expect(page.locator("#clients-empty")).to_be_visible()
-    client = MqttClient("browser-sensor-1", "sensor-user", "sensor-password").connect(address)
+    client = connect_when_authorised("browser-sensor-1", "sensor-user", "sensor-password", address)
     try:
         row = page.locator("tr[data-clientid='browser-sensor-1']")
         expect(row).to_be_visible()  # the table polls clients.json: no reload
@@ -94,7 +94,7 @@ def test_publish_form_reaches_a_subscriber(
     deployment_id, address = deployment
     login(page, platform)
     add_user(page, platform, deployment_id, "listener", "listener-password")
-    subscriber = MqttClient("browser-listener", "listener", "listener-password").connect(address)
+    subscriber = connect_when_authorised("browser-listener", "listener", "listener-password", address)
     try:
         subscriber.subscribe("console/test/#", qos=1)
         section(page, platform, deployment_id, "publish")
