@@ -14,6 +14,8 @@ Environment variables:
     MQTTCLOUD_RATE_LIMIT_PROFILE   "default", "emqx" or "off"
     MQTTCLOUD_RATE_LIMITS          per-rule overrides, "rule=COUNT/SECONDS,..." (see control/ratelimit.py)
     MQTTCLOUD_SERVERLESS_DOMAIN    parent domain of Serverless host names (default serverless.localhost)
+    MQTTCLOUD_SERVERLESS_LIMITS    Serverless plan quotas over the §1.10 defaults, "field=value,..."
+                                   (fields of contracts.Limits; see control/serverless/plans.py)
 """
 
 import os
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mqttcloud.control.errors import ConfigError
+from mqttcloud.control.serverless.plans import parse_limit_overrides
 
 _ENV_PREFIX = "MQTTCLOUD_"
 RATE_LIMIT_PROFILES = ("default", "emqx", "off")
@@ -44,6 +47,7 @@ class Settings:
     rate_limit_profile: str = "default"
     rate_limit_overrides: Mapping[str, str] = field(default_factory=dict)
     serverless_domain: str = "serverless.localhost"
+    serverless_limits: Mapping[str, str] = field(default_factory=dict)  # plan quota overrides (P9)
     key_cache_seconds: float = 5.0  # how long a verified platform key is trusted without a DB read
     last_used_interval: float = 60.0  # at most one `last_used_at` write per key per interval
     start_brokers: bool = True  # False: keep desired state in the DB but spawn nothing (tests, db tools)
@@ -103,6 +107,8 @@ class Settings:
             values["rate_limit_profile"] = profile
         if (limits := get("RATE_LIMITS")) is not None:
             values["rate_limit_overrides"] = parse_rate_limit_overrides(limits)
+        if (plan := get("SERVERLESS_LIMITS")) is not None:
+            values["serverless_limits"] = parse_limit_overrides(plan)
         settings = cls(**values)  # type: ignore[arg-type]  # values are built per field above
         settings = settings.with_overrides(**overrides)
         settings.validate()

@@ -34,6 +34,7 @@ from mqttcloud.control.certificates.models import Certificate, TlsType
 from mqttcloud.control.config import Settings
 from mqttcloud.control.deployments.models import Deployment
 from mqttcloud.control.deployments.service import SERVERLESS_BROKER_ID, serverless_host, serverless_ports
+from mqttcloud.control.serverless.plans import apply_overrides
 
 # Spec §1.10 Serverless quotas (not adjustable).
 SERVERLESS_LIMITS = Limits(
@@ -151,7 +152,7 @@ def serverless_spec(
             shared.tenants.get(deployment.id, TenantContent()),
             sni_hosts=[serverless_host(settings, deployment.id)],
             enabled=deployment.desired_running,
-            limits=SERVERLESS_LIMITS.model_copy(
+            limits=apply_overrides(SERVERLESS_LIMITS, settings.serverless_limits).model_copy(
                 update={"max_connections": deployment.connections, "max_tenant_rate": float(deployment.tps)}
             ),
         )
