@@ -9,12 +9,8 @@ header row, or a JSON array, as EMQX exports them) are parsed here; each row is 
 `authn.service.create`, so every rule of the service applies per row and the page shows each row's result.
 """
 
-import csv
 import datetime as dt
-import io
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,6 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from mqttcloud.control.accounts.models import Account
+from mqttcloud.control.console import user_import
 from mqttcloud.control.console.deployment_pages import load_view, render_section
 from mqttcloud.control.console.pages import (
     PREFIX,
@@ -49,8 +46,6 @@ from mqttcloud.control.errors import ApiError, BadRequest
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 
 PAGE_SIZE = 20
-MAX_IMPORT_BYTES = 4 * 1024 * 1024
-MAX_IMPORT_ROWS = 10_000
 IMPORT_BATCH = 200  # rows per request when the page imports with progress (JavaScript)
 ACL_KINDS: tuple[acl.TargetKind, ...] = ("all", "username", "clientid")
 USER_KINDS: tuple[authn.Kind, ...] = ("username", "clientid")
@@ -200,7 +195,7 @@ async def _render_users(
     *,
     errors: Mapping[str, str] | None = None,
     form: Mapping[str, object] | None = None,
-    results: Sequence["ImportResult"] | None = None,
+    results: Sequence[user_import.ImportResult] | None = None,
     status: int = 200,
 ) -> Response:
     kind = _kind(request.query_params.get("kind"))
@@ -314,125 +309,7 @@ async def delete_user(
     return redirect(f"{PREFIX}/deployments/{deployment_id}/users?kind={_kind(kind)}")
 
 
-# --- bulk import -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ImportRow:
-    """One row of an import file, numbered from 1 (the header of a CSV file is not a row)."""
-
-    number: int
-    user_id: str
-    password: str | None
-    password_hash: str | None
-    salt: str
-    is_superuser: bool
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "user_id": self.user_id,
-            "password": self.password,
-            "password_hash": self.password_hash,
-            "salt": self.salt,
-            "is_superuser": self.is_superuser,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ImportResult:
-    number: int
-    user_id: str
-    ok: bool
-    message: str
-
-
-class ImportFileError(ValueError):
-    """The file as a whole cannot be read (not CSV/JSON, too large, no user_id column...)."""
-
-
-def _truthy(value: object) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() in {"true", "1", "yes"})
-
-
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    text = str(value)
-    return text if text != "" else None
-
-
-def _row(number: int, item: Mapping[str, object]) -> ImportRow:
-    return ImportRow(
-        number=number,
-        user_id=str(item.get("user_id") or item.get("username") or item.get("clientid") or "").strip(),
-        password=_text(item.get("password")),
-        password_hash=_text(item.get("password_hash")),
-        salt=str(item.get("salt") or ""),
-        is_superuser=_truthy(item.get("is_superuser")),
-    )
-
-
-def parse_import(data: bytes, filename: str) -> list[ImportRow]:
-    """Rows of a CSV (header row: user_id,password[,is_superuser] or user_id,password_hash,salt[,...]) or
-    JSON (array of objects with the same fields) file.
-
-    Raises:
-        ImportFileError: the file is too large, not UTF-8, malformed, or has no user_id column.
-    """
-    if len(data) > MAX_IMPORT_BYTES:
-        raise ImportFileError(f"the file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MiB")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportFileError("the file is not UTF-8 text") from None
-    stripped = text.lstrip()
-    if filename.lower().endswith(".json") or stripped.startswith(("[", "{")):
-        try:
-            loaded = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ImportFileError(f"not valid JSON: {exc.msg} (line {exc.lineno})") from None
-        if not isinstance(loaded, list) or not all(isinstance(item, dict) for item in loaded):
-            raise ImportFileError("a JSON import must be an array of objects")
-        rows = [_row(number, item) for number, item in enumerate(loaded, start=1)]
-    else:
-        reader = csv.DictReader(io.StringIO(text))
-        names = {name.strip() for name in reader.fieldnames or []}
-        if not names & {"user_id", "username", "clientid"}:
-            raise ImportFileError("the CSV header must name a user_id column")
-        try:
-            rows = [
-                _row(number, {k.strip(): v for k, v in item.items() if k is not None})
-                for number, item in enumerate(reader, start=1)
-            ]
-        except csv.Error as exc:
-            raise ImportFileError(f"not valid CSV: {exc}") from None
-    if len(rows) > MAX_IMPORT_ROWS:
-        raise ImportFileError(f"at most {MAX_IMPORT_ROWS} rows per import")
-    return rows
-
-
-def _import_rows(
-    session: Session, deployment: Any, kind: authn.Kind, rows: Sequence[ImportRow], max_entries: int
-) -> list[ImportResult]:
-    """Create each row through the service; a refused row is reported and the others go on."""
-    results: list[ImportResult] = []
-    for row in rows:
-        user = authn.NewUser(
-            user_id=row.user_id,
-            password=row.password,
-            password_hash=None if row.password is not None else row.password_hash,
-            salt=row.salt,
-            is_superuser=row.is_superuser,
-        )
-        try:
-            authn.create(session, deployment_id=deployment.id, kind=kind, user=user, max_entries=max_entries)
-        except ApiError as error:
-            session.rollback()
-            results.append(ImportResult(row.number, row.user_id, ok=False, message=error.message))
-        else:
-            results.append(ImportResult(row.number, row.user_id, ok=True, message="imported"))
-    return results
+# --- bulk import (file formats in user_import.py) ---------------------------------------------
 
 
 def _max_entries(request: Request, view: DeploymentView) -> int:
@@ -446,9 +323,9 @@ async def _uploaded(request: Request, page: Page) -> tuple[bytes, str, authn.Kin
     form = await read_form(request, page)
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        raise ImportFileError("choose a CSV or JSON file")
+        raise user_import.ImportFileError("choose a CSV or JSON file")
     try:
-        data = await upload.read(MAX_IMPORT_BYTES + 1)
+        data = await upload.read(user_import.MAX_IMPORT_BYTES + 1)
     finally:
         await upload.close()
     return data, upload.filename, _kind(field_text(form, "kind"))
@@ -463,10 +340,12 @@ async def import_users(
     view = await load_view(session, page, deployment_id)
     try:
         data, filename, kind = await _uploaded(request, page)
-        rows = parse_import(data, filename)
-    except ImportFileError as error:
+        rows = user_import.parse_import(data, filename)
+    except user_import.ImportFileError as error:
         return await _render_users(page, session, view, request, errors={"file": str(error)}, status=422)
-    results = await run(_import_rows, session, view.deployment, kind, rows, _max_entries(request, view))
+    results = await run(
+        user_import.import_rows, session, view.deployment, kind, rows, _max_entries(request, view)
+    )
     await runtime.reconcile()
     return await _render_users(page, session, view, request, results=results)
 
@@ -485,8 +364,8 @@ async def parse_import_file(
     await load_view(session, page, deployment_id)
     try:
         data, filename, _kind_value = await _uploaded(request, page)
-        rows = parse_import(data, filename)
-    except ImportFileError as error:
+        rows = user_import.parse_import(data, filename)
+    except user_import.ImportFileError as error:
         return JSONResponse({"error": str(error)}, status_code=422)
     return JSONResponse({"rows": [row.as_json() for row in rows], "batch": IMPORT_BATCH})
 
@@ -502,10 +381,12 @@ async def import_rows(
     try:
         body = await request.json()
         kind = _kind(str(body.get("kind")))
-        rows = [_row(int(item["number"]), item) for item in body["rows"][:IMPORT_BATCH]]
+        rows = [user_import.row_from(int(item["number"]), item) for item in body["rows"][:IMPORT_BATCH]]
     except (ValueError, KeyError, TypeError, AttributeError):
         return JSONResponse({"error": "malformed batch"}, status_code=400)
-    results = await run(_import_rows, session, view.deployment, kind, rows, _max_entries(request, view))
+    results = await run(
+        user_import.import_rows, session, view.deployment, kind, rows, _max_entries(request, view)
+    )
     await runtime.reconcile()
     return JSONResponse(
         {
