@@ -339,6 +339,7 @@ async def delete_deployment(
     require_lifecycle(_account(page))
     await load_view(session, page, deployment_id)
     await run(deployments.delete_deployment, session, deployment_id=deployment_id)
+    page.state.history.forget(deployment_id)
     await runtime.reconcile()
     return redirect(f"{PREFIX}/deployments")
 

@@ -244,6 +244,7 @@ ZH_CN: dict[str, str] = {
     "publish": "发布",
     "subscribe": "订阅",
     "all": "发布和订阅",
+    "publish and subscribe": "发布和订阅",
     "allow": "允许",
     "deny": "拒绝",
     # Banned clients
