@@ -68,6 +68,7 @@ def _is_bindable(host: str, port: int) -> bool:
     """Whether nothing else listens on the port now (a port taken outside mqttcloud is skipped)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's listeners bind
         try:
             sock.bind((host, port))
         except OSError:
