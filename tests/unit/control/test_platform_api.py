@@ -557,9 +557,12 @@ async def test_restore_resets_observed_states(platform: Platform) -> None:
 
 
 async def test_exhausted_port_range_is_409(
-    database: Database, data_dir: Path, serverless_tls: TlsSpec
+    database: Database, data_dir: Path, serverless_tls: TlsSpec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two ports go to the shared Serverless broker, four to each Dedicated deployment."""
+    from mqttcloud.control.deployments import service
+
+    monkeypatch.setattr(service, "_is_bindable", lambda _host, _port: True)  # count, don't probe the OS
     settings = make_settings(data_dir, broker_port_low=41900, broker_port_high=41905)
     async for platform in open_platform(database, settings, serverless_tls):
         key = platform.key()
