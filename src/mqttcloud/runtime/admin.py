@@ -7,23 +7,31 @@ closed. Arguments are validated against `ADMIN_OPS[op][0]`, results dumped from 
 BAD_REQUEST (invalid arguments, topic, spec), UNAUTHORIZED, INTERNAL_ERROR (a bug, logged).
 
 Rules this module must not break:
-- One request is answered completely before the next line of the same connection is read, so answers
-  come back in order; requests on different connections are independent.
+- Requests are pipelined: each line is parsed and its token checked in order, then the op runs in its
+  own task, so an op that waits (`apply_spec`, a large listing) never holds up the ones behind it.
+  Answers are matched by `id` (as `control/broker_client.py` does); ops that do not wait still finish,
+  and are answered, in the order they were sent. At most `MAX_IN_FLIGHT` ops run per connection.
+- No op blocks the broker's event loop for long: listings filter raw session fields
+  (`broker/queries.select_clients`), build JSON-ready dicts only for the page, and yield to the loop
+  every `CHUNK` clients while building and encoding (a page of 10,000 never stalls MQTT traffic or the
+  supervisor's health ping).
 - Nothing a client sends can crash the broker: every failure becomes an error response.
 """
 
 import asyncio
 import base64
 import binascii
+import contextlib
 import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 
 from mqttcloud import contracts
+from mqttcloud.broker import queries
 from mqttcloud.runtime.tenants import TenantRuntime
 
 if TYPE_CHECKING:
@@ -41,7 +49,12 @@ class AdminError(Exception):
         self.message = message
 
 
-Handler = Callable[[pydantic.BaseModel], Awaitable[pydantic.BaseModel]]
+# A handler returns the result model, or the result already dumped (`model_dump(mode="json",
+# by_alias=True)` shape) when building the model would cost more than the op itself.
+Handler = Callable[[pydantic.BaseModel], Awaitable[pydantic.BaseModel | dict[str, Any]]]
+
+MAX_IN_FLIGHT = 64  # ops running at once on one admin connection; reading pauses beyond that
+CHUNK = 500  # clients built / encoded between two yields to the event loop
 
 
 class AdminServer:
@@ -85,6 +98,8 @@ class AdminServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        running: set[asyncio.Task[None]] = set()
         try:
             while True:
                 try:
@@ -96,17 +111,34 @@ class AdminServer:
                     break
                 if not line.strip():
                     continue
-                keep = await self._answer(writer, line)
-                if not keep:
+                request = await self._accept(writer, line)
+                if request is None:
+                    continue
+                if request is False:
                     break
+                await slots.acquire()
+                op_task = asyncio.create_task(self._answer(writer, request))
+                running.add(op_task)
+                op_task.add_done_callback(running.discard)
+                op_task.add_done_callback(lambda _t: slots.release())
+            if running:  # the client stopped sending: let what it asked for finish and be answered
+                await asyncio.gather(*running, return_exceptions=True)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            for op_task in list(running):
+                op_task.cancel()
             self._tasks.discard(task)
             writer.close()
 
-    async def _answer(self, writer: asyncio.StreamWriter, line: bytes) -> bool:
-        """Answer one request line; returns False when the connection must be closed."""
+    async def _accept(
+        self, writer: asyncio.StreamWriter, line: bytes
+    ) -> contracts.AdminRequest | Literal[False] | None:
+        """Parse one request line and check its token, in order.
+
+        Returns the request to run; None when it was answered with an error already; False when the
+        connection must be closed (bad token).
+        """
         request_id = 0
         try:
             raw = json.loads(line)
@@ -115,27 +147,34 @@ class AdminServer:
             request = contracts.AdminRequest.model_validate(raw)
         except (ValueError, pydantic.ValidationError) as exc:
             await self._send(writer, request_id, None, AdminError("BAD_REQUEST", f"invalid request: {exc}"))
-            return True
+            return None
         if not hmac.compare_digest(request.token.encode(), self.broker.admin_token.encode()):
             await self._send(writer, request.id, None, AdminError("UNAUTHORIZED", "bad admin token"))
             return False
+        return request
+
+    async def _answer(self, writer: asyncio.StreamWriter, request: contracts.AdminRequest) -> None:
+        """Run one accepted request and answer it; never raises (but for cancellation)."""
         arg_model, result_model = contracts.ADMIN_OPS[request.op]
         try:
             args = arg_model.model_validate(request.args)
             result = await self._handlers[request.op](args)
-            assert isinstance(result, result_model)
+            if isinstance(result, pydantic.BaseModel):
+                assert isinstance(result, result_model)
+                result = result.model_dump(mode="json", by_alias=True)
         except pydantic.ValidationError as exc:
-            await self._send(writer, request.id, None, AdminError("BAD_REQUEST", str(exc)))
-            return True
+            error = AdminError("BAD_REQUEST", str(exc))
         except AdminError as exc:
-            await self._send(writer, request.id, None, exc)
-            return True
+            error = exc
         except Exception:
             log.exception("admin op %s failed", request.op)
-            await self._send(writer, request.id, None, AdminError("INTERNAL_ERROR", "internal error"))
-            return True
-        await self._send(writer, request.id, result.model_dump(mode="json", by_alias=True), None)
-        return True
+            error = AdminError("INTERNAL_ERROR", "internal error")
+        else:
+            with contextlib.suppress(ConnectionError):
+                await self._send(writer, request.id, result, None)
+            return
+        with contextlib.suppress(ConnectionError):
+            await self._send(writer, request.id, None, error)
 
     async def _send(
         self,
@@ -144,13 +183,13 @@ class AdminServer:
         result: dict[str, Any] | None,
         error: AdminError | None,
     ) -> None:
-        response = contracts.AdminResponse(
-            id=request_id,
-            ok=error is None,
-            result=result,
-            error=None if error is None else contracts.ErrorBody(code=error.code, message=error.message),
-        )
-        writer.write(response.model_dump_json().encode() + b"\n")
+        """Write one `AdminResponse` line (encoded directly: same JSON as `model_dump_json`)."""
+        if error is not None:
+            body = {"code": error.code, "message": error.message}
+            line = json.dumps({"id": request_id, "ok": False, "result": None, "error": body}).encode()
+        else:
+            line = await _encode_result(request_id, result)
+        writer.write(line + b"\n")
         await writer.drain()
 
     # -------------------------------------------------------------------------------------- ops
@@ -173,12 +212,16 @@ class AdminServer:
             raise AdminError("BAD_REQUEST", f"cannot apply spec: {exc}") from exc
         return contracts.ApplySpecResult(listeners=listeners, generation=self.broker.generation)
 
-    async def _list_clients(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
+    async def _list_clients(self, args: pydantic.BaseModel) -> pydantic.BaseModel | dict[str, Any]:
         assert isinstance(args, contracts.ListClientsArgs)
-        result: contracts.ClientList = self._tenant(args.tenant).broker.client_infos(
-            args.filter, args.page, args.limit
-        )
-        return result
+        broker = self._tenant(args.tenant).broker
+        sessions, total, hasnext = queries.select_clients(broker, args.filter, args.page, args.limit)
+        data: list[dict[str, Any]] = []
+        for start in range(0, len(sessions), CHUNK):
+            if start:
+                await asyncio.sleep(0)  # a long page must not stall the broker
+            data.extend(queries.client_dict(broker, session) for session in sessions[start : start + CHUNK])
+        return {"data": data, "count": total, "page": args.page, "limit": args.limit, "hasnext": hasnext}
 
     async def _get_client(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
         assert isinstance(args, contracts.ClientArgs)
@@ -264,3 +307,20 @@ class AdminServer:
         assert isinstance(args, contracts.TenantArgs)
         metrics: contracts.TenantMetrics = self._tenant(args.tenant).broker.metrics()
         return metrics
+
+
+async def _encode_result(request_id: int, result: dict[str, Any] | None) -> bytes:
+    """`{"id", "ok": true, "result", "error": null}` as one JSON line; a long `data` list is encoded
+    `CHUNK` items at a time with a yield to the event loop in between."""
+    data = None if result is None else result.get("data")
+    if result is None or not isinstance(data, list) or len(data) <= CHUNK:
+        return json.dumps({"id": request_id, "ok": True, "result": result, "error": None}).encode()
+    parts: list[str] = []
+    for start in range(0, len(data), CHUNK):
+        if start:
+            await asyncio.sleep(0)
+        parts.append(json.dumps(data[start : start + CHUNK])[1:-1])
+    rest = json.dumps({key: value for key, value in result.items() if key != "data"})
+    tail = "]}" if rest == "{}" else "], " + rest[1:]
+    head = json.dumps({"id": request_id, "ok": True, "error": None})[:-1]
+    return (head + ', "result": {"data": [' + ", ".join(parts) + tail + "}").encode()
