@@ -99,6 +99,7 @@ def create_app(
         docs_url=f"{PLATFORM_API_PREFIX}/docs",
         redoc_url=None,
         lifespan=lifespan,
+        strict_content_type=False,  # spec §1.4: JSON bodies are accepted without a Content-Type header
     )
     app.state.settings = settings
     app.state.database = db

@@ -570,3 +570,11 @@ async def test_exhausted_port_range_is_409(
         response = await platform.client.post(f"{API}/deployments", json={"projectID": "default"}, auth=key)
         assert "41900-41905" in assert_error(response, 409, "NO_FREE_PORTS")["message"]
         assert len((await platform.client.get(f"{API}/deployments", auth=key)).json()) == 1
+
+
+async def test_json_body_without_content_type_is_accepted(platform: Platform) -> None:
+    """Spec §1.4: some EMQX examples omit Content-Type; a compatible server still reads the JSON body."""
+    response = await platform.client.post(
+        f"{API}/deployments", content=b'{"projectID": "default"}', auth=platform.key()
+    )
+    assert response.status_code == 201, response.text
