@@ -13,14 +13,14 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import sessionmaker
 
-from mqttcloud.control import migrations
-from mqttcloud.control.db import Database, make_engine
+if TYPE_CHECKING:  # imported lazily below: protocol and broker test runs never load the control plane
+    from sqlalchemy import Engine
+
+    from mqttcloud.control.db import Database
 
 POSTGRES_ENV = "MQTTCLOUD_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", *(["postgresql"] if os.environ.get(POSTGRES_ENV) else [])]
@@ -28,6 +28,9 @@ BACKENDS = ["sqlite", *(["postgresql"] if os.environ.get(POSTGRES_ENV) else [])]
 
 def create_postgres_database(admin_url: str, prefix: str = "mqttcloud_test") -> str:
     """Create an empty database on the cluster of `admin_url` and return its URL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
     name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -37,6 +40,9 @@ def create_postgres_database(admin_url: str, prefix: str = "mqttcloud_test") -> 
 
 
 def drop_postgres_database(admin_url: str, url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
     name = make_url(url).database
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -63,8 +69,11 @@ def fresh_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cal
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def db_engine(request: pytest.FixtureRequest, fresh_database_url: Callable[[str], str]) -> Iterator[Engine]:
+def db_engine(request: pytest.FixtureRequest, fresh_database_url: Callable[[str], str]) -> Iterator["Engine"]:
     """A migrated database on each backend, shared by the session."""
+    from mqttcloud.control import migrations
+    from mqttcloud.control.db import make_engine
+
     engine = make_engine(fresh_database_url(request.param))
     migrations.upgrade(engine)
     yield engine
@@ -72,8 +81,12 @@ def db_engine(request: pytest.FixtureRequest, fresh_database_url: Callable[[str]
 
 
 @pytest.fixture
-def database(db_engine: Engine) -> Iterator[Database]:
+def database(db_engine: "Engine") -> Iterator["Database"]:
     """A `Database` whose every change is rolled back after the test."""
+    from sqlalchemy.orm import sessionmaker
+
+    from mqttcloud.control.db import Database
+
     connection = db_engine.connect()
     transaction = connection.begin()
     factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
