@@ -155,6 +155,8 @@ def test_tls_upload_is_served_and_swapped_without_dropping_clients(
     mqtts = deployment(client, key, deployment_id)["endpoints"]["mqtts"]
     assert mqtts is not None
     assert served_certificate(mqtts, trusting(first_root)) == "first.localhost"
+    wss = deployment(client, key, deployment_id)["endpoints"]["wss"]
+    assert served_certificate(wss, trusting(first_root)) == "first.localhost"
 
     stays = Subscriber("tls-stays", tls=trusting(first_root)).connect(mqtts)
     stays.round_trip("t/tls", b"before")
@@ -168,11 +170,12 @@ def test_tls_upload_is_served_and_swapped_without_dropping_clients(
         what="new certificate running",
     )
     assert served_certificate(mqtts, trusting(second_root)) == "second.localhost"
+    assert served_certificate(wss, trusting(second_root)) == "second.localhost"
     assert not stays.disconnected.is_set()
     stays.round_trip("t/tls", b"after")  # the connection from before the swap still works
 
     assert client.delete(url, auth=key).status_code == 204
-    poll(lambda: refuses(mqtts), within=30, what="TLS listener closed")
+    poll(lambda: refuses(mqtts) and refuses(wss), within=30, what="TLS and WSS listeners closed")
     assert stays.disconnected.wait(10)
     stays.close()
     client.close()
