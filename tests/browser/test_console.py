@@ -1,6 +1,7 @@
 """The console in a real browser against a real platform: keys, roles, deployments, TLS certificates."""
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -120,3 +121,26 @@ def test_language_switches_to_chinese_and_back(page: Page, platform: Platform) -
     screenshot(page, "deployments-zh")
     page.get_by_role("link", name="English").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Deployments")
+
+
+def test_serverless_overview_offers_sni_address_and_ca(page: Page, platform: Platform) -> None:
+    login(page, platform)
+    page.goto(f"{platform.console}/deployments/new")
+    page.get_by_label("Deployment name").fill("browser-serverless")
+    page.get_by_role("radio", name=re.compile("Serverless")).check()
+    page.get_by_role("button", name="Create deployment").click()
+    page.wait_for_url(re.compile(r".*/console/deployments/[a-z0-9]{8}$"))
+    deployment_id = page.url.rsplit("/", 1)[1]
+    expect(page.locator("#deployment-status")).to_have_text("running", timeout=30_000)
+    expect(page.locator("#addr-mqtts")).to_have_text(re.compile(rf"^{deployment_id}\.[^:]+:\d+$"))
+    expect(page.locator("#addr-mqtt")).to_have_count(0)
+    expect(page.get_by_role("link", name="TLS certificate")).to_have_count(0)
+    screenshot(page, "deployment-serverless")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download CA certificate").click()
+    download = download_info.value
+    assert download.suggested_filename == "mqttcloud-ca.crt"
+    pem = Path(download.path()).read_text()
+    assert pem.startswith("-----BEGIN CERTIFICATE-----")
+    ca = (platform.serve.data_dir / "pki" / "ca.pem").read_text()
+    assert pem.strip() == ca.strip()

@@ -5,8 +5,10 @@ Writes go through `deployments.service` / `certificates.service` and are followe
 `console.permissions`. The overview polls `status.json` so the state is shown as it moves.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cryptography import x509
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
@@ -17,6 +19,7 @@ from mqttcloud.control.certificates import service as certificates
 from mqttcloud.control.certificates.models import Certificate, TlsType
 from mqttcloud.control.certificates.schemas import TlsUpload
 from mqttcloud.control.certificates.validation import CertificateRejected
+from mqttcloud.control.config import Settings
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -43,6 +46,8 @@ from mqttcloud.control.deployments.schemas import DeploymentCreate, Endpoints
 from mqttcloud.control.deployments.service import DeploymentView
 from mqttcloud.control.deps import RuntimeDep, SettingsDep
 from mqttcloud.control.errors import ApiError, NotFound, describe_validation_errors
+from mqttcloud.control.pki import CA_CERT_FILE
+from mqttcloud.control.platform_tls import platform_ca
 from mqttcloud.control.projects import service as projects
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -344,13 +349,29 @@ async def delete_deployment(
     return redirect(f"{PREFIX}/deployments")
 
 
-def ca_certificate(chain_pem: str) -> str:
-    """The last certificate of a PEM chain: the CA clients must trust."""
+def _pem_blocks(pem: str) -> list[str]:
     marker = "-----BEGIN CERTIFICATE-----"
-    blocks = [marker + part for part in chain_pem.split(marker)[1:]]
+    return [(marker + part).strip() + "\n" for part in pem.split(marker)[1:]]
+
+
+def ca_certificate(chain_pem: str, extra_candidates: Sequence[str] = ()) -> str:
+    """The CA certificate that issued the first certificate of `chain_pem`: one of the chain's own
+    certificates or of `extra_candidates` (the platform CA), matched by subject; "" when none matches."""
+    blocks = _pem_blocks(chain_pem)
     if not blocks:
         return ""
-    return blocks[-1].strip() + "\n"
+    issuer = x509.load_pem_x509_certificate(blocks[0].encode()).issuer
+    for candidate in [*blocks[1:], *extra_candidates]:
+        if x509.load_pem_x509_certificate(candidate.encode()).subject == issuer:
+            return candidate
+    return ""
+
+
+def _platform_ca_pem(settings: Settings) -> list[str]:
+    """The platform CA certificate if the platform created one (never creates it here)."""
+    if not (settings.data_dir / "pki" / CA_CERT_FILE).exists():
+        return []
+    return _pem_blocks(platform_ca(settings).ca_pem)
 
 
 @router.get("/deployments/{deployment_id}/ca.crt")
@@ -361,7 +382,8 @@ async def download_ca(
     if not view.deployment.deployment_type.is_serverless:
         raise PageError(404, page.t("Only Serverless deployments use the platform CA."))
     tls = runtime.shared.serverless_tls
-    pem = ca_certificate(tls.cert_pem) if tls is not None else ""
+    candidates = await run(_platform_ca_pem, page.state.settings)
+    pem = ca_certificate(tls.cert_pem, candidates) if tls is not None else ""
     if not pem:
         raise PageError(404, page.t("The platform CA is not available."))
     return Response(

@@ -6,6 +6,7 @@ from tests.certs import make_leaf, make_root_ca
 from tests.unit.control.console.conftest import Console, csrf_of
 
 from mqttcloud.control.accounts.models import Role
+from mqttcloud.control.console.deployment_pages import ca_certificate
 from mqttcloud.control.supervisor import BrokerStatus
 
 
@@ -185,3 +186,13 @@ async def test_tls_upload_from_files(root_console: Console) -> None:
     )
     assert response.status_code == 303, response.text
     assert "files.example" in (await root_console.get(path)).text
+
+
+def test_ca_certificate_is_the_issuer_of_the_served_certificate() -> None:
+    root = make_root_ca("serverless CA")
+    other = make_root_ca("unrelated CA")
+    leaf = make_leaf(root, "*.serverless.localhost", hosts=("*.serverless.localhost",))
+    assert ca_certificate(leaf.cert_pem + root.cert_pem).strip() == root.cert_pem.strip()
+    assert ca_certificate(leaf.cert_pem, [other.cert_pem, root.cert_pem]).strip() == root.cert_pem.strip()
+    assert ca_certificate(leaf.cert_pem, [other.cert_pem]) == ""
+    assert ca_certificate("no pem here") == ""
