@@ -139,6 +139,7 @@ ZH_CN: dict[str, str] = {
     "MQTT over TLS": "MQTT over TLS/SSL",
     "MQTT over secure WebSocket": "MQTT over WebSocket (TLS)",
     "closed until a TLS certificate is installed": "安装 TLS 证书后开放",
+    "not offered: Serverless is TLS only": "不提供：Serverless 仅支持 TLS",
     "WebSocket path": "WebSocket 路径",
     "Serverless deployments accept TLS only and need SNI: connect with the host name above.": "Serverless 部署仅支持 TLS 且需要 SNI：请使用上面的主机名连接。",
     "Download CA certificate": "下载 CA 证书",
