@@ -215,6 +215,28 @@ def cli(*args: str, data_dir: Path) -> dict[str, str]:
     return result
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc), 0.0 when unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU time used by the platform and the broker process over one scenario (the machine is shared:
+    wall-clock figures are noisy, CPU per operation much less so)."""
+
+    def __init__(self, platform_pid: int, broker_pid: int) -> None:
+        self.pids = {"platform": platform_pid, "broker": broker_pid}
+        self.start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def per_op(self, ops: int) -> str:
+        used = {name: cpu_seconds(pid) - self.start[name] for name, pid in self.pids.items()}
+        return ", ".join(f"{name} {used[name] * 1e6 / max(1, ops):.0f} us" for name in self.pids)
+
+
 def wait_until(predicate: Any, within: float, what: str) -> Any:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -406,12 +428,17 @@ def main() -> int:
         clients = open_clients(mqtt_port, args.clients, "bench")
         connect_s = time.perf_counter() - started
         print(f"connected {len(clients)} clients in {connect_s:.1f} s ({len(clients) / connect_s:.0f}/s)")
+        ready_path = data_dir / "brokers" / deployment_id / "ready.json"
+        broker_pid = int(json.loads(ready_path.read_text())["pid"])
+        meter = CpuMeter(child.pid, broker_pid)
         listing = asyncio.run(bench_list(port, auth, args.lists, args.clients))
+        list_cpu = meter.per_op(args.lists)
         print(
             f"GET /api/v5/clients?limit=100 with {listing['count']:.0f} clients, {args.lists} requests: "
             f"p50 {listing['p50_ms']:.1f} ms, p99 {listing['p99_ms']:.1f} ms, max {listing['max_ms']:.1f} ms "
             f"(target p99 <= 100 ms)"
         )
+        print(f"  CPU per list: {list_cpu}")
         try:
             direct = asyncio.run(bench_admin_list(data_dir, deployment_id, max(10, args.lists // 5)))
             print(
@@ -421,13 +448,16 @@ def main() -> int:
             )
         except BrokerUnavailable as exc:
             print(f"  (direct admin measurement failed: {exc})")
+        meter = CpuMeter(child.pid, broker_pid)
         publishing = asyncio.run(bench_publish(port, auth, mqtt_port, args.publishes, args.concurrency))
+        publish_cpu = meter.per_op(args.publishes)
         print(
             f"POST /api/v5/publish x {args.publishes} ({args.concurrency} connections): "
             f"{publishing['http_per_s']:.0f} requests/s answered, {publishing['delivered']:.0f} delivered, "
             f"{publishing['delivered_per_s']:.0f} publishes/s delivered to the subscriber, "
             f"{publishing['errors']:.0f} errors (target >= 1,000/s)"
         )
+        print(f"  CPU per publish: {publish_cpu}")
         for sock in clients:
             sock.close()
     finally:

@@ -92,6 +92,21 @@ class DeploymentKeyVerifier:
             raise Unauthorized(_BAD, code="BAD_API_KEY_OR_SECRET", headers=_CHALLENGE)
         return cached.context
 
+    def verify_cached(self, header: str | None) -> DeploymentContext | None:
+        """The context when `header` carries a key already in the cache with the right secret, else None
+        (no database access, never raises: for fast paths that hand every other case to `verify`)."""
+        try:
+            app_id, secret = parse_basic(header)
+        except Unauthorized:
+            return None
+        cached = self._cache.get(app_id)
+        if cached is None or cached.expires <= self._clock():
+            return None
+        presented = hash_api_secret(secret).encode("ascii")
+        if not hmac.compare_digest(presented, cached.secret_hash.encode("ascii")):
+            return None
+        return cached.context
+
     def _load(self, app_id: str, now: float) -> _Cached | None:
         with self.database.session() as session:
             key = keys.find_by_app_id(session, app_id=app_id)
