@@ -94,7 +94,8 @@ class AdminServer:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(self, reader: asyncio.StreamReader, stream: asyncio.StreamWriter) -> None:
+        writer = _Replies(stream)
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
@@ -129,10 +130,11 @@ class AdminServer:
             for op_task in list(running):
                 op_task.cancel()
             self._tasks.discard(task)
-            writer.close()
+            writer.flush()
+            stream.close()
 
     async def _accept(
-        self, writer: asyncio.StreamWriter, line: bytes
+        self, writer: "_Replies", line: bytes
     ) -> contracts.AdminRequest | Literal[False] | None:
         """Parse one request line and check its token, in order.
 
@@ -153,7 +155,7 @@ class AdminServer:
             return False
         return request
 
-    async def _answer(self, writer: asyncio.StreamWriter, request: contracts.AdminRequest) -> None:
+    async def _answer(self, writer: "_Replies", request: contracts.AdminRequest) -> None:
         """Run one accepted request and answer it; never raises (but for cancellation)."""
         arg_model, result_model = contracts.ADMIN_OPS[request.op]
         try:
@@ -178,7 +180,7 @@ class AdminServer:
 
     async def _send(
         self,
-        writer: asyncio.StreamWriter,
+        writer: "_Replies",
         request_id: int,
         result: dict[str, Any] | None,
         error: AdminError | None,
@@ -189,8 +191,7 @@ class AdminServer:
             line = json.dumps({"id": request_id, "ok": False, "result": None, "error": body}).encode()
         else:
             line = await _encode_result(request_id, result)
-        writer.write(line + b"\n")
-        await writer.drain()
+        await writer.send(line + b"\n")
 
     # -------------------------------------------------------------------------------------- ops
 
@@ -307,6 +308,29 @@ class AdminServer:
         assert isinstance(args, contracts.TenantArgs)
         metrics: contracts.TenantMetrics = self._tenant(args.tenant).broker.metrics()
         return metrics
+
+
+class _Replies:
+    """The answers of one admin connection: lines written in the same loop iteration go out in one write."""
+
+    HIGH_WATER = 1024 * 1024  # bytes queued in the socket before an answer waits for the client to read
+
+    def __init__(self, stream: asyncio.StreamWriter) -> None:
+        self.stream = stream
+        self._out: list[bytes] = []
+
+    async def send(self, line: bytes) -> None:
+        self._out.append(line)
+        if len(self._out) == 1:
+            asyncio.get_running_loop().call_soon(self.flush)
+        if self.stream.transport.get_write_buffer_size() > self.HIGH_WATER:
+            await self.stream.drain()
+
+    def flush(self) -> None:
+        if self._out and not self.stream.is_closing():
+            data, self._out = b"".join(self._out), []
+            self.stream.write(data)
+        self._out = []
 
 
 async def _encode_result(request_id: int, result: dict[str, Any] | None) -> bytes:

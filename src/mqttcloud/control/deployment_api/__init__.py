@@ -58,6 +58,8 @@ def install(app: FastAPI, quotas: Quotas | None = None) -> FastAPI:
     install_error_handlers(api)
     api.include_router(v5.router, prefix="/v5")
     api.include_router(v4.router)
-    # POST /api/v5/publish is answered by a pure ASGI fast path when everything is known to be fine.
-    app.mount(V4_PREFIX, PublishFastPath(api, app.state))
+    app.mount(V4_PREFIX, api)
+    # POST /api/v5/publish is answered by a pure ASGI middleware when everything is known to be fine,
+    # before the platform's middleware stack and router (fast_publish.py has the figures).
+    app.add_middleware(PublishFastPath, state=app.state, path=V5_PREFIX + "/publish")
     return api
