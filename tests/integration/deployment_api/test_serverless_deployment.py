@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from httpx import ASGITransport, AsyncClient
 from tests.certs import make_leaf, make_root_ca
-from tests.integration.deployment_api.conftest import AUTHN, TIMEOUT, V5, MqttClient, wait_for
+from tests.integration.deployment_api.conftest import AUTHN, TIMEOUT, V5, MqttClient, _port_range, wait_for
 
 from mqttcloud.contracts import TlsSpec
 from mqttcloud.control.app import create_app
@@ -41,12 +41,8 @@ async def serverless(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     root = make_root_ca("serverless test CA")
     leaf = make_leaf(root, "*.serverless.localhost", hosts=("*.serverless.localhost",))
     tls = TlsSpec(cert_pem=leaf.cert_pem + root.cert_pem, key_pem=leaf.key_pem)
-    with socket.socket() as probe:  # two free neighbouring ports for the shared broker
-        probe.bind(("127.0.0.1", 0))
-        low = probe.getsockname()[1]
-    settings = Settings(
-        data_dir=data_dir, broker_port_low=low, broker_port_high=low + 5, key_cache_seconds=0.5
-    )
+    low, high = _port_range()  # below the ephemeral range: no client socket can hold these
+    settings = Settings(data_dir=data_dir, broker_port_low=low, broker_port_high=high, key_cache_seconds=0.5)
     app = create_app(settings, shared=SharedSecrets("serverless-admin-token", tls))
     async with app.router.lifespan_context(app):
         runtime: BrokerRuntime = app.state.runtime
