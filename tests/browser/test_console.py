@@ -139,7 +139,7 @@ def test_serverless_overview_offers_sni_address_and_ca(page: Page, platform: Pla
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download CA certificate").click()
     download = download_info.value
-    assert download.suggested_filename == "mqttcloud-ca.crt"
+    assert download.suggested_filename == "emqxsl-ca.crt"
     pem = Path(download.path()).read_text()
     assert pem.startswith("-----BEGIN CERTIFICATE-----")
     ca = (platform.serve.data_dir / "pki" / "ca.pem").read_text()

@@ -46,9 +46,8 @@ from mqttcloud.control.deployments.schemas import DeploymentCreate, Endpoints
 from mqttcloud.control.deployments.service import DeploymentView
 from mqttcloud.control.deps import RuntimeDep, SettingsDep
 from mqttcloud.control.errors import ApiError, NotFound, describe_validation_errors
-from mqttcloud.control.pki import CA_CERT_FILE
-from mqttcloud.control.platform_tls import platform_ca
 from mqttcloud.control.projects import service as projects
+from mqttcloud.control.serverless import routes as serverless_ca
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 
@@ -368,10 +367,11 @@ def ca_certificate(chain_pem: str, extra_candidates: Sequence[str] = ()) -> str:
 
 
 def _platform_ca_pem(settings: Settings) -> list[str]:
-    """The platform CA certificate if the platform created one (never creates it here)."""
-    if not (settings.data_dir / "pki" / CA_CERT_FILE).exists():
+    """The platform CA certificate, if the platform created one (`serverless.routes.read_ca`)."""
+    try:
+        return _pem_blocks(serverless_ca.read_ca(settings))
+    except NotFound:
         return []
-    return _pem_blocks(platform_ca(settings).ca_pem)
 
 
 @router.get("/deployments/{deployment_id}/ca.crt")
@@ -389,7 +389,7 @@ async def download_ca(
     return Response(
         pem,
         media_type="application/x-x509-ca-cert",
-        headers={"Content-Disposition": 'attachment; filename="mqttcloud-ca.crt"'},
+        headers={"Content-Disposition": f'attachment; filename="{serverless_ca.CA_FILENAME}"'},
     )
 
 
