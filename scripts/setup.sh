@@ -9,6 +9,8 @@ need=()
 command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
 [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v chromium >/dev/null || need+=(chromium)
+# CJK glyphs so the zh-CN console screenshots (artifacts/screenshots) are readable
+[ -d /usr/share/fonts/truetype/wqy ] || need+=(fonts-wqy-microhei)
 ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || need+=(postgresql)
 command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
