@@ -260,7 +260,7 @@ def drain(ch: "Channel", session: Session, now: float, out: Out) -> None:
     limit = ch.send_window
     queue = session.queue
     while queue and (queue[0].qos == 0 or len(session.inflight) < limit):
-        send_now(ch, session, queue.popleft(), now, out)
+        send_now(ch, session, session.dequeue(), now, out)
 
 
 def redeliver(ch: "Channel", session: Session, now: float, out: Out) -> None:

@@ -9,6 +9,9 @@ Rules:
   DUP=1 (or PUBREL for QoS 2 after PUBREC) when the client reconnects with a resumed session.
 - The queue holds at most `max_queue_len` deliveries; on overflow the *oldest* is dropped and
   counted (`dropped_queue_full`), as EMQX's mqueue does.
+- Change the queue only through `enqueue` / `dequeue` (restore appends QoS 1/2 deliveries only): they
+  keep `queued_qos0`, the number of QoS 0 deliveries queued, so a full queue without QoS 0 drops its
+  oldest in O(1) instead of scanning it (measured 0.38 ms per enqueue at 1,000 queued QoS 1 before).
 - A session is *persistent* when its expiry interval is > 0; only persistent sessions produce
   durability records.
 """
@@ -56,6 +59,7 @@ class Session:
     dropped_queue_full: int = 0
     dropped_expired: int = 0
     dropped_too_large: int = 0
+    queued_qos0: int = 0  # QoS 0 deliveries in `queue` (`enqueue` / `dequeue` keep it)
     _next_packet_id: int = 1
 
     @property
@@ -85,19 +89,31 @@ class Session:
     def enqueue(self, delivery: Delivery) -> Delivery | None:
         """Queue a delivery; returns the delivery dropped to make room (the oldest), if any."""
         dropped: Delivery | None = None
-        if self.max_queue_len > 0 and len(self.queue) >= self.max_queue_len:
+        queue = self.queue
+        if self.max_queue_len > 0 and len(queue) >= self.max_queue_len:
             # prefer dropping the oldest QoS 0 message, as EMQX's mqueue does, else the oldest
-            for i, d in enumerate(self.queue):
-                if d.qos == 0:
-                    dropped = d
-                    del self.queue[i]
-                    break
-            else:
-                dropped = self.queue.popleft()
+            if self.queued_qos0:
+                for i, d in enumerate(queue):
+                    if d.qos == 0:
+                        dropped = d
+                        del queue[i]
+                        self.queued_qos0 -= 1
+                        break
+            if dropped is None:  # no QoS 0 queued: the oldest goes, without a scan
+                dropped = queue.popleft()
             self.dropped += 1
             self.dropped_queue_full += 1
-        self.queue.append(delivery)
+        queue.append(delivery)
+        if delivery.qos == 0:
+            self.queued_qos0 += 1
         return dropped
+
+    def dequeue(self) -> Delivery:
+        """Take the oldest queued delivery (the queue must not be empty)."""
+        d = self.queue.popleft()
+        if d.qos == 0:
+            self.queued_qos0 -= 1
+        return d
 
     def add_subscription(self, sub: Subscription) -> bool:
         """Add or replace; True when new [MQTT-3.8.4-3]."""

@@ -91,6 +91,25 @@ def test_session_queue_drops_oldest_qos0_first() -> None:
     assert s.dropped_queue_full == 1
 
 
+def test_session_queue_full_of_qos1_drops_the_oldest_after_qos0_left() -> None:
+    """A QoS 0 delivery that was dequeued is no longer preferred: the oldest QoS 1 goes instead."""
+    s = Session("c", created_at=0.0, max_queue_len=2)
+    m = Message(b"1", "t", b"", 1, False, None, 0.0)
+    first_qos0 = Delivery(m, 0, False)
+    oldest = Delivery(m, 1, False)
+    s.enqueue(first_qos0)
+    s.enqueue(oldest)
+    assert s.queued_qos0 == 1
+    assert s.dequeue() is first_qos0
+    assert s.queued_qos0 == 0
+    s.enqueue(Delivery(m, 1, False))
+    assert s.enqueue(Delivery(m, 1, False)) is oldest
+    assert [d.qos for d in s.queue] == [1, 1]
+    s.enqueue(Delivery(m, 0, False))  # drops a QoS 1 (none of QoS 0 was queued), then counts this one
+    assert s.queued_qos0 == 1
+    assert s.dropped_queue_full == 2
+
+
 def test_packet_ids_skip_ids_in_flight_and_wrap() -> None:
     """[MQTT-2.2.1-3] a new packet id is one not currently in use."""
     s = Session("c", created_at=0.0)
