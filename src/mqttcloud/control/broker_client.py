@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -204,9 +204,18 @@ class BrokerClient:
             BrokerError: the broker answered with an error.
             BrokerUnavailable: no connection, connection lost, or no answer within `timeout`.
         """
-        expected_args, expected_result = ADMIN_OPS[op]
+        assert result_type is ADMIN_OPS[op][1], (op, result_type)
+        result = await self.call_raw(op, args)
+        try:
+            return result_type.model_validate(result)
+        except ValidationError as exc:
+            raise BrokerError("INTERNAL_ERROR", f"malformed {op} result: {exc}") from exc
+
+    async def call_raw(self, op: AdminOp, args: BaseModel) -> dict[str, Any]:
+        """`call` without validating the result: the result model's JSON shape (`by_alias`), for callers
+        that only re-serialize it (a page of clients costs ~1 ms less). Raises as `call`."""
+        expected_args, _ = ADMIN_OPS[op]
         assert isinstance(args, expected_args), (op, type(args))
-        assert result_type is expected_result, (op, result_type)
         request_id = next(self._ids)
         request = AdminRequest(
             id=request_id, token=self._token, op=op, args=args.model_dump(mode="json", by_alias=True)
@@ -235,10 +244,7 @@ class BrokerClient:
             if response.error.code == "UNAUTHORIZED" and conn is not None:
                 conn.closed = True  # the broker closes the channel after a bad token: don't reuse it
             raise BrokerError(response.error.code, response.error.message)
-        try:
-            return result_type.model_validate(response.result or {})
-        except ValidationError as exc:
-            raise BrokerError("INTERNAL_ERROR", f"malformed {op} result: {exc}") from exc
+        return response.result or {}
 
     # ----------------------------------------------------------------------------------------------
     # One typed method per op in contracts.ADMIN_OPS
@@ -255,6 +261,19 @@ class BrokerClient:
     ) -> ClientList:
         args = ListClientsArgs(tenant=tenant, filter=filter or ClientFilter(), page=page, limit=limit)
         return await self.call("list_clients", args, ClientList)
+
+    async def list_clients_raw(
+        self, tenant: TenantId, filter: ClientFilter | None = None, page: int = 1, limit: int = 100
+    ) -> dict[str, Any]:
+        """`list_clients` as the `ClientList` JSON (`data` items keyed by alias), not validated.
+
+        Raises: as `call`, and BrokerError INTERNAL_ERROR when the answer is not a page.
+        """
+        args = ListClientsArgs(tenant=tenant, filter=filter or ClientFilter(), page=page, limit=limit)
+        result = await self.call_raw("list_clients", args)
+        if not isinstance(result.get("data"), list) or not isinstance(result.get("count"), int):
+            raise BrokerError("INTERNAL_ERROR", "malformed list_clients result")
+        return result
 
     async def get_client(self, tenant: TenantId, clientid: str) -> ClientInfo:
         return await self.call("get_client", ClientArgs(tenant=tenant, clientid=clientid), ClientInfo)

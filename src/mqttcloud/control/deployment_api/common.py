@@ -126,15 +126,21 @@ _V5_EXTRAS: Mapping[str, Any] = {
 
 def client_v5(info: ClientInfo) -> dict[str, Any]:
     """A client as EMQX 5 / Serverless shows it (spec §2.2.1 example)."""
-    data = info.model_dump(by_alias=True)
+    return client_v5_raw(info.model_dump(by_alias=True))
+
+
+def client_v5_raw(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """`client_v5` from a `ClientInfo` already dumped by alias (the admin channel's JSON), so a listing
+    never builds a pydantic model per client."""
+    data = dict(raw)
     data.update(_V5_EXTRAS)
-    data["tenant_id_from"] = "peersni" if info.peersni else None
-    data["connected_at"] = iso(info.connected_at)
-    data["created_at"] = iso(info.created_at)
-    if info.connected:
+    data["tenant_id_from"] = "peersni" if raw["peersni"] else None
+    data["connected_at"] = iso(raw["connected_at"])
+    data["created_at"] = iso(raw["created_at"])
+    if raw["connected"]:
         data.pop("disconnected_at", None)
     else:
-        data["disconnected_at"] = iso(info.disconnected_at)
+        data["disconnected_at"] = iso(raw["disconnected_at"])
     return data
 
 
