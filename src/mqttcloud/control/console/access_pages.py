@@ -18,7 +18,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from mqttcloud.control.accounts.models import Account
 from mqttcloud.control.console import user_import
 from mqttcloud.control.console.deployment_pages import load_view, render_section
 from mqttcloud.control.console.pages import (
@@ -27,6 +26,7 @@ from mqttcloud.control.console.pages import (
     LoggedIn,
     Page,
     PageError,
+    field_list,
     field_text,
     read_form,
     redirect,
@@ -50,11 +50,6 @@ IMPORT_BATCH = 200  # rows per request when the page imports with progress (Java
 ACL_KINDS: tuple[acl.TargetKind, ...] = ("all", "username", "clientid")
 USER_KINDS: tuple[authn.Kind, ...] = ("username", "clientid")
 BAN_KINDS = ("clientid", "username", "peerhost")
-
-
-def _account(page: Page) -> Account:
-    assert page.account is not None
-    return page.account
 
 
 def _quotas(request: Request) -> Quotas:
@@ -116,7 +111,7 @@ async def create_key(deployment_id: str, request: Request, page: LoggedIn, sessi
     note = field_text(form, "note")
     # Serverless keys always have full access (spec §1.3); Dedicated ones may be limited per method/group.
     limited = form.get("access") == "limited" and not view.deployment.deployment_type.is_serverless
-    permissions = [v for v in form.getlist("permissions") if isinstance(v, str)] if limited else None
+    permissions = field_list(form, "permissions") if limited else None
     if permissions == []:
         return await _render_keys(
             page,
@@ -132,7 +127,7 @@ async def create_key(deployment_id: str, request: Request, page: LoggedIn, sessi
             deployment_keys.create_key,
             session,
             deployment_id=deployment_id,
-            actor=_account(page),
+            actor=page.signed_in,
             note=note,
             permissions=permissions,
         )
@@ -154,7 +149,7 @@ async def create_key(deployment_id: str, request: Request, page: LoggedIn, sessi
 
 @router.get("/deployments/{deployment_id}/keys/{app_id}/delete", response_class=HTMLResponse)
 async def delete_key_page(deployment_id: str, app_id: str, page: LoggedIn, session: SessionDep) -> Response:
-    require_edit(_account(page))
+    require_edit(page.signed_in)
     await load_view(session, page, deployment_id)
     return page.render(
         "confirm.html",
@@ -172,7 +167,7 @@ async def delete_key(
     await read_form(request, page)
     await load_view(session, page, deployment_id)
     await run(
-        deployment_keys.delete_key, session, deployment_id=deployment_id, app_id=app_id, actor=_account(page)
+        deployment_keys.delete_key, session, deployment_id=deployment_id, app_id=app_id, actor=page.signed_in
     )
     request.app.state.deployment_key_verifier.invalidate(app_id)
     return redirect(f"{PREFIX}/deployments/{deployment_id}/keys")
@@ -244,7 +239,7 @@ async def create_user(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     form = await read_form(request, page)
-    require_edit(_account(page))
+    require_edit(page.signed_in)
     view = await load_view(session, page, deployment_id)
     kind = _kind(field_text(form, "kind"))
     user_id = field_text(form, "user_id")
@@ -279,7 +274,7 @@ async def create_user(
 async def delete_user_page(
     deployment_id: str, kind: str, user_id: str, page: LoggedIn, session: SessionDep
 ) -> Response:
-    require_edit(_account(page))
+    require_edit(page.signed_in)
     await load_view(session, page, deployment_id)
     return page.render(
         "confirm.html",
@@ -302,7 +297,7 @@ async def delete_user(
     runtime: RuntimeDep,
 ) -> Response:
     await read_form(request, page)
-    require_edit(_account(page))
+    require_edit(page.signed_in)
     await load_view(session, page, deployment_id)
     await run(authn.delete, session, deployment_id=deployment_id, kind=_kind(kind), user_id=user_id)
     await runtime.reconcile()
@@ -336,7 +331,7 @@ async def import_users(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     """Import a whole file in one request (the form without JavaScript); the page lists each row's result."""
-    require_edit(_account(page))
+    require_edit(page.signed_in)
     view = await load_view(session, page, deployment_id)
     try:
         data, filename, kind = await _uploaded(request, page)
@@ -360,7 +355,7 @@ async def parse_import_file(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep
 ) -> JSONResponse:
     """Step 1 of an import with progress: read the file, answer its rows (or why it cannot be read)."""
-    require_edit(_account(page))
+    require_edit(page.signed_in)
     await load_view(session, page, deployment_id)
     try:
         data, filename, _kind_value = await _uploaded(request, page)
@@ -376,7 +371,7 @@ async def import_rows(
 ) -> JSONResponse:
     """Step 2, repeated: create one batch of rows and answer each row's result."""
     _json_csrf(request, page)
-    require_edit(_account(page))
+    require_edit(page.signed_in)
     view = await load_view(session, page, deployment_id)
     try:
         body = await request.json()
@@ -478,7 +473,7 @@ async def add_acl_rule(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     form = await read_form(request, page)
-    require_edit(_account(page))
+    require_edit(page.signed_in)
     view = await load_view(session, page, deployment_id)
     values = {name: field_text(form, name) for name in ("kind", "target", "topic", "action", "permission")}
     try:
@@ -497,7 +492,7 @@ async def delete_acl_rule(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     form = await read_form(request, page)
-    require_edit(_account(page))
+    require_edit(page.signed_in)
     await load_view(session, page, deployment_id)
     kind = _acl_kind(field_text(form, "kind"))
     await run(
@@ -563,7 +558,7 @@ async def add_ban(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     form = await read_form(request, page)
-    require_edit(_account(page))
+    require_edit(page.signed_in)
     view = await load_view(session, page, deployment_id)
     values = {name: field_text(form, name) for name in ("kind", "who", "reason", "minutes")}
     if not values["minutes"].isdigit() or int(values["minutes"]) < 1:
@@ -581,7 +576,7 @@ async def add_ban(
         kind=values["kind"],
         who=values["who"],
         reason=values["reason"],
-        by=_account(page).username,
+        by=page.signed_in.username,
         at=now,
         until=now + dt.timedelta(minutes=int(values["minutes"])),
     )
@@ -602,7 +597,7 @@ async def delete_ban(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     form = await read_form(request, page)
-    require_edit(_account(page))
+    require_edit(page.signed_in)
     await load_view(session, page, deployment_id)
     await run(
         banned.delete,

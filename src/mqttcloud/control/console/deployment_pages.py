@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from mqttcloud.control.accounts.models import Account
 from mqttcloud.control.certificates import service as certificates
 from mqttcloud.control.certificates.models import Certificate, TlsType
 from mqttcloud.control.certificates.schemas import TlsUpload
@@ -83,14 +82,9 @@ def addresses(endpoints: Endpoints) -> list[Address]:
     ]
 
 
-def _account(page: Page) -> Account:
-    assert page.account is not None
-    return page.account
-
-
 def _view(session: Session, page: Page, deployment_id: str) -> DeploymentView:
     view = deployments.get_view(session, deployment_id=deployment_id)
-    require_visible(_account(page), view.deployment)
+    require_visible(page.signed_in, view.deployment)
     return view
 
 
@@ -111,17 +105,17 @@ def api_address(request: Request) -> str:
 
 @router.get("/deployments", response_class=HTMLResponse)
 async def deployments_page(page: LoggedIn, session: SessionDep, settings: SettingsDep) -> Response:
-    views = await run(deployments.list_views, session, visible_projects=visible_projects(_account(page)))
+    views = await run(deployments.list_views, session, visible_projects=visible_projects(page.signed_in))
     rows = [(view, deployments.to_schema(settings, view)) for view in views]
     return page.render(
-        "deployments.html", rows=rows, types=TYPE_LABELS, can_create=_account(page).role.may_start_stop
+        "deployments.html", rows=rows, types=TYPE_LABELS, can_create=page.signed_in.role.may_start_stop
     )
 
 
 @router.get("/deployments/status.json")
 async def deployments_status(page: LoggedIn, session: SessionDep) -> JSONResponse:
     """Status of every visible deployment, for the list page's live column."""
-    views = await run(deployments.list_views, session, visible_projects=visible_projects(_account(page)))
+    views = await run(deployments.list_views, session, visible_projects=visible_projects(page.signed_in))
     body = {
         v.deployment.id: {"status": v.deployment.status.value, "label": page.t(v.deployment.status.value)}
         for v in views
@@ -137,7 +131,7 @@ async def _render_new(
     form: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    project_rows = await run(projects.list_projects, session, visible=visible_projects(_account(page)))
+    project_rows = await run(projects.list_projects, session, visible=visible_projects(page.signed_in))
     values = form or {"name": "", "project": "default", "type": "dedicated", "plan": "starter"}
     return page.render(
         "deployment_new.html",
@@ -151,7 +145,7 @@ async def _render_new(
 
 @router.get("/deployments/new", response_class=HTMLResponse)
 async def new_deployment_page(page: LoggedIn, session: SessionDep) -> Response:
-    require_lifecycle(_account(page))
+    require_lifecycle(page.signed_in)
     return await _render_new(page, session)
 
 
@@ -165,14 +159,14 @@ async def create_deployment(
     request: Request, page: LoggedIn, session: SessionDep, settings: SettingsDep, runtime: RuntimeDep
 ) -> Response:
     form = await read_form(request, page)
-    require_lifecycle(_account(page))
+    require_lifecycle(page.signed_in)
     values = {
         "name": field_text(form, "name"),
         "project": field_text(form, "project"),
         "type": field_text(form, "type"),
         "plan": field_text(form, "plan"),
     }
-    allowed = visible_projects(_account(page))
+    allowed = visible_projects(page.signed_in)
     if allowed is not None and values["project"] not in allowed:
         return await _render_new(
             page, session, errors={"project": page.t("Choose one of your projects.")}, form=values, status=422
@@ -237,7 +231,7 @@ async def deployment_page(
     view = await load_view(session, page, deployment_id)
     schema = deployments.to_schema(settings, view)
     tls = await run(_certificate, session, deployment_id)
-    account = _account(page)
+    account = page.signed_in
     return page.render(
         "deployment.html",
         view=view,
@@ -268,7 +262,7 @@ async def _lifecycle(
     deployment_id: str, request: Request, page: Page, session: Session, runtime: RuntimeDep, *, action: str
 ) -> Response:
     await read_form(request, page)
-    require_lifecycle(_account(page))
+    require_lifecycle(page.signed_in)
     await load_view(session, page, deployment_id)
     operation = deployments.start_deployment if action == "start" else deployments.stop_deployment
     try:
@@ -288,7 +282,7 @@ async def _overview_with_error(
     settings = page.state.settings
     schema = deployments.to_schema(settings, view)
     tls = await run(_certificate, session, view.deployment.id)
-    account = _account(page)
+    account = page.signed_in
     return page.render(
         "deployment.html",
         status=422,
@@ -323,7 +317,7 @@ async def stop_deployment(
 
 @router.get("/deployments/{deployment_id}/delete", response_class=HTMLResponse)
 async def delete_deployment_page(deployment_id: str, page: LoggedIn, session: SessionDep) -> Response:
-    require_lifecycle(_account(page))
+    require_lifecycle(page.signed_in)
     view = await load_view(session, page, deployment_id)
     return page.render(
         "confirm.html",
@@ -340,7 +334,7 @@ async def delete_deployment(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     await read_form(request, page)
-    require_lifecycle(_account(page))
+    require_lifecycle(page.signed_in)
     await load_view(session, page, deployment_id)
     await run(deployments.delete_deployment, session, deployment_id=deployment_id)
     page.state.history.forget(deployment_id)
@@ -417,7 +411,7 @@ async def _render_tls(
         errors=errors or {},
         form=form or {"tls_type": TlsType.ONE_WAY.value},
         tab="tls",
-        can_edit=_account(page).role.may_edit_deployments,
+        can_edit=page.signed_in.role.may_edit_deployments,
     )
 
 
@@ -445,7 +439,7 @@ async def upload_tls(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     form = await read_form(request, page)
-    require_edit(_account(page))
+    require_edit(page.signed_in)
     view = await load_view(session, page, deployment_id)
     values = {
         "tls_type": field_text(form, "tls_type"),
@@ -493,7 +487,7 @@ async def upload_tls(
 
 @router.get("/deployments/{deployment_id}/tls/delete", response_class=HTMLResponse)
 async def delete_tls_page(deployment_id: str, page: LoggedIn, session: SessionDep) -> Response:
-    require_edit(_account(page))
+    require_edit(page.signed_in)
     view = await load_view(session, page, deployment_id)
     return page.render(
         "confirm.html",
@@ -510,7 +504,7 @@ async def delete_tls(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     await read_form(request, page)
-    require_edit(_account(page))
+    require_edit(page.signed_in)
     await load_view(session, page, deployment_id)
     await run(certificates.delete, session, deployment_id=deployment_id)
     await runtime.reconcile()
@@ -521,7 +515,7 @@ def render_section(
     page: Page, view: DeploymentView, template: str, *, tab: str, status: int = 200, **values: object
 ) -> Response:
     """Render one section of a deployment's page (the tabs, the deployment and the role flags)."""
-    account = _account(page)
+    account = page.signed_in
     return page.render(
         template,
         status=status,

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from mqttcloud.contracts import ClientFilter, ClientInfo, TenantId, TenantStats
-from mqttcloud.control.accounts.models import Account
 from mqttcloud.control.broker_client import BrokerClient
 from mqttcloud.control.console.deployment_pages import load_view, render_section
 from mqttcloud.control.console.metrics_history import Sample
@@ -42,11 +41,6 @@ PROTOCOL_VERSIONS = {3: "3.1", 4: "3.1.1", 5: "5.0"}
 # Gauges shown as numbers under the charts (EMQX `stats` names).
 CURRENT_STATS = ("connections.count", "subscriptions.count", "topics.count", "retained.count")
 MAX_PAYLOAD_CHARS = 256 * 1024
-
-
-def _account(page: Page) -> Account:
-    assert page.account is not None
-    return page.account
 
 
 def deployment_context(view: DeploymentView) -> DeploymentContext:
@@ -144,7 +138,7 @@ async def kick_client(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     form = await read_form(request, page)
-    require_edit(_account(page))
+    require_edit(page.signed_in)
     view = await load_view(session, page, deployment_id)
     clientid = field_text(form, "clientid", strip=False)
     await live.call(broker(runtime, view).kick(TenantId(deployment_id), clientid))
@@ -188,7 +182,7 @@ async def publish(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     form = await read_form(request, page)
-    require_edit(_account(page))
+    require_edit(page.signed_in)
     view = await load_view(session, page, deployment_id)
     values: dict[str, object] = {
         "topic": field_text(form, "topic"),

@@ -151,6 +151,12 @@ class Page:
     csrf: str
     nonce: str
 
+    @property
+    def signed_in(self) -> Account:
+        """The signed-in account (pages behind `LoggedIn` always have one)."""
+        assert self.account is not None
+        return self.account
+
     def t(self, message: str) -> str:
         return i18n.translate(self.lang, message)
 
@@ -241,6 +247,11 @@ def field_text(form: FormData, name: str, *, strip: bool = True) -> str:
     if isinstance(value, str):
         return value.strip() if strip else value
     return ""
+
+
+def field_list(form: FormData, name: str) -> list[str]:
+    """Every text value of a repeated field (checkboxes), in form order."""
+    return [value for value in form.getlist(name) if isinstance(value, str)]
 
 
 async def field_file_or_text(form: FormData, name: str, file_name: str) -> str:

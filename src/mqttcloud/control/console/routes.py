@@ -26,6 +26,7 @@ from mqttcloud.control.console.pages import (
     LoggedIn,
     Page,
     PageError,
+    field_list,
     field_text,
     read_form,
     redirect,
@@ -53,12 +54,6 @@ ROLE_LABELS = {
     Role.AUDITOR: "Auditor",
 }
 SUB_ACCOUNT_ROLES = [role for role in Role if role is not Role.ROOT]
-
-
-def _account(page: Page) -> Account:
-    """The signed-in account (`LoggedIn` pages always have one)."""
-    assert page.account is not None
-    return page.account
 
 
 def safe_next(target: str | None) -> str:
@@ -181,7 +176,7 @@ async def _render_keys(
     created: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    keys = await run(api_keys.list_keys, session, actor=_account(page))
+    keys = await run(api_keys.list_keys, session, actor=page.signed_in)
     project_rows = await run(projects.list_projects, session)
     values = form or {
         "description": "",
@@ -220,13 +215,13 @@ def _key_error_field(error: ApiError) -> str:
 async def create_api_key(request: Request, page: LoggedIn, session: SessionDep) -> Response:
     form = await read_form(request, page)
     description = field_text(form, "description")
-    scopes = [v for v in form.getlist("scopes") if isinstance(v, str)]
-    project_ids = [v for v in form.getlist("projects") if isinstance(v, str)]
+    scopes = field_list(form, "scopes")
+    project_ids = field_list(form, "projects")
     try:
         created = await run(
             api_keys.create_key,
             session,
-            actor=_account(page),
+            actor=page.signed_in,
             description=description,
             scopes=scopes,
             project_ids=project_ids,
@@ -244,7 +239,7 @@ async def create_api_key(request: Request, page: LoggedIn, session: SessionDep) 
 
 @router.get("/api-keys/{key_id}/edit", response_class=HTMLResponse)
 async def edit_api_key_page(key_id: int, page: LoggedIn, session: SessionDep) -> Response:
-    api_key = await run(api_keys.get_key, session, actor=_account(page), key_id=key_id)
+    api_key = await run(api_keys.get_key, session, actor=page.signed_in, key_id=key_id)
     project_rows = await run(projects.list_projects, session)
     values = {
         "description": api_key.description,
@@ -271,13 +266,13 @@ def _verifier(request: Request) -> KeyVerifier:
 async def edit_api_key(key_id: int, request: Request, page: LoggedIn, session: SessionDep) -> Response:
     form = await read_form(request, page)
     description = field_text(form, "description")
-    scopes = [v for v in form.getlist("scopes") if isinstance(v, str)]
-    project_ids = [v for v in form.getlist("projects") if isinstance(v, str)]
+    scopes = field_list(form, "scopes")
+    project_ids = field_list(form, "projects")
     try:
         api_key = await run(
             api_keys.update_key,
             session,
-            actor=_account(page),
+            actor=page.signed_in,
             key_id=key_id,
             description=description,
             scopes=scopes,
@@ -287,7 +282,7 @@ async def edit_api_key(key_id: int, request: Request, page: LoggedIn, session: S
         if error.status_code in {403, 404}:
             raise
         session.rollback()
-        api_key = await run(api_keys.get_key, session, actor=_account(page), key_id=key_id)
+        api_key = await run(api_keys.get_key, session, actor=page.signed_in, key_id=key_id)
         project_rows = await run(projects.list_projects, session)
         values = {"description": description, **_key_form_values(scopes, project_ids)}
         return page.render(
@@ -306,7 +301,7 @@ async def edit_api_key(key_id: int, request: Request, page: LoggedIn, session: S
 
 @router.get("/api-keys/{key_id}/delete", response_class=HTMLResponse)
 async def delete_api_key_page(key_id: int, page: LoggedIn, session: SessionDep) -> Response:
-    api_key = await run(api_keys.get_key, session, actor=_account(page), key_id=key_id)
+    api_key = await run(api_keys.get_key, session, actor=page.signed_in, key_id=key_id)
     return page.render(
         "confirm.html",
         title=page.t("Delete platform API key"),
@@ -319,7 +314,7 @@ async def delete_api_key_page(key_id: int, page: LoggedIn, session: SessionDep) 
 @router.post("/api-keys/{key_id}/delete")
 async def delete_api_key(key_id: int, request: Request, page: LoggedIn, session: SessionDep) -> Response:
     await read_form(request, page)
-    key = await run(api_keys.delete_key, session, actor=_account(page), key_id=key_id)
+    key = await run(api_keys.delete_key, session, actor=page.signed_in, key_id=key_id)
     _verifier(request).invalidate(key)
     return redirect(f"{PREFIX}/api-keys")
 
@@ -337,7 +332,7 @@ async def _render_accounts(
     form: Mapping[str, object] | None = None,
     status: int = 200,
 ) -> Response:
-    if not may_read_accounts(_account(page)):
+    if not may_read_accounts(page.signed_in):
         raise PageError(403, page.t("Only the root account, Administrators and Auditors see accounts."))
     rows = await run(accounts.list_accounts, session)
     project_rows = await run(projects.list_projects, session)
@@ -350,7 +345,7 @@ async def _render_accounts(
         projects=project_rows,
         errors=errors or {},
         form=form or {"username": "", "role": Role.PROJECT_USER.value, "form_projects": []},
-        can_manage=may_manage(_account(page)),
+        can_manage=may_manage(page.signed_in),
     )
 
 
@@ -365,7 +360,7 @@ async def create_account(request: Request, page: LoggedIn, session: SessionDep) 
     username = field_text(form, "username")
     password = field_text(form, "password", strip=False)
     role_value = field_text(form, "role")
-    project_ids = [v for v in form.getlist("projects") if isinstance(v, str)]
+    project_ids = field_list(form, "projects")
     values = {"username": username, "role": role_value, "form_projects": project_ids}
     try:
         role = Role(role_value)
@@ -377,7 +372,7 @@ async def create_account(request: Request, page: LoggedIn, session: SessionDep) 
         await run(
             accounts.create_sub_account,
             session,
-            actor=_account(page),
+            actor=page.signed_in,
             username=username,
             password=password,
             role=role,
@@ -393,7 +388,7 @@ async def create_account(request: Request, page: LoggedIn, session: SessionDep) 
 
 @router.get("/accounts/{account_id}/delete", response_class=HTMLResponse)
 async def delete_account_page(account_id: int, page: LoggedIn, session: SessionDep) -> Response:
-    if not may_manage(_account(page)):
+    if not may_manage(page.signed_in):
         raise PageError(403, page.t("Only the root account or an Administrator can manage sub-accounts."))
     target = await run(accounts.get_account, session, account_id=account_id)
     return page.render(
@@ -408,7 +403,7 @@ async def delete_account_page(account_id: int, page: LoggedIn, session: SessionD
 @router.post("/accounts/{account_id}/delete")
 async def delete_account(account_id: int, request: Request, page: LoggedIn, session: SessionDep) -> Response:
     await read_form(request, page)
-    await run(accounts.delete_sub_account, session, actor=_account(page), account_id=account_id)
+    await run(accounts.delete_sub_account, session, actor=page.signed_in, account_id=account_id)
     return redirect(f"{PREFIX}/accounts")
 
 
@@ -420,14 +415,14 @@ async def _render_projects(
     form: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    rows = await run(projects.list_projects, session, visible=visible_projects(_account(page)))
+    rows = await run(projects.list_projects, session, visible=visible_projects(page.signed_in))
     return page.render(
         "projects.html",
         status=status,
         projects=rows,
         errors=errors or {},
         form=form or {"name": "", "description": ""},
-        can_manage=may_manage(_account(page)),
+        can_manage=may_manage(page.signed_in),
     )
 
 
@@ -439,7 +434,7 @@ async def projects_page(page: LoggedIn, session: SessionDep) -> Response:
 @router.post("/projects", response_class=HTMLResponse)
 async def create_project(request: Request, page: LoggedIn, session: SessionDep) -> Response:
     form = await read_form(request, page)
-    if not may_manage(_account(page)):
+    if not may_manage(page.signed_in):
         raise PageError(403, page.t("Only the root account or an Administrator can create projects."))
     name = field_text(form, "name")
     description = field_text(form, "description")
@@ -482,7 +477,7 @@ async def change_password(request: Request, page: LoggedIn, session: SessionDep)
         errors = {"confirm_password": page.t("The two new passwords differ.")}
         return page.render("account.html", status=422, errors=errors, done=False, roles=ROLE_LABELS)
     try:
-        account = await run(_change_password, session, _account(page).id, old, new)
+        account = await run(_change_password, session, page.signed_in.id, old, new)
     except ApiError as error:
         field = "old_password" if error.code == "WRONG_PASSWORD" else "new_password"
         return page.render(
