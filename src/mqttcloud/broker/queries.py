@@ -228,6 +228,23 @@ def select_clients(
     return kept[start : start + limit], len(kept), start + limit < len(kept)
 
 
+def connected_identities(broker: "Broker") -> list[tuple[str, str | None, str]]:
+    """(clientid, username, ip_address) of every connected client, as `client_dict` reports them: what a
+    ban is checked against, without building a `ClientInfo` per client (10,000 clients: a few ms)."""
+    channels = broker.channels
+    found: list[tuple[str, str | None, str]] = []
+    for s in broker.sessions.values():
+        chid = s.connected_channel
+        if chid is None:
+            continue
+        ch = channels.get(chid)
+        if ch is None:
+            found.append((s.clientid, s.username, ""))
+        else:
+            found.append((s.clientid, ch.username, ch.peer.ip_address))
+    return found
+
+
 def client_page(broker: "Broker", f: contracts.ClientFilter, page: int, limit: int) -> dict[str, Any]:
     """`ClientList.model_dump(mode="json", by_alias=True)`, built without pydantic (the admin answer)."""
     sessions, total, hasnext = select_clients(broker, f, page, limit)

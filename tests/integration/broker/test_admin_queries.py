@@ -233,3 +233,12 @@ def test_large_page_is_answered_whole_and_ping_still_answers(broker: BrokerProce
     finally:
         for client in sockets:
             client.close()
+
+
+def test_connected_identities_are_what_the_listing_reports(mixed: Harness) -> None:
+    connected = contracts.ClientFilter(conn_state=ConnState.CONNECTED)
+    listing = _reference(mixed, connected, 1, 10000)["data"]
+    expected = [(c["clientid"], c["username"], c["ip_address"]) for c in listing]
+    assert queries.connected_identities(mixed.broker) == expected
+    assert "gone" not in {clientid for clientid, _, _ in expected}
+    assert len(expected) == 13
