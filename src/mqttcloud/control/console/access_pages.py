@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from mqttcloud.control.console import user_import
-from mqttcloud.control.console.deployment_pages import load_view, render_section
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -32,7 +31,7 @@ from mqttcloud.control.console.pages import (
     redirect,
     run,
 )
-from mqttcloud.control.console.permissions import require_edit
+from mqttcloud.control.console.sections import deployment_form, guarded_view, load_view, render_section
 from mqttcloud.control.db import SessionDep
 from mqttcloud.control.deployment_api.acl import service as acl
 from mqttcloud.control.deployment_api.authn import service as authn
@@ -149,8 +148,7 @@ async def create_key(deployment_id: str, request: Request, page: LoggedIn, sessi
 
 @router.get("/deployments/{deployment_id}/keys/{app_id}/delete", response_class=HTMLResponse)
 async def delete_key_page(deployment_id: str, app_id: str, page: LoggedIn, session: SessionDep) -> Response:
-    require_edit(page.signed_in)
-    await load_view(session, page, deployment_id)
+    await guarded_view(session, page, deployment_id)
     return page.render(
         "confirm.html",
         title=page.t("Delete deployment API key"),
@@ -238,9 +236,7 @@ def _user_field(error: ApiError) -> str:
 async def create_user(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    form = await read_form(request, page)
-    require_edit(page.signed_in)
-    view = await load_view(session, page, deployment_id)
+    form, view = await deployment_form(request, page, session, deployment_id)
     kind = _kind(field_text(form, "kind"))
     user_id = field_text(form, "user_id")
     values = {"user_id": user_id, "kind": kind, "is_superuser": form.get("is_superuser") == "on"}
@@ -274,8 +270,7 @@ async def create_user(
 async def delete_user_page(
     deployment_id: str, kind: str, user_id: str, page: LoggedIn, session: SessionDep
 ) -> Response:
-    require_edit(page.signed_in)
-    await load_view(session, page, deployment_id)
+    await guarded_view(session, page, deployment_id)
     return page.render(
         "confirm.html",
         title=page.t("Delete user"),
@@ -296,9 +291,7 @@ async def delete_user(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
-    await read_form(request, page)
-    require_edit(page.signed_in)
-    await load_view(session, page, deployment_id)
+    await deployment_form(request, page, session, deployment_id)
     await run(authn.delete, session, deployment_id=deployment_id, kind=_kind(kind), user_id=user_id)
     await runtime.reconcile()
     return redirect(f"{PREFIX}/deployments/{deployment_id}/users?kind={_kind(kind)}")
@@ -331,8 +324,7 @@ async def import_users(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     """Import a whole file in one request (the form without JavaScript); the page lists each row's result."""
-    require_edit(page.signed_in)
-    view = await load_view(session, page, deployment_id)
+    view = await guarded_view(session, page, deployment_id)
     try:
         data, filename, kind = await _uploaded(request, page)
         rows = user_import.parse_import(data, filename)
@@ -355,8 +347,7 @@ async def parse_import_file(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep
 ) -> JSONResponse:
     """Step 1 of an import with progress: read the file, answer its rows (or why it cannot be read)."""
-    require_edit(page.signed_in)
-    await load_view(session, page, deployment_id)
+    await guarded_view(session, page, deployment_id)
     try:
         data, filename, _kind_value = await _uploaded(request, page)
         rows = user_import.parse_import(data, filename)
@@ -371,8 +362,7 @@ async def import_rows(
 ) -> JSONResponse:
     """Step 2, repeated: create one batch of rows and answer each row's result."""
     _json_csrf(request, page)
-    require_edit(page.signed_in)
-    view = await load_view(session, page, deployment_id)
+    view = await guarded_view(session, page, deployment_id)
     try:
         body = await request.json()
         kind = _kind(str(body.get("kind")))
@@ -472,9 +462,7 @@ def _add_rule(session: Session, request: Request, view: DeploymentView, values: 
 async def add_acl_rule(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    form = await read_form(request, page)
-    require_edit(page.signed_in)
-    view = await load_view(session, page, deployment_id)
+    form, view = await deployment_form(request, page, session, deployment_id)
     values = {name: field_text(form, name) for name in ("kind", "target", "topic", "action", "permission")}
     try:
         await run(_add_rule, session, request, view, values)
@@ -491,9 +479,7 @@ async def add_acl_rule(
 async def delete_acl_rule(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    form = await read_form(request, page)
-    require_edit(page.signed_in)
-    await load_view(session, page, deployment_id)
+    form, _view = await deployment_form(request, page, session, deployment_id)
     kind = _acl_kind(field_text(form, "kind"))
     await run(
         acl.delete_rule,
@@ -557,9 +543,7 @@ async def banned_page(deployment_id: str, request: Request, page: LoggedIn, sess
 async def add_ban(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    form = await read_form(request, page)
-    require_edit(page.signed_in)
-    view = await load_view(session, page, deployment_id)
+    form, view = await deployment_form(request, page, session, deployment_id)
     values = {name: field_text(form, name) for name in ("kind", "who", "reason", "minutes")}
     if not values["minutes"].isdigit() or int(values["minutes"]) < 1:
         return await _render_banned(
@@ -596,9 +580,7 @@ async def add_ban(
 async def delete_ban(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    form = await read_form(request, page)
-    require_edit(page.signed_in)
-    await load_view(session, page, deployment_id)
+    form, _view = await deployment_form(request, page, session, deployment_id)
     await run(
         banned.delete,
         session,

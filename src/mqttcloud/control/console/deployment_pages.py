@@ -31,13 +31,8 @@ from mqttcloud.control.console.pages import (
     redirect,
     run,
 )
-from mqttcloud.control.console.permissions import (
-    can_see,
-    require_edit,
-    require_lifecycle,
-    require_visible,
-    visible_projects,
-)
+from mqttcloud.control.console.permissions import require_lifecycle, visible_projects
+from mqttcloud.control.console.sections import deployment_form, guarded_view, load_view, render_section
 from mqttcloud.control.db import SessionDep
 from mqttcloud.control.deployments import service as deployments
 from mqttcloud.control.deployments.models import DeploymentType
@@ -80,17 +75,6 @@ def addresses(endpoints: Endpoints) -> list[Address]:
         Address(proto, label, value, template.format(value) if value else None)
         for proto, label, value, template in rows
     ]
-
-
-def _view(session: Session, page: Page, deployment_id: str) -> DeploymentView:
-    view = deployments.get_view(session, deployment_id=deployment_id)
-    require_visible(page.signed_in, view.deployment)
-    return view
-
-
-async def load_view(session: Session, page: Page, deployment_id: str) -> DeploymentView:
-    """The deployment if the signed-in account may see it. Raises: NotFound / PageError 404."""
-    return await run(_view, session, page, deployment_id)
 
 
 def api_address(request: Request) -> str:
@@ -224,29 +208,33 @@ def _certificate(session: Session, deployment_id: str) -> Certificate | None:
         return None
 
 
-@router.get("/deployments/{deployment_id}", response_class=HTMLResponse)
-async def deployment_page(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, settings: SettingsDep
+async def _render_overview(
+    request: Request, page: Page, session: Session, view: DeploymentView, *, error: str, status: int = 200
 ) -> Response:
-    view = await load_view(session, page, deployment_id)
-    schema = deployments.to_schema(settings, view)
-    tls = await run(_certificate, session, deployment_id)
-    account = page.signed_in
-    return page.render(
+    schema = deployments.to_schema(page.state.settings, view)
+    tls = await run(_certificate, session, view.deployment.id)
+    return render_section(
+        page,
+        view,
         "deployment.html",
-        view=view,
-        d=view.deployment,
+        tab="overview",
+        status=status,
         schema=schema,
         addresses=addresses(schema.endpoints),
         tls=tls,
         types=TYPE_LABELS,
         api_address=api_address(request),
         ws_path=WS_PATH,
-        can_lifecycle=account.role.may_start_stop,
-        can_edit=account.role.may_edit_deployments,
-        tab="overview",
-        error=request.query_params.get("error", ""),
+        error=error,
     )
+
+
+@router.get("/deployments/{deployment_id}", response_class=HTMLResponse)
+async def deployment_page(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep
+) -> Response:
+    view = await load_view(session, page, deployment_id)
+    return await _render_overview(request, page, session, view, error=request.query_params.get("error", ""))
 
 
 @router.get("/deployments/{deployment_id}/status.json")
@@ -261,9 +249,7 @@ async def deployment_status(
 async def _lifecycle(
     deployment_id: str, request: Request, page: Page, session: Session, runtime: RuntimeDep, *, action: str
 ) -> Response:
-    await read_form(request, page)
-    require_lifecycle(page.signed_in)
-    await load_view(session, page, deployment_id)
+    await deployment_form(request, page, session, deployment_id, require=require_lifecycle)
     operation = deployments.start_deployment if action == "start" else deployments.stop_deployment
     try:
         await run(operation, session, deployment_id=deployment_id)
@@ -271,34 +257,9 @@ async def _lifecycle(
         if error.status_code != 422:
             raise
         view = await load_view(session, page, deployment_id)
-        return await _overview_with_error(request, page, session, view, error.message)
+        return await _render_overview(request, page, session, view, error=error.message, status=422)
     await runtime.reconcile()
     return redirect(f"{PREFIX}/deployments/{deployment_id}")
-
-
-async def _overview_with_error(
-    request: Request, page: Page, session: Session, view: DeploymentView, message: str
-) -> Response:
-    settings = page.state.settings
-    schema = deployments.to_schema(settings, view)
-    tls = await run(_certificate, session, view.deployment.id)
-    account = page.signed_in
-    return page.render(
-        "deployment.html",
-        status=422,
-        view=view,
-        d=view.deployment,
-        schema=schema,
-        addresses=addresses(schema.endpoints),
-        tls=tls,
-        types=TYPE_LABELS,
-        api_address=api_address(request),
-        ws_path=WS_PATH,
-        can_lifecycle=account.role.may_start_stop,
-        can_edit=account.role.may_edit_deployments,
-        tab="overview",
-        error=message,
-    )
 
 
 @router.post("/deployments/{deployment_id}/start")
@@ -317,8 +278,7 @@ async def stop_deployment(
 
 @router.get("/deployments/{deployment_id}/delete", response_class=HTMLResponse)
 async def delete_deployment_page(deployment_id: str, page: LoggedIn, session: SessionDep) -> Response:
-    require_lifecycle(page.signed_in)
-    view = await load_view(session, page, deployment_id)
+    view = await guarded_view(session, page, deployment_id, require=require_lifecycle)
     return page.render(
         "confirm.html",
         title=page.t("Delete deployment"),
@@ -333,9 +293,7 @@ async def delete_deployment_page(deployment_id: str, page: LoggedIn, session: Se
 async def delete_deployment(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    await read_form(request, page)
-    require_lifecycle(page.signed_in)
-    await load_view(session, page, deployment_id)
+    await deployment_form(request, page, session, deployment_id, require=require_lifecycle)
     await run(deployments.delete_deployment, session, deployment_id=deployment_id)
     page.state.history.forget(deployment_id)
     await runtime.reconcile()
@@ -402,16 +360,15 @@ async def _render_tls(
     status: int = 200,
 ) -> Response:
     tls = await run(_certificate, session, view.deployment.id)
-    return page.render(
+    return render_section(
+        page,
+        view,
         "tls.html",
+        tab="tls",
         status=status,
-        view=view,
-        d=view.deployment,
         tls=tls,
         errors=errors or {},
         form=form or {"tls_type": TlsType.ONE_WAY.value},
-        tab="tls",
-        can_edit=page.signed_in.role.may_edit_deployments,
     )
 
 
@@ -438,9 +395,7 @@ def _tls_field(error: ApiError) -> str:
 async def upload_tls(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    form = await read_form(request, page)
-    require_edit(page.signed_in)
-    view = await load_view(session, page, deployment_id)
+    form, view = await deployment_form(request, page, session, deployment_id)
     values = {
         "tls_type": field_text(form, "tls_type"),
         "cert": await field_file_or_text(form, "cert", "cert_file"),
@@ -487,8 +442,7 @@ async def upload_tls(
 
 @router.get("/deployments/{deployment_id}/tls/delete", response_class=HTMLResponse)
 async def delete_tls_page(deployment_id: str, page: LoggedIn, session: SessionDep) -> Response:
-    require_edit(page.signed_in)
-    view = await load_view(session, page, deployment_id)
+    view = await guarded_view(session, page, deployment_id)
     return page.render(
         "confirm.html",
         title=page.t("Delete TLS certificate"),
@@ -503,29 +457,10 @@ async def delete_tls_page(deployment_id: str, page: LoggedIn, session: SessionDe
 async def delete_tls(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    await read_form(request, page)
-    require_edit(page.signed_in)
-    await load_view(session, page, deployment_id)
+    await deployment_form(request, page, session, deployment_id)
     await run(certificates.delete, session, deployment_id=deployment_id)
     await runtime.reconcile()
     return redirect(f"{PREFIX}/deployments/{deployment_id}/tls")
 
 
-def render_section(
-    page: Page, view: DeploymentView, template: str, *, tab: str, status: int = 200, **values: object
-) -> Response:
-    """Render one section of a deployment's page (the tabs, the deployment and the role flags)."""
-    account = page.signed_in
-    return page.render(
-        template,
-        status=status,
-        view=view,
-        d=view.deployment,
-        tab=tab,
-        can_edit=account.role.may_edit_deployments,
-        can_lifecycle=account.role.may_start_stop,
-        **values,
-    )
-
-
-__all__ = ["addresses", "can_see", "load_view", "render_section", "router"]
+__all__ = ["addresses", "ca_certificate", "router"]

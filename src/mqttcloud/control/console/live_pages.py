@@ -15,7 +15,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from mqttcloud.contracts import ClientFilter, ClientInfo, TenantId, TenantStats
 from mqttcloud.control.broker_client import BrokerClient
-from mqttcloud.control.console.deployment_pages import load_view, render_section
 from mqttcloud.control.console.metrics_history import Sample
 from mqttcloud.control.console.pages import (
     PREFIX,
@@ -23,10 +22,9 @@ from mqttcloud.control.console.pages import (
     LoggedIn,
     Page,
     field_text,
-    read_form,
     redirect,
 )
-from mqttcloud.control.console.permissions import require_edit
+from mqttcloud.control.console.sections import deployment_form, load_view, render_section
 from mqttcloud.control.db import SessionDep
 from mqttcloud.control.deployment_api import common, live
 from mqttcloud.control.deployment_api.auth import DeploymentContext
@@ -137,9 +135,7 @@ async def clients_json(
 async def kick_client(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    form = await read_form(request, page)
-    require_edit(page.signed_in)
-    view = await load_view(session, page, deployment_id)
+    form, view = await deployment_form(request, page, session, deployment_id)
     clientid = field_text(form, "clientid", strip=False)
     await live.call(broker(runtime, view).kick(TenantId(deployment_id), clientid))
     return redirect(f"{PREFIX}/deployments/{deployment_id}/clients?{urlencode({'kicked': clientid})}")
@@ -181,9 +177,7 @@ async def publish_page(deployment_id: str, page: LoggedIn, session: SessionDep) 
 async def publish(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    form = await read_form(request, page)
-    require_edit(page.signed_in)
-    view = await load_view(session, page, deployment_id)
+    form, view = await deployment_form(request, page, session, deployment_id)
     values: dict[str, object] = {
         "topic": field_text(form, "topic"),
         "payload": field_text(form, "payload", strip=False)[:MAX_PAYLOAD_CHARS],
