@@ -24,7 +24,7 @@ from mqttcloud.control.console.pages import (
     ConsoleRoute,
     LoggedIn,
     Page,
-    PageError,
+    check_csrf_header,
     field_list,
     field_text,
     read_form,
@@ -54,6 +54,14 @@ BAN_KINDS = ("clientid", "username", "peerhost")
 def _quotas(request: Request) -> Quotas:
     quotas: Quotas = request.app.state.deployment_api_quotas
     return quotas
+
+
+def _max_entries(request: Request, view: DeploymentView) -> int:
+    """How many authentication users the deployment may hold (its plan's quota)."""
+    deployment = view.deployment
+    return _quotas(request).auth_entries(
+        serverless=deployment.deployment_type.is_serverless, connections=deployment.connections
+    )
 
 
 def _page_number(request: Request) -> int:
@@ -245,7 +253,6 @@ async def create_user(
         password=field_text(form, "password", strip=False),
         is_superuser=form.get("is_superuser") == "on",
     )
-    deployment = view.deployment
     try:
         await run(
             authn.create,
@@ -253,9 +260,7 @@ async def create_user(
             deployment_id=deployment_id,
             kind=kind,
             user=user,
-            max_entries=_quotas(request).auth_entries(
-                serverless=deployment.deployment_type.is_serverless, connections=deployment.connections
-            ),
+            max_entries=_max_entries(request, view),
         )
     except ApiError as error:
         session.rollback()
@@ -300,13 +305,6 @@ async def delete_user(
 # --- bulk import (file formats in user_import.py) ---------------------------------------------
 
 
-def _max_entries(request: Request, view: DeploymentView) -> int:
-    deployment = view.deployment
-    return _quotas(request).auth_entries(
-        serverless=deployment.deployment_type.is_serverless, connections=deployment.connections
-    )
-
-
 async def _uploaded(request: Request, page: Page) -> tuple[bytes, str, authn.Kind]:
     form = await read_form(request, page)
     upload = form.get("file")
@@ -337,11 +335,6 @@ async def import_users(
     return await _render_users(page, session, view, request, results=results)
 
 
-def _json_csrf(request: Request, page: Page) -> None:
-    if not page.state.signer.check_csrf(page.nonce, request.headers.get("x-csrf-token")):
-        raise PageError(403, "The form expired or did not come from this console. Reload and retry.")
-
-
 @router.post("/deployments/{deployment_id}/users/import/parse")
 async def parse_import_file(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep
@@ -361,7 +354,7 @@ async def import_rows(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> JSONResponse:
     """Step 2, repeated: create one batch of rows and answer each row's result."""
-    _json_csrf(request, page)
+    check_csrf_header(request, page)
     view = await guarded_view(session, page, deployment_id)
     try:
         body = await request.json()

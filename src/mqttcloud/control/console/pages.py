@@ -232,14 +232,25 @@ def anonymous_page(request: Request) -> Page:
     return Page(request, state, None, language(request), state.signer.csrf_token("login" + nonce), nonce)
 
 
+def _csrf_refused(page: Page) -> PageError:
+    return PageError(403, page.t("The form expired or did not come from this console. Reload and retry."))
+
+
 async def read_form(request: Request, page: Page) -> FormData:
     """The submitted form, after checking its CSRF token. Raises: PageError 403."""
     form = await request.form()
     token = form.get("csrf_token")
     nonce = page.nonce if page.account is not None else "login" + page.nonce
     if not isinstance(token, str) or not page.state.signer.check_csrf(nonce, token):
-        raise PageError(403, page.t("The form expired or did not come from this console. Reload and retry."))
+        raise _csrf_refused(page)
     return form
+
+
+def check_csrf_header(request: Request, page: Page) -> None:
+    """A script's request (JSON body) of a signed-in page: its CSRF token comes in the X-CSRF-Token
+    header. Raises: PageError 403."""
+    if not page.state.signer.check_csrf(page.nonce, request.headers.get("x-csrf-token")):
+        raise _csrf_refused(page)
 
 
 def field_text(form: FormData, name: str, *, strip: bool = True) -> str:
