@@ -6,11 +6,12 @@ Every handler: resolve the signed-in account (`LoggedIn`), check the CSRF token 
 """
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from mqttcloud.control.accounts import service as accounts
 from mqttcloud.control.accounts.models import Account, Role
@@ -65,6 +66,19 @@ def safe_next(target: str | None) -> str:
 
 def _secure(page: Page) -> bool:
     return page.state.settings.use_tls
+
+
+def _set_session(response: Response, page: Page, account: Account) -> None:
+    """Give the browser a new session cookie for `account` (after sign-in or a password change)."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        page.state.signer.new_session(account.id, account.password_hash),
+        max_age=SESSION_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(page),
+        path=PREFIX,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -126,17 +140,8 @@ async def login(request: Request, page: Anonymous, session: SessionDep) -> Respo
             status=401,
         )
     throttle.succeeded(username, address)
-    cookie = page.state.signer.new_session(account.id, account.password_hash)
     response = redirect(next_url)
-    response.set_cookie(
-        SESSION_COOKIE,
-        cookie,
-        max_age=SESSION_MAX_AGE,
-        httponly=True,
-        samesite="lax",
-        secure=_secure(page),
-        path=PREFIX,
-    )
+    _set_session(response, page, account)
     response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
     return response
 
@@ -163,8 +168,20 @@ async def switch_language(request: Request, to: str = "en", next: str | None = N
 # --------------------------------------------------------------------------------------------------
 
 
-def _key_form_values(form_scopes: list[str], form_projects: list[str]) -> dict[str, object]:
-    return {"form_scopes": form_scopes, "form_projects": form_projects}
+def _key_values(description: str, scopes: Sequence[str], project_ids: Sequence[str]) -> dict[str, object]:
+    """What the key form (`_key_form.html`) shows as entered."""
+    return {"description": description, "form_scopes": scopes, "form_projects": project_ids}
+
+
+def _submitted_key(form: FormData) -> tuple[str, list[str], list[str]]:
+    """The key form's description, scopes and project ids, as submitted."""
+    return field_text(form, "description"), field_list(form, "scopes"), field_list(form, "projects")
+
+
+async def _key_choices(session: Session) -> dict[str, object]:
+    """What the key form (`_key_form.html`) offers: the scopes and the projects."""
+    project_rows = await run(projects.list_projects, session)
+    return {"projects": project_rows, "scopes": SCOPE_LABELS, "all_projects": ALL_PROJECTS}
 
 
 async def _render_keys(
@@ -177,21 +194,13 @@ async def _render_keys(
     status: int = 200,
 ) -> Response:
     keys = await run(api_keys.list_keys, session, actor=page.signed_in)
-    project_rows = await run(projects.list_projects, session)
-    values = form or {
-        "description": "",
-        "form_scopes": [s.value for s in Scope],
-        "form_projects": [ALL_PROJECTS],
-    }
     return page.render(
         "api_keys.html",
         status=status,
         keys=keys,
-        projects=project_rows,
-        scopes=SCOPE_LABELS,
-        all_projects=ALL_PROJECTS,
+        **await _key_choices(session),
         errors=errors or {},
-        form=values,
+        form=form or _key_values("", [s.value for s in Scope], [ALL_PROJECTS]),
         created=created,
     )
 
@@ -213,10 +222,7 @@ def _key_error_field(error: ApiError) -> str:
 
 @router.post("/api-keys", response_class=HTMLResponse)
 async def create_api_key(request: Request, page: LoggedIn, session: SessionDep) -> Response:
-    form = await read_form(request, page)
-    description = field_text(form, "description")
-    scopes = field_list(form, "scopes")
-    project_ids = field_list(form, "projects")
+    description, scopes, project_ids = _submitted_key(await read_form(request, page))
     try:
         created = await run(
             api_keys.create_key,
@@ -229,7 +235,7 @@ async def create_api_key(request: Request, page: LoggedIn, session: SessionDep) 
     except ApiError as error:
         if error.status_code == 403:
             raise
-        values = {"description": description, **_key_form_values(scopes, project_ids)}
+        values = _key_values(description, scopes, project_ids)
         return await _render_keys(
             page, session, errors={_key_error_field(error): error.message}, form=values, status=422
         )
@@ -237,24 +243,30 @@ async def create_api_key(request: Request, page: LoggedIn, session: SessionDep) 
     return redirect(f"{PREFIX}/api-keys")
 
 
-@router.get("/api-keys/{key_id}/edit", response_class=HTMLResponse)
-async def edit_api_key_page(key_id: int, page: LoggedIn, session: SessionDep) -> Response:
+async def _render_key_edit(
+    page: Page,
+    session: Session,
+    key_id: int,
+    *,
+    form: Mapping[str, object] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """The edit form of a key: as stored, or as entered (`form`) with its `errors`."""
     api_key = await run(api_keys.get_key, session, actor=page.signed_in, key_id=key_id)
-    project_rows = await run(projects.list_projects, session)
-    values = {
-        "description": api_key.description,
-        "form_scopes": api_key.scopes,
-        "form_projects": api_key.project_ids,
-    }
     return page.render(
         "api_key_edit.html",
+        status=status,
         api_key=api_key,
-        projects=project_rows,
-        scopes=SCOPE_LABELS,
-        all_projects=ALL_PROJECTS,
-        errors={},
-        form=values,
+        **await _key_choices(session),
+        errors=errors or {},
+        form=form or _key_values(api_key.description, api_key.scopes, api_key.project_ids),
     )
+
+
+@router.get("/api-keys/{key_id}/edit", response_class=HTMLResponse)
+async def edit_api_key_page(key_id: int, page: LoggedIn, session: SessionDep) -> Response:
+    return await _render_key_edit(page, session, key_id)
 
 
 def _verifier(request: Request) -> KeyVerifier:
@@ -264,10 +276,7 @@ def _verifier(request: Request) -> KeyVerifier:
 
 @router.post("/api-keys/{key_id}/edit", response_class=HTMLResponse)
 async def edit_api_key(key_id: int, request: Request, page: LoggedIn, session: SessionDep) -> Response:
-    form = await read_form(request, page)
-    description = field_text(form, "description")
-    scopes = field_list(form, "scopes")
-    project_ids = field_list(form, "projects")
+    description, scopes, project_ids = _submitted_key(await read_form(request, page))
     try:
         api_key = await run(
             api_keys.update_key,
@@ -282,18 +291,9 @@ async def edit_api_key(key_id: int, request: Request, page: LoggedIn, session: S
         if error.status_code in {403, 404}:
             raise
         session.rollback()
-        api_key = await run(api_keys.get_key, session, actor=page.signed_in, key_id=key_id)
-        project_rows = await run(projects.list_projects, session)
-        values = {"description": description, **_key_form_values(scopes, project_ids)}
-        return page.render(
-            "api_key_edit.html",
-            status=422,
-            api_key=api_key,
-            projects=project_rows,
-            scopes=SCOPE_LABELS,
-            all_projects=ALL_PROJECTS,
-            errors={_key_error_field(error): error.message},
-            form=values,
+        values = _key_values(description, scopes, project_ids)
+        return await _render_key_edit(
+            page, session, key_id, form=values, errors={_key_error_field(error): error.message}, status=422
         )
     _verifier(request).invalidate(api_key.key)
     return redirect(f"{PREFIX}/api-keys")
@@ -456,9 +456,15 @@ async def create_project(request: Request, page: LoggedIn, session: SessionDep) 
 # --------------------------------------------------------------------------------------------------
 
 
+def _render_account(
+    page: Page, *, errors: Mapping[str, str] | None = None, done: bool = False, status: int = 200
+) -> Response:
+    return page.render("account.html", status=status, errors=errors or {}, done=done, roles=ROLE_LABELS)
+
+
 @router.get("/account", response_class=HTMLResponse)
 async def account_page(page: LoggedIn) -> Response:
-    return page.render("account.html", errors={}, done=False, roles=ROLE_LABELS)
+    return _render_account(page)
 
 
 def _change_password(session: Session, account_id: int, old: str, new: str) -> Account:
@@ -474,23 +480,14 @@ async def change_password(request: Request, page: LoggedIn, session: SessionDep)
     old = field_text(form, "old_password", strip=False)
     new = field_text(form, "new_password", strip=False)
     if new != field_text(form, "confirm_password", strip=False):
-        errors = {"confirm_password": page.t("The two new passwords differ.")}
-        return page.render("account.html", status=422, errors=errors, done=False, roles=ROLE_LABELS)
+        return _render_account(
+            page, errors={"confirm_password": page.t("The two new passwords differ.")}, status=422
+        )
     try:
         account = await run(_change_password, session, page.signed_in.id, old, new)
     except ApiError as error:
         field = "old_password" if error.code == "WRONG_PASSWORD" else "new_password"
-        return page.render(
-            "account.html", status=422, errors={field: error.message}, done=False, roles=ROLE_LABELS
-        )
-    response = page.render("account.html", errors={}, done=True, roles=ROLE_LABELS)
-    response.set_cookie(
-        SESSION_COOKIE,
-        page.state.signer.new_session(account.id, account.password_hash),
-        max_age=SESSION_MAX_AGE,
-        httponly=True,
-        samesite="lax",
-        secure=_secure(page),
-        path=PREFIX,
-    )
+        return _render_account(page, errors={field: error.message}, status=422)
+    response = _render_account(page, done=True)
+    _set_session(response, page, account)
     return response
