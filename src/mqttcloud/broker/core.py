@@ -73,6 +73,9 @@ class Broker:
         self.channels: dict[ChannelId, Channel] = {}
         self.live = 0  # channels in CONNECTED state
         self.trie = SubscriptionTrie()
+        # routing plans per (topic, QoS, retain), valid for one trie generation (`routing._plan`)
+        self.route_plans: dict[tuple[str, int, bool], routing.Plan] = {}
+        self.route_plans_generation = -1
         self.retained = RetainedStore(spec.limits.max_retained, spec.limits.max_retained_size)
         self.last_channel: dict[str, Channel] = {}  # last connection of a disconnected session
         self._wills: dict[str, tuple[float, Message, ClientContext]] = {}

@@ -91,6 +91,8 @@ class SubscriptionTrie:
         self._count = 0
         self._shared_count = 0
         self._filters: dict[str, int] = {}  # real filter -> number of subscriptions (topics.count)
+        #: Bumped by every `add` and successful `remove`: what was derived from `match` before is stale.
+        self.generation = 0
 
     @property
     def count(self) -> int:
@@ -107,6 +109,7 @@ class SubscriptionTrie:
 
     def add(self, sub: Subscription) -> bool:
         """Add or replace; returns True when the subscription is new."""
+        self.generation += 1
         group, flt = split_share(sub.topic_filter)
         node = self._root
         for level in flt.split("/"):
@@ -149,6 +152,7 @@ class SubscriptionTrie:
             if not grp.members:
                 del node.shared[group]
         self._count -= 1
+        self.generation += 1
         left = self._filters[flt] - 1
         if left:
             self._filters[flt] = left

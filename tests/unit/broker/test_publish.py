@@ -16,6 +16,7 @@ from mqttcloud.protocol.packets import (
     QoS,
     Subscribe,
     Subscription,
+    Unsubscribe,
 )
 from mqttcloud.protocol.properties import Properties
 from mqttcloud.protocol.reason_codes import ReasonCode
@@ -581,3 +582,26 @@ def test_outbound_alias_not_registered_by_a_dropped_packet() -> None:
     a.send(publish("al", b"ok"))
     got = b.only(Publish)
     assert [(p.topic, p.payload, p.properties.topic_alias) for p in got] == [("al", b"ok", 1)]
+
+
+def test_cached_routing_follows_subscribe_resubscribe_and_unsubscribe() -> None:
+    """Routing plans are cached per topic; every subscription change is seen by the next PUBLISH."""
+    h = Harness()
+    a, _ = h.connect("a")
+    b, _ = h.connect("b")
+    c, _ = h.connect("c")
+    a.send(publish("r/1", b"nobody"))  # caches "no subscribers" for r/1
+    sub(b, "r/#")
+    a.send(publish("r/1", b"one", qos=1, packet_id=1))
+    assert [(p.payload, p.qos) for p in b.only(Publish)] == [(b"one", QoS.AT_MOST_ONCE)]
+    sub(b, "r/#", qos=1)  # same filter, new options: the cached plan must not keep QoS 0
+    sub(c, "r/+")
+    a.send(publish("r/1", b"two", qos=1, packet_id=2))
+    assert [(p.payload, p.qos) for p in b.only(Publish)] == [(b"two", QoS.AT_LEAST_ONCE)]
+    assert [p.payload for p in c.only(Publish)] == [b"two"]
+    b.send(Unsubscribe(packet_id=5, topic_filters=("r/#",)))
+    b.take()
+    a.send(publish("r/1", b"three"))
+    assert b.only(Publish) == []
+    assert [p.payload for p in c.only(Publish)] == [b"three"]
+    assert h.broker.counters["messages.dropped.no_subscribers"] == 1
