@@ -9,6 +9,9 @@ seconds, epoch milliseconds (any number above 10^11) or an ISO-8601 / RFC 3339 s
 import base64
 import binascii
 import datetime as dt
+import functools
+import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -111,7 +114,13 @@ def iso(epoch: float | None) -> str | None:
 def v4_time(epoch: float | None) -> str | None:
     if epoch is None:
         return None
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return _v4_second(math.floor(epoch))
+
+
+@functools.lru_cache(maxsize=4096)
+def _v4_second(second: int) -> str:
+    """Cached per second: a v4 page of 10,000 clients formats 20,000 times (~5 us each uncached)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
 
 
 _V5_EXTRAS: Mapping[str, Any] = {
@@ -162,13 +171,18 @@ _V4_FIELDS = (
 
 def client_v4(info: ClientInfo) -> dict[str, Any]:
     """A client as EMQX 4 shows it (spec §2.3.3): v4 names, `YYYY-MM-DD HH:MM:SS` times."""
-    data: dict[str, Any] = {name: getattr(info, name) for name in _V4_FIELDS}
+    return client_v4_raw(info.model_dump(by_alias=True))
+
+
+def client_v4_raw(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """`client_v4` from a `ClientInfo` already dumped by alias (the admin channel's JSON)."""
+    data: dict[str, Any] = {name: raw[name] for name in _V4_FIELDS}
     for new, old in _V4_RENAMES.items():
-        data[old] = getattr(info, new)
-    data["connected_at"] = v4_time(info.connected_at)
-    data["created_at"] = v4_time(info.created_at)
-    if not info.connected:
-        data["disconnected_at"] = v4_time(info.disconnected_at)
+        data[old] = raw[new]
+    data["connected_at"] = v4_time(raw["connected_at"])
+    data["created_at"] = v4_time(raw["created_at"])
+    if not raw["connected"]:
+        data["disconnected_at"] = v4_time(raw["disconnected_at"])
     data.update(zone="external", mountpoint="undefined", mailbox_len=0, heap_size=0, reductions=0)
     return data
 

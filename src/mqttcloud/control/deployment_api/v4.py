@@ -336,10 +336,9 @@ async def list_clients(ctx: Clients, request: Request, runtime: RuntimeDep) -> J
     client = live.client_for(runtime, ctx)
     if filters is None:
         return _page([], page, limit, 0, hasnext=False)
-    result = await live.call(client.list_clients(ctx_tenant(ctx), filters, page, limit))
-    return _page(
-        [common.client_v4(i) for i in result.data], page, limit, result.count, hasnext=result.hasnext
-    )
+    result = await live.call(client.list_clients_raw(ctx_tenant(ctx), filters, page, limit))
+    rows = [common.client_v4_raw(raw) for raw in result["data"]]
+    return _page(rows, page, limit, result["count"], hasnext=bool(result.get("hasnext")))
 
 
 def ctx_tenant(ctx: DeploymentContext) -> TenantId:

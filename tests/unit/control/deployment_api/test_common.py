@@ -1,8 +1,12 @@
 """Pure helpers: paging, time parsing and formats, v4 codes, key permissions, rate limiter."""
 
+import datetime as dt
+from typing import Any
+
 import pytest
 from starlette.datastructures import QueryParams
 
+from mqttcloud.contracts import ClientInfo
 from mqttcloud.control.deployment_api import common
 from mqttcloud.control.deployment_api.errors import v4_code
 from mqttcloud.control.deployment_api.keys.service import allows, check_permissions
@@ -35,6 +39,80 @@ def test_times_accept_seconds_milliseconds_and_rfc3339(value: str, epoch: float)
 def test_time_formats_per_shape() -> None:
     assert common.iso(1694770580.871) == "2023-09-15T09:36:20.871+00:00"
     assert common.v4_time(1616033757) == "2021-03-18 02:15:57"
+
+
+@pytest.mark.parametrize("epoch", [0.0, 0.999, 1616033757.5, 1616033759.999999, 1764213069.0, 4102444800.25])
+def test_v4_time_is_the_utc_second_as_datetime_formats_it(epoch: float) -> None:
+    expected = dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    assert common.v4_time(epoch) == expected
+    assert common.v4_time(epoch) == expected  # cached the second time
+    assert common.v4_time(None) is None
+
+
+def _client(**changes: Any) -> ClientInfo:
+    fields: dict[str, Any] = {
+        "clientid": "c1",
+        "username": "u",
+        "node": "emqx@d1",
+        "listener": "tcp:default",
+        "ip_address": "127.0.0.1",
+        "port": 50000,
+        "proto_ver": 5,
+        "connected": True,
+        "connected_at": 1700000000.5,
+        "created_at": 1700000000.25,
+        "keepalive": 60,
+        "clean_start": True,
+        "expiry_interval": 0,
+        "is_persistent": False,
+    }
+    counters = [
+        "subscriptions_cnt",
+        "subscriptions_max",
+        "inflight_cnt",
+        "inflight_max",
+        "mqueue_len",
+        "mqueue_max",
+        "mqueue_dropped",
+        "awaiting_rel_cnt",
+        "awaiting_rel_max",
+        "recv_oct",
+        "recv_cnt",
+        "recv_pkt",
+        "recv_msg",
+        "send_oct",
+        "send_cnt",
+        "send_pkt",
+        "send_msg",
+        "recv_msg.qos0",
+        "recv_msg.qos1",
+        "recv_msg.qos2",
+        "recv_msg.dropped",
+        "send_msg.qos0",
+        "send_msg.qos1",
+        "send_msg.qos2",
+        "send_msg.dropped",
+        "send_msg.dropped.expired",
+        "send_msg.dropped.queue_full",
+        "send_msg.dropped.too_large",
+    ]
+    fields.update({name: i for i, name in enumerate(counters)})
+    fields.update(changes)
+    return ClientInfo.model_validate(fields)
+
+
+@pytest.mark.parametrize(
+    "info",
+    [_client(), _client(connected=False, disconnected_at=1700000100.0, peersni="t.example", username=None)],
+)
+def test_rows_from_the_admin_json_equal_rows_from_the_model(info: ClientInfo) -> None:
+    raw = info.model_dump(mode="json", by_alias=True)
+    assert common.client_v5_raw(raw) == common.client_v5(info)
+    assert common.client_v4_raw(raw) == common.client_v4(info)
+    v5 = common.client_v5_raw(raw)
+    assert v5["connected_at"] == "2023-11-14T22:13:20.500+00:00"
+    assert ("disconnected_at" in v5) is (not info.connected)
+    assert v5["tenant_id_from"] == ("peersni" if info.peersni else None)
 
 
 def test_unknown_zone_matches_nothing_and_bad_conn_state_is_400() -> None:
