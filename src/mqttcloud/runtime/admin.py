@@ -103,32 +103,35 @@ class AdminServer:
         slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         running: set[asyncio.Task[None]] = set()
         try:
-            while True:
-                try:
-                    line = await reader.readline()
-                except (ValueError, asyncio.LimitOverrunError):
-                    await self._send(writer, 0, None, AdminError("BAD_REQUEST", "request line too long"))
-                    break
-                if not line:
-                    break
-                if not line.strip():
-                    continue
-                request = await self._accept(writer, line)
-                if request is None:
-                    continue
-                if request is False:
-                    break
-                await slots.acquire()
-                op_task = asyncio.create_task(self._answer(writer, request))
-                running.add(op_task)
-                op_task.add_done_callback(running.discard)
-                op_task.add_done_callback(lambda _t: slots.release())
-            if running:  # the client stopped sending: let what it asked for finish and be answered
+            try:
+                while True:
+                    try:
+                        line = await reader.readline()
+                    except (ValueError, asyncio.LimitOverrunError):
+                        await self._send(writer, 0, None, AdminError("BAD_REQUEST", "request line too long"))
+                        break
+                    if not line:
+                        break
+                    if not line.strip():
+                        continue
+                    request = await self._accept(writer, line)
+                    if request is None:
+                        continue
+                    if request is False:
+                        break
+                    await slots.acquire()
+                    op_task = asyncio.create_task(self._answer(writer, request))
+                    running.add(op_task)
+                    op_task.add_done_callback(running.discard)
+                    op_task.add_done_callback(lambda _t: slots.release())
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass
+            # The client stopped sending or went away: what it asked for still finishes (an apply_spec
+            # must not stop half-way); answers to a closed connection are dropped.
+            if running:
                 await asyncio.gather(*running, return_exceptions=True)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
         finally:
-            for op_task in list(running):
+            for op_task in list(running):  # only when the server itself closes (this task cancelled)
                 op_task.cancel()
             self._tasks.discard(task)
             writer.flush()
