@@ -382,3 +382,46 @@ async def _record_lines(
         writer.write(response.model_dump_json().encode() + b"\n")
         await writer.drain()
     writer.close()
+
+
+async def test_calls_made_in_one_loop_iteration_go_out_in_one_write(
+    client: BrokerClient, admin: FakeAdmin
+) -> None:
+    """Request lines queued together are coalesced: one socket write (one syscall) for all of them."""
+    await client.ping()  # connect first: the next calls all start in the same iteration
+    conn = client._conn
+    assert conn is not None
+    writes: list[bytes] = []
+    write = conn.writer.write
+
+    def counting(data: bytes | bytearray | memoryview) -> None:
+        writes.append(bytes(data))
+        write(data)
+
+    conn.writer.write = counting  # type: ignore[method-assign]
+    results = await asyncio.gather(*(client.stats(TenantId(f"t{i}")) for i in range(20)))
+    assert len(results) == 20
+    assert len(writes) == 1
+    assert writes[0].count(b"\n") == 20
+    assert [json.loads(line)["args"]["tenant"] for line in writes[0].splitlines()] == [
+        f"t{i}" for i in range(20)
+    ]
+    await client.ping()
+    assert len(writes) == 2
+
+
+async def test_list_clients_raw_returns_the_page_json_unvalidated(
+    client: BrokerClient, admin: FakeAdmin
+) -> None:
+    raw = await client.list_clients_raw(T1, ClientFilter(username="u1"), page=2, limit=5)
+    assert raw == page([client_info("c1")])
+    assert raw["data"][0]["recv_msg.qos1"] == 7  # aliases kept: the caller re-serializes as is
+    assert admin.requests[-1].args["filter"]["username"] == "u1"
+    assert (admin.requests[-1].args["page"], admin.requests[-1].args["limit"]) == (2, 5)
+
+    async def not_a_page(_request: AdminRequest) -> dict[str, Any]:
+        return {"rows": []}
+
+    admin.handler = not_a_page
+    with pytest.raises(BrokerError, match="malformed list_clients"):
+        await client.list_clients_raw(T1)
