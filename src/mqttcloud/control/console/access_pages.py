@@ -31,7 +31,13 @@ from mqttcloud.control.console.pages import (
     redirect,
     run,
 )
-from mqttcloud.control.console.sections import deployment_form, guarded_view, load_view, render_section
+from mqttcloud.control.console.sections import (
+    api_address,
+    deployment_form,
+    guarded_view,
+    load_view,
+    render_section,
+)
 from mqttcloud.control.db import SessionDep
 from mqttcloud.control.deployment_api.acl import service as acl
 from mqttcloud.control.deployment_api.authn import service as authn
@@ -86,7 +92,6 @@ async def _render_keys(
     status: int = 200,
 ) -> Response:
     keys = await run(deployment_keys.list_keys, session, deployment_id=view.deployment.id)
-    api = str(request.base_url).rstrip("/")
     return render_section(
         page,
         view,
@@ -99,8 +104,8 @@ async def _render_keys(
         created=created,
         groups=deployment_keys.GROUPS,
         methods=[m for m in deployment_keys.METHODS if m != "*"],
-        api_v5=f"{api}/api/v5",
-        api_v4=f"{api}/api",
+        api_v5=api_address(request),
+        api_v4=api_address(request, "/api"),
     )
 
 
@@ -246,13 +251,12 @@ async def create_user(
 ) -> Response:
     form, view = await deployment_form(request, page, session, deployment_id)
     kind = _kind(field_text(form, "kind"))
-    user_id = field_text(form, "user_id")
-    values = {"user_id": user_id, "kind": kind, "is_superuser": form.get("is_superuser") == "on"}
     user = authn.NewUser(
-        user_id=user_id,
+        user_id=field_text(form, "user_id"),
         password=field_text(form, "password", strip=False),
         is_superuser=form.get("is_superuser") == "on",
     )
+    values = {"user_id": user.user_id, "kind": kind, "is_superuser": user.is_superuser}
     try:
         await run(
             authn.create,

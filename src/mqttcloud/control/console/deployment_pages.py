@@ -32,7 +32,13 @@ from mqttcloud.control.console.pages import (
     run,
 )
 from mqttcloud.control.console.permissions import require_lifecycle, visible_projects
-from mqttcloud.control.console.sections import deployment_form, guarded_view, load_view, render_section
+from mqttcloud.control.console.sections import (
+    api_address,
+    deployment_form,
+    guarded_view,
+    load_view,
+    render_section,
+)
 from mqttcloud.control.db import SessionDep
 from mqttcloud.control.deployments import service as deployments
 from mqttcloud.control.deployments.models import DeploymentType
@@ -75,11 +81,6 @@ def addresses(endpoints: Endpoints) -> list[Address]:
         Address(proto, label, value, template.format(value) if value else None)
         for proto, label, value, template in rows
     ]
-
-
-def api_address(request: Request) -> str:
-    """The Deployment API base URL: the same listener as the console, under /api/v5."""
-    return str(request.base_url).rstrip("/") + "/api/v5"
 
 
 # --------------------------------------------------------------------------------------------------

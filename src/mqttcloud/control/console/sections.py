@@ -51,6 +51,11 @@ async def deployment_form(
     return form, await guarded_view(session, page, deployment_id, require=require)
 
 
+def api_address(request: Request, path: str = "/api/v5") -> str:
+    """A Deployment API base URL (`/api/v5`, or `/api` for v4): the same listener as the console."""
+    return str(request.base_url).rstrip("/") + path
+
+
 def render_section(
     page: Page, view: DeploymentView, template: str, *, tab: str, status: int = 200, **values: object
 ) -> Response:
