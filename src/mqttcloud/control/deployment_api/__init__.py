@@ -40,9 +40,10 @@ def install(app: FastAPI, quotas: Quotas | None = None) -> FastAPI:
     chosen = quotas or Quotas()
     app.state.deployment_api_quotas = chosen
     app.state.deployment_api_limiter = ApiRateLimiter(chosen.api_qps, chosen.api_burst)
-    app.state.deployment_key_verifier = DeploymentKeyVerifier(
+    app.state.deployment_key_verifier = verifier = DeploymentKeyVerifier(
         app.state.database, cache_seconds=app.state.settings.key_cache_seconds
     )
+    verifier.watch_changes()
     api = FastAPI(
         title="mqttcloud Deployment API",
         version="5",

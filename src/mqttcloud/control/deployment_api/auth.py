@@ -7,7 +7,8 @@ deployment's API rate, `quotas.Quotas.api_qps`). The deployment is resolved from
 the URL, so a key only ever reaches its own deployment.
 
 A verified key (with its deployment's type, size and desired state) is cached for
-`settings.key_cache_seconds`; deleting a key in this process invalidates it at once.
+`settings.key_cache_seconds`; editing or deleting a key or its deployment in this process invalidates
+it at once (`DeploymentKeyVerifier.watch_changes`).
 """
 
 import asyncio
@@ -18,10 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from mqttcloud.control.auth import parse_basic
 from mqttcloud.control.db import Database
 from mqttcloud.control.deployment_api.keys import service as keys
+from mqttcloud.control.deployment_api.keys.models import DeploymentApiKey
 from mqttcloud.control.deployment_api.quotas import ApiRateLimiter, Quotas
 from mqttcloud.control.deployments import service as deployments
 from mqttcloud.control.deployments.models import Deployment
@@ -69,6 +73,25 @@ class DeploymentKeyVerifier:
         self.cache_seconds = cache_seconds
         self._clock = clock
         self._cache: dict[str, _Cached] = {}
+
+    def watch_changes(self) -> None:
+        """Forget cached keys as soon as a session of this database edits or deletes them, or their
+        deployment (stopped, resized, deleted: the cached context carries its state). The CLI runs in
+        another process: its deletions are seen within `cache_seconds`."""
+
+        def after_flush(session: Session, _context: Any) -> None:
+            for instance in (*session.dirty, *session.deleted):
+                if isinstance(instance, DeploymentApiKey):
+                    self.invalidate(instance.app_id)
+                elif isinstance(instance, Deployment):
+                    self.invalidate_deployment(instance.id)
+
+        event.listen(self.database.session_factory, "after_flush", after_flush)
+
+    def invalidate_deployment(self, deployment_id: str) -> None:
+        for app_id, cached in list(self._cache.items()):
+            if cached.context.deployment_id == deployment_id:
+                self._cache.pop(app_id, None)
 
     def invalidate(self, app_id: str | None = None) -> None:
         if app_id is None:
