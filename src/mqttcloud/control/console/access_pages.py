@@ -27,6 +27,7 @@ from mqttcloud.control.console.pages import (
     check_csrf_header,
     field_list,
     field_text,
+    page_number,
     read_form,
     redirect,
     run,
@@ -68,11 +69,6 @@ def _max_entries(request: Request, view: DeploymentView) -> int:
     return _quotas(request).auth_entries(
         serverless=deployment.deployment_type.is_serverless, connections=deployment.connections
     )
-
-
-def _page_number(request: Request) -> int:
-    value = request.query_params.get("page", "1")
-    return max(1, int(value)) if value.isdigit() else 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -206,7 +202,7 @@ async def _render_users(
 ) -> Response:
     kind = _kind(request.query_params.get("kind"))
     like = request.query_params.get("like", "").strip()
-    number = _page_number(request)
+    number = page_number(request)
     rows, total = await run(
         authn.page,
         session,
@@ -505,7 +501,7 @@ async def _render_banned(
     form: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    number = _page_number(request)
+    number = page_number(request)
     rows, total = await run(
         banned.page,
         session,

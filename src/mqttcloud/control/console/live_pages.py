@@ -22,6 +22,7 @@ from mqttcloud.control.console.pages import (
     LoggedIn,
     Page,
     field_text,
+    page_number,
     redirect,
 )
 from mqttcloud.control.console.sections import deployment_form, load_view, render_section
@@ -62,8 +63,7 @@ def broker(runtime: RuntimeDep, view: DeploymentView) -> BrokerClient:
 def _filter(request: Request) -> tuple[ClientFilter, dict[str, str], int]:
     like_clientid = request.query_params.get("like_clientid", "").strip()
     like_username = request.query_params.get("like_username", "").strip()
-    raw_page = request.query_params.get("page", "1")
-    number = max(1, int(raw_page)) if raw_page.isdigit() else 1
+    number = page_number(request)
     chosen = ClientFilter(like_clientid=like_clientid or None, like_username=like_username or None)
     return chosen, {"like_clientid": like_clientid, "like_username": like_username}, number
 

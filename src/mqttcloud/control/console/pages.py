@@ -253,6 +253,12 @@ def check_csrf_header(request: Request, page: Page) -> None:
         raise _csrf_refused(page)
 
 
+def page_number(request: Request) -> int:
+    """The list page asked for (`?page=`, from 1); anything else is page 1."""
+    value = request.query_params.get("page", "1")
+    return max(1, int(value)) if value.isdigit() else 1
+
+
 def field_text(form: FormData, name: str, *, strip: bool = True) -> str:
     value = form.get(name)
     if isinstance(value, str):
