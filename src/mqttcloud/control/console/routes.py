@@ -1,8 +1,9 @@
 """Console routes: sign-in, language, platform API keys, sub-accounts and projects.
 
-Deployment pages live in `deployment_pages.py`, the live view in `live_pages.py`; `router` includes them.
-Every handler: resolve the signed-in account (`LoggedIn`), check the CSRF token of a form
-(`read_form`), call one service function in a worker thread, then render or redirect (303).
+Deployment pages live in `deployment_pages.py`, `access_pages.py` and `live_pages.py` (on the helpers of
+`sections.py`); `mount_console` includes every module's router. Every handler: resolve the signed-in
+account (`LoggedIn`), check the CSRF token of a form (`read_form`), call one service function in a worker
+thread, then render or redirect (303).
 """
 
 import time
