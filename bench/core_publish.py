@@ -163,9 +163,9 @@ def fan_out(rt: Runtime) -> Callable[[], int]:
 
 
 def measure(make: Callable[[Runtime], Callable[[], int]], version: int, rounds: int) -> float:
-    """Best of 5 runs of `rounds` rounds: CPU µs (process time: the machine is shared) per inbound PUBLISH."""
+    """Best of 15 runs of `rounds` rounds: CPU µs (process time: the box is shared) per inbound PUBLISH."""
     best = float("inf")
-    for _ in range(5):
+    for _ in range(15):
         rt = Runtime(version)
         step = make(rt)
         step()  # warm-up (first encodings, trie paths)
@@ -179,7 +179,7 @@ def measure(make: Callable[[Runtime], Callable[[], int]], version: int, rounds: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--version", type=int, choices=(4, 5), default=4)
     parser.add_argument("--profile", choices=("fan-in-0", "fan-in-1", "fan-out"), default=None)
     args = parser.parse_args()

@@ -93,6 +93,8 @@ class Channel:
         self.inbound_aliases: dict[int, str] = {}
         self.outbound_aliases: dict[str, int] = {}
         self.pending: list[Packet] = []
+        # topic -> may this client publish there (`handlers.publish`; emptied by Broker on ACL change)
+        self.publish_acl: dict[str, bool] = {}
         self.counters = ConnCounters()
         self.rate = RateLimiter(broker.limits.max_publish_rate, now)
 
@@ -125,7 +127,7 @@ class Channel:
             return []
         self.last_received = now
         self.counters.recv_pkt += 1
-        self.broker.counters.inc("packets.received")
+        self.broker.counters.values["packets.received"] += 1
         if state is ChannelState.AUTHENTICATING:
             return self._hold(packet)
         if state is ChannelState.CONNECTING and not isinstance(packet, Connect):

@@ -94,6 +94,7 @@ class Broker:
     def update_spec(self, spec: contracts.TenantSpec, now: float) -> list[Action]:
         """Apply new limits / enabled flag; disabling disconnects everyone (v5: 0x8B), keeps sessions."""
         self.limits = spec.limits
+        self.forget_publish_decisions()  # they hold topics validated under the old max_topic_levels
         self.retained.max_count = spec.limits.max_retained
         self.retained.max_size = spec.limits.max_retained_size
         was_enabled, self.enabled = self.enabled, spec.enabled
@@ -103,6 +104,12 @@ class Broker:
 
     def set_authorizer(self, authorizer: Authorizer) -> None:
         self.authorizer = authorizer
+        self.forget_publish_decisions()
+
+    def forget_publish_decisions(self) -> None:
+        """Empty every channel's memo of publish decisions (new ACL, new topic limits)."""
+        for ch in self.channels.values():
+            ch.publish_acl.clear()
 
     # --- connections -----------------------------------------------------------------------------
 

@@ -64,7 +64,12 @@ class ConnectDecision:
 
 
 class Authorizer(Protocol):
-    """Per-topic access control, evaluated synchronously by the core."""
+    """Per-topic access control, evaluated synchronously by the core.
+
+    An answer may depend only on the arguments: the core remembers `can_publish` answers per
+    connection and topic (the PUBLISH fast path), so new rules come as a new authorizer passed to
+    `Broker.set_authorizer`, which forgets what was remembered.
+    """
 
     def can_publish(self, client: ClientContext, topic: str) -> bool: ...
 
