@@ -201,32 +201,51 @@ class MqttConnection(asyncio.Protocol):
         except Exception:
             self._crash(now)
 
-    def _handle_frames(self, frames: list[Frame] | deque[Frame], now: float) -> None:
+    def _handle_frames(self, frames: list[Frame], now: float) -> None:
+        """Handle frames just read: at most MAX_FRAMES_PER_TICK now, the rest from the backlog."""
+        if len(frames) > MAX_FRAMES_PER_TICK:
+            # Yield to the loop: this tick's answers get flushed and other connections get a turn;
+            # the rest is handled from the backlog on the next iterations (reading paused meanwhile).
+            done = self._handle_run(frames[:MAX_FRAMES_PER_TICK], now)
+            if self.closed:
+                return
+            if self.authenticating:  # handled after `connect_decided` (authentication_finished)
+                self._hold_frames(frames[done:])
+                return
+            self._hold_frames(frames[MAX_FRAMES_PER_TICK:])
+            self._schedule_backlog()
+            return
+        done = self._handle_run(frames, now)
+        if done < len(frames) and not self.closed:  # authentication started: the rest waits
+            self._hold_frames(frames[done:])
+
+    def _handle_run(self, frames: list[Frame], now: float) -> int:
+        """Decode, handle and perform `frames` in order; returns how many were handled.
+
+        Stops after a frame that closed the connection or started authentication (the caller keeps
+        the rest, in order). One call per batch of frames, not per frame: the backlog drains through
+        it too (fan-in: most frames arrive in reads of more than MAX_FRAMES_PER_TICK packets).
+        """
         channel = self.channel
         tenant = self.tenant
         assert channel is not None
         assert tenant is not None
-        for i, (first, body) in enumerate(frames):
-            if i == MAX_FRAMES_PER_TICK:
-                # Yield to the loop: this tick's answers get flushed and other connections get a turn;
-                # the rest is handled from the backlog on the next iterations (reading paused meanwhile).
-                self._hold_frames(list(frames)[i:])
-                self._schedule_backlog()
-                return
+        perform = tenant.perform
+        handle = channel.handle
+        done = 0
+        for first, body in frames:
+            done += 1
             try:
                 packet = decode(first, body, channel.protocol_version)
-                actions = channel.handle(packet, now)  # raises ProtocolError: `fail` answers it
+                actions = handle(packet, now)  # raises ProtocolError: `fail` answers it
             except MQTTError as exc:
                 self._fail(exc, now)
-                return
-            tenant.perform(actions)
-            if self.closed:
-                return
-            if self.authenticating:
-                rest = list(frames)[i + 1 :]
-                if rest:
-                    self._hold_frames(rest)
-                return
+                return done
+            if actions:
+                perform(actions)
+            if self.closed or self.authenticating:
+                return done
+        return done
 
     def _hold_frames(self, frames: list[Frame]) -> None:
         for frame in frames:
@@ -266,16 +285,17 @@ class MqttConnection(asyncio.Protocol):
             return
         now = time.time()
         try:
-            handled: list[Frame] = []
             held = self._held_frames
             allowed, wait = fairness.admit(self, list(islice(held, MAX_FRAMES_PER_TICK)))
-            while held and self._accepting_input() and len(handled) < allowed:
-                frame = held.popleft()
-                self._held_frames_size -= len(frame[1]) + 2
-                handled.append(frame)
-                self._handle_frames([frame], now)
+            batch = [held.popleft() for _ in range(min(allowed, len(held)))]
+            self._held_frames_size -= sum(len(body) for _first, body in batch) + 2 * len(batch)
+            done = self._handle_run(batch, now)
             if self.closed:
                 return
+            if done < len(batch):  # authentication started: the rest waits, in order, at the front
+                rest = batch[done:]
+                held.extendleft(reversed(rest))
+                self._held_frames_size += sum(len(body) for _first, body in rest) + 2 * len(rest)
             if held:
                 if not self.authenticating:
                     self._schedule_backlog(wait)
