@@ -166,6 +166,25 @@ def encode_publish_shared(
     return EncodedPublish(data, 1 + len(varint) + len(head) if qos else -1)
 
 
+def encode_publish_qos0(topic: str, payload: bytes, *, retain: bool, version: int) -> bytes:
+    """A QoS 0 PUBLISH without properties: the bytes `encode_publish_shared` gives, in one join.
+
+    The broker's fan-in hot path (one subscriber per message), where building an `EncodedPublish`
+    and a cache key per message cost more than the encoding. `topic` must be a valid topic name
+    (at most 65,535 UTF-8 bytes), which the broker checked on the way in.
+    """
+    tb = topic.encode("utf-8")
+    n = len(tb)
+    if version == V5:
+        length = n + 3 + len(payload)
+        return b"".join((_FIRST_BYTES[0x31 if retain else 0x30], encode_varint(length),
+                         n.to_bytes(2, "big"), tb, _NO_PROPS, payload))  # fmt: skip
+    length = n + 2 + len(payload)
+    return b"".join(
+        (_FIRST_BYTES[0x31 if retain else 0x30], encode_varint(length), n.to_bytes(2, "big"), tb, payload)
+    )
+
+
 class PublishEncodings:
     """Lazily encodes one routed message per (version, qos, retain) and reuses the result.
 

@@ -6,7 +6,12 @@ from hypothesis import strategies as st
 from tests.strategies import V3, V5, topic_names
 
 from mqttcloud.protocol.decode import decode
-from mqttcloud.protocol.encode import PublishEncodings, encode, encode_publish_shared
+from mqttcloud.protocol.encode import (
+    PublishEncodings,
+    encode,
+    encode_publish_qos0,
+    encode_publish_shared,
+)
 from mqttcloud.protocol.framer import Framer
 from mqttcloud.protocol.packets import (
     Auth,
@@ -170,6 +175,15 @@ def test_shared_encoding_with_patched_id_equals_full_encoding(
     assert data == encode(expected, version)
     [(first, body)] = Framer().feed(data)
     assert decode(first, body, version) == expected
+
+
+@settings(max_examples=60)
+@given(topic_names(), st.binary(max_size=300), st.booleans(), st.sampled_from([V3, V5]))
+def test_qos0_fast_encoding_equals_full_encoding(
+    topic: str, payload: bytes, retain: bool, version: int
+) -> None:
+    expected = encode(Publish(topic=topic, payload=payload, retain=retain), version)
+    assert encode_publish_qos0(topic, payload, retain=retain, version=version) == expected
 
 
 def test_patching_does_not_change_the_shared_bytes() -> None:
