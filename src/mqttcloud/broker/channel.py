@@ -128,6 +128,8 @@ class Channel:
         self.last_received = now
         self.counters.recv_pkt += 1
         self.broker.counters.values["packets.received"] += 1
+        if state is ChannelState.CONNECTED and type(packet) is Publish:
+            return publish.handle_publish(self, packet, now)  # the hot case, ahead of the `match`
         if state is ChannelState.AUTHENTICATING:
             return self._hold(packet)
         if state is ChannelState.CONNECTING and not isinstance(packet, Connect):

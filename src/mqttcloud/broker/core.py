@@ -83,6 +83,7 @@ class Broker:
         # Message ids have EMQX's GUID shape: 8 bytes microseconds, 6 bytes of this broker, 2 bytes
         # sequence; unique and increasing within one broker even when `now` repeats.
         self._id_node = os.urandom(6)
+        self._id_node_bits = int.from_bytes(self._id_node, "big") << 16  # node bytes, placed for one to_bytes
         self._id_ts = 0
         self._id_seq = 0
         self.high_water: dict[str, int] = {}  # EMQX `*.max` stats
@@ -297,7 +298,7 @@ class Broker:
             self._id_seq += 1
             if self._id_seq > 0xFFFF:
                 self._id_ts, self._id_seq = self._id_ts + 1, 0
-        mid = self._id_ts.to_bytes(8, "big") + self._id_node + self._id_seq.to_bytes(2, "big")
+        mid = ((self._id_ts << 64) | self._id_node_bits | self._id_seq).to_bytes(16, "big")
         if properties is NO_PROPERTIES:
             return Message(mid, topic, payload, qos, retain, publisher, now)
         expiry = properties.message_expiry_interval
