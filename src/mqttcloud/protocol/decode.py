@@ -331,7 +331,23 @@ def _read_ack_fields(
     return packet_id, code, properties
 
 
+class _PlainPubAcks(dict[int, PubAck]):
+    """PUBACK 0x00 without properties, one shared immutable `PubAck` per packet id (made on first use)."""
+
+    def __missing__(self, packet_id: int) -> PubAck:
+        ack = self[packet_id] = PubAck(packet_id=packet_id)
+        return ack
+
+
+_PLAIN_PUBACKS = _PlainPubAcks()
+
+
 def _read_puback(first_byte: int, body: Buffer, version: int) -> PubAck:
+    if first_byte == 0x40 and len(body) == 2:
+        # Fast path (QoS 1 subscribers ack every delivery): the 2-byte form, both versions.
+        packet_id = (body[0] << 8) | body[1]
+        if packet_id:
+            return _PLAIN_PUBACKS[packet_id]
     pid, code, props = _read_ack_fields(first_byte, body, version, flags=0, allowed=PUBACK_CODES, context=4)
     return PubAck(packet_id=pid, reason_code=code, properties=props)
 

@@ -188,12 +188,18 @@ def _finish(ch: "Channel", d: Delivery, now: float, out: Out) -> None:
 
 
 def handle_puback(ch: "Channel", pkt: PubAck, now: float) -> list[Action]:
-    ch.broker.counters.inc("packets.puback.received")
+    m = ch.broker.counters.values
+    m["packets.puback.received"] += 1
     session = ch.session
     assert session is not None
     d = session.inflight.get(pkt.packet_id)
     if d is None or d.qos != 1:
-        ch.broker.counters.inc("packets.puback.missed")
+        m["packets.puback.missed"] += 1
+        return []
+    if not session.queue and not session.stored:
+        # the common case of `_finish`: nothing to persist, nothing waiting for the freed slot
+        del session.inflight[d.packet_id]
+        m["messages.acked"] += 1
         return []
     out = Out()
     _finish(ch, d, now, out)
