@@ -68,6 +68,16 @@ def test_unsupported_protocol_level_gets_refusing_connack_then_close(broker: Bro
         assert c.is_closed()
 
 
+def test_mqtt31_and_level_3_connect_get_exactly_connack_0x01_then_close(broker: BrokerProcess) -> None:
+    """[MQTT-3.1.2-2]: MQTT 3.1 ("MQIsdp", level 3) and "MQTT" level 3 get the 3.1.1 CONNACK 0x01."""
+    mqisdp = b"\x00\x06MQIsdp\x03\x02\x00\x3c\x00\x03v31"
+    for packet in (bytes([0x10, len(mqisdp)]) + mqisdp, w.connect("bb-lvl3", version=3)):
+        with w.Client(broker.port()) as c:
+            c.send(packet)
+            assert c.recv_packet() == b"\x20\x02\x00\x01"
+            assert c.is_closed()
+
+
 def test_malformed_packet_closes_only_that_connection(broker: BrokerProcess) -> None:
     port = broker.port()
     with w.connected(port, "bb-good") as good, w.connected(port, "bb-bad") as bad:
