@@ -16,7 +16,7 @@ import concurrent.futures
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from typing import assert_never
+from typing import assert_never, cast
 
 from mqttcloud import contracts
 from mqttcloud.broker import queries
@@ -117,15 +117,20 @@ class TenantRuntime:
         if not actions:
             return
         hub = self.hub
-        if len(actions) == 1:
-            # Fast path: one Send (a QoS 0 PUBLISH routed to one subscriber, a PUBACK, a PINGRESP).
-            # A lone Send cannot move a broker-level deadline, so the tenant timer is left alone.
-            action = actions[0]
-            if type(action) is Send:
-                conn = hub.connections.get(action.channel_id)
+        for action in actions:
+            if type(action) is not Send:
+                break
+        else:
+            # Fast path: only Sends (a QoS 0 PUBLISH routed to its subscribers, a QoS 1 PUBLISH and its
+            # PUBACK, a PINGRESP). Sends cannot move a broker-level deadline (the core schedules wills
+            # and session expiry only next to a Close or a Log), so the tenant timer is left alone.
+            conns = hub.connections
+            # cast: the loop above checked that every action is a Send
+            for send in cast(list[Send], actions):
+                conn = conns.get(send.channel_id)
                 if conn is not None:
-                    conn.send(action.data, 0)
-                return
+                    conn.send(send.data, 0)
+            return
         hub.mark_tenant(self)
         seq = 0
         for action in actions:
