@@ -10,7 +10,9 @@ for the runtime to pass back to `Channel.fail`):
     CLOSED          nothing; late calls return no actions
 
 `handle` admits and counts a packet (state guards above); `dispatch` is the one `match` calling one
-handler per packet family in `broker/handlers/`.
+handler per packet family in `broker/handlers/`. Fast path: a PUBLISH in CONNECTED goes from `handle`
+straight to `handlers.publish.handle_publish`, ahead of the `match` (part of the fan-in QoS 0 gain
+16-20 → 9 µs per PUBLISH measured with `bench/core_publish.py`).
 The channel owns connection-scoped facts only (version, keep alive, client limits, topic aliases,
 will, counters); everything that outlives the connection is in the `Session`.
 """

@@ -15,6 +15,8 @@ Rules:
   property codec when the property length byte is 0 (the common case, giving the shared
   `NO_PROPERTIES`), and builds the value with `packets.make_publish`, which sets the slots
   directly instead of going through the frozen dataclass `__init__` (~3x cheaper).
+- Fast path: a 2-byte PUBACK (0x00, no properties; what QoS 1 subscribers send for every delivery)
+  returns one shared immutable `PubAck` per packet id instead of building one per packet.
 """
 
 from collections.abc import Callable

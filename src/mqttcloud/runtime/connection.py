@@ -18,6 +18,9 @@ Rules this module must not break:
 - At most MAX_FRAMES_PER_TICK packets of one connection are handled per loop iteration; the rest wait
   in the same backlog (reading paused), so one fast publisher delivering a 256 KB read cannot hold every
   other connection's answers back for the time it takes to route thousands of packets.
+  Under load most packets arrive this way (fan-in bench: reads of ~1,400 packets), so the backlog is
+  drained in one `_handle_run` per tick over up to MAX_FRAMES_PER_TICK frames, not one call per frame
+  (profiled fan-in: 56.6 → 49.1 µs CPU per message with cProfile on).
 
 Deadlines: one `call_later` timer per connection, armed lazily. After handling input (and after each
 flush) the connection asks `Channel.next_deadline()` and re-arms only when the deadline moved *earlier*
