@@ -39,6 +39,9 @@ from mqttcloud.protocol.properties import NO_PROPERTIES, Properties
 from mqttcloud.protocol.reason_codes import ReasonCode
 
 VERSION = "mqttcloud 0.1.0"
+#: Channels closed per `tick` while a disabled tenant kicks its clients (`update_spec`): a kick-all of
+#: 10,000 in one call held the runtime's event loop ~0.7 s (bench/disconnect_storm.py).
+KICK_BATCH = 256
 
 
 class Broker:
@@ -80,6 +83,7 @@ class Broker:
         self.last_channel: dict[str, Channel] = {}  # last connection of a disconnected session
         self._wills: dict[str, tuple[float, Message, ClientContext]] = {}
         self._heap: list[tuple[float, str, str]] = []  # (when, kind, client id): lazy, re-checked
+        self._kicking: list[ChannelId] = []  # channels still to close after the tenant was disabled
         # Message ids have EMQX's GUID shape: 8 bytes microseconds, 6 bytes of this broker, 2 bytes
         # sequence; unique and increasing within one broker even when `now` repeats.
         self._id_node = os.urandom(6)
@@ -93,15 +97,35 @@ class Broker:
     # --- configuration ---------------------------------------------------------------------------
 
     def update_spec(self, spec: contracts.TenantSpec, now: float) -> list[Action]:
-        """Apply new limits / enabled flag; disabling disconnects everyone (v5: 0x8B), keeps sessions."""
+        """Apply new limits / enabled flag; disabling disconnects everyone (v5: 0x8B), keeps sessions.
+
+        The first KICK_BATCH channels close now; the rest, KICK_BATCH per `tick`, from a "kick" deadline
+        due at once (new CONNECTs are refused from now on; the rest stay connected for those few ticks).
+        """
         self.limits = spec.limits
         self.forget_publish_decisions()  # they hold topics validated under the old max_topic_levels
         self.retained.max_count = spec.limits.max_retained
         self.retained.max_size = spec.limits.max_retained_size
         was_enabled, self.enabled = self.enabled, spec.enabled
         if was_enabled and not spec.enabled:
-            return self.shutdown(now)
+            self._kicking = list(self.channels)
+            self._kicking.reverse()  # popped from the end: oldest first
+            out = Out()
+            self._kick(now, out)
+            return out.result()
+        if spec.enabled:
+            self._kicking = []
         return []
+
+    def _kick(self, now: float, out: Out) -> None:
+        kicking = self._kicking
+        channels = self.channels
+        for _ in range(min(KICK_BATCH, len(kicking))):
+            ch = channels.get(kicking.pop())
+            if ch is not None:
+                self._shut(ch, now, out)
+        if kicking:
+            heapq.heappush(self._heap, (now, "kick", ""))
 
     def set_authorizer(self, authorizer: Authorizer) -> None:
         self.authorizer = authorizer
@@ -352,9 +376,12 @@ class Broker:
     def tick(self, now: float) -> list[Action]:
         out = Out()
         heap = self._heap
+        kick = False
         while heap and heap[0][0] <= now:
             when, kind, cid = heapq.heappop(heap)
-            if kind == "will":
+            if kind == "kick":
+                kick = True  # one batch per tick, after the loop (the next "kick" is due now too)
+            elif kind == "will":
                 pending = self._wills.get(cid)
                 if pending is not None and pending[0] == when:
                     del self._wills[cid]
@@ -367,18 +394,24 @@ class Broker:
             else:
                 queries.publish_sys(self, now, out)
                 heapq.heappush(heap, (now + self.sys_interval, "sys", ""))
+        if kick and self._kicking:
+            self._kick(now, out)
         return out.result()
 
     def shutdown(self, now: float) -> list[Action]:
         """DISCONNECT 0x8B to v5 clients, close every channel; sessions stay (and stay persisted)."""
         out = Out()
+        self._kicking = []
         for ch in list(self.channels.values()):
-            if ch.state is ChannelState.CONNECTED and ch.version == 5:
-                out.actions.append(ch.send(Disconnect(reason_code=ReasonCode.SERVER_SHUTTING_DOWN)))
-                self.counters.inc("packets.disconnect.sent")
-            out.actions.append(Close(ch.channel_id, "server shutting down"))
-            self._gone(ch, now, out, normal=True, reason="server shutting down")
+            self._shut(ch, now, out)
         return out.result()
+
+    def _shut(self, ch: Channel, now: float, out: Out) -> None:
+        if ch.state is ChannelState.CONNECTED and ch.version == 5:
+            out.actions.append(ch.send(Disconnect(reason_code=ReasonCode.SERVER_SHUTTING_DOWN)))
+            self.counters.inc("packets.disconnect.sent")
+        out.actions.append(Close(ch.channel_id, "server shutting down"))
+        self._gone(ch, now, out, normal=True, reason="server shutting down")
 
     # --- durability ------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import pytest
 from tests.unit.broker.pair import Harness, publish
 
 from mqttcloud import contracts
+from mqttcloud.broker.core import KICK_BATCH
 from mqttcloud.protocol.packets import (
     ConnAck,
     Connect,
@@ -231,3 +232,30 @@ def test_message_ids_are_unique_and_time_ordered() -> None:
     api_id = b.publish_api(contracts.PublishArgs(tenant=T, topic="t"), h.now + 2)[0]
     assert len(api_id) == 32
     assert api_id > later
+
+
+def test_disabling_kicks_in_batches_per_tick() -> None:
+    h = Harness()
+    clients = [h.connect(f"c{i}")[0] for i in range(KICK_BATCH + 10)]
+    h.perform(h.broker.update_spec(contracts.TenantSpec(tenant_id=T, enabled=False), h.now))
+    assert [c.is_closed() for c in clients] == [True] * KICK_BATCH + [False] * 10
+    late = h.open()  # opened after the disable: refused at CONNECT, not kicked
+    deadline = h.broker.next_deadline()
+    assert deadline is not None
+    assert deadline <= h.now  # the rest is due at once
+    h.tick(h.now)
+    assert all(c.is_closed() for c in clients)
+    assert not late.is_closed()
+    assert h.broker.stats().values["connections.count"] == 0
+    got = late.send(Connect(client_id="late"))
+    assert isinstance(got[0], ConnAck)
+    assert got[0].reason_code == ReasonCode.SERVER_UNAVAILABLE
+
+
+def test_enabling_again_stops_the_kick() -> None:
+    h = Harness()
+    clients = [h.connect(f"c{i}")[0] for i in range(KICK_BATCH + 3)]
+    h.perform(h.broker.update_spec(contracts.TenantSpec(tenant_id=T, enabled=False), h.now))
+    h.perform(h.broker.update_spec(contracts.TenantSpec(tenant_id=T, enabled=True), h.now))
+    h.tick(h.now)
+    assert [c.is_closed() for c in clients[KICK_BATCH:]] == [False] * 3
