@@ -12,7 +12,9 @@ every 2 s with a 2 s timeout, two misses = restart) and polls `stats` until `con
 
 Reported per storm: the max and p99 ping latency while the storm runs and the time until `stats` shows
 the expected connection count. `--profile DIR` runs `py-spy record` on the broker during each storm and
-writes DIR/<storm>.txt (raw collapsed stacks) when py-spy is on PATH or in the venv.
+writes DIR/<storm>.txt (raw collapsed stacks) when py-spy is on PATH or in the venv (STORM_NATIVE=1 adds
+`--native`: most of a storm's cost is inside uvloop). STORM_PYTHONPATH=DIR is appended to the broker's
+PYTHONPATH (e.g. a sitecustomize.py that logs gc pauses); `--keep-log FILE` keeps the broker's stderr.
 """
 
 import argparse
@@ -168,7 +170,8 @@ class Broker:
         self.profile_dir = profile_dir
         self.token = "bench-token"
         ready = tmp / "ready.json"
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+        path = [str(ROOT / "src"), *filter(None, [os.environ.get("STORM_PYTHONPATH")])]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
         self.log = (tmp / "broker.log").open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mqttcloud", "broker", "--listen", "tcp://127.0.0.1:0",
@@ -242,6 +245,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--profile", type=Path, help="py-spy raw stacks per storm into this directory")
+    parser.add_argument("--keep-log", type=Path, help="copy the broker's log here")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     ns = parser.parse_args()
     n: int = ns.clients
@@ -292,6 +296,8 @@ def main() -> None:
             prober.join(10)
             loop.close()
             broker.stop()
+        if ns.keep_log:
+            shutil.copy(Path(tmpdir) / "broker.log", ns.keep_log)
     if ns.json:
         ns.json.write_text(json.dumps(results, indent=2))
 

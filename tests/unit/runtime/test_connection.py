@@ -22,7 +22,7 @@ from tests.unit.runtime.fakes import (
 
 from mqttcloud import contracts
 from mqttcloud.runtime import listeners
-from mqttcloud.runtime.connection import MAX_FRAMES_PER_TICK, MAX_WRITE_BUFFER, MqttConnection
+from mqttcloud.runtime.connection import CLOSE_BATCH, MAX_FRAMES_PER_TICK, MAX_WRITE_BUFFER, MqttConnection
 from mqttcloud.runtime.listeners import WebSocketProtocol
 from mqttcloud.runtime.websocket import Opcode, encode_frame
 
@@ -210,3 +210,21 @@ async def test_websocket_upgrade_not_completed_in_time_is_aborted(
     while not transport.aborted:
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.005)
+
+
+async def test_peer_eof_storm_closes_in_batches_and_reports_every_channel(env: Env) -> None:
+    opened = [env.open() for _ in range(CLOSE_BATCH + 5)]
+    for i, (conn, _t) in enumerate(opened):
+        conn.data_received(connect(f"c{i}"))
+    await tick()
+    assert env.tenant.broker.connected_count() == CLOSE_BATCH + 5
+    for conn, _t in opened:
+        assert conn.eof_received() is True  # kept open: the hub closes it
+    assert not any(t.closed for _c, t in opened)
+    await asyncio.sleep(0)  # one iteration: one batch
+    assert [t.closed for _c, t in opened] == [True] * CLOSE_BATCH + [False] * 5
+    for _ in range(3):  # the last batch, then its connection_lost callbacks
+        await asyncio.sleep(0)
+    assert all(t.closed for _c, t in opened)
+    assert env.tenant.broker.connected_count() == 0
+    assert not env.hub.connections
