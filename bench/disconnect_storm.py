@@ -165,18 +165,18 @@ async def open_clients(port: int, n: int, prefix: str) -> list[_Client]:
 
 
 class Broker:
-    def __init__(self, tmp: Path, profile_dir: Path | None) -> None:
+    def __init__(self, tmp: Path, profile_dir: Path | None, log_level: str, src: Path) -> None:
         self.tmp = tmp
         self.profile_dir = profile_dir
         self.token = "bench-token"
         ready = tmp / "ready.json"
-        path = [str(ROOT / "src"), *filter(None, [os.environ.get("STORM_PYTHONPATH")])]
+        path = [str(src), *filter(None, [os.environ.get("STORM_PYTHONPATH")])]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
         self.log = (tmp / "broker.log").open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mqttcloud", "broker", "--listen", "tcp://127.0.0.1:0",
              "--allow-anonymous", "--data-dir", str(tmp / "data"), "--ready-file", str(ready),
-             "--admin-token", self.token, "--log-level", "WARNING"],
+             "--admin-token", self.token, "--log-level", log_level],
             env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 20
@@ -245,6 +245,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--profile", type=Path, help="py-spy raw stacks per storm into this directory")
+    parser.add_argument("--log-level", default="INFO", help="the broker's (INFO: as the supervisor runs it)")
+    parser.add_argument(
+        "--src",
+        type=Path,
+        default=ROOT / "src",
+        help="run the broker from this tree (e.g. `git archive` of a commit)",
+    )
     parser.add_argument("--keep-log", type=Path, help="copy the broker's log here")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     ns = parser.parse_args()
@@ -257,7 +264,7 @@ def main() -> None:
 
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="storm-") as tmpdir:
-        broker = Broker(Path(tmpdir), ns.profile)
+        broker = Broker(Path(tmpdir), ns.profile, ns.log_level, ns.src)
         parent, child = mp.get_context("spawn").Pipe()
         prober = mp.get_context("spawn").Process(
             target=_prober_main, args=(child, broker.admin_port, broker.token), daemon=True
