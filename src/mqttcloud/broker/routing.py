@@ -148,7 +148,7 @@ def route(broker: "Broker", msg: Message, now: float, out: Out) -> int:
                 actions.append(Send(ch.channel_id, data))
                 fast += 1
                 continue
-        if cache is None:
+        if cache is None and len(plan) > 1:  # one receiver: `send_now` encodes with its packet id
             cache = EncodeCache(msg)
         deliver(ch, session, Delivery(msg, qos, retain, sids), now, out, cache=cache)
     if fast:

@@ -6,6 +6,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mqttcloud.broker.delivery import EncodeCache, encode_one
 from mqttcloud.broker.message import Message
 from mqttcloud.broker.retained import RetainedStore
 from mqttcloud.broker.session import Delivery, Session
@@ -167,3 +168,25 @@ def test_trie_agrees_with_reference_match(flts: list[str], levels: list[str]) ->
         trie.add(Subscription(clientid="c", topic_filter=f, qos=0))
     plain, _ = trie.match(topic)
     assert sorted(s.topic_filter for s in plain) == sorted(f for f in set(flts) if match(f, topic))
+
+
+def test_encode_one_matches_the_shared_encoding_patched_with_its_packet_id() -> None:
+    """`delivery.encode_one` (one receiver) gives the bytes of `EncodeCache` + `with_packet_id`."""
+    plain = Message(b"1", "a/é", b"payload", 1, False, None, 100.0)
+    rich = Message(
+        b"2", "a/b", b"p" * 200, 2, True, None, 100.0,
+        expires_at=160.0, content_type="text/plain", user_properties=(("k", "v"),),
+    )  # fmt: skip
+    for msg in (plain, rich):
+        for version in (4, 5):
+            for qos in (0, 1, 2):
+                for retain in (False, True):
+                    for sids in ((), (7,)):
+                        enc = EncodeCache(msg).get(version, qos, retain, sids, 130.0)
+                        want = enc.data if qos == 0 else enc.with_packet_id(513)
+                        got = encode_one(
+                            version, msg, qos=qos, retain=retain, sub_ids=sids, packet_id=513, now=130.0
+                        )
+                        assert got == want, (msg.id, version, qos, retain, sids)
+    one = encode_one(4, plain, qos=1, retain=False, sub_ids=(), packet_id=513, now=130.0)
+    assert one[-len(plain.payload) - 2 :][:2] == b"\x02\x01"
