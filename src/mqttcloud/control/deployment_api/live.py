@@ -65,13 +65,9 @@ async def push(runtime: BrokerRuntime, context: DeploymentContext, *, within: fl
     """
     await runtime.reconcile()
     ready_of: Callable[[str], ReadyFile | None] | None = getattr(runtime.supervisor, "ready", None)
-    # BrokerRuntime keeps broker id → {generation: spec handed to the supervisor}; the newest is the target.
-    # TODO(#4): ask P5 for a public BrokerRuntime.desired_generation(broker_id) instead of this attribute.
-    kept: dict[str, dict[int, object]] = getattr(runtime, "_specs", {})
-    generations = kept.get(context.broker_id)
-    if ready_of is None or not generations:
+    target = runtime.desired_generation(context.broker_id)
+    if ready_of is None or target is None:
         return
-    target = max(generations)
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         ready = ready_of(context.broker_id)

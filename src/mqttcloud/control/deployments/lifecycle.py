@@ -66,6 +66,11 @@ class BrokerRuntime:
     def attach(self, supervisor: SupervisorLike) -> None:
         self.supervisor = supervisor
 
+    def desired_generation(self, broker_id: str) -> int | None:
+        """The newest spec generation handed to the supervisor for `broker_id` (None: none handed yet)."""
+        kept = self._specs.get(broker_id)
+        return max(kept) if kept else None
+
     # ----------------------------------------------------------------------------------------------
     # Control plane → supervisor
     # ----------------------------------------------------------------------------------------------
