@@ -17,6 +17,7 @@ The channel owns connection-scoped facts only (version, keep alive, client limit
 will, counters); everything that outlives the connection is in the `Session`.
 """
 
+import math
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -130,8 +131,11 @@ class Channel:
         self.last_received = now
         self.counters.recv_pkt += 1
         self.broker.counters.values["packets.received"] += 1
-        if state is ChannelState.CONNECTED and type(packet) is Publish:
-            return publish.handle_publish(self, packet, now)  # the hot case, ahead of the `match`
+        if state is ChannelState.CONNECTED:  # the hot cases, ahead of the `match`
+            if type(packet) is Publish:
+                return publish.handle_publish(self, packet, now)
+            if type(packet) is PubAck:  # a QoS 1 subscriber acknowledges every delivery
+                return publish.handle_puback(self, packet, now)
         if state is ChannelState.AUTHENTICATING:
             return self._hold(packet)
         if state is ChannelState.CONNECTING and not isinstance(packet, Connect):
@@ -238,6 +242,23 @@ class Channel:
             deadline = oldest if deadline is None else min(deadline, oldest)
         return deadline
 
+    def deadline_horizon(self) -> float:
+        """A lower bound on how far ahead of the event that sets it any new deadline lies.
+
+        Input moves keep-alive to `last_received` + 1.5 x keep-alive; a QoS 1/2 PUBLISH sent to a
+        3.1.1 client is retried `retry_interval` after it went out; CONNECT's timeout is set when the
+        channel opens. So a timer armed no later than now + this fires no later than any deadline the
+        last event can have set (`MqttConnection.arm_timer` skips `next_deadline` then). 0 before
+        CONNECT is accepted: the keep-alive it brings may come before the CONNECT timeout.
+        """
+        if self.state is not ChannelState.CONNECTED:
+            return 0.0
+        horizon = self.keep_alive * 1.5 if self.keep_alive else math.inf
+        retry = self.broker.limits.retry_interval
+        if retry > 0 and self.version == 4 and retry < horizon:
+            return retry
+        return horizon
+
     def tick(self, now: float) -> list[Action]:
         """Act on expired deadlines: close on CONNECT/keep-alive timeout, re-send unacked QoS 1/2."""
         state = self.state
@@ -262,11 +283,11 @@ class Channel:
     def bytes_received(self, n: int) -> None:
         """The runtime read `n` bytes from this channel's transport (recv_oct, bytes.received)."""
         self.counters.recv_oct += n
-        self.broker.counters.inc("bytes.received", n)
+        self.broker.counters.values["bytes.received"] += n  # (not `inc`: once per read, hot)
 
     def bytes_sent(self, n: int) -> None:
         self.counters.send_oct += n
-        self.broker.counters.inc("bytes.sent", n)
+        self.broker.counters.values["bytes.sent"] += n
 
     # --- helpers for handlers ------------------------------------------------------------------
 

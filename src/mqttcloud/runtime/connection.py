@@ -32,7 +32,11 @@ flush) the connection asks `Channel.next_deadline()` and re-arms only when the d
 than the armed one; when a timer fires early (the deadline moved later, e.g. keep-alive after a
 PINGREQ) it re-arms for the new deadline. Keep-alive traffic thus costs one timer per keep-alive period
 instead of one cancel + schedule per packet (measured under uvloop on the 2-core CI box: cancel +
-call_later 7.4 µs per packet, the lazy `next_deadline()` comparison 0.1 µs).
+call_later 7.4 µs per packet, the lazy `next_deadline()` comparison 0.1 µs). Once the armed timer is
+due within `Channel.deadline_horizon()` (keep-alive x1.5, or the 3.1.1 retry interval) of now, no
+event can set an earlier deadline and `next_deadline()` (a min over the in-flight window) is not
+asked at all (the horizon is 0 until CONNECT is accepted; a retry interval shortened by a spec change
+applies from the next timer). 1→1 QoS 1 with one PUBLISH per read: 2,714 → 2,430 bytecodes per message.
 """
 
 import asyncio
@@ -171,6 +175,7 @@ class MqttConnection(asyncio.Protocol):
         self._backlog_scheduled = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        self._timer_settled = 0.0  # from then on the armed timer is due within the deadline horizon
         self._defer_eof = False  # plain TCP: an EOF closes through Hub.close_soon (TLS cannot)
 
     # ------------------------------------------------------------------------------------ transport
@@ -491,16 +496,20 @@ class MqttConnection(asyncio.Protocol):
         channel = self.channel
         if channel is None:
             return
+        if self._timer is not None and time.time() >= self._timer_settled:
+            return  # nothing the last event can have set comes sooner (Channel.deadline_horizon)
         deadline = channel.next_deadline()
         if deadline is None:
             return
-        if self._timer is not None:
-            if self._timer_at <= deadline:
-                return
-            self._timer.cancel()
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(max(0.0, deadline - time.time()), self._on_timer)
-        self._timer_at = deadline
+        if self._timer is not None and self._timer_at <= deadline:
+            deadline = self._timer_at  # the armed timer comes first and stays
+        else:
+            if self._timer is not None:
+                self._timer.cancel()
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(max(0.0, deadline - time.time()), self._on_timer)
+            self._timer_at = deadline
+        self._timer_settled = deadline - channel.deadline_horizon()
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:

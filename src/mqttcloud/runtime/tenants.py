@@ -16,7 +16,7 @@ import concurrent.futures
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from typing import assert_never, cast
+from typing import assert_never
 
 from mqttcloud import contracts
 from mqttcloud.broker import queries
@@ -125,8 +125,8 @@ class TenantRuntime:
             # PUBACK, a PINGRESP). Sends cannot move a broker-level deadline (the core schedules wills
             # and session expiry only next to a Close or a Log), so the tenant timer is left alone.
             conns = hub.connections
-            # cast: the loop above checked that every action is a Send
-            for send in cast(list[Send], actions):
+            sends: list[Send] = actions  # type: ignore[assignment]  # the loop above checked (no cast call)
+            for send in sends:
                 conn = conns.get(send.channel_id)
                 if conn is not None:
                     conn.send(send.data, 0)

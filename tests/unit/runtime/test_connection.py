@@ -228,3 +228,33 @@ async def test_peer_eof_storm_closes_in_batches_and_reports_every_channel(env: E
     assert all(t.closed for _c, t in opened)
     assert env.tenant.broker.connected_count() == 0
     assert not env.hub.connections
+
+
+async def test_unacked_qos1_is_resent_on_the_retry_timer_while_traffic_flows(tmp_path: Path) -> None:
+    """The connection timer skips `next_deadline` within the deadline horizon: retries still fire.
+
+    A 3.1.1 subscriber (keep-alive 60 s) leaves one delivery unacknowledged and keeps acking the
+    others; the unacked one goes out again with DUP once `retry_interval` has passed.
+    """
+    limits = contracts.Limits(retry_interval=0.3)
+    e = Env(tmp_path, contracts.TenantSpec(tenant_id=TENANT, allow_anonymous=True, limits=limits))
+    try:
+        sub, sub_t = e.open()
+        sub.data_received(connect("sub") + subscribe("t", 1))
+        pub, _pub_t = e.open()
+        pub.data_received(connect("pub"))
+        await tick()
+        sub_t.writes.clear()
+        pub.data_received(publish_qos1("t", b"first", 1))  # delivered as packet id 1, never acked
+        await tick()
+        assert sub_t.written() == b"\x32\x0a\x00\x01t\x00\x01first"
+        for mid in range(2, 8):  # traffic keeps both connections busy meanwhile
+            pub.data_received(publish_qos1("t", b"more", mid))
+            await tick()
+            sub.data_received(b"\x40\x02" + mid.to_bytes(2, "big"))
+            await asyncio.sleep(0.05)
+        sub_t.writes.clear()
+        await asyncio.sleep(0.3)
+        assert b"\x3a\x0a\x00\x01t\x00\x01first" in sub_t.written()  # DUP=1, same packet id
+    finally:
+        e.close()
