@@ -279,7 +279,7 @@ class MqttConnection(asyncio.Protocol):
         for first, body in frames:
             done += 1
             try:
-                packet = decode(first, body, channel.protocol_version)
+                packet = decode(first, body, channel.version)  # (`protocol_version` without the call)
                 actions = handle(packet, now)  # raises ProtocolError: `fail` answers it
             except MQTTError as exc:
                 self._fail(exc, now)
