@@ -87,6 +87,25 @@ class MessageReleased:
 
 
 @dataclass(frozen=True, slots=True)
+class InboundQos2Received:
+    """The client's QoS 2 PUBLISH with `packet_id` was routed at `at` and awaits its PUBREL (session
+    state the server keeps, spec 4.1): after a restart a re-sent PUBLISH with this id is not routed
+    again, and its PUBREL is answered with PUBCOMP 0x00."""
+
+    clientid: str
+    packet_id: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class InboundQos2Released:
+    """PUBREL for `packet_id` arrived: the id is free for a new message."""
+
+    clientid: str
+    packet_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class RetainedSet:
     message: Message
 
@@ -104,6 +123,8 @@ Record = (
     | MessageQueued
     | MessageAcked
     | MessageReleased
+    | InboundQos2Received
+    | InboundQos2Released
     | RetainedSet
     | RetainedDeleted
 )
@@ -237,6 +258,10 @@ def record_to_tuple(r: Record) -> tuple[Value, ...]:
             return (6, r.clientid, r.message_id)
         case MessageReleased():
             return (9, r.clientid, r.message_id, r.packet_id)
+        case InboundQos2Received():
+            return (10, r.clientid, r.packet_id, r.at)
+        case InboundQos2Released():
+            return (11, r.clientid, r.packet_id)
         case RetainedSet():
             return (7, message_to_tuple(r.message))
         case RetainedDeleted():
@@ -266,6 +291,10 @@ def record_from_tuple(t: tuple[Value, ...]) -> Record:
                 return RetainedDeleted(_s(topic))
             case (9, cid, mid, pid):
                 return MessageReleased(_s(cid), _b(mid), _i(pid))
+            case (10, cid, pid, at):
+                return InboundQos2Received(_s(cid), _i(pid), _f(at))
+            case (11, cid, pid):
+                return InboundQos2Released(_s(cid), _i(pid))
     except IndexError as exc:
         raise CorruptRecordError("bad tuple") from exc
     raise CorruptRecordError(f"unknown record {t[:1]!r}")

@@ -5,13 +5,16 @@ session looks like in the log), `snapshot(broker)` (the whole durable state, for
 `restore(broker, records, now)` (replay in order).
 Rule: `restore(snapshot())` rebuilds the same retained messages, persistent sessions, subscriptions
 and QoS 1/2 queue; in-flight PUBLISHes come back queued (re-sent without DUP, fresh packet ids), QoS 2
-messages the client already answered with PUBREC come back in flight, owing PUBREL with their id.
+messages the client already answered with PUBREC come back in flight, owing PUBREL with their id, and
+the client's own QoS 2 packet ids still awaiting PUBREL come back (not routed twice, spec 4.1).
 """
 
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from mqttcloud.broker.durability import (
+    InboundQos2Received,
+    InboundQos2Released,
     MessageAcked,
     MessageQueued,
     MessageReleased,
@@ -45,6 +48,8 @@ def session_records(s: Session) -> list[Record]:
             records.append(MessageQueued(s.clientid, d.qos, d.message, d.subscription_ids, d.retain))
             if d.state == AWAIT_COMP:
                 records.append(MessageReleased(s.clientid, d.message.id, d.packet_id))
+    for packet_id, at in s.awaiting_rel.items():
+        records.append(InboundQos2Received(s.clientid, packet_id, at))
     return records
 
 
@@ -110,6 +115,14 @@ def restore(broker: "Broker", records: Iterable[Record], now: float) -> None:
                 if released is not None:
                     released.state = AWAIT_COMP
                     released.packet_id = r.packet_id
+            case InboundQos2Received():
+                s = broker.sessions.get(r.clientid)
+                if s is not None:
+                    s.awaiting_rel[r.packet_id] = r.at
+            case InboundQos2Released():
+                s = broker.sessions.get(r.clientid)
+                if s is not None:
+                    s.awaiting_rel.pop(r.packet_id, None)
             case RetainedSet():
                 broker.retained.store(r.message)
             case RetainedDeleted():

@@ -5,6 +5,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from tests.integration.broker import mqtt_wire as w
 from tests.integration.broker.harness import TENANT, BrokerProcess, make_spec
 
@@ -146,3 +147,55 @@ def test_flags_start_a_working_broker(tmp_path: Path) -> None:
         proc.terminate()
         assert proc.wait(10) == 0
         err.close()
+
+
+def _connect_v5_persistent(port: int, client_id: str) -> tuple[w.Client, bool]:
+    """A v5 client with a 600 s session; returns it and CONNACK's session-present flag."""
+    c = w.Client(port)
+    c.send(w.connect(client_id, version=5, clean=False, properties=b"\x11" + struct.pack("!I", 600)))
+    ack = c.recv_packet()
+    assert ack[0] == 0x20, ack.hex()
+    assert ack[3] == 0, ack.hex()
+    return c, bool(ack[2] & 0x01)
+
+
+def test_inbound_qos2_awaiting_pubrel_survives_kill_9(broker_factory: Factory, tmp_path: Path) -> None:
+    """Spec 4.1: the client's QoS 2 ids not yet released are session state, kept across `kill -9`.
+
+    After the restart the re-sent PUBLISH (DUP) is acknowledged but not routed again, and PUBREL gets
+    PUBCOMP 0x00. Had the broker forgotten the id, it would route the re-sent PUBLISH as a new
+    message and the subscriber would get a second copy (checked: it does without the record).
+    """
+    b = broker_factory(make_spec(tmp_path))
+    sub, _ = _connect_v5_persistent(b.port(), "q2-sub")
+    with sub:
+        sub.send(w.subscribe(1, "q2/#", 2, version=5))
+        sub.expect(b"\x90\x04\x00\x01\x00\x02")
+        sub.send(w.DISCONNECT)
+        assert sub.is_closed()
+    pub, _ = _connect_v5_persistent(b.port(), "q2-pub")
+    with pub:
+        pub.send(w.publish("q2/t", b"once", qos=2, mid=7, version=5))
+        pub.expect(b"\x50\x02\x00\x07")  # PUBREC: on disk before it went out
+    b.kill9()
+    b.start()
+    pub, present = _connect_v5_persistent(b.port(), "q2-pub")
+    with pub:
+        assert present
+        resent = bytearray(w.publish("q2/t", b"once", qos=2, mid=7, version=5))
+        resent[0] |= 0x08  # DUP
+        pub.send(bytes(resent))
+        pub.expect(b"\x50\x02\x00\x07")
+        pub.send(b"\x62\x02\x00\x07")  # PUBREL
+        pub.expect(b"\x70\x02\x00\x07")  # PUBCOMP 0x00
+    sub, present = _connect_v5_persistent(b.port(), "q2-sub")
+    with sub:
+        assert present
+        first = sub.recv_packet()
+        assert first[0] & 0xF6 == 0x34, first.hex()  # a QoS 2 PUBLISH
+        assert first.endswith(b"once"), first.hex()
+        sub.send(b"\x50\x02" + first[-6:-4])  # PUBREC (the packet id sits before b"\x00" + payload)
+        assert sub.recv_packet()[0] == 0x62  # PUBREL; then nothing else, no second copy:
+        sub.sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            sub.sock.recv(1)

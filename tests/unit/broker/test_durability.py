@@ -10,6 +10,8 @@ from mqttcloud import contracts
 from mqttcloud.broker.core import Broker
 from mqttcloud.broker.durability import (
     CorruptRecordError,
+    InboundQos2Received,
+    InboundQos2Released,
     MessageAcked,
     MessageQueued,
     MessageReleased,
@@ -36,6 +38,7 @@ from mqttcloud.protocol.packets import (
     Subscription,
 )
 from mqttcloud.protocol.properties import Properties
+from mqttcloud.protocol.reason_codes import ReasonCode
 
 MSG = Message(
     id=b"\x01" * 16,
@@ -63,6 +66,8 @@ RECORDS: list[Record] = [
     MessageQueued("c", 1, MSG, (1, 2), True),
     MessageAcked("c", b"\x02" * 16),
     MessageReleased("c", b"\x02" * 16, 65535),
+    InboundQos2Received("c", 7, 12.5),
+    InboundQos2Released("c", 7),
     RetainedSet(Message(b"\x03" * 16, "t", b"v", 0, True, None, 3.0)),
     RetainedDeleted("t"),
 ]
@@ -221,3 +226,37 @@ def test_qos2_after_pubrec_restarts_owing_pubrel_not_publish() -> None:
     assert b2.take() == [PubRel(packet_id=sent.packet_id)]
     b2.send(PubComp(packet_id=sent.packet_id))
     assert h.broker.sessions["sub"].inflight == {}
+
+
+def test_inbound_qos2_awaiting_pubrel_survives_restart() -> None:
+    """Spec 4.1: the server's session state holds the client's QoS 2 messages not yet released.
+
+    After a restart the publisher's re-sent PUBLISH (DUP) is acknowledged but not routed again, its
+    PUBREL gets PUBCOMP 0x00 (not 0x92), and the id then carries a new message.
+    """
+    h = Harness()
+    props = Properties(session_expiry_interval=600)
+    persistent(h, "sub", "q/#", qos=2)
+    a, _ = h.connect("pub", clean_start=False, properties=props)
+    assert a.send(publish("q/1", b"once", qos=2, packet_id=7)) == [PubRec(packet_id=7)]
+    assert InboundQos2Received("pub", 7, h.now) in h.log
+    h.broker = restart(h)
+    h.clients.clear()
+    a2, ack = h.connect("pub", clean_start=False, properties=props)
+    assert ack.session_present
+    assert a2.send(publish("q/1", b"once", qos=2, packet_id=7, dup=True)) == [PubRec(packet_id=7)]
+    assert a2.send(PubRel(packet_id=7)) == [PubComp(packet_id=7, reason_code=ReasonCode.SUCCESS)]
+    assert InboundQos2Released("pub", 7) in h.log
+    assert a2.send(publish("q/1", b"next", qos=2, packet_id=7)) == [PubRec(packet_id=7)]
+    b, _ = h.connect("sub", clean_start=False, properties=props)
+    assert [p.payload for p in b.only(Publish)] == [b"once", b"next"]
+
+
+def test_released_inbound_qos2_id_stays_released_after_restart() -> None:
+    h = Harness()
+    props = Properties(session_expiry_interval=600)
+    a, _ = h.connect("pub", clean_start=False, properties=props)
+    a.send(publish("q/1", b"one", qos=2, packet_id=3))
+    a.send(PubRel(packet_id=3))
+    h.broker = restart(h)
+    assert h.broker.sessions["pub"].awaiting_rel == {}

@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING
 from mqttcloud.broker import routing
 from mqttcloud.broker.actions import Action, Send
 from mqttcloud.broker.delivery import Out, drain, redeliver
-from mqttcloud.broker.durability import MessageAcked, MessageReleased
+from mqttcloud.broker.durability import (
+    InboundQos2Received,
+    InboundQos2Released,
+    MessageAcked,
+    MessageReleased,
+)
 from mqttcloud.broker.limits import TOPIC_ALIAS_MAXIMUM
 from mqttcloud.broker.session import AWAIT_COMP, Delivery
 from mqttcloud.protocol.errors import ProtocolError
@@ -154,6 +159,8 @@ def handle_publish(ch: "Channel", pkt: Publish, now: float) -> list[Action]:
     assert packet_id is not None
     if qos == 2:
         session.awaiting_rel[packet_id] = now
+        if session.stored:  # PUBREC waits until the id is durable (spec 4.1 session state)
+            out.records.append(InboundQos2Received(session.clientid, packet_id, now))
     elif matched or ch.version == 4:
         # PUBACK 0x00 without properties: 4 fixed bytes in both versions (spec 3.4.2.1)
         m["packets.puback.sent"] += 1
@@ -245,16 +252,21 @@ def handle_pubcomp(ch: "Channel", pkt: PubComp, now: float) -> list[Action]:
 
 
 def handle_pubrel(ch: "Channel", pkt: PubRel, now: float) -> list[Action]:
-    """Inbound QoS 2, step 2: forget the packet id and answer PUBCOMP (spec 4.3.3)."""
+    """Inbound QoS 2, step 2: forget the packet id (durably, for a stored session) and answer PUBCOMP
+    (spec 4.3.3)."""
     ch.broker.counters.inc("packets.pubrel.received")
     session = ch.session
     assert session is not None
     reason = ReasonCode.SUCCESS
+    out = Out()
     if session.awaiting_rel.pop(pkt.packet_id, None) is None:
         ch.broker.counters.inc("packets.pubrel.missed")
         reason = ReasonCode.PACKET_IDENTIFIER_NOT_FOUND
+    elif session.stored:  # PUBCOMP waits too: a restart must not refuse the id's next message
+        out.records.append(InboundQos2Released(session.clientid, pkt.packet_id))
     ch.broker.counters.inc("packets.pubcomp.sent")
-    return [ch.send(PubComp(packet_id=pkt.packet_id, reason_code=reason))]
+    out.actions.append(ch.send(PubComp(packet_id=pkt.packet_id, reason_code=reason)))
+    return out.result()
 
 
 def retry_inflight(ch: "Channel", now: float) -> list[Action]:
