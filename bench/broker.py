@@ -15,16 +15,14 @@ Scenarios, each bounded in time (the whole run takes about a minute):
             one broker's rounds still caught 3x the other's steal now and then).
 
 Reading the latency p99 (measured on the 2-core CI VM, broker-side timestamps of every read, flush,
-timer and GC pass, joined with the load generator's per-message send/receive times): 6,000 samples
-make p99 the ~6th-worst 5 ms burst, and the worst bursts were late by 3-9 ms *outside* the broker's
-code about as often as inside it: before the broker's read began, inside a 2-write flush (the write
-syscalls), or after the broker had written, in the load generator on CPU 1. No GC pass over 0.5 ms,
-no timer, $SYS publish (~0.5 ms every 10 s) or store work was near them. The VM's steal time during
-the 3 s phase ranged 0-270 ms per CPU and p99 followed it (ours 1.74 ms at 0/10 ms of steal, 2.12 at
-20/50, 2.86 at 50/60, 4.68 at 200/270; mosquitto 1.18 at 30/20, 2.80 at 80/90, and up to 5.8 ms in
-other runs). So compare the two brokers' p99 in runs with little steal. The broker's own
-share is its busy time per burst (p50: ~0.2 ms wake-up + ~0.45 ms handling 10 messages + ~0.12 ms
-flush), which is what makes it more exposed to that noise than mosquitto.
+timer and GC pass, joined with the load generator's per-message send/receive times): 24,000 samples
+make p99 the ~24th-worst of 2,400 bursts of 10 messages. The slow bursts are slow in one stage or
+another at random: before the broker's read began (up to 3.9 ms), while handling the 10 messages (up
+to 2.1 ms against a 0.36 ms median) or inside the write syscall (up to 1.4 ms), with no GC pass,
+timer, $SYS publish or store work near them; the VM's steal time during the phase (0-1,100 ms per CPU
+here) moves both brokers' p99 several-fold. Per burst our broker is busy ~0.17 ms waking + ~0.36 ms
+handling + ~0.06 ms writing (medians), about twice mosquitto's, so more of those hits land on it:
+hence interleaved turns, and the p99 of the turns printed next to the pooled one.
 - idle:     10,000 connections (CONNECT/CONNACK, keep-alive 60 s); connects/s and broker RSS per connection.
 
 The load generator writes pre-encoded packets in batches and counts QoS 0 deliveries by bytes (every
