@@ -27,6 +27,7 @@ from mqttcloud.broker.durability import (
     Record,
     SessionDeleted,
     SubscriptionRemoved,
+    WillDone,
 )
 from mqttcloud.broker.hooks import AllowAll, Authorizer, ClientContext, ConnectDecision, PeerInfo
 from mqttcloud.broker.message import Message
@@ -207,8 +208,9 @@ class Broker:
             else:
                 # [MQTT-3.1.3-9] sent at the earlier of the delay and the session's end
                 when = now + min(delay, session.expiry_interval)
-                self._wills[session.clientid] = (when, msg, ch.context)
-                heapq.heappush(self._heap, (when, "will", session.clientid))
+                self.schedule_will(session.clientid, when, msg, ch.context)
+                if session.stored:  # a restart before `when` still publishes it
+                    out.records.append(persistence.will_record(session.clientid, when, msg, ch.context))
         if keep_session:
             if session.stored:
                 out.records.append(persistence.session_record(session))
@@ -219,6 +221,17 @@ class Broker:
         if session.stored:
             out.records.append(persistence.session_record(session))
         self.schedule_expiry(session)
+
+    def schedule_will(self, clientid: str, when: float, msg: Message, ctx: ClientContext) -> None:
+        """Publish `msg` (authorized as `ctx`) at `when` unless the session resumes first."""
+        self._wills[clientid] = (when, msg, ctx)
+        heapq.heappush(self._heap, (when, "will", clientid))
+
+    def drop_will(self, clientid: str) -> None:
+        self._wills.pop(clientid, None)
+
+    def pending_wills(self) -> list[tuple[str, float, Message, ClientContext]]:
+        return [(cid, when, msg, ctx) for cid, (when, msg, ctx) in self._wills.items()]
 
     def schedule_expiry(self, session: Session) -> None:
         expires = session.expires_at()
@@ -243,6 +256,8 @@ class Broker:
                 out.actions.append(Close(old_ch.channel_id, "session taken over"))
                 self._gone(old_ch, now, out, normal=False, keep_session=True, reason="session taken over")
         pending_will = self._wills.pop(cid, None)
+        if pending_will is not None and old is not None and old.stored:
+            out.records.append(WillDone(cid))  # published just below, or dropped [MQTT-3.1.3-10]
         if ch.clean_start or old is None:
             if old is not None:
                 self.counters.inc("session.discarded")
@@ -385,6 +400,9 @@ class Broker:
                 pending = self._wills.get(cid)
                 if pending is not None and pending[0] == when:
                     del self._wills[cid]
+                    session = self.sessions.get(cid)
+                    if session is not None and session.stored:
+                        out.records.append(WillDone(cid))
                     self._publish_will(pending[1], pending[2], now, out)
             elif kind == "expire":
                 session = self.sessions.get(cid)

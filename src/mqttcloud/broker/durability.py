@@ -106,6 +106,31 @@ class InboundQos2Released:
 
 
 @dataclass(frozen=True, slots=True)
+class WillScheduled:
+    """A disconnected persistent session's will, due at `due` (v5 Will Delay [MQTT-3.1.3-9]), with
+    the identity its publish is authorized as. Kept across restarts until published or dropped."""
+
+    clientid: str
+    message: Message
+    due: float
+    username: str | None
+    is_superuser: bool
+    listener: str
+    ip_address: str
+    port: int
+    peersni: str | None
+    cn: str | None
+    dn: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WillDone:
+    """The scheduled will was published, or dropped because the client came back in time."""
+
+    clientid: str
+
+
+@dataclass(frozen=True, slots=True)
 class RetainedSet:
     message: Message
 
@@ -125,6 +150,8 @@ Record = (
     | MessageReleased
     | InboundQos2Received
     | InboundQos2Released
+    | WillScheduled
+    | WillDone
     | RetainedSet
     | RetainedDeleted
 )
@@ -262,6 +289,13 @@ def record_to_tuple(r: Record) -> tuple[Value, ...]:
             return (10, r.clientid, r.packet_id, r.at)
         case InboundQos2Released():
             return (11, r.clientid, r.packet_id)
+        case WillScheduled():
+            return (
+                12, r.clientid, message_to_tuple(r.message), r.due, r.username, r.is_superuser,
+                r.listener, r.ip_address, r.port, r.peersni, r.cn, r.dn,
+            )  # fmt: skip
+        case WillDone():
+            return (13, r.clientid)
         case RetainedSet():
             return (7, message_to_tuple(r.message))
         case RetainedDeleted():
@@ -295,6 +329,13 @@ def record_from_tuple(t: tuple[Value, ...]) -> Record:
                 return InboundQos2Received(_s(cid), _i(pid), _f(at))
             case (11, cid, pid):
                 return InboundQos2Released(_s(cid), _i(pid))
+            case (12, cid, msg, due, user, superuser, listener, ip, port, sni, cn, dn):
+                return WillScheduled(
+                    _s(cid), message_from_tuple(msg), _f(due), _os(user), _bool(superuser),
+                    _s(listener), _s(ip), _i(port), _os(sni), _os(cn), _os(dn),
+                )  # fmt: skip
+            case (13, cid):
+                return WillDone(_s(cid))
     except IndexError as exc:
         raise CorruptRecordError("bad tuple") from exc
     raise CorruptRecordError(f"unknown record {t[:1]!r}")

@@ -6,7 +6,8 @@ session looks like in the log), `snapshot(broker)` (the whole durable state, for
 Rule: `restore(snapshot())` rebuilds the same retained messages, persistent sessions, subscriptions
 and QoS 1/2 queue; in-flight PUBLISHes come back queued (re-sent without DUP, fresh packet ids), QoS 2
 messages the client already answered with PUBREC come back in flight, owing PUBREL with their id, and
-the client's own QoS 2 packet ids still awaiting PUBREL come back (not routed twice, spec 4.1).
+the client's own QoS 2 packet ids still awaiting PUBREL come back (not routed twice, spec 4.1), and
+so do delayed wills of disconnected sessions (published when due, even if that passed meanwhile).
 """
 
 from collections.abc import Iterable
@@ -25,7 +26,11 @@ from mqttcloud.broker.durability import (
     SessionUpserted,
     SubscriptionAdded,
     SubscriptionRemoved,
+    WillDone,
+    WillScheduled,
 )
+from mqttcloud.broker.hooks import ClientContext, PeerInfo
+from mqttcloud.broker.message import Message
 from mqttcloud.broker.session import AWAIT_COMP, Delivery, Session
 from mqttcloud.broker.subscriptions import Subscription, split_share
 
@@ -53,6 +58,19 @@ def session_records(s: Session) -> list[Record]:
     return records
 
 
+def will_record(clientid: str, due: float, msg: Message, ctx: ClientContext) -> WillScheduled:
+    p = ctx.peer
+    return WillScheduled(
+        clientid, msg, due, ctx.username, ctx.is_superuser, p.listener, p.ip_address, p.port,
+        p.peersni, p.cn, p.dn,
+    )  # fmt: skip
+
+
+def will_context(r: WillScheduled) -> ClientContext:
+    peer = PeerInfo(r.listener, r.ip_address, r.port, r.peersni, r.cn, r.dn)
+    return ClientContext(r.clientid, r.username, peer, r.is_superuser)
+
+
 def subscription_record(sub: Subscription) -> SubscriptionAdded:
     return SubscriptionAdded(
         sub.clientid, sub.topic_filter, sub.qos, sub.no_local, sub.retain_as_published,
@@ -66,6 +84,10 @@ def snapshot(broker: "Broker") -> list[Record]:
     for s in broker.sessions.values():
         if s.stored:
             records.extend(session_records(s))
+    for cid, due, msg, ctx in broker.pending_wills():
+        owner = broker.sessions.get(cid)
+        if owner is not None and owner.stored:
+            records.append(will_record(cid, due, msg, ctx))
     return records
 
 
@@ -88,6 +110,7 @@ def restore(broker: "Broker", records: Iterable[Record], now: float) -> None:
             case SessionDeleted():
                 s = broker.sessions.pop(r.clientid, None)
                 pending.pop(r.clientid, None)
+                broker.drop_will(r.clientid)  # a session's end publishes its pending will
                 if s is not None:
                     for flt in s.subscriptions:
                         broker.trie.remove(s.clientid, flt)
@@ -123,6 +146,11 @@ def restore(broker: "Broker", records: Iterable[Record], now: float) -> None:
                 s = broker.sessions.get(r.clientid)
                 if s is not None:
                     s.awaiting_rel.pop(r.packet_id, None)
+            case WillScheduled():
+                if r.clientid in broker.sessions:
+                    broker.schedule_will(r.clientid, r.due, r.message, will_context(r))
+            case WillDone():
+                broker.drop_will(r.clientid)
             case RetainedSet():
                 broker.retained.store(r.message)
             case RetainedDeleted():

@@ -159,6 +159,16 @@ def _connect_v5_persistent(port: int, client_id: str) -> tuple[w.Client, bool]:
     return c, bool(ack[2] & 0x01)
 
 
+def _offline_v5_subscriber(port: int, client_id: str, topic_filter: str, qos: int) -> None:
+    """A persistent v5 session subscribed to `topic_filter`, then disconnected normally."""
+    c, _ = _connect_v5_persistent(port, client_id)
+    with c:
+        c.send(w.subscribe(1, topic_filter, qos, version=5))
+        c.expect(b"\x90\x04\x00\x01\x00" + bytes([qos]))
+        c.send(w.DISCONNECT)
+        assert c.is_closed()
+
+
 def test_inbound_qos2_awaiting_pubrel_survives_kill_9(broker_factory: Factory, tmp_path: Path) -> None:
     """Spec 4.1: the client's QoS 2 ids not yet released are session state, kept across `kill -9`.
 
@@ -167,12 +177,7 @@ def test_inbound_qos2_awaiting_pubrel_survives_kill_9(broker_factory: Factory, t
     message and the subscriber would get a second copy (checked: it does without the record).
     """
     b = broker_factory(make_spec(tmp_path))
-    sub, _ = _connect_v5_persistent(b.port(), "q2-sub")
-    with sub:
-        sub.send(w.subscribe(1, "q2/#", 2, version=5))
-        sub.expect(b"\x90\x04\x00\x01\x00\x02")
-        sub.send(w.DISCONNECT)
-        assert sub.is_closed()
+    _offline_v5_subscriber(b.port(), "q2-sub", "q2/#", 2)
     pub, _ = _connect_v5_persistent(b.port(), "q2-pub")
     with pub:
         pub.send(w.publish("q2/t", b"once", qos=2, mid=7, version=5))
@@ -199,3 +204,49 @@ def test_inbound_qos2_awaiting_pubrel_survives_kill_9(broker_factory: Factory, t
         sub.sock.settimeout(0.5)
         with pytest.raises(TimeoutError):
             sub.sock.recv(1)
+
+
+def _connect_with_delayed_will(client_id: str, delay: int) -> bytes:
+    """v5 CONNECT: clean start off, session expiry 600 s, a QoS 1 will on `w/<id>` delayed `delay` s."""
+    props = b"\x05\x11" + struct.pack("!I", 600)
+    will_props = b"\x05\x18" + struct.pack("!I", delay)
+    body = (
+        w.utf8("MQTT") + bytes([5, 0x0C]) + struct.pack("!H", 60) + props + w.utf8(client_id)
+        + will_props + w.utf8(f"w/{client_id}") + w.utf8("gone")
+    )  # fmt: skip
+    return w.packet(0x10, body)
+
+
+def test_delayed_will_survives_kill_9(broker_factory: Factory, tmp_path: Path) -> None:
+    """A v5 will delayed 3 s, pending when the broker is killed: published after the restart."""
+    b = broker_factory(make_spec(tmp_path))
+    _offline_v5_subscriber(b.port(), "watch", "w/#", 1)
+    with w.Client(b.port()) as gone:
+        gone.send(_connect_with_delayed_will("c9", 3))
+        assert gone.recv_packet()[0] == 0x20
+    time.sleep(0.2)  # the broker sees the close and schedules the will
+    with w.connected(b.port(), "marker") as pub:  # the log is in order: once this is acked, so is the will
+        pub.send(w.publish("w/marker", b"m", qos=1, mid=1))
+        pub.expect(w.puback(1))
+    b.kill9()
+    b.start()
+    watch, present = _connect_v5_persistent(b.port(), "watch")
+    with watch:
+        assert present
+        got = []
+        for _ in range(2):  # the marker, then the will once its 3 s have passed
+            topic, mid, payload = _v5_qos1_publish(watch.recv_packet())
+            got.append((topic, payload))
+            watch.send(w.puback(mid))
+        assert got == [("w/marker", b"m"), ("w/c9", b"gone")]
+
+
+def _v5_qos1_publish(pkt: bytes) -> tuple[str, int, bytes]:
+    """(topic, packet id, payload) of a v5 QoS 1 PUBLISH without properties."""
+    assert pkt[0] & 0xF6 == 0x32, pkt.hex()
+    pos = 2 if pkt[1] < 0x80 else 3  # remaining length: 1 or 2 bytes here
+    (tlen,) = struct.unpack("!H", pkt[pos : pos + 2])
+    topic = pkt[pos + 2 : pos + 2 + tlen].decode()
+    (mid,) = struct.unpack("!H", pkt[pos + 2 + tlen : pos + 4 + tlen])
+    assert pkt[pos + 4 + tlen] == 0, pkt.hex()  # no properties
+    return topic, mid, pkt[pos + 5 + tlen :]

@@ -22,6 +22,8 @@ from mqttcloud.broker.durability import (
     SessionUpserted,
     SubscriptionAdded,
     SubscriptionRemoved,
+    WillDone,
+    WillScheduled,
     decode_record,
     encode_record,
 )
@@ -36,6 +38,7 @@ from mqttcloud.protocol.packets import (
     QoS,
     Subscribe,
     Subscription,
+    Will,
 )
 from mqttcloud.protocol.properties import Properties
 from mqttcloud.protocol.reason_codes import ReasonCode
@@ -68,6 +71,9 @@ RECORDS: list[Record] = [
     MessageReleased("c", b"\x02" * 16, 65535),
     InboundQos2Received("c", 7, 12.5),
     InboundQos2Released("c", 7),
+    WillScheduled("c", MSG, 42.5, "user", False, "tcp:default", "127.0.0.1", 4000, "h.example", None, None),
+    WillScheduled("c", MSG, 42.5, None, True, "tls:default", "::1", 1, None, "cn", "CN=cn"),
+    WillDone("c"),
     RetainedSet(Message(b"\x03" * 16, "t", b"v", 0, True, None, 3.0)),
     RetainedDeleted("t"),
 ]
@@ -260,3 +266,51 @@ def test_released_inbound_qos2_id_stays_released_after_restart() -> None:
     a.send(PubRel(packet_id=3))
     h.broker = restart(h)
     assert h.broker.sessions["pub"].awaiting_rel == {}
+
+
+def _delayed_will_client(h: Harness, props: Properties) -> None:
+    """A persistent v5 client with a will delayed 30 s, gone without DISCONNECT."""
+    will = Will(topic="w/c", payload=b"gone", properties=Properties(will_delay_interval=30))
+    c, _ = h.connect("c", clean_start=False, properties=props, will=will)
+    h.perform(h.broker.channel_closed(c.channel_id, h.now))
+
+
+def test_delayed_will_survives_restart_and_is_published_when_due() -> None:
+    h = Harness()
+    props = Properties(session_expiry_interval=600)
+    persistent(h, "watch", "w/#")
+    _delayed_will_client(h, props)
+    assert any(isinstance(r, WillScheduled) for r in h.log)
+    h.broker = restart(h)
+    h.clients.clear()
+    h.now += 10
+    h.tick(h.now)  # not due yet
+    h.now += 25
+    h.tick(h.now)
+    watch, _ = h.connect("watch", clean_start=False, properties=props)
+    assert [(p.topic, p.payload) for p in watch.only(Publish)] == [("w/c", b"gone")]
+    assert WillDone("c") in h.log
+    h.broker = restart(h)  # published once: a second restart owes nothing
+    assert h.broker.pending_wills() == []
+
+
+def test_delayed_will_dropped_by_reconnect_stays_dropped_after_restart() -> None:
+    """[MQTT-3.1.3-10] the client came back within the delay: no will, before or after a restart."""
+    h = Harness()
+    props = Properties(session_expiry_interval=600)
+    persistent(h, "watch", "w/#")
+    _delayed_will_client(h, props)
+    h.now += 5
+    h.connect("c", clean_start=False, properties=props)
+    h.broker = restart(h)
+    assert h.broker.pending_wills() == []
+
+
+def test_snapshot_keeps_pending_will() -> None:
+    h = Harness()
+    _delayed_will_client(h, Properties(session_expiry_interval=600))
+    spec = contracts.TenantSpec(tenant_id=contracts.TenantId("t1"))
+    fresh = Broker(spec, node_name="n", now=h.now)
+    fresh.restore(h.broker.snapshot(), h.now)
+    [(cid, due, msg, ctx)] = fresh.pending_wills()
+    assert (cid, due, msg.payload, ctx.peer.ip_address) == ("c", h.now + 30, b"gone", "127.0.0.1")
