@@ -52,21 +52,32 @@ def _publish_all(port: int, topic: str, count: int) -> None:
             sent += batch
 
 
+def _split_publish(pkt: bytes, *, version: int = 4) -> tuple[str, int, bytes]:
+    """(topic, packet id, payload) of a QoS 1/2 PUBLISH (v5: one without properties)."""
+    assert pkt[0] & 0xF0 == 0x30, pkt.hex()
+    assert pkt[0] & 0x06, pkt.hex()  # QoS 1 or 2: a packet id follows the topic
+    # fixed header (2-4 bytes) | topic | packet id | [v5: property length 0] | payload
+    pos = 1
+    while pkt[pos] & 0x80:
+        pos += 1
+    pos += 1
+    (tlen,) = struct.unpack("!H", pkt[pos : pos + 2])
+    topic = pkt[pos + 2 : pos + 2 + tlen].decode()
+    pos += 2 + tlen
+    (mid,) = struct.unpack("!H", pkt[pos : pos + 2])
+    pos += 2
+    if version == 5:
+        assert pkt[pos] == 0, pkt.hex()  # no properties
+        pos += 1
+    return topic, mid, pkt[pos:]
+
+
 def _receive_all(c: w.Client, count: int) -> list[bytes]:
     payloads: list[bytes] = []
     while len(payloads) < count:
-        pkt = c.recv_packet()
-        assert pkt[0] & 0xF0 == 0x30, pkt.hex()
-        # fixed header (2-4 bytes) | topic | packet id | payload
-        pos = 1
-        while pkt[pos] & 0x80:
-            pos += 1
-        pos += 1
-        tlen = struct.unpack("!H", pkt[pos : pos + 2])[0]
-        pos += 2 + tlen
-        mid = pkt[pos : pos + 2]
-        payloads.append(pkt[pos + 2 :])
-        c.send(b"\x40\x02" + mid)
+        _topic, mid, payload = _split_publish(c.recv_packet())
+        payloads.append(payload)
+        c.send(w.puback(mid))
     return payloads
 
 
@@ -198,8 +209,9 @@ def test_inbound_qos2_awaiting_pubrel_survives_kill_9(broker_factory: Factory, t
         assert present
         first = sub.recv_packet()
         assert first[0] & 0xF6 == 0x34, first.hex()  # a QoS 2 PUBLISH
-        assert first.endswith(b"once"), first.hex()
-        sub.send(b"\x50\x02" + first[-6:-4])  # PUBREC (the packet id sits before b"\x00" + payload)
+        _topic, mid, payload = _split_publish(first, version=5)
+        assert payload == b"once"
+        sub.send(b"\x50\x02" + struct.pack("!H", mid))  # PUBREC
         assert sub.recv_packet()[0] == 0x62  # PUBREL; then nothing else, no second copy:
         sub.sock.settimeout(0.5)
         with pytest.raises(TimeoutError):
@@ -235,18 +247,9 @@ def test_delayed_will_survives_kill_9(broker_factory: Factory, tmp_path: Path) -
         assert present
         got = []
         for _ in range(2):  # the marker, then the will once its 3 s have passed
-            topic, mid, payload = _v5_qos1_publish(watch.recv_packet())
+            pkt = watch.recv_packet()
+            assert pkt[0] & 0xF6 == 0x32, pkt.hex()  # a QoS 1 PUBLISH
+            topic, mid, payload = _split_publish(pkt, version=5)
             got.append((topic, payload))
             watch.send(w.puback(mid))
         assert got == [("w/marker", b"m"), ("w/c9", b"gone")]
-
-
-def _v5_qos1_publish(pkt: bytes) -> tuple[str, int, bytes]:
-    """(topic, packet id, payload) of a v5 QoS 1 PUBLISH without properties."""
-    assert pkt[0] & 0xF6 == 0x32, pkt.hex()
-    pos = 2 if pkt[1] < 0x80 else 3  # remaining length: 1 or 2 bytes here
-    (tlen,) = struct.unpack("!H", pkt[pos : pos + 2])
-    topic = pkt[pos + 2 : pos + 2 + tlen].decode()
-    (mid,) = struct.unpack("!H", pkt[pos + 2 + tlen : pos + 4 + tlen])
-    assert pkt[pos + 4 + tlen] == 0, pkt.hex()  # no properties
-    return topic, mid, pkt[pos + 5 + tlen :]
