@@ -12,9 +12,15 @@ codes (e.g. 112 for an offline client), as documented.
 v4 code for each v5 code (then by HTTP status): see `V4_CODES` / `V4_BY_STATUS`.
 """
 
-from typing import ClassVar
+from collections.abc import Callable, Coroutine
+from typing import Any, ClassVar
 
-from mqttcloud.control.errors import ApiError
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from mqttcloud.control.errors import ApiError, describe_validation_errors
 
 
 class ServiceUnavailable(ApiError):  # noqa: N818  (named like control/errors.py's classes)
@@ -62,3 +68,31 @@ V4_BY_STATUS: dict[int, int] = {
 def v4_code(status: int, code: str) -> int:
     """The v4 integer result code for an error with this HTTP status and v5 code."""
     return V4_CODES.get(code, V4_BY_STATUS.get(status, V4_UNKNOWN))
+
+
+def v4_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"code": v4_code(status, code), "message": message}, status_code=status, headers=headers
+    )
+
+
+class V4Route(APIRoute):
+    """Renders every error of a v4 route as `{"code": <int>, "message"}` (see module docstring)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def v4_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ApiError as exc:
+                return v4_error(exc.status_code, exc.code, exc.message, exc.headers)
+            except RequestValidationError as exc:
+                errors = list(exc.errors())
+                if any(e.get("type") == "json_invalid" for e in errors):
+                    return v4_error(400, "INVALID_JSON", "Request parameters are not valid JSON")
+                if any(e.get("type") == "missing" for e in errors):
+                    return v4_error(422, "MISSING_PARAMETER", describe_validation_errors(errors))
+                return v4_error(422, "INVALID_PARAMETERS", describe_validation_errors(errors))
+
+        return v4_handler

@@ -9,13 +9,12 @@ operations answer 200 / `code` 0 with a per-item `code` (112: client not online)
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
 from mqttcloud.contracts import TenantId
@@ -32,6 +31,7 @@ from mqttcloud.control.deployment_api.errors import (
     V4_CLIENT_NOT_ONLINE,
     V4_SUCCESS,
     ServiceUnavailable,
+    V4Route,
     v4_code,
 )
 from mqttcloud.control.deployment_api.quotas import Quotas
@@ -44,37 +44,9 @@ from mqttcloud.control.deployment_api.schemas import (
     UsernameIn,
 )
 from mqttcloud.control.deps import RuntimeDep
-from mqttcloud.control.errors import ApiError, BadRequest, Invalid, NotFound, describe_validation_errors
+from mqttcloud.control.errors import BadRequest, Invalid, NotFound
 
 OK: dict[str, Any] = {"code": V4_SUCCESS}
-
-
-def v4_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        {"code": v4_code(status, code), "message": message}, status_code=status, headers=headers
-    )
-
-
-class V4Route(APIRoute):
-    """Renders every error of a v4 route as `{"code": <int>, "message"}` (see module docstring)."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def v4_handler(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except ApiError as exc:
-                return v4_error(exc.status_code, exc.code, exc.message, exc.headers)
-            except RequestValidationError as exc:
-                errors = list(exc.errors())
-                if any(e.get("type") == "json_invalid" for e in errors):
-                    return v4_error(400, "INVALID_JSON", "Request parameters are not valid JSON")
-                if any(e.get("type") == "missing" for e in errors):
-                    return v4_error(422, "MISSING_PARAMETER", describe_validation_errors(errors))
-                return v4_error(422, "INVALID_PARAMETERS", describe_validation_errors(errors))
-
-        return v4_handler
 
 
 router = APIRouter(tags=["deployment API v4"], route_class=V4Route)
