@@ -83,11 +83,14 @@ def create_running(serve: ServeProcess) -> tuple[httpx.Client, tuple[str, str], 
 
 
 def refuses(address: str) -> bool:
+    """True once nothing listens there; a reset (a listener closing with us in its backlog) polls again."""
     host, port = address.rsplit(":", 1)
     try:
         socket.create_connection((host, int(port)), timeout=2).close()
     except ConnectionRefusedError:
         return True
+    except ConnectionResetError:
+        return False
     return False
 
 
