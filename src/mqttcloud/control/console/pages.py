@@ -5,7 +5,9 @@ own `PageError`) into an HTML page with the same status, and `LoginRequired` int
 page. Forms catch `ApiError` themselves so the message can be shown next to its field instead.
 
 Rule: the console never calls its own HTTP API; it reads and writes through the domain services, in a
-worker thread (`run`), exactly as the API routes do.
+worker thread (`run`), exactly as the API routes do. An error page opens no write transaction: it first
+ends the request's own (`end_request_transactions`), then reuses the page context the request already
+resolved, or resolves it with a read session.
 """
 
 import asyncio
@@ -28,7 +30,7 @@ from mqttcloud.control.config import Settings
 from mqttcloud.control.console import i18n
 from mqttcloud.control.console.metrics_history import MetricsHistory
 from mqttcloud.control.console.security import LOGIN_COOKIE, SESSION_COOKIE, LoginThrottle, Signer
-from mqttcloud.control.db import Database
+from mqttcloud.control.db import Database, end_request_transactions
 from mqttcloud.control.errors import ApiError
 
 P = ParamSpec("P")
@@ -202,15 +204,21 @@ def login_redirect(request: Request) -> RedirectResponse:
 
 
 def _load_account(database: Database, account_id: int) -> Account | None:
-    with database.session() as session:
+    with database.read_session() as session:
         account = session.get(Account, account_id)
         if account is not None:
             session.expunge(account)
         return account
 
 
+_PAGE_KEY = "mqttcloud.console_page"  # request.scope key: the page context `current_page` resolved
+
+
 async def current_page(request: Request) -> Page:
-    """The signed-in account's page context. Raises: LoginRequired."""
+    """The signed-in account's page context (resolved once per request). Raises: LoginRequired."""
+    resolved: Page | None = request.scope.get(_PAGE_KEY)
+    if resolved is not None:
+        return resolved
     state = console_state(request)
     claims = state.signer.parse_session(request.cookies.get(SESSION_COOKIE))
     if claims is None:
@@ -218,9 +226,11 @@ async def current_page(request: Request) -> Page:
     account = await run(_load_account, state.database, claims.account_id)
     if account is None or not state.signer.verify_session(claims, account.password_hash):
         raise LoginRequired
-    return Page(
+    page = Page(
         request, state, account, language(request), state.signer.csrf_token(claims.nonce), claims.nonce
     )
+    request.scope[_PAGE_KEY] = page
+    return page
 
 
 def anonymous_page(request: Request) -> Page:
@@ -288,7 +298,12 @@ Anonymous = Annotated[Page, Depends(anonymous_page)]
 
 
 async def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    """An HTML error page; it keeps the navigation when the visitor is signed in."""
+    """An HTML error page; it keeps the navigation when the visitor is signed in.
+
+    The request's database transaction ends first: a refused write must not hold SQLite's write lock
+    while its answer is built, and the page itself only reads.
+    """
+    await run(end_request_transactions, request)
     try:
         page = await current_page(request)
     except LoginRequired:
