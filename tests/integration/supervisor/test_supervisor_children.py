@@ -272,21 +272,69 @@ async def test_duplicate_broker_ids_are_refused(harness: Harness) -> None:
     assert harness.starts() == 0
 
 
-async def test_broker_left_over_from_a_dead_platform_is_stopped_before_spawning(harness: Harness) -> None:
-    """A platform killed with SIGKILL leaves its brokers running; the next one must not fight them."""
-    spec = harness.spec("d1")
-    spec_path = processes.write_spec(harness.run_dir / "d1", spec)
+async def _orphan(harness: Harness, spec: BrokerSpec) -> asyncio.subprocess.Process:
+    """A broker as a platform killed with SIGKILL leaves it: running its spec file, in its own session."""
+    spec_path = processes.write_spec(harness.run_dir / spec.broker_id, spec)
     orphan = await asyncio.create_subprocess_exec(
         sys.executable, str(FAKE_BROKER), "--config", str(spec_path), start_new_session=True
     )
+    await poll(lambda: processes.read_ready(Path(spec.ready_file)) is not None, what="orphan ready")
+    return orphan
+
+
+async def test_broker_left_over_with_another_spec_is_stopped_before_spawning(harness: Harness) -> None:
+    """A platform killed with SIGKILL leaves its brokers running; the next one must not fight them."""
+    orphan = await _orphan(harness, harness.spec("d1", sys_interval=0.0))
     try:
-        await poll(lambda: processes.read_ready(Path(spec.ready_file)) is not None, what="orphan ready")
         sup = await harness.start()
-        await sup.set_desired([spec])
+        await sup.set_desired([harness.spec("d1")])
         await sup.wait_for_status("d1", RUNNING, within=15)
         assert ready_of(sup).pid != orphan.pid
         async with asyncio.timeout(5):
             assert await orphan.wait() == 0  # stopped with SIGTERM, not killed
+    finally:
+        if orphan.returncode is None:
+            orphan.kill()
+            await orphan.wait()
+
+
+async def test_broker_left_over_with_the_same_spec_is_adopted_and_stopped_on_close(
+    harness: Harness,
+) -> None:
+    """Adopted, it keeps its pid and clients; it is then watched and stopped like a child."""
+    spec = harness.spec("d1")
+    orphan = await _orphan(harness, spec)
+    try:
+        sup = await harness.start()
+        await sup.set_desired([spec])
+        await sup.wait_for_status("d1", RUNNING, within=15)
+        assert ready_of(sup).pid == orphan.pid
+        assert harness.starts() == 0  # no new process
+        assert harness.events.of("d1")[-1] == (BrokerStatus.RUNNING, f"pid {orphan.pid} (adopted)")
+        client = sup.client("d1")
+        assert client is not None
+        await client.ping()
+        await sup.close()
+        async with asyncio.timeout(5):
+            assert await orphan.wait() == 0  # SIGTERM through its pidfd
+        assert harness.events.of("d1")[-1] == (BrokerStatus.STOPPED, "exited with code -1")
+    finally:
+        if orphan.returncode is None:
+            orphan.kill()
+            await orphan.wait()
+
+
+async def test_adopted_broker_that_dies_is_restarted_as_a_child(harness: Harness) -> None:
+    spec = harness.spec("d1")
+    orphan = await _orphan(harness, spec)
+    try:
+        sup = await harness.start()
+        await sup.set_desired([spec])
+        await sup.wait_for_status("d1", RUNNING, within=15)
+        orphan.kill()
+        await orphan.wait()
+        await poll(lambda: sup.ready("d1") is not None and ready_of(sup).pid != orphan.pid, what="restart")
+        assert harness.starts() == 1
     finally:
         if orphan.returncode is None:
             orphan.kill()
@@ -323,3 +371,24 @@ async def test_stop_while_waiting_for_ready_does_not_wait_out_the_deadline(harne
     assert time.monotonic() - started < 10.0
     assert harness.events.of("d1")[-1] == (BrokerStatus.STOPPED, "exited with code 0")
     assert not any("crash" in detail for _, detail in harness.events.of("d1"))
+
+
+def test_broker_inherits_no_platform_socket_even_one_marked_inheritable(tmp_path: Path) -> None:
+    """uvloop (what uvicorn runs) ignores close_fds: a platform socket must still not reach a broker."""
+
+    async def scenario() -> None:
+        harness = Harness(tmp_path)
+        platform = socket.create_server(("127.0.0.1", 0))
+        platform.set_inheritable(True)
+        sup = await harness.start()
+        try:
+            await sup.set_desired([harness.spec("d1")])
+            await sup.wait_for_status("d1", RUNNING, within=10)
+            fds = f"/proc/{ready_of(sup).pid}/fd"
+            held = {os.readlink(f"{fds}/{fd}") for fd in os.listdir(fds)}
+            assert f"socket:[{os.fstat(platform.fileno()).st_ino}]" not in held
+        finally:
+            await sup.close()
+            platform.close()
+
+    uvloop.run(scenario())

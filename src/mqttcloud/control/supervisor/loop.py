@@ -1,8 +1,9 @@
 """The supervisor loop: one worker task per broker, all owned by one TaskGroup the Supervisor awaits.
 
 `Supervisor.set_desired` turns the desired specs into steps with the pure `policy.reconcile` and hands
-each step to that broker's worker. A worker owns one broker process at a time: it spawns it, waits for its
-ReadyFile and first ping, pushes changed specs with `apply_spec`, pings it every `health_interval`
+each step to that broker's worker. A worker owns one broker process at a time: it adopts one a dead
+platform left running with exactly this spec (if it answers a ping with the spec's admin token) or else
+spawns it (stopping a leftover of another spec first) and waits for its ReadyFile and first ping, pushes changed specs with `apply_spec`, pings it every `health_interval`
 seconds, restarts it with `policy.backoff` when it dies or stops answering, and marks it failed when
 `policy.is_failed` says so. This mirrors uvicorn's `supervisors/multiprocess.py` (ping-based `is_alive`,
 `keep_subprocess_alive`), with asyncio instead of threads.
@@ -17,9 +18,9 @@ Rules this module must not break:
 """
 
 import asyncio
-import contextlib
 import inspect
 import logging
+import signal
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from pathlib import Path
@@ -356,9 +357,8 @@ class _Worker:
             await self._set_status(BrokerStatus.FAILED, "supervisor error; see the platform log")
         finally:
             # Cancellation (never expected: close() stops workers by request) must not leak a child.
-            if self.proc is not None and self.proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    self.proc.process.kill()
+            if self.proc is not None:
+                self.proc.send_signal(signal.SIGKILL)
             self.finished.set()
             self.sup._retired(self)
             async with self.sup._changed:
@@ -386,15 +386,52 @@ class _Worker:
             await self._set_status(BrokerStatus.STOPPED, "not running")
 
     async def _start(self) -> bool:
-        """Spawn the target spec and wait until it is ready and answers a ping. False: crash recorded."""
+        """Adopt or spawn the target spec; True once it is ready and answers a ping (False: not running)."""
         target = self.target
         await self._set_status(BrokerStatus.STARTING, f"generation {target.generation}")
+        ready = await self._adopt(target)
+        if ready is None:
+            ready = await self._spawn(target)
+            if ready is None:
+                return False
+        assert self.proc is not None
+        self.api_client = BrokerClient(
+            ready.admin.host, ready.admin.port, target.spec.admin.token, timeout=self.sup.request_timeout
+        )
+        self.ready = ready.model_copy(update={"spec_generation": target.generation})
+        self.applied = target
+        self.attempted_generation = target.generation
+        adopted = " (adopted)" if self.proc.is_adopted else ""
+        await self._set_status(BrokerStatus.RUNNING, f"pid {self.proc.pid}{adopted}")
+        await self.sup._notify_applied(self.broker_id, target.generation)
+        return True
+
+    async def _adopt(self, target: DesiredBroker) -> ReadyFile | None:
+        """Take over a broker of exactly this spec left by a dead platform, if it answers a ping."""
+        sup = self.sup
+        found = await processes.adopt(sup.run_dir, target.spec)
+        if found is None:
+            return None
+        self.proc, ready = found
+        self.health_client = BrokerClient(
+            ready.admin.host, ready.admin.port, target.spec.admin.token, timeout=sup.ping_timeout
+        )
+        try:
+            await self._first_ping(time.monotonic() + sup.ping_timeout)
+        except (processes.StartError, processes.StartAborted) as exc:
+            logger.warning("broker %s pid %d not adopted: %s", self.broker_id, self.proc.pid, exc)
+            await self._discard_process(kill=False)  # stopped cleanly; a fresh one is spawned
+            return None
+        return ready
+
+    async def _spawn(self, target: DesiredBroker) -> ReadyFile | None:
+        """Spawn the target spec and wait until it is ready and answers a ping. None: not running."""
         sup = self.sup
         try:
             self.proc = await processes.spawn(sup.run_dir, target.spec, command=sup.command)
         except OSError as exc:
             await self._crashed(f"spawn failed: {exc}")
-            return False
+            return None
         deadline = time.monotonic() + sup.ready_timeout
         try:
             ready = await processes.wait_ready(
@@ -405,20 +442,12 @@ class _Worker:
             )
             await self._first_ping(deadline)
         except processes.StartAborted:
-            return False  # `_loop` sees the stop request and stops the process gracefully
+            return None  # `_loop` sees the stop request and stops the process gracefully
         except processes.StartError as exc:
             await self._discard_process(kill=True)
             await self._crashed(str(exc))
-            return False
-        self.api_client = BrokerClient(
-            ready.admin.host, ready.admin.port, target.spec.admin.token, timeout=sup.request_timeout
-        )
-        self.ready = ready.model_copy(update={"spec_generation": target.generation})
-        self.applied = target
-        self.attempted_generation = target.generation
-        await self._set_status(BrokerStatus.RUNNING, f"pid {self.proc.pid}")
-        await self.sup._notify_applied(self.broker_id, target.generation)
-        return True
+            return None
+        return ready
 
     async def _first_ping(self, deadline: float) -> None:
         assert self.health_client is not None
@@ -512,7 +541,7 @@ class _Worker:
         """Sleep until woken by a command (True), the process exits, or `limit` seconds pass (False)."""
         waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(self.wake.wait())]
         if watch_exit and self.proc is not None:
-            waiters.append(asyncio.ensure_future(self.proc.process.wait()))
+            waiters.append(asyncio.ensure_future(self.proc.wait()))
         try:
             await asyncio.wait(waiters, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
         finally:

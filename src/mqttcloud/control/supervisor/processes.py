@@ -7,9 +7,15 @@ appended across restarts, rotated once past 16 MiB). The child is
 group): a Ctrl-C in the platform's terminal reaches the platform only, and the supervisor stops the
 brokers in order.
 
+A broker left running by a platform that died (kill -9) is found by its ReadyFile: `adopt` takes it
+over when it runs exactly the desired spec (its `spec.json` equals it), otherwise `spawn` stops it first.
+An adopted process is not our child: it is watched through a pidfd and its exit code is unknown (-1).
+
 Rules this module must not break:
 - argv lists only, never a shell; the broker id is checked to be one safe path component.
 - Every wait has a deadline, and every process started here is reaped by `terminate` or `wait`.
+- A broker inherits only stdin/stdout/stderr: no platform socket or file. uvloop ignores `close_fds`,
+  so `spawn` first clears the inheritable flag of every other descriptor of the platform.
 """
 
 import asyncio
@@ -18,6 +24,8 @@ import json
 import logging
 import os
 import re
+import select
+import shutil
 import signal
 import sys
 import time
@@ -49,22 +57,80 @@ class StartAborted(Exception):  # noqa: N818  (not an error: the caller asked fo
 
 @dataclass(slots=True)
 class BrokerProcess:
+    """A broker process: our child (`process`), or one adopted from a dead platform (`pidfd`)."""
+
     broker_id: str
-    process: asyncio.subprocess.Process
+    process: asyncio.subprocess.Process | None
     directory: Path
     started_at: float = field(default_factory=time.monotonic)
+    adopted_pid: int = 0
+    pidfd: int | None = None
+    _exited: bool = False
+    _exit: asyncio.Future[None] | None = None
 
     @property
     def pid(self) -> int:
-        return self.process.pid
+        return self.process.pid if self.process is not None else self.adopted_pid
+
+    @property
+    def is_adopted(self) -> bool:
+        return self.process is None
 
     @property
     def returncode(self) -> int | None:
-        return self.process.returncode
+        if self.process is not None:
+            return self.process.returncode
+        if not self._exited and self.pidfd is not None and _pidfd_exited(self.pidfd):
+            self._mark_exited()
+        return -1 if self._exited else None
 
     @property
     def log_path(self) -> Path:
         return self.directory / LOG_FILE
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            if self.process is not None:
+                self.process.send_signal(sig)
+            elif self.pidfd is not None:
+                signal.pidfd_send_signal(self.pidfd, sig)
+
+    async def wait(self) -> int:
+        """Wait for the process to end; an adopted one's exit code is unknown and reported as -1."""
+        if self.process is not None:
+            return await self.process.wait()
+        if self.pidfd is None or self._exited:
+            return -1
+        if self._exit is None:
+            loop = asyncio.get_running_loop()
+            exit_future: asyncio.Future[None] = loop.create_future()
+            pidfd = self.pidfd
+
+            def exited() -> None:  # a pidfd becomes readable when its process ends
+                loop.remove_reader(pidfd)
+                if not exit_future.done():
+                    exit_future.set_result(None)
+                self._mark_exited()
+
+            loop.add_reader(pidfd, exited)
+            self._exit = exit_future
+        await asyncio.shield(self._exit)  # several waiters share one reader; one cancelled is not all
+        return -1
+
+    def _mark_exited(self) -> None:
+        self._exited = True
+        if self._exit is not None and not self._exit.done():
+            return  # the registered reader fires soon and closes the pidfd
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+
+def _pidfd_exited(pidfd: int) -> bool:
+    readable, _, _ = select.select([pidfd], [], [], 0)
+    return bool(readable)
 
 
 def broker_dir(run_dir: Path, broker_id: str) -> Path:
@@ -132,6 +198,7 @@ async def spawn(
     _remove_stale(ready_path)
     argv = [*command, "--config", str(spec_path)]
     log_fd = _open_log(directory, argv)
+    _keep_descriptors_private()
     try:
         process = await asyncio.create_subprocess_exec(
             *argv,
@@ -145,6 +212,53 @@ async def spawn(
         os.close(log_fd)  # the child holds its own copy
     logger.info("spawned broker %s pid %d", spec.broker_id, process.pid)
     return BrokerProcess(spec.broker_id, process, directory)
+
+
+def _keep_descriptors_private() -> None:
+    """Clear the inheritable flag of every descriptor above stderr, so a broker gets none of them."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:  # no /proc: rely on Python's non-inheritable default (PEP 446)
+        return
+    for name in names:
+        fd = int(name)
+        if fd <= 2:
+            continue
+        with contextlib.suppress(OSError):  # the listing's own descriptor is already closed
+            if os.get_inheritable(fd):
+                logger.warning("descriptor %d was inheritable; a broker must not hold it", fd)
+                os.set_inheritable(fd, False)
+
+
+async def adopt(run_dir: Path, spec: BrokerSpec) -> tuple[BrokerProcess, ReadyFile] | None:
+    """Take over a broker left running by a dead platform, if it runs exactly `spec`.
+
+    Returns the process (watched through a pidfd) and its ReadyFile, or None when there is none to adopt:
+    no live broker of this spec file, or one started with another spec (`spawn` then stops it). The
+    caller must still ping it with the admin token before trusting it.
+    """
+    directory = broker_dir(run_dir, spec.broker_id)
+    spec_path = directory / SPEC_FILE
+    ready_path = Path(spec.ready_file)
+    pid = _orphan_pid(ready_path, spec_path)
+    if pid is None:
+        return None
+    try:
+        running = BrokerSpec.model_validate_json(spec_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if running != spec:
+        return None
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return None
+    ready = read_ready(ready_path)
+    if ready is None or ready.pid != pid or _orphan_pid(ready_path, spec_path) != pid:  # pid reused meanwhile
+        os.close(pidfd)
+        return None
+    logger.info("adopting broker %s pid %d left running by a previous platform", spec.broker_id, pid)
+    return BrokerProcess(spec.broker_id, None, directory, adopted_pid=pid, pidfd=pidfd), ready
 
 
 def _orphan_pid(ready_path: Path, spec_path: Path) -> int | None:
@@ -175,6 +289,20 @@ async def _stop_orphan(ready_path: Path, spec_path: Path, grace: float = 10.0) -
             await asyncio.sleep(_POLL_INTERVAL)
 
 
+async def remove_broker_dir(run_dir: Path, broker_id: str) -> None:
+    """Delete a broker's directory (spec, admin token, store, logs) once no process of it runs.
+
+    For a broker the supervisor no longer runs: a process left by a dead platform is stopped first.
+    """
+    directory = broker_dir(run_dir, broker_id)
+    await _stop_orphan(directory / "ready.json", directory / SPEC_FILE)
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError, ValueError):
+        spec = BrokerSpec.model_validate_json((directory / SPEC_FILE).read_text(encoding="utf-8"))
+        await _stop_orphan(Path(spec.ready_file), directory / SPEC_FILE)
+    await asyncio.to_thread(shutil.rmtree, directory, True)
+    logger.info("removed the files of broker %s", broker_id)
+
+
 async def wait_ready(
     proc: BrokerProcess, ready_file: Path, within: float, abort: Callable[[], bool] = lambda: False
 ) -> ReadyFile:
@@ -202,11 +330,10 @@ async def wait_ready(
 async def terminate(proc: BrokerProcess, grace: float) -> int:
     """SIGTERM, wait up to `grace` seconds, then SIGKILL; reap and return the exit code."""
     if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.process.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)
         try:
             async with asyncio.timeout(grace):
-                return await proc.process.wait()
+                return await proc.wait()
         except TimeoutError:
             logger.warning(
                 "broker %s pid %d ignored SIGTERM for %s s; killing", proc.broker_id, proc.pid, grace
@@ -216,7 +343,5 @@ async def terminate(proc: BrokerProcess, grace: float) -> int:
 
 async def kill(proc: BrokerProcess) -> int:
     """SIGKILL (if still running) and reap."""
-    if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.process.kill()
-    return await proc.process.wait()
+    proc.send_signal(signal.SIGKILL)
+    return await proc.wait()
