@@ -407,8 +407,8 @@ class PublishArgs(_Model):
     retain: bool = False
     clientid: str | None = None  # publisher identity reported to hooks; None = the HTTP API
     # MQTT 5 properties
-    payload_format_indicator: int | None = None
-    message_expiry_interval: int | None = None
+    payload_format_indicator: int | None = Field(default=None, ge=0, le=1)
+    message_expiry_interval: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
     response_topic: str | None = None
     correlation_data_b64: str | None = None
     content_type: str | None = None

@@ -28,16 +28,28 @@ class ConfigError(Exception):
 
 
 class ApiError(Exception):
-    """An error with an HTTP status, a stable code and a message safe to show to the caller."""
+    """An error with an HTTP status, a stable code and a message safe to show to the caller.
+
+    `field` names the request field the error concerns (a form shows the message next to it), or None
+    when it concerns the request as a whole.
+    """
 
     status_code: ClassVar[int] = 500
     default_code: ClassVar[str] = "INTERNAL_ERROR"
 
-    def __init__(self, message: str, *, code: str | None = None, headers: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        field: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code
         self.headers = dict(headers or {})
+        self.field = field
 
 
 class BadRequest(ApiError):  # noqa: N818  (STYLE §5 names: NotFound, Conflict, Invalid...)

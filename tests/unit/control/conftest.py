@@ -11,11 +11,12 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from tests.certs import make_leaf, make_root_ca
 
-from mqttcloud.contracts import BrokerSpec, TlsSpec
+from mqttcloud.contracts import BrokerSpec, ReadyFile, TlsSpec
 from mqttcloud.control.accounts import service as accounts
 from mqttcloud.control.api_keys import service as api_keys
 from mqttcloud.control.api_keys.models import ALL_PROJECTS, Scope
 from mqttcloud.control.app import create_app
+from mqttcloud.control.broker_client import BrokerClient
 from mqttcloud.control.config import Settings
 from mqttcloud.control.db import Database
 from mqttcloud.control.deployments.lifecycle import BrokerRuntime
@@ -38,6 +39,7 @@ class FakeSupervisor:
         self.statuses: dict[str, BrokerStatus] = {}
         self.retried: list[str] = []
         self.calls = 0
+        self.broker: BrokerClient | None = None  # no broker process runs in-process: live calls answer 503
 
     async def __aenter__(self) -> "FakeSupervisor":
         return self
@@ -70,6 +72,13 @@ class FakeSupervisor:
     async def report(self, broker_id: str, status: BrokerStatus, detail: str = "") -> None:
         self.statuses[broker_id] = status
         await self.runtime.on_status(broker_id, status, detail)
+
+    def client(self, broker_id: str) -> BrokerClient | None:
+        """`broker` (a stand-in set by a test) for a broker this supervisor runs; None: 503."""
+        return self.broker if broker_id in self.desired else None
+
+    def ready(self, broker_id: str) -> ReadyFile | None:
+        return None
 
     async def retry(self, broker_id: str) -> bool:
         self.retried.append(broker_id)

@@ -1,12 +1,12 @@
 """Console pages for what a deployment stores: deployment API keys, authentication users (with bulk
 import), ACL rules and banned clients.
 
-Every write goes through the Deployment API's services (`control/deployment_api/...`) and is followed by
-`BrokerRuntime.reconcile()`, exactly as the Deployment API routes do, so the running broker picks the
-change up. Reading is open to every role that sees the deployment; writing needs
-`Role.may_edit_deployments` (`console.permissions.require_edit`). The import file formats (CSV with a
-header row, or a JSON array, as EMQX exports them) are parsed here; each row is then created by
-`authn.service.create`, so every rule of the service applies per row and the page shows each row's result.
+Every write goes through the Deployment API's use cases (`control/deployment_api/<domain>/service.py`),
+exactly as the Deployment API routes do, so the running broker enforces a change when the page answers;
+a refused write shows its message next to the field the error names. Reading is open to every role that
+sees the deployment; writing needs `Role.may_edit_deployments` (`console.permissions.require_edit`).
+Import files (CSV or JSON, as EMQX exports them) are read by `user_import.py`; each row is created on
+its own and the page shows each row's result.
 """
 
 import datetime as dt
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from mqttcloud.control.console import user_import
+from mqttcloud.control.console.live_pages import target_of
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -40,14 +41,16 @@ from mqttcloud.control.console.sections import (
     render_section,
 )
 from mqttcloud.control.db import SessionDep
-from mqttcloud.control.deployment_api.acl import service as acl
-from mqttcloud.control.deployment_api.authn import service as authn
-from mqttcloud.control.deployment_api.banned import service as banned
+from mqttcloud.control.deployment_api.acl import service as acl_service
+from mqttcloud.control.deployment_api.acl import store as acl
+from mqttcloud.control.deployment_api.authn import service as authn_service
+from mqttcloud.control.deployment_api.authn import store as authn
+from mqttcloud.control.deployment_api.banned import service as banned_service
+from mqttcloud.control.deployment_api.banned import store as banned
 from mqttcloud.control.deployment_api.keys import service as deployment_keys
-from mqttcloud.control.deployment_api.quotas import Quotas
 from mqttcloud.control.deployments.service import DeploymentView
 from mqttcloud.control.deps import RuntimeDep
-from mqttcloud.control.errors import ApiError, BadRequest
+from mqttcloud.control.errors import ApiError
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 
@@ -56,19 +59,6 @@ IMPORT_BATCH = 200  # rows per request when the page imports with progress (Java
 ACL_KINDS: tuple[acl.TargetKind, ...] = ("all", "username", "clientid")
 USER_KINDS: tuple[authn.Kind, ...] = ("username", "clientid")
 BAN_KINDS = ("clientid", "username", "peerhost")
-
-
-def _quotas(request: Request) -> Quotas:
-    quotas: Quotas = request.app.state.deployment_api_quotas
-    return quotas
-
-
-def _max_entries(request: Request, view: DeploymentView) -> int:
-    """How many authentication users the deployment may hold (its plan's quota)."""
-    deployment = view.deployment
-    return _quotas(request).auth_entries(
-        serverless=deployment.deployment_type.is_serverless, connections=deployment.connections
-    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -237,10 +227,6 @@ async def users_page(deployment_id: str, request: Request, page: LoggedIn, sessi
     return await _render_users(page, session, view, request)
 
 
-def _user_field(error: ApiError) -> str:
-    return "password" if "password" in error.message.lower() else "user_id"
-
-
 @router.post("/deployments/{deployment_id}/users", response_class=HTMLResponse)
 async def create_user(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
@@ -254,20 +240,18 @@ async def create_user(
     )
     values = {"user_id": user.user_id, "kind": kind, "is_superuser": user.is_superuser}
     try:
-        await run(
-            authn.create,
-            session,
-            deployment_id=deployment_id,
-            kind=kind,
-            user=user,
-            max_entries=_max_entries(request, view),
-        )
+        await authn_service.create(target_of(request, session, runtime, view), kind=kind, user=user)
     except ApiError as error:
         session.rollback()
         return await _render_users(
-            page, session, view, request, errors={_user_field(error): error.message}, form=values, status=422
+            page,
+            session,
+            view,
+            request,
+            errors={error.field or "user_id": error.message},
+            form=values,
+            status=422,
         )
-    await runtime.reconcile()
     return redirect(f"{PREFIX}/deployments/{deployment_id}/users?kind={kind}")
 
 
@@ -296,9 +280,8 @@ async def delete_user(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
-    await deployment_form(request, page, session, deployment_id)
-    await run(authn.delete, session, deployment_id=deployment_id, kind=_kind(kind), user_id=user_id)
-    await runtime.reconcile()
+    _form, view = await deployment_form(request, page, session, deployment_id)
+    await authn_service.delete(target_of(request, session, runtime, view), kind=_kind(kind), user_id=user_id)
     return redirect(f"{PREFIX}/deployments/{deployment_id}/users?kind={_kind(kind)}")
 
 
@@ -328,10 +311,7 @@ async def import_users(
         rows = user_import.parse_import(data, filename)
     except user_import.ImportFileError as error:
         return await _render_users(page, session, view, request, errors={"file": str(error)}, status=422)
-    results = await run(
-        user_import.import_rows, session, view.deployment, kind, rows, _max_entries(request, view)
-    )
-    await runtime.reconcile()
+    results = await user_import.import_rows(target_of(request, session, runtime, view), kind, rows)
     return await _render_users(page, session, view, request, results=results)
 
 
@@ -362,10 +342,7 @@ async def import_rows(
         rows = [user_import.row_from(int(item["number"]), item) for item in body["rows"][:IMPORT_BATCH]]
     except (ValueError, KeyError, TypeError, AttributeError):
         return JSONResponse({"error": "malformed batch"}, status_code=400)
-    results = await run(
-        user_import.import_rows, session, view.deployment, kind, rows, _max_entries(request, view)
-    )
-    await runtime.reconcile()
+    results = await user_import.import_rows(target_of(request, session, runtime, view), kind, rows)
     return JSONResponse(
         {
             "results": [
@@ -431,40 +408,23 @@ async def acl_page(deployment_id: str, page: LoggedIn, session: SessionDep) -> R
     return await _render_acl(page, session, view)
 
 
-def _add_rule(session: Session, request: Request, view: DeploymentView, values: Mapping[str, str]) -> None:
-    rule = acl.parse_rule(values["topic"], values["action"], values["permission"])
-    kind = _acl_kind(values["kind"])
-    if kind != "all" and not values["target"]:
-        raise BadRequest("enter the user name or client ID the rule is for")
-    deployment = view.deployment
-    quotas = _quotas(request)
-    acl.add_rule(
-        session,
-        deployment_id=deployment.id,
-        kind=kind,
-        target=values["target"] if kind != "all" else "",
-        rule=rule,
-        max_entries=quotas.acl_entries(
-            serverless=deployment.deployment_type.is_serverless, connections=deployment.connections
-        ),
-        max_per_target=quotas.max_rules_per_target,
-    )
-
-
 @router.post("/deployments/{deployment_id}/acl", response_class=HTMLResponse)
 async def add_acl_rule(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     form, view = await deployment_form(request, page, session, deployment_id)
     values = {name: field_text(form, name) for name in ("kind", "target", "topic", "action", "permission")}
+    kind = _acl_kind(values["kind"])
     try:
-        await run(_add_rule, session, request, view, values)
+        rule = acl.parse_rule(values["topic"], values["action"], values["permission"])
+        who = values["target"] if kind != "all" else ""
+        await acl_service.add_rules(
+            target_of(request, session, runtime, view), [acl_service.RuleFor(kind, who, rule)]
+        )
     except ApiError as error:
         session.rollback()
-        message = error.message.lower()
-        field = "target" if "user name or client" in message else "topic" if "topic" in message else "action"
+        field = error.field or "action"
         return await _render_acl(page, session, view, errors={field: error.message}, form=values, status=422)
-    await runtime.reconcile()
     return redirect(f"{PREFIX}/deployments/{deployment_id}/acl")
 
 
@@ -472,17 +432,14 @@ async def add_acl_rule(
 async def delete_acl_rule(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    form, _view = await deployment_form(request, page, session, deployment_id)
+    form, view = await deployment_form(request, page, session, deployment_id)
     kind = _acl_kind(field_text(form, "kind"))
-    await run(
-        acl.delete_rule,
-        session,
-        deployment_id=deployment_id,
+    await acl_service.delete_rule(
+        target_of(request, session, runtime, view),
         kind=kind,
-        target=field_text(form, "target") if kind != "all" else "",
+        who=field_text(form, "target") if kind != "all" else "",
         topic=field_text(form, "topic", strip=False),
     )
-    await runtime.reconcile()
     return redirect(f"{PREFIX}/deployments/{deployment_id}/acl")
 
 
@@ -558,14 +515,13 @@ async def add_ban(
         until=now + dt.timedelta(minutes=int(values["minutes"])),
     )
     try:
-        await run(banned.create, session, deployment_id=deployment_id, ban=ban, now=now)
+        await banned_service.create(target_of(request, session, runtime, view), ban)
     except ApiError as error:
         session.rollback()
-        field = "kind" if "as must be" in error.message else "minutes" if "until" in error.message else "who"
+        field = {"as": "kind", "until": "minutes"}.get(error.field or "", "who")
         return await _render_banned(
             page, session, view, request, errors={field: error.message}, form=values, status=422
         )
-    await runtime.reconcile()
     return redirect(f"{PREFIX}/deployments/{deployment_id}/banned")
 
 
@@ -573,13 +529,10 @@ async def add_ban(
 async def delete_ban(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    form, _view = await deployment_form(request, page, session, deployment_id)
-    await run(
-        banned.delete,
-        session,
-        deployment_id=deployment_id,
+    form, view = await deployment_form(request, page, session, deployment_id)
+    await banned_service.delete(
+        target_of(request, session, runtime, view),
         kind=field_text(form, "kind"),
         who=field_text(form, "who", strip=False),
     )
-    await runtime.reconcile()
     return redirect(f"{PREFIX}/deployments/{deployment_id}/banned")

@@ -1,7 +1,7 @@
 """Console live view of a running deployment: connected clients (filter, page, kick), publish, charts.
 
-Live data comes from the deployment's broker through the Deployment API's `live` helpers (the admin
-channel of `control/broker_client.py`), exactly as `/api/v5/clients`, `/publish` and `/stats` do; a
+Live data comes from the deployment's broker through the Deployment API's use cases (`clients`,
+`publish`, `metrics` services), exactly as `/api/v5/clients`, `/publish` and `/stats` get it; a
 stopped or not-yet-running deployment is shown as such instead of a table. Chart samples are taken when
 the chart page polls (`metrics_history.py`); kicking and publishing need `Role.may_edit_deployments`.
 """
@@ -12,9 +12,9 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.orm import Session
 
-from mqttcloud.contracts import ClientFilter, ClientInfo, TenantId, TenantStats
-from mqttcloud.control.broker_client import BrokerClient
+from mqttcloud.contracts import ClientFilter, ClientInfo
 from mqttcloud.control.console.metrics_history import Sample
 from mqttcloud.control.console.pages import (
     PREFIX,
@@ -27,8 +27,14 @@ from mqttcloud.control.console.pages import (
 )
 from mqttcloud.control.console.sections import deployment_form, load_view, render_section
 from mqttcloud.control.db import SessionDep
-from mqttcloud.control.deployment_api import common, live
+from mqttcloud.control.deployment_api import common
 from mqttcloud.control.deployment_api.auth import DeploymentContext
+from mqttcloud.control.deployment_api.clients import service as clients
+from mqttcloud.control.deployment_api.metrics import service as metrics_service
+from mqttcloud.control.deployment_api.publish import service as publishing
+from mqttcloud.control.deployment_api.quotas import Quotas
+from mqttcloud.control.deployment_api.target import Target
+from mqttcloud.control.deployments.lifecycle import BrokerRuntime
 from mqttcloud.control.deployments.service import DeploymentView
 from mqttcloud.control.deps import RuntimeDep
 from mqttcloud.control.errors import ApiError
@@ -55,9 +61,10 @@ def deployment_context(view: DeploymentView) -> DeploymentContext:
     )
 
 
-def broker(runtime: RuntimeDep, view: DeploymentView) -> BrokerClient:
-    """Raises: ApiError 503 when the deployment is stopped or its broker is not running."""
-    return live.client_for(runtime, deployment_context(view))
+def target_of(request: Request, session: Session, runtime: BrokerRuntime, view: DeploymentView) -> Target:
+    """What the Deployment API's use cases act on, for a deployment the signed-in account may see."""
+    quotas: Quotas = request.app.state.deployment_api_quotas
+    return Target(session=session, runtime=runtime, deployment=deployment_context(view), quotas=quotas)
 
 
 def _filter(request: Request) -> tuple[ClientFilter, dict[str, str], int]:
@@ -81,16 +88,11 @@ def _client_row(info: ClientInfo) -> dict[str, Any]:
     }
 
 
-async def _clients(
-    runtime: RuntimeDep, view: DeploymentView, request: Request
-) -> tuple[list[dict[str, Any]], int, bool, str]:
+async def _clients(target: Target, request: Request) -> tuple[list[dict[str, Any]], int, bool, str]:
     """(rows, count, has next page, error message or "")."""
     chosen, _values, number = _filter(request)
     try:
-        client = broker(runtime, view)
-        result = await live.call(
-            client.list_clients(TenantId(view.deployment.id), chosen, number, CLIENTS_PER_PAGE)
-        )
+        result = await clients.page(target, chosen, page=number, limit=CLIENTS_PER_PAGE)
     except ApiError as error:
         return [], 0, False, error.message
     return [_client_row(info) for info in result.data], result.count, result.hasnext, ""
@@ -101,7 +103,7 @@ async def clients_page(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     view = await load_view(session, page, deployment_id)
-    rows, count, hasnext, error = await _clients(runtime, view, request)
+    rows, count, hasnext, error = await _clients(target_of(request, session, runtime, view), request)
     _chosen, values, number = _filter(request)
     notice = request.query_params.get("kicked", "")
     return render_section(
@@ -124,7 +126,7 @@ async def clients_json(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> JSONResponse:
     view = await load_view(session, page, deployment_id)
-    rows, count, hasnext, error = await _clients(runtime, view, request)
+    rows, count, hasnext, error = await _clients(target_of(request, session, runtime, view), request)
     return JSONResponse(
         {"rows": rows, "count": count, "hasnext": hasnext, "error": page.t(error) if error else ""},
         headers={"Cache-Control": "no-store"},
@@ -137,7 +139,7 @@ async def kick_client(
 ) -> Response:
     form, view = await deployment_form(request, page, session, deployment_id)
     clientid = field_text(form, "clientid", strip=False)
-    await live.call(broker(runtime, view).kick(TenantId(deployment_id), clientid))
+    await clients.kick(target_of(request, session, runtime, view), clientid)
     return redirect(f"{PREFIX}/deployments/{deployment_id}/clients?{urlencode({'kicked': clientid})}")
 
 
@@ -190,17 +192,18 @@ async def publish(
             page, view, form=values, errors={"qos": page.t("QoS must be 0, 1 or 2.")}, status=422
         )
     try:
-        args = common.publish_args(
-            deployment_id,
+        target = target_of(request, session, runtime, view)
+        args = publishing.message_args(
+            target.tenant,
             topic=str(values["topic"]),
             payload=str(values["payload"]),
             encoding="plain",
             qos=int(qos),
             retain=bool(values["retain"]),
         )
-        result = await live.call(broker(runtime, view).publish(args))
+        result = await publishing.publish(target.broker(), args)
     except ApiError as error:
-        field = "topic" if error.status_code == 400 else "form"
+        field = error.field or ("topic" if error.status_code == 400 else "form")
         return _render_publish(
             page, view, form=values, errors={field: error.message}, status=error.status_code
         )
@@ -225,19 +228,19 @@ async def metrics_page(deployment_id: str, page: LoggedIn, session: SessionDep) 
 
 @router.get("/deployments/{deployment_id}/metrics.json")
 async def metrics_json(
-    deployment_id: str, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> JSONResponse:
     """Take a sample if one is due (and the broker runs), then answer the last hour's points."""
     view = await load_view(session, page, deployment_id)
     history = page.state.history
     now = time.time()
     error = ""
-    stats: TenantStats | None = None
+    stats: dict[str, int] | None = None
     if history.is_due(deployment_id, now):
+        target = target_of(request, session, runtime, view)
         try:
-            client = broker(runtime, view)
-            stats = await live.call(client.stats(TenantId(deployment_id)))
-            metrics = await live.call(client.metrics(TenantId(deployment_id)))
+            stats = await metrics_service.stats(target)
+            metrics = await metrics_service.metrics(target)
         except ApiError as exc:
             error = exc.message
         else:
@@ -245,13 +248,13 @@ async def metrics_json(
                 deployment_id,
                 Sample(
                     at=now,
-                    connections=stats.values.get("connections.count", 0),
-                    received=metrics.values.get("messages.received", 0),
-                    sent=metrics.values.get("messages.sent", 0),
+                    connections=stats.get("connections.count", 0),
+                    received=metrics.get("messages.received", 0),
+                    sent=metrics.get("messages.sent", 0),
                 ),
             )
     points = history.points(deployment_id, now)
-    current = {name: stats.values.get(name, 0) for name in CURRENT_STATS} if not error and stats else {}
+    current = {name: stats.get(name, 0) for name in CURRENT_STATS} if not error and stats else {}
     return JSONResponse(
         {
             "now": now,

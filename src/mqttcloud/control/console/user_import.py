@@ -1,9 +1,9 @@
-"""Bulk import of authentication users: the file formats, and creating rows one by one.
+"""Bulk import of authentication users: the file formats, read into rows.
 
 Formats (as EMQX exports them): a CSV file with a header row (`user_id,password[,is_superuser]`, or
 `user_id,password_hash,salt[,is_superuser]` for SHA-256 hashes with the salt as prefix), or a JSON array
-of objects with the same fields. Each row is created by `authn.service.create`, so every rule of the
-service applies per row, and a refused row is reported without stopping the others.
+of objects with the same fields. `import_rows` creates them through `authn.service.create_each`: every
+rule of the domain applies per row, and a refused row is reported without stopping the others.
 """
 
 import csv
@@ -13,10 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from mqttcloud.control.deployment_api.authn import service as authn
-from mqttcloud.control.errors import ApiError
+from mqttcloud.control.deployment_api.target import Target
 
 MAX_IMPORT_BYTES = 4 * 1024 * 1024
 MAX_IMPORT_ROWS = 10_000
@@ -117,24 +115,20 @@ def parse_import(data: bytes, filename: str) -> list[ImportRow]:
     return rows
 
 
-def import_rows(
-    session: Session, deployment: Any, kind: authn.Kind, rows: Sequence[ImportRow], max_entries: int
-) -> list[ImportResult]:
-    """Create each row through the service; a refused row is reported and the others go on."""
-    results: list[ImportResult] = []
-    for row in rows:
-        user = authn.NewUser(
+async def import_rows(target: Target, kind: authn.Kind, rows: Sequence[ImportRow]) -> list[ImportResult]:
+    """Create each row; the result of each, by row number."""
+    users = [
+        authn.NewUser(
             user_id=row.user_id,
             password=row.password,
             password_hash=None if row.password is not None else row.password_hash,
             salt=row.salt,
             is_superuser=row.is_superuser,
         )
-        try:
-            authn.create(session, deployment_id=deployment.id, kind=kind, user=user, max_entries=max_entries)
-        except ApiError as error:
-            session.rollback()
-            results.append(ImportResult(row.number, row.user_id, ok=False, message=error.message))
-        else:
-            results.append(ImportResult(row.number, row.user_id, ok=True, message="imported"))
-    return results
+        for row in rows
+    ]
+    results = await authn.create_each(target, kind=kind, users=users)
+    return [
+        ImportResult(row.number, row.user_id, ok=result.ok, message=result.message)
+        for row, result in zip(rows, results, strict=True)
+    ]

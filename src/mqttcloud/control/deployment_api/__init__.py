@@ -1,10 +1,12 @@
 """The Deployment API: what EMQX Platform customers script against, per deployment (spec §2.2-§2.4).
 
-Two shapes on the same routes' services: v5 at `/api/v5` (`v5.py`) and v4 at `/api` (`v4.py`), both
-authenticated with a deployment API key (`auth.py`, keys in `keys/`). Stored data lives in `authn/`,
-`acl/` and `banned/` and reaches the broker through `access.tenant_contents` (called when the control
-plane builds broker specs) and `BrokerRuntime.reconcile()` after every write; live data comes from the
-broker's admin channel (`live.py`).
+Organised by domain: `authn/`, `acl/`, `banned/` (stored data), `clients/`, `subscriptions/`,
+`publish/`, `metrics/` (live data, from the broker's admin channel through `live.py`). Each domain's
+`service.py` owns its use cases once, acting on a `target.Target` (the deployment's database session,
+broker and plan); its `v5.py` and `v4.py` are thin presenters, assembled into the two shapes by `v5.py`
+(`/api/v5`) and `v4.py` (`/api`); the console calls the same services. Every request is authenticated
+with a deployment API key and authorised by `auth.authorize` (keys in `keys/`). Stored data reaches the
+broker through `access.tenant_contents` when specs are built, pushed after every write.
 
 Public API for the rest of the control plane:
     install(app, quotas=None)                 include both routers and their state in a FastAPI app
@@ -16,7 +18,8 @@ from fastapi import FastAPI
 
 from mqttcloud.control.deployment_api.access import access_spec, tenant_contents
 from mqttcloud.control.deployment_api.auth import DeploymentKeyVerifier
-from mqttcloud.control.deployment_api.fast_publish import PublishFastPath
+from mqttcloud.control.deployment_api.body import JsonBodies
+from mqttcloud.control.deployment_api.publish.fast_path import PublishFastPath
 from mqttcloud.control.deployment_api.quotas import ApiRateLimiter, Quotas
 from mqttcloud.control.errors import install_error_handlers
 
@@ -59,8 +62,9 @@ def install(app: FastAPI, quotas: Quotas | None = None) -> FastAPI:
     install_error_handlers(api)
     api.include_router(v5.router, prefix="/v5")
     api.include_router(v4.router)
+    api.add_middleware(JsonBodies)
     app.mount(V4_PREFIX, api)
     # POST /api/v5/publish is answered by a pure ASGI middleware when everything is known to be fine,
-    # before the platform's middleware stack and router (fast_publish.py has the figures).
+    # before the platform's middleware stack and router (publish/fast_path.py).
     app.add_middleware(PublishFastPath, state=app.state, path=V5_PREFIX + "/publish")
     return api

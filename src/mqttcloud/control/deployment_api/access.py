@@ -8,9 +8,9 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from mqttcloud.control.deployment_api.acl import service as acl
-from mqttcloud.control.deployment_api.authn import service as authn
-from mqttcloud.control.deployment_api.banned import service as banned
+from mqttcloud.control.deployment_api.acl import store as acl
+from mqttcloud.control.deployment_api.authn import store as authn
+from mqttcloud.control.deployment_api.banned import store as banned
 from mqttcloud.control.deployments import service as deployments
 from mqttcloud.control.deployments.spec_builder import TenantContent
 

@@ -12,7 +12,7 @@ codes (e.g. 112 for an offline client), as documented.
 v4 code for each v5 code (then by HTTP status): see `V4_CODES` / `V4_BY_STATUS`.
 """
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar
 
 from fastapi import Request, Response
@@ -96,3 +96,16 @@ class V4Route(APIRoute):
                 return v4_error(422, "INVALID_PARAMETERS", describe_validation_errors(errors))
 
         return v4_handler
+
+
+async def item_code(call: Awaitable[object]) -> int:
+    """The v4 code of one item of a batch: 0, or the code of its error (112: client not online).
+
+    Raises: ServiceUnavailable (the broker is gone: the whole batch fails)."""
+    try:
+        await call
+    except ServiceUnavailable:
+        raise
+    except ApiError as exc:
+        return v4_code(exc.status_code, exc.code)
+    return V4_SUCCESS

@@ -8,10 +8,9 @@ API errors here: CLIENTID_NOT_FOUND → 404, BAD_REQUEST → 400.
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import TypeVar
 
-from mqttcloud.contracts import ReadyFile, TenantId
 from mqttcloud.control.broker_client import BrokerClient, BrokerError, BrokerUnavailable
 from mqttcloud.control.deployment_api.auth import DeploymentContext
 from mqttcloud.control.deployment_api.errors import ServiceUnavailable
@@ -26,9 +25,7 @@ def client_for(runtime: BrokerRuntime, context: DeploymentContext) -> BrokerClie
     supervisor = runtime.supervisor
     if not context.desired_running:
         raise ServiceUnavailable("Deployment is stopped", code="SERVICE_UNAVAILABLE")
-    # The real supervisor has `client(broker_id)`; SupervisorLike (and test fakes) may not.
-    lookup: Callable[[str], BrokerClient | None] | None = getattr(supervisor, "client", None)
-    client = lookup(context.broker_id) if lookup is not None else None
+    client = supervisor.client(context.broker_id) if supervisor is not None else None
     if client is None:
         raise ServiceUnavailable("Deployment is not running", code="SERVICE_UNAVAILABLE")
     return client
@@ -64,26 +61,13 @@ async def push(runtime: BrokerRuntime, context: DeploymentContext, *, within: fl
     immediately"). A stopped deployment returns at once: its broker gets the data when it starts.
     """
     await runtime.reconcile()
-    ready_of: Callable[[str], ReadyFile | None] | None = getattr(runtime.supervisor, "ready", None)
+    supervisor = runtime.supervisor
     target = runtime.desired_generation(context.broker_id)
-    if ready_of is None or target is None:
+    if supervisor is None or target is None:
         return
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        ready = ready_of(context.broker_id)
+        ready = supervisor.ready(context.broker_id)
         if ready is None or ready.spec_generation >= target:
             return
         await asyncio.sleep(0.02)
-
-
-async def unsubscribe(client: BrokerClient, tenant: TenantId, clientid: str, topic: str) -> None:
-    """Unsubscribe on the client's behalf; a topic it was not subscribed to is not an error (as EMQX).
-
-    Raises: BrokerError CLIENTID_NOT_FOUND only when the client itself is unknown; BrokerUnavailable.
-    """
-    try:
-        await client.unsubscribe(tenant, clientid, topic)
-    except BrokerError as exc:
-        if exc.code != "CLIENTID_NOT_FOUND":
-            raise
-        await client.get_client(tenant, clientid)  # raises CLIENTID_NOT_FOUND if the client is unknown

@@ -33,10 +33,12 @@ class Quotas:
         return self.serverless_acl_entries if serverless else connections * self.dedicated_entries_per_session
 
 
-def require_room(current: int, adding: int, limit: int, what: str) -> None:
+def require_room(current: int, adding: int, limit: int, what: str, *, field: str | None = None) -> None:
     """Raises: Invalid (422 QUOTA_EXCEEDED) when `current + adding` passes `limit`."""
     if current + adding > limit:
-        raise Invalid(f"quota exceeded: at most {limit} {what} per deployment", code="QUOTA_EXCEEDED")
+        raise Invalid(
+            f"quota exceeded: at most {limit} {what} per deployment", code="QUOTA_EXCEEDED", field=field
+        )
 
 
 class ApiRateLimiter:

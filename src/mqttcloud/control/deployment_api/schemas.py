@@ -1,124 +1,86 @@
-"""Request bodies of the Deployment API (both shapes). Unknown fields are ignored, as EMQX does."""
+"""The Deployment API's body conventions and envelopes, written once for every domain.
 
-from typing import Any, Literal
+Request bodies ignore unknown fields, as EMQX does. Response objects are models dumped by alias
+(`Out.dump`). The envelopes: v5 pages `{"data", "meta"}`; v4 answers carry `"code": 0` beside `data` or
+`meta` + `data`. Each domain's own request and response models live in its package's `schemas.py`.
+"""
 
-from pydantic import BaseModel, ConfigDict, Field
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from mqttcloud.control.deployment_api.errors import V4_SUCCESS
 
 
-class _In(BaseModel):
+class In(BaseModel):
+    """A request body: unknown fields are ignored, fields may be given by name or alias."""
+
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
-# ------------------------------------------------------------------ v5
+InT = TypeVar("InT", bound=In)
 
 
-class SubscribeIn(_In):
-    topic: str = Field(min_length=1)
-    qos: int = Field(default=0, ge=0, le=2)
-    nl: int = Field(default=0, ge=0, le=1)
-    rap: int = Field(default=0, ge=0, le=1)
-    rh: int = Field(default=0, ge=0, le=2)
+def one_or_many(model: type[InT], body: object) -> list[InT]:
+    """An object or array body (v4 batch forms), validated item by item. Raises: RequestValidationError."""
+    try:
+        return [model.model_validate(i) for i in (body if isinstance(body, list) else [body])]
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
 
 
-class TopicIn(_In):
-    topic: str = Field(min_length=1)
+class Out(BaseModel):
+    """A response object."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
 
 
-class PublishIn(_In):
-    topic: str = Field(min_length=1)
-    payload: str = ""
-    payload_encoding: Literal["plain", "base64"] = "plain"
-    qos: int = Field(default=0, ge=0, le=2)
-    retain: bool = False
-    clientid: str | None = None
-    properties: dict[str, Any] | None = None
+def meta(page: int, limit: int, count: int, *, hasnext: bool | None = None) -> dict[str, Any]:
+    """v5 paging metadata (`hasnext` computed from the count unless the broker says)."""
+    return {
+        "page": page,
+        "limit": limit,
+        "hasnext": page * limit < count if hasnext is None else hasnext,
+        "count": count,
+    }
 
 
-class UserIn(_In):
-    user_id: str = Field(min_length=1, max_length=255)
-    password: str = Field(min_length=1)
-    is_superuser: bool = False
+def v5_page(items: Iterable[Out | Mapping[str, Any]], page_meta: Mapping[str, Any]) -> JSONResponse:
+    return JSONResponse({"data": [_dumped(i) for i in items], "meta": dict(page_meta)})
 
 
-class UserUpdate(_In):
-    password: str | None = Field(default=None, min_length=1)
-    is_superuser: bool | None = None
+def v4_page(
+    items: Iterable[Out | Mapping[str, Any]],
+    page: int,
+    limit: int,
+    count: int,
+    *,
+    hasnext: bool | None = None,
+) -> JSONResponse:
+    page_meta: dict[str, Any] = {"page": page, "limit": limit, "count": count}
+    if hasnext is not None:
+        page_meta["hasnext"] = hasnext
+    return JSONResponse({"meta": page_meta, "data": [_dumped(i) for i in items], "code": V4_SUCCESS})
 
 
-class ImportUser(_In):
-    user_id: str = Field(min_length=1, max_length=255)
-    password: str | None = None
-    password_hash: str | None = None
-    salt: str = ""
-    is_superuser: bool = False
+def v4_data(data: object) -> JSONResponse:
+    """`{"data": ..., "code": 0}`; `data` may be a model, a mapping or a list of them."""
+    if isinstance(data, list):
+        data = [_dumped(i) for i in data]
+    elif isinstance(data, Out):
+        data = data.dump()
+    return JSONResponse({"data": data, "code": V4_SUCCESS})
 
 
-class RuleIn(_In):
-    topic: str = Field(min_length=1)
-    action: str = "all"
-    permission: str
+def v4_ok() -> JSONResponse:
+    return JSONResponse({"code": V4_SUCCESS})
 
 
-class ClientRulesIn(_In):
-    clientid: str = Field(min_length=1, max_length=255)
-    rules: list[RuleIn]
-
-
-class UserRulesIn(_In):
-    username: str = Field(min_length=1, max_length=255)
-    rules: list[RuleIn]
-
-
-class AllRulesIn(_In):
-    rules: list[RuleIn]
-
-
-class BanIn(_In):
-    as_: str = Field(alias="as")
-    who: str = Field(min_length=1)
-    by: str = "user"
-    reason: str = ""
-    at: int | float | str | None = None
-    until: int | float | str | None = None
-
-
-# ------------------------------------------------------------------ v4
-
-
-class UsernameIn(_In):
-    username: str = Field(min_length=1, max_length=255)
-    password: str = Field(min_length=1)
-
-
-class ClientidIn(_In):
-    clientid: str = Field(min_length=1, max_length=255)
-    password: str = Field(min_length=1)
-
-
-class PasswordIn(_In):
-    password: str = Field(min_length=1)
-
-
-class AclIn(_In):
-    clientid: str | None = None
-    username: str | None = None
-    topic: str = Field(min_length=1)
-    action: str
-    access: str
-
-
-class MqttSubscribeIn(_In):
-    clientid: str = Field(min_length=1)
-    topic: str | None = None
-    topics: str | None = None
-    qos: int = Field(default=0, ge=0, le=2)
-
-
-class MqttPublishIn(_In):
-    topic: str | None = None
-    topics: str | None = None
-    clientid: str | None = None
-    payload: str = ""
-    encoding: Literal["plain", "base64"] = "plain"
-    qos: int = Field(default=0, ge=0, le=2)
-    retain: bool = False
+def _dumped(item: Out | Mapping[str, Any]) -> Mapping[str, Any]:
+    return item.dump() if isinstance(item, Out) else item

@@ -19,7 +19,8 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mqttcloud.contracts import BrokerSpec
+from mqttcloud.contracts import BrokerSpec, ReadyFile
+from mqttcloud.control.broker_client import BrokerClient
 from mqttcloud.control.certificates import service as certificates
 from mqttcloud.control.config import Settings
 from mqttcloud.control.db import Database
@@ -49,6 +50,14 @@ class SupervisorLike(Protocol):
     async def retry(self, broker_id: str) -> bool: ...
 
     def status(self, broker_id: str) -> BrokerStatus | None: ...
+
+    def client(self, broker_id: str) -> BrokerClient | None:
+        """The admin client of a running broker (None: not running)."""
+        ...
+
+    def ready(self, broker_id: str) -> ReadyFile | None:
+        """What the running broker last reported (its applied spec generation); None: not running."""
+        ...
 
 
 class BrokerRuntime:

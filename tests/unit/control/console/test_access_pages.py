@@ -9,7 +9,7 @@ from tests.unit.control.console.test_deployment_pages import create_deployment
 
 from mqttcloud.control.accounts.models import Role
 from mqttcloud.control.console.user_import import ImportFileError, parse_import
-from mqttcloud.control.deployment_api.authn import service as authn
+from mqttcloud.control.deployment_api.authn import store as authn
 from mqttcloud.control.deployment_api.keys import service as deployment_keys
 
 

@@ -2,7 +2,7 @@
 and chart sampling (the real broker is exercised by tests/browser)."""
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from tests.unit.control.console.conftest import Console
@@ -18,7 +18,7 @@ from mqttcloud.contracts import (
     TenantMetrics,
     TenantStats,
 )
-from mqttcloud.control.console import live_pages
+from mqttcloud.control.broker_client import BrokerClient
 
 
 def client_info(clientid: str, username: str) -> ClientInfo:
@@ -80,9 +80,10 @@ class FakeBroker:
 
 
 @pytest.fixture
-def broker(monkeypatch: pytest.MonkeyPatch) -> FakeBroker:
+def broker(root_console: Console) -> FakeBroker:
     fake = FakeBroker(clients=[client_info(f"dev-{i:02}", f"user-{i}") for i in range(25)])
-    monkeypatch.setattr(live_pages, "broker", lambda runtime, view: fake)
+    # FakeBroker answers the calls the console makes, as a BrokerClient would (duck-typed stand-in).
+    root_console.supervisor.broker = cast(BrokerClient, fake)
     return fake
 
 

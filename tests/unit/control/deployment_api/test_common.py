@@ -6,8 +6,10 @@ from typing import Any
 import pytest
 from starlette.datastructures import QueryParams
 
-from mqttcloud.contracts import ClientInfo
+from mqttcloud.contracts import ClientInfo, TenantId
 from mqttcloud.control.deployment_api import common
+from mqttcloud.control.deployment_api.clients import views as client_views
+from mqttcloud.control.deployment_api.publish import service as publishing
 from mqttcloud.control.deployment_api.errors import v4_code
 from mqttcloud.control.deployment_api.keys.service import allows, check_permissions
 from mqttcloud.control.deployment_api.quotas import ApiRateLimiter, Quotas
@@ -107,18 +109,18 @@ def _client(**changes: Any) -> ClientInfo:
 )
 def test_rows_from_the_admin_json_equal_rows_from_the_model(info: ClientInfo) -> None:
     raw = info.model_dump(mode="json", by_alias=True)
-    assert common.client_v5_raw(raw) == common.client_v5(info)
-    assert common.client_v4_raw(raw) == common.client_v4(info)
-    v5 = common.client_v5_raw(raw)
+    assert client_views.v5_raw(raw) == client_views.v5(info)
+    assert client_views.v4_raw(raw) == client_views.v4(info)
+    v5 = client_views.v5_raw(raw)
     assert v5["connected_at"] == "2023-11-14T22:13:20.500+00:00"
     assert ("disconnected_at" in v5) is (not info.connected)
     assert v5["tenant_id_from"] == ("peersni" if info.peersni else None)
 
 
 def test_unknown_zone_matches_nothing_and_bad_conn_state_is_400() -> None:
-    assert common.client_filter(QueryParams("zone=other")) is None
+    assert client_views.filters(QueryParams("zone=other")) is None
     with pytest.raises(BadRequest):
-        common.client_filter(QueryParams("conn_state=sleeping"))
+        client_views.filters(QueryParams("conn_state=sleeping"))
 
 
 def test_v4_codes() -> None:
@@ -156,9 +158,35 @@ def test_quotas_follow_the_plan() -> None:
     assert quotas.api_qps == 100
 
 
+@pytest.mark.parametrize(
+    "value", ["1e20", "nan", "inf", "-inf", "-1", "9999999999999999999999", "10000-01-01T00:00:00"]
+)
+def test_times_out_of_range_are_400_naming_the_field(value: str) -> None:
+    """Finding 4 of the hardening issue: these reached `datetime.fromtimestamp` and answered 500."""
+    with pytest.raises(BadRequest) as caught:
+        common.to_datetime(value, "until")
+    assert caught.value.field == "until"
+
+
+def test_bad_properties_are_400_naming_properties() -> None:
+    with pytest.raises(BadRequest) as caught:
+        publishing.message_args(
+            TenantId("d"),
+            topic="t",
+            payload="",
+            encoding="plain",
+            qos=0,
+            retain=False,
+            properties={"message_expiry_interval": 10**20},
+        )
+    assert caught.value.field == "properties"
+
+
 def test_publish_payload_over_1_mb_is_refused() -> None:
-    common.publish_args("d", topic="t", payload="x" * 1024 * 1024, encoding="plain", qos=0, retain=False)
+    publishing.message_args(
+        TenantId("d"), topic="t", payload="x" * 1024 * 1024, encoding="plain", qos=0, retain=False
+    )
     with pytest.raises(BadRequest, match="larger"):
-        common.publish_args(
-            "d", topic="t", payload="x" * (1024 * 1024 + 1), encoding="plain", qos=0, retain=False
+        publishing.message_args(
+            TenantId("d"), topic="t", payload="x" * (1024 * 1024 + 1), encoding="plain", qos=0, retain=False
         )

@@ -1,4 +1,4 @@
-"""`POST /api/v5/publish` fast path (`deployment_api/fast_publish.py`): answers exactly like the route,
+"""`POST /api/v5/publish` fast path (`deployment_api/publish/fast_path.py`): answers exactly like the route,
 and hands every case it is not sure of to the route with the body intact."""
 
 import base64
@@ -16,7 +16,7 @@ from tests.unit.control.deployment_api.test_deployment_api_in_process import (
 
 from mqttcloud.contracts import PublishArgs, PublishResult
 from mqttcloud.control.broker_client import BrokerError, BrokerUnavailable
-from mqttcloud.control.deployment_api import v5
+from mqttcloud.control.deployment_api.publish import v5
 from mqttcloud.control.deployment_api.quotas import ApiRateLimiter
 
 MESSAGE_ID = "0123456789ABCDEF0123456789ABCDEF"
@@ -123,12 +123,17 @@ async def test_cases_it_is_not_sure_of_go_to_the_route_with_their_body(setup: Se
         400,
         "BAD_REQUEST",
     )
-    no_type = await setup.post(content=b'{"topic": "t"}')
-    assert no_type.status_code == 422  # as the route always answered: no JSON content type, no JSON body
+    form = {"content-type": "application/x-www-form-urlencoded"}  # what `curl -d` sends
+    not_json = await setup.post(content=b"topic=t&payload=x", headers=form)
+    v5_error(not_json, 400, "BAD_REQUEST")
     big = {"topic": "t", "payload": "x" * (2 * 1024 * 1024 + 10)}
     v5_error(await setup.post(big), 400, "PACKET_TOO_LARGE")
     assert len(setup.routed) == 3  # warm-up, bad base64, big body (the others fail before the endpoint)
     assert len(setup.broker.published) == 1
+    as_curl_sends = await setup.post(content=b'{"topic": "t"}', headers=form)
+    assert as_curl_sends.status_code == 200  # a JSON body is read as JSON whatever its Content-Type
+    assert len(setup.routed) == 3  # ... by the fast path itself
+    assert len(setup.broker.published) == 2
 
 
 async def test_bad_key_forbidden_key_and_rate_limit_are_the_routes_answers(setup: Setup, api: Api) -> None:

@@ -1,208 +1,105 @@
-"""Built-in authorization rules (v5 `authorization/sources/built_in_database/rules`, v4 `/acl`).
+"""ACL rules' use cases: the one place each read and write sequence on them is written.
 
-A rule belongs to a target: a client id, a username, or everyone ("all", v4 `$all`). The broker gets
-them (`records`) ordered username rules, client-id rules, then rules for all, each in the order written:
-EMQX's built-in database evaluates them the same way, first match wins.
-Action names: requests may say `pub`/`sub`/`pubsub` (docs, v4) or `publish`/`subscribe`/`all` (EMQX 5);
-they are stored as the latter.
+The v5 and v4 routes and the console call these with a `Target`; each write runs `acl/store.py` (the
+rules on fields, quotas and order) in a worker thread, commits, then pushes the rules to the running
+broker, so a call returns once the broker enforces them.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
 
-from mqttcloud.contracts import AclAction, AclPermission, AclRule
+from mqttcloud.control.deployment_api.acl import store
 from mqttcloud.control.deployment_api.acl.models import AclRuleRow
-from mqttcloud.control.deployment_api.quotas import require_room
-from mqttcloud.control.errors import BadRequest, NotFound
+from mqttcloud.control.deployment_api.acl.store import Rule, TargetKind, parse_rule
+from mqttcloud.control.deployment_api.target import Target
 
-TargetKind = Literal["clientid", "username", "all"]
-_ACTIONS = {
-    "pub": AclAction.PUBLISH,
-    "publish": AclAction.PUBLISH,
-    "sub": AclAction.SUBSCRIBE,
-    "subscribe": AclAction.SUBSCRIBE,
-    "pubsub": AclAction.ALL,
-    "subpub": AclAction.ALL,  # misspelling in older v4 docs
-    "all": AclAction.ALL,
-}
-_KIND_ORDER = {"username": 0, "clientid": 1, "all": 2}
+__all__ = ["Rule", "RuleFor", "TargetKind", "parse_rule"]
 
 
 @dataclass(frozen=True, slots=True)
-class Rule:
-    topic: str
-    action: AclAction
-    permission: AclPermission
+class RuleFor:
+    """One rule and whom it is for: a username, a client id, or everyone (`all`, target "")."""
+
+    kind: TargetKind
+    target: str
+    rule: Rule
 
 
-def parse_rule(topic: str, action: str, permission: str) -> Rule:
-    """Raises: Invalid (400 BAD_REQUEST) for an unknown action/permission or an empty topic."""
-    if not topic or len(topic) > 1024:
-        raise BadRequest("topic must be 1-1024 characters", code="BAD_REQUEST")
-    try:
-        return Rule(topic, _ACTIONS[action.lower()], AclPermission(permission.lower()))
-    except (KeyError, ValueError):
-        raise BadRequest(
-            f"bad rule: action {action!r} (pub, sub, pubsub, publish, subscribe, all) or "
-            f"permission {permission!r} (allow, deny)",
-            code="BAD_REQUEST",
-        ) from None
+async def set_rules(target: Target, *, kind: TargetKind, rules: Sequence[tuple[str, Sequence[Rule]]]) -> None:
+    """Replace the rules of each (target, rules) pair (v5 POST/PUT; `all` with [] clears). All pairs are
+    written in one transaction."""
 
-
-def _where(deployment_id: str, kind: TargetKind, target: str | None = None) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [
-        AclRuleRow.deployment_id == deployment_id,
-        AclRuleRow.target_kind == kind,
-    ]
-    if target is not None:
-        where.append(AclRuleRow.target == target)
-    return where
-
-
-def count(session: Session, *, deployment_id: str) -> int:
-    query = select(func.count()).select_from(AclRuleRow).where(AclRuleRow.deployment_id == deployment_id)
-    return int(session.scalar(query) or 0)
-
-
-def rules_of(session: Session, *, deployment_id: str, kind: TargetKind, target: str) -> list[AclRuleRow]:
-    query = select(AclRuleRow).where(*_where(deployment_id, kind, target))
-    return list(session.scalars(query.order_by(AclRuleRow.position, AclRuleRow.id)))
-
-
-def set_rules(
-    session: Session,
-    *,
-    deployment_id: str,
-    kind: TargetKind,
-    target: str,
-    rules: Sequence[Rule],
-    max_entries: int,
-    max_per_target: int,
-) -> None:
-    """Replace every rule of one target (v5 POST/PUT). Raises: Invalid (`QUOTA_EXCEEDED`, bad target)."""
-    if kind != "all" and (not target or len(target) > 255):
-        raise BadRequest(f"{kind} must be 1-255 characters", code="BAD_REQUEST")
-    existing = rules_of(session, deployment_id=deployment_id, kind=kind, target=target)
-    require_room(
-        count(session, deployment_id=deployment_id) - len(existing), len(rules), max_entries, "ACL entries"
-    )
-    require_room(0, len(rules), max_per_target, f"rules for one {kind}")
-    for row in existing:
-        session.delete(row)
-    session.flush()
-    session.add_all(
-        AclRuleRow(
-            deployment_id=deployment_id,
-            target_kind=kind,
-            target=target,
-            topic=rule.topic,
-            action=rule.action.value,
-            permission=rule.permission.value,
-            position=position,
-        )
-        for position, rule in enumerate(rules)
-    )
-    session.commit()
-
-
-def add_rule(
-    session: Session,
-    *,
-    deployment_id: str,
-    kind: TargetKind,
-    target: str,
-    rule: Rule,
-    max_entries: int,
-    max_per_target: int,
-) -> None:
-    """Add one rule (v4 POST /acl); a rule for the same target and topic is replaced, as EMQX 4 does."""
-    existing = rules_of(session, deployment_id=deployment_id, kind=kind, target=target)
-    same = [row for row in existing if row.topic == rule.topic]
-    if not same:
-        require_room(count(session, deployment_id=deployment_id), 1, max_entries, "ACL entries")
-        require_room(len(existing), 1, max_per_target, f"rules for one {kind}")
-        position = max((row.position for row in existing), default=-1) + 1
-        session.add(
-            AclRuleRow(
-                deployment_id=deployment_id,
-                target_kind=kind,
-                target=target,
-                topic=rule.topic,
-                action=rule.action.value,
-                permission=rule.permission.value,
-                position=position,
+    def write(session: Session) -> None:
+        for who, chosen in rules:
+            store.set_rules(
+                session,
+                deployment_id=target.deployment_id,
+                kind=kind,
+                target=who,
+                rules=chosen,
+                max_entries=target.acl_entries(),
+                max_per_target=target.quotas.max_rules_per_target,
             )
-        )
-    else:
-        same[0].action, same[0].permission = rule.action.value, rule.permission.value
-    session.commit()
+
+    await target.write(write)
 
 
-def delete_target(session: Session, *, deployment_id: str, kind: TargetKind, target: str) -> None:
-    """Delete every rule of one target (v5). Raises: NotFound when it has none."""
-    if not rules_of(session, deployment_id=deployment_id, kind=kind, target=target):
-        raise NotFound("Not Found", code="NOT_FOUND")
-    session.execute(sql_delete(AclRuleRow).where(*_where(deployment_id, kind, target)))
-    session.commit()
+async def add_rules(target: Target, rules: Sequence[RuleFor]) -> None:
+    """Add rules one by one (v4 POST /acl, the console); a rule for the same target and topic replaces
+    the old one, as EMQX 4 does."""
+
+    def write(session: Session) -> None:
+        for item in rules:
+            store.add_rule(
+                session,
+                deployment_id=target.deployment_id,
+                kind=item.kind,
+                target=item.target,
+                rule=item.rule,
+                max_entries=target.acl_entries(),
+                max_per_target=target.quotas.max_rules_per_target,
+            )
+
+    await target.write(write)
 
 
-def delete_rule(session: Session, *, deployment_id: str, kind: TargetKind, target: str, topic: str) -> None:
-    """Delete one rule by target and topic (v4). Raises: NotFound."""
-    rows = [
-        r
-        for r in rules_of(session, deployment_id=deployment_id, kind=kind, target=target)
-        if r.topic == topic
-    ]
-    if not rows:
-        raise NotFound("ACL rule not found", code="NOT_FOUND")
-    for row in rows:
-        session.delete(row)
-    session.commit()
+async def delete_target(target: Target, *, kind: TargetKind, who: str) -> None:
+    """Delete every rule of one username or client id. Raises: NotFound when it has none."""
+    await target.write(
+        lambda s: store.delete_target(s, deployment_id=target.deployment_id, kind=kind, target=who)
+    )
 
 
-def targets_page(
-    session: Session, *, deployment_id: str, kind: TargetKind, page: int, limit: int, like: str | None = None
+async def delete_rule(target: Target, *, kind: TargetKind, who: str, topic: str) -> None:
+    """Delete one rule by whom it is for and its topic. Raises: NotFound."""
+    await target.write(
+        lambda s: store.delete_rule(s, deployment_id=target.deployment_id, kind=kind, target=who, topic=topic)
+    )
+
+
+async def rules_of(target: Target, *, kind: TargetKind, who: str) -> list[AclRuleRow]:
+    return await target.read(
+        lambda s: store.rules_of(s, deployment_id=target.deployment_id, kind=kind, target=who)
+    )
+
+
+async def targets_page(
+    target: Target, *, kind: TargetKind, page: int, limit: int, like: str | None = None
 ) -> tuple[list[tuple[str, list[AclRuleRow]]], int]:
-    """v5 listing: one page of targets with their rules, and the number of targets."""
-    where = _where(deployment_id, kind)
-    if like:
-        where.append(AclRuleRow.target.contains(like, autoescape=True))
-    targets_query = select(AclRuleRow.target).where(*where).group_by(AclRuleRow.target)
-    total = int(session.scalar(select(func.count()).select_from(targets_query.subquery())) or 0)
-    targets = list(
-        session.scalars(
-            targets_query.order_by(func.min(AclRuleRow.id)).offset((page - 1) * limit).limit(limit)
+    """One page of usernames or client ids with their rules, and how many there are."""
+    return await target.read(
+        lambda s: store.targets_page(
+            s, deployment_id=target.deployment_id, kind=kind, page=page, limit=limit, like=like
         )
     )
-    return [(t, rules_of(session, deployment_id=deployment_id, kind=kind, target=t)) for t in targets], total
 
 
-def rules_page(
-    session: Session, *, deployment_id: str, kind: TargetKind, page: int, limit: int
+async def rules_page(
+    target: Target, *, kind: TargetKind, page: int, limit: int
 ) -> tuple[list[AclRuleRow], int]:
-    """v4 listing: one page of single rules and the number of rules."""
-    where = _where(deployment_id, kind)
-    total = int(session.scalar(select(func.count()).select_from(AclRuleRow).where(*where)) or 0)
-    query = select(AclRuleRow).where(*where).order_by(AclRuleRow.target, AclRuleRow.position, AclRuleRow.id)
-    return list(session.scalars(query.offset((page - 1) * limit).limit(limit))), total
-
-
-def records(session: Session, *, deployment_id: str) -> list[AclRule]:
-    """Every rule as the broker takes it (`TenantSpec.acl`), in evaluation order."""
-    rows = list(session.scalars(select(AclRuleRow).where(AclRuleRow.deployment_id == deployment_id)))
-    rows.sort(key=lambda r: (_KIND_ORDER.get(r.target_kind, 3), r.target, r.position, r.id))
-    return [
-        AclRule(
-            username=row.target if row.target_kind == "username" else None,
-            clientid=row.target if row.target_kind == "clientid" else None,
-            topic=row.topic,
-            action=AclAction(row.action),
-            permission=AclPermission(row.permission),
-        )
-        for row in rows
-    ]
+    """One page of single rules of a kind, and how many there are."""
+    return await target.read(
+        lambda s: store.rules_page(s, deployment_id=target.deployment_id, kind=kind, page=page, limit=limit)
+    )

@@ -1,34 +1,26 @@
-"""A measured fast path for the hottest Deployment API call, `POST /api/v5/publish`.
+"""A fast path for the hottest Deployment API call, `POST /api/v5/publish`: a pure ASGI middleware in
+front of the platform app, skipping the framework's routing and dependency solving (STYLE §4: a
+measurement beats purity on the hot path; the figures are in bench/RESULTS.md).
 
-Measured with `bench/deployment_api.py` (10,000 connected clients, 32 keep-alive connections, the
-2-core shared machine): the FastAPI route cost ~1,030 us of platform CPU per publish, most of it the
-framework's routing, middleware and dependency solving; this pure ASGI middleware (installed on the
-platform app by `deployment_api.install`, so it runs before the platform's router) answers the same
-request with about half of that, the rest being HTTP parsing and the admin round trip (figures in the
-commit messages).
-Same reasoning as `control/deployments/fast_path.py` (STYLE §4: a measurement beats purity on the hot
-path).
-
-Rule: the fast path publishes only when everything is already known to be fine: the key is in the
-verifier's cache with the right secret and may POST to `publish`, the rate limit lets the request
-through, the body is one valid `PublishIn` whose payload and properties `common.publish_args` accepts,
-and the deployment's broker is running. In every other case it hands the request (its body replayed) to
-the FastAPI route unchanged, which answers exactly as it always does: errors have one code path. Only
-what can go wrong after the message was handed to the broker (broker unavailable or reporting an error)
-is answered here, with the same `live.call` mapping and the same error body as the route.
+Rule: it publishes only when everything is already known to be fine: the key is in the verifier's cache
+with the right secret, `auth.authorize` (the routes' own check) lets it POST to `publish`, the body is one
+valid `PublishIn` that `publish.service.message_args` accepts, and the deployment's broker is running.
+In every other case it hands the request (its body replayed) to the route, which answers exactly as it
+always does: errors have one code path. Only what can go wrong after the message was handed to the
+broker is answered here, through the same `publish.service.publish` and the same error body.
 """
 
 import json
-from typing import Any
 
 import pydantic
+from starlette.datastructures import State
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mqttcloud.control.deployment_api import common, live
-from mqttcloud.control.deployment_api.auth import DeploymentKeyVerifier
-from mqttcloud.control.deployment_api.keys import service as keys
-from mqttcloud.control.deployment_api.quotas import ApiRateLimiter
-from mqttcloud.control.deployment_api.schemas import PublishIn
+from mqttcloud.contracts import TenantId
+from mqttcloud.control.deployment_api import live
+from mqttcloud.control.deployment_api.auth import DeploymentKeyVerifier, authorize
+from mqttcloud.control.deployment_api.publish import service as publishing
+from mqttcloud.control.deployment_api.publish.schemas import PublishIn
 from mqttcloud.control.errors import ApiError, error_response
 
 MAX_BODY = 2 * 1024 * 1024  # larger bodies go to the route (its payload check answers them)
@@ -39,7 +31,7 @@ _NO_SUBSCRIBERS = json.dumps({"message": "no_matching_subscribers", "reason_code
 class PublishFastPath:
     """Pure ASGI middleware in front of the platform app (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, *, state: Any, path: str) -> None:
+    def __init__(self, app: ASGIApp, *, state: State, path: str) -> None:
         self.app = app
         self.state = state  # the platform's app.state: verifier, limiter and runtime are read per request
         self.path = path  # the full path, /api/v5/publish
@@ -55,23 +47,19 @@ class PublishFastPath:
     async def _answer(self, scope: Scope, body: bytes, send: Send) -> bool:
         """Publish and answer; False (nothing sent, nothing published) hands the request to the route."""
         state = self.state
-        content_type = next((value for name, value in scope["headers"] if name == b"content-type"), b"")
-        if not _is_json(content_type):
-            return False  # the route decides (without a JSON content type it does not parse the body)
         verifier: DeploymentKeyVerifier = state.deployment_key_verifier
         header = next((value for name, value in scope["headers"] if name == b"authorization"), None)
         context = verifier.verify_cached(header.decode("latin-1") if header is not None else None)
-        if context is None or not keys.allows(context.permissions, "POST", "publish"):
+        if context is None:
             return False
-        limiter: ApiRateLimiter = state.deployment_api_limiter
         try:
-            limiter.hit(context.deployment_id)
+            authorize(state.deployment_api_limiter, context, "POST", "publish")
         except ApiError:
-            return False  # the route counts again (the bucket is still empty) and renders the 429
+            return False  # the route checks again (the bucket is still empty) and renders the 403 / 429
         try:
             item = PublishIn.model_validate_json(body)
-            args = common.publish_args(
-                context.deployment_id,
+            args = publishing.message_args(
+                TenantId(context.deployment_id),
                 topic=item.topic,
                 payload=item.payload,
                 encoding=item.payload_encoding,
@@ -84,7 +72,7 @@ class PublishFastPath:
         except (pydantic.ValidationError, ApiError):
             return False
         try:
-            result = await live.call(client.publish(args))
+            result = await publishing.publish(client, args)
         except ApiError as exc:
             await error_response(exc.status_code, exc.code, exc.message, exc.headers)(scope, _no_body, send)
             return True
@@ -96,11 +84,6 @@ class PublishFastPath:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
         return True
-
-
-def _is_json(content_type: bytes) -> bool:
-    media = content_type.split(b";", 1)[0].strip().lower()
-    return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
 
 
 def _route_path(scope: Scope) -> str:

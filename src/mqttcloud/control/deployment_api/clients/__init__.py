@@ -1,0 +1,1 @@
+"""clients domain of the Deployment API: service.py (use cases), v5.py and v4.py (presenters)."""

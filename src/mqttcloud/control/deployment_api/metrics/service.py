@@ -1,0 +1,74 @@
+"""Metrics and stats' use cases: the running broker's counters and gauges, under EMQX 5 names (v5) and
+EMQX 4 names (v4, spec §2.3.8), and as Prometheus text.
+
+Live data only, from the broker's admin channel (`Target.broker`); a stopped deployment answers 503.
+"""
+
+from collections.abc import Mapping
+
+from mqttcloud.control.deployment_api import live
+from mqttcloud.control.deployment_api.target import Target
+
+
+async def metrics(target: Target) -> dict[str, int]:
+    """The broker's counters, EMQX 5 names."""
+    return dict((await live.call(target.broker().metrics(target.tenant))).values)
+
+
+async def stats(target: Target) -> dict[str, int]:
+    """The broker's gauges (`connections.count`, ...), EMQX 5 names."""
+    return dict((await live.call(target.broker().stats(target.tenant))).values)
+
+
+async def prometheus_text(target: Target) -> str:
+    """Prometheus text format: stats as gauges, metrics as counters, names `emqx_<name with _>`."""
+    stats_values = await stats(target)
+    metric_values = await metrics(target)
+    lines: list[str] = []
+    for kind, values in (("gauge", stats_values), ("counter", metric_values)):
+        for name in sorted(values):
+            metric = "emqx_" + name.replace(".", "_").replace("-", "_")
+            lines += [f"# TYPE {metric} {kind}", f'{metric}{{node="{target.node}"}} {values[name]}']
+    return "\n".join(lines) + "\n"
+
+
+_V4_METRIC_ALIASES = {
+    "client.check_acl": "client.authorize",
+    "client.acl.allow": "authorization.allow",
+    "client.acl.deny": "authorization.deny",
+    "client.auth.success": "authentication.success",
+    "client.auth.failure": "authentication.failure",
+    "session.takeovered": "session.takenover",
+    "messages.dropped.expired": "delivery.dropped.expired",
+}
+# Documented counters of features this platform does not have (rule engine, delayed publish,
+# anonymous auth, ...): always 0 here, reported so scripts that read them keep working.
+_ALWAYS_ZERO = (
+    "actions.failure",
+    "actions.success",
+    "actions.error",
+    "actions.retry",
+    "actions.exception",
+    "actions.taken",
+    "rules.matched",
+    "messages.delayed",
+    "client.auth.anonymous",
+    "client.auth.ignore",
+    "client.acl.ignore",
+    "packets.connack.auth_error",
+    "packets.connack.error",
+    "packets.publish.inuse",
+    "packets.publish.auth_error",
+    "packets.publish.error",
+    "packets.publish.dropped",
+)
+
+
+def v4_metrics(values: Mapping[str, int]) -> dict[str, int]:
+    """The broker's counters plus their EMQX 4 names (and the always-zero documented ones)."""
+    result = dict(values)
+    for v4_name, name in _V4_METRIC_ALIASES.items():
+        result.setdefault(v4_name, values.get(name, 0))
+    for name in _ALWAYS_ZERO:
+        result.setdefault(name, 0)
+    return result

@@ -1,0 +1,21 @@
+"""v4 presenter of metrics: `/metrics` (spec §2.3.8), one element per node."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from mqttcloud.control.deployment_api import schemas
+from mqttcloud.control.deployment_api.errors import V4Route
+from mqttcloud.control.deployment_api.metrics import service
+from mqttcloud.control.deployment_api.target import Target, target_dep
+
+router = APIRouter(route_class=V4Route)
+Metrics = Annotated[Target, Depends(target_dep("metrics"))]
+
+
+@router.get("/metrics")
+async def metrics(target: Metrics) -> JSONResponse:
+    """`{"data": [{"node", "metrics": {...}}], "code": 0}`."""
+    values = service.v4_metrics(await service.metrics(target))
+    return schemas.v4_data([{"node": target.node, "metrics": values}])

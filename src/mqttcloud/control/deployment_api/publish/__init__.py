@@ -1,0 +1,1 @@
+"""publish domain of the Deployment API: service.py (use cases), v5.py and v4.py (presenters)."""
