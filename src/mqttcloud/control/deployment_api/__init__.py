@@ -39,6 +39,7 @@ def install(app: FastAPI, quotas: Quotas | None = None) -> FastAPI:
     Inside, `/v5` comes first: each router ends with its own 404 catch-all.
     """
     from mqttcloud.control.deployment_api import v4, v5  # noqa: PLC0415  (routers import this package)
+    from mqttcloud.control.deployment_api.shadows import v4 as shadows_v4  # noqa: PLC0415  (as above)
 
     chosen = quotas or Quotas()
     app.state.deployment_api_quotas = chosen
@@ -61,6 +62,7 @@ def install(app: FastAPI, quotas: Quotas | None = None) -> FastAPI:
     api.state = app.state  # one State: the lifespan's `app.state.runtime` is seen here too
     install_error_handlers(api)
     api.include_router(v5.router, prefix="/v5")
+    api.include_router(shadows_v4.router)
     api.include_router(v4.router)
     api.add_middleware(JsonBodies)
     app.mount(V4_PREFIX, api)

@@ -1,7 +1,8 @@
 """Per-deployment quotas of the Deployment API (spec §1.10) and its request-rate limit.
 
 Serverless: 2,000 built-in auth entries, 2,000 ACL entries, 100 rules per user/client, 100 API calls/s.
-Dedicated: auth and ACL entries = session tier (the deployment's `connections`) x 2, 100 API calls/s.
+Dedicated: auth and ACL entries = session tier (the deployment's `connections`) x 2, 100 API calls/s,
+1,000 shadow models with documents of at most 64 KiB each.
 Every number can be overridden by passing a `Quotas` to `deployment_api.install` (or replacing
 `app.state.deployment_api_quotas`). Exceeding an entry quota answers 422 `QUOTA_EXCEEDED` (v4 code 108);
 exceeding the API rate answers 429 `TOO_MANY_REQUESTS` with `Retry-After`.
@@ -23,6 +24,8 @@ class Quotas:
     max_rules_per_target: int = 100
     api_qps: float = 100.0  # per deployment; 0 = unlimited
     api_burst: int = 100
+    max_shadows: int = 1000  # shadow models per Dedicated deployment (shadow service)
+    max_shadow_document_bytes: int = 64 * 1024  # one shadow's JSON `data`, compact UTF-8
 
     def auth_entries(self, *, serverless: bool, connections: int) -> int:
         return (

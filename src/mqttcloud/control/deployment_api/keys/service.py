@@ -21,7 +21,16 @@ from mqttcloud.control.deployments import service as deployments
 from mqttcloud.control.errors import Forbidden, Invalid, NotFound
 from mqttcloud.passwords import hash_api_secret
 
-GROUPS = ("clients", "subscriptions", "publish", "authentication", "authorization", "banned", "metrics")
+GROUPS = (
+    "clients",
+    "subscriptions",
+    "publish",
+    "authentication",
+    "authorization",
+    "banned",
+    "metrics",
+    "shadows",
+)
 METHODS = ("GET", "POST", "PUT", "DELETE", "*")
 _APP_ID_ALPHABET = string.ascii_lowercase + string.digits
 _MANAGERS = {Role.ROOT, Role.ADMINISTRATOR, Role.PROJECT_ADMINISTRATOR, Role.PROJECT_USER}
