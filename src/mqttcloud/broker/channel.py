@@ -162,6 +162,7 @@ class Channel:
                 return subscribe.handle_unsubscribe(self, packet, now)
             case PingReq():
                 self.broker.counters.inc("packets.pingreq.received")
+                self.broker.counters.inc("packets.pingresp.sent")
                 return [self.send(PingResp())]
             case Connect():
                 if state is not ChannelState.CONNECTING:

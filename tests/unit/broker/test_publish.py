@@ -605,3 +605,33 @@ def test_cached_routing_follows_subscribe_resubscribe_and_unsubscribe() -> None:
     assert b.only(Publish) == []
     assert [p.payload for p in c.only(Publish)] == [b"three"]
     assert h.broker.counters["messages.dropped.no_subscribers"] == 1
+
+
+def test_acks_for_an_id_of_another_flow_count_inuse_and_unknown_ids_count_missed() -> None:
+    """EMQX's `packets.{puback,pubrec,pubcomp}.inuse`: an ack whose packet id is in flight in another
+    QoS flow (or not yet at that step); `missed`: no delivery in flight has the id."""
+    h = Harness()
+    a, _ = h.connect("a")
+    b, _ = h.connect("b")
+    sub(b, "one", 1)
+    sub(b, "two", 2)
+    a.send(publish("one", qos=1, packet_id=1))
+    qos1 = b.only(Publish)[0].packet_id
+    a.send(publish("two", qos=2, packet_id=2))
+    qos2 = b.only(Publish)[0].packet_id
+    assert qos1 is not None and qos2 is not None
+    counters = h.broker.counters
+    assert b.send(PubAck(packet_id=qos2)) == []  # a QoS 2 delivery is not acked by PUBACK
+    assert b.send(PubComp(packet_id=qos2)) == []  # ... nor completed before PUBREC
+    assert b.send(PubRec(packet_id=qos1)) == [  # PUBREL has no "in use" code (spec 3.6.2.1)
+        PubRel(packet_id=qos1, reason_code=ReasonCode.PACKET_IDENTIFIER_NOT_FOUND)
+    ]
+    assert (counters["packets.puback.inuse"], counters["packets.pubcomp.inuse"]) == (1, 1)
+    assert counters["packets.pubrec.inuse"] == 1
+    assert b.send(PubAck(packet_id=999)) == []
+    assert counters["packets.puback.missed"] == 1
+    assert h.broker.sessions["b"].inflight.keys() == {qos1, qos2}  # nothing was freed by a wrong ack
+    assert b.send(PubAck(packet_id=qos1)) == []
+    assert b.send(PubRec(packet_id=qos2)) == [PubRel(packet_id=qos2)]
+    assert b.send(PubComp(packet_id=qos2)) == []
+    assert h.broker.sessions["b"].inflight == {}

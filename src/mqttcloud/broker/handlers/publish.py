@@ -201,7 +201,8 @@ def handle_puback(ch: "Channel", pkt: PubAck, now: float) -> list[Action]:
     assert session is not None
     d = session.inflight.get(pkt.packet_id)
     if d is None or d.qos != 1:
-        m["packets.puback.missed"] += 1
+        # in use: the id belongs to a QoS 2 delivery (EMQX's `inuse`); missed: nothing in flight has it
+        m["packets.puback.missed" if d is None else "packets.puback.inuse"] += 1
         return []
     if not session.queue and not session.stored:
         # the common case of `_finish`: nothing to persist, nothing waiting for the freed slot
@@ -220,7 +221,9 @@ def handle_pubrec(ch: "Channel", pkt: PubRec, now: float) -> list[Action]:
     d = session.inflight.get(pkt.packet_id)
     out = Out()
     if d is None or d.qos != 2:
-        ch.broker.counters.inc("packets.pubrec.missed")
+        # the id is unknown (missed), or belongs to a QoS 1 delivery (in use, as EMQX counts it); PUBREL
+        # can only say 0x92 either way (spec 3.6.2.1)
+        ch.broker.counters.inc("packets.pubrec.missed" if d is None else "packets.pubrec.inuse")
         out.actions.append(
             ch.send(PubRel(packet_id=pkt.packet_id, reason_code=ReasonCode.PACKET_IDENTIFIER_NOT_FOUND))
         )
@@ -244,7 +247,8 @@ def handle_pubcomp(ch: "Channel", pkt: PubComp, now: float) -> list[Action]:
     assert session is not None
     d = session.inflight.get(pkt.packet_id)
     if d is None or d.state != AWAIT_COMP:
-        ch.broker.counters.inc("packets.pubcomp.missed")
+        # in use: the id's delivery is not released yet (or is QoS 1); missed: nothing in flight has it
+        ch.broker.counters.inc("packets.pubcomp.missed" if d is None else "packets.pubcomp.inuse")
         return []
     out = Out()
     _finish(ch, d, now, out)

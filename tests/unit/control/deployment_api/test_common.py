@@ -6,12 +6,14 @@ from typing import Any
 import pytest
 from starlette.datastructures import QueryParams
 
+from mqttcloud.broker.metrics import Metrics
 from mqttcloud.contracts import ClientInfo, TenantId
 from mqttcloud.control.deployment_api import common
 from mqttcloud.control.deployment_api.clients import views as client_views
-from mqttcloud.control.deployment_api.publish import service as publishing
 from mqttcloud.control.deployment_api.errors import v4_code
 from mqttcloud.control.deployment_api.keys.service import allows, check_permissions
+from mqttcloud.control.deployment_api.metrics import service as metrics_service
+from mqttcloud.control.deployment_api.publish import service as publishing
 from mqttcloud.control.deployment_api.quotas import ApiRateLimiter, Quotas
 from mqttcloud.control.errors import BadRequest, RateLimited
 
@@ -190,3 +192,109 @@ def test_publish_payload_over_1_mb_is_refused() -> None:
         publishing.message_args(
             TenantId("d"), topic="t", payload="x" * (1024 * 1024 + 1), encoding="plain", qos=0, retain=False
         )
+
+
+# Every metric name spec §2.3.8 documents for `GET /api/metrics` (names and the example's extras).
+DOCUMENTED_V4_METRICS = [
+    "actions.failure",
+    "actions.success",
+    "bytes.received",
+    "bytes.sent",
+    "client.authenticate",
+    "client.auth.anonymous",
+    "client.connect",
+    "client.connack",
+    "client.connected",
+    "client.disconnected",
+    "client.check_acl",
+    "client.subscribe",
+    "client.unsubscribe",
+    "delivery.dropped.too_large",
+    "delivery.dropped.queue_full",
+    "delivery.dropped.qos0_msg",
+    "delivery.dropped.expired",
+    "delivery.dropped.no_local",
+    "delivery.dropped",
+    "messages.delayed",
+    "messages.delivered",
+    "messages.dropped",
+    "messages.dropped.expired",
+    "messages.dropped.no_subscribers",
+    "messages.forward",
+    "messages.publish",
+    "messages.qos0.received",
+    "messages.qos1.received",
+    "messages.qos2.received",
+    "messages.qos0.sent",
+    "messages.qos1.sent",
+    "messages.qos2.sent",
+    "messages.received",
+    "messages.sent",
+    "messages.retained",
+    "messages.acked",
+    "packets.received",
+    "packets.sent",
+    "packets.connect.received",
+    "packets.connack.auth_error",
+    "packets.connack.error",
+    "packets.connack.sent",
+    "packets.publish.received",
+    "packets.publish.sent",
+    "packets.publish.inuse",
+    "packets.publish.auth_error",
+    "packets.publish.error",
+    "packets.publish.dropped",
+    "packets.puback.received",
+    "packets.puback.sent",
+    "packets.puback.inuse",
+    "packets.puback.missed",
+    "packets.pubrec.received",
+    "packets.pubrec.sent",
+    "packets.pubrec.inuse",
+    "packets.pubrec.missed",
+    "packets.pubrel.received",
+    "packets.pubrel.sent",
+    "packets.pubrel.missed",
+    "packets.pubcomp.received",
+    "packets.pubcomp.sent",
+    "packets.pubcomp.inuse",
+    "packets.pubcomp.missed",
+    "packets.subscribe.received",
+    "packets.subscribe.error",
+    "packets.subscribe.auth_error",
+    "packets.suback.sent",
+    "packets.unsubscribe.received",
+    "packets.unsubscribe.error",
+    "packets.unsuback.sent",
+    "packets.pingreq.received",
+    "packets.pingresp.sent",
+    "packets.disconnect.received",
+    "packets.disconnect.sent",
+    "packets.auth.received",
+    "packets.auth.sent",
+    "rules.matched",
+    "session.created",
+    "session.discarded",
+    "session.resumed",
+    "session.takeovered",
+    "session.terminated",
+    "actions.error",
+    "actions.retry",
+    "actions.exception",
+    "actions.taken",
+    "client.acl.allow",
+    "client.acl.deny",
+    "client.acl.ignore",
+    "client.auth.success",
+    "client.auth.failure",
+    "client.auth.ignore",
+]
+
+
+def test_v4_metrics_carry_every_documented_name_from_the_broker_counters() -> None:
+    broker_counters = Metrics().snapshot()
+    answer = metrics_service.v4_metrics(broker_counters)
+    assert sorted(set(DOCUMENTED_V4_METRICS) - answer.keys()) == []
+    # the documented names the broker does not count itself are the features this platform lacks
+    assumed = set(DOCUMENTED_V4_METRICS) - broker_counters.keys() - metrics_service.V4_ALIASES.keys()
+    assert assumed == set(metrics_service.ALWAYS_ZERO)
