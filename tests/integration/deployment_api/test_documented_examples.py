@@ -1,6 +1,9 @@
 # The ROWS data table keeps one documented example per line, as the spec prints it: long lines on purpose.
 # ruff: noqa: E501
-"""Replays every documented example request of spec §2.2 (v5 shape) and §2.3 rows 1-39 (v4 shape).
+"""Replays every documented example request of spec §2.2 (v5 shape) and §2.3 rows 1-39 (v4 shape), as
+the documented `curl -u id:secret -X METHOD -d '{...}' URL` sends it: the body bytes as written, with
+curl's `Content-Type: application/x-www-form-urlencoded` (the docs never set a JSON content type), and no
+Content-Type at all on a request without a body.
 
 Each row is (shape, method, path exactly as documented, query, body, expected status, documented example
 response). Rows run in order against one live deployment: earlier rows create what later rows read
@@ -9,6 +12,7 @@ documented status and contain every key of the documented example, recursively (
 against the example's first element); 204 answers must be empty.
 """
 
+import json
 from typing import Any
 
 import pytest
@@ -110,9 +114,16 @@ V4_METRIC_NAMES = [
     "messages.retained", "messages.acked", "packets.received", "packets.sent", "packets.connect.received",
     "packets.connack.auth_error", "packets.connack.error", "packets.connack.sent", "packets.publish.received",
     "packets.publish.sent", "packets.publish.inuse", "packets.publish.auth_error", "packets.publish.error",
-    "packets.publish.dropped", "packets.subscribe.received", "packets.suback.sent",
-    "packets.unsubscribe.received", "packets.unsuback.sent", "packets.pingreq.received",
-    "packets.pingresp.sent", "packets.disconnect.received", "packets.disconnect.sent", "rules.matched",
+    "packets.publish.dropped", "packets.puback.received", "packets.puback.sent", "packets.puback.inuse",
+    "packets.puback.missed", "packets.pubrec.received", "packets.pubrec.sent", "packets.pubrec.inuse",
+    "packets.pubrec.missed", "packets.pubrel.received", "packets.pubrel.sent", "packets.pubrel.missed",
+    "packets.pubcomp.received", "packets.pubcomp.sent", "packets.pubcomp.inuse", "packets.pubcomp.missed",
+    "packets.subscribe.received", "packets.subscribe.error", "packets.subscribe.auth_error",
+    "packets.suback.sent", "packets.unsubscribe.received", "packets.unsubscribe.error",
+    "packets.unsuback.sent", "packets.pingreq.received", "packets.pingresp.sent",
+    "packets.disconnect.received", "packets.disconnect.sent", "packets.auth.received", "packets.auth.sent",
+    "rules.matched", "actions.error", "actions.retry", "actions.exception", "actions.taken",
+    "client.acl.ignore", "client.auth.ignore",
     "session.created", "session.discarded", "session.resumed", "session.takeovered", "session.terminated",
     "client.acl.allow", "client.acl.deny", "client.auth.success", "client.auth.failure",
 ]  # fmt: skip
@@ -289,11 +300,23 @@ async def test_every_documented_example_request(live: Live) -> None:
             client.close()
 
 
+CURL_HEADERS = {"user-agent": "curl/7.88.1", "accept": "*/*"}
+CURL_FORM = {**CURL_HEADERS, "content-type": "application/x-www-form-urlencoded"}  # what `-d` adds
+
+
 async def replay(live: Live) -> None:
     failures: list[str] = []
     for shape, method, path, query, body, status, example in ROWS:
         base = V5 if shape == "v5" else V4
-        response = await live.client.request(method, base + path, params=query, json=body, auth=live.auth)
+        if body is None:
+            response = await live.client.request(
+                method, base + path, params=query, headers=CURL_HEADERS, auth=live.auth
+            )
+        else:
+            data = json.dumps(body).encode()  # `-d '<the documented JSON>'`
+            response = await live.client.request(
+                method, base + path, params=query, content=data, headers=CURL_FORM, auth=live.auth
+            )
         label = f"{shape} {method} {path}"
         if response.status_code != status:
             failures.append(f"{label}: status {response.status_code} != {status}: {response.text[:300]}")
