@@ -16,8 +16,11 @@ Environment variables:
     MQTTCLOUD_SERVERLESS_DOMAIN    parent domain of Serverless host names (default serverless.localhost)
     MQTTCLOUD_SERVERLESS_LIMITS    Serverless plan quotas over the §1.10 defaults, "field=value,..."
                                    (fields of contracts.Limits; see control/serverless/plans.py)
+    MQTTCLOUD_TRUSTED_PROXIES      proxies whose X-Forwarded-For is believed, "IP or CIDR,..." (default
+                                   none: the TCP peer is the client; see console/security.py)
 """
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -28,6 +31,8 @@ from mqttcloud.control.serverless.plans import parse_limit_overrides
 
 _ENV_PREFIX = "MQTTCLOUD_"
 RATE_LIMIT_PROFILES = ("default", "emqx", "off")
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +56,7 @@ class Settings:
     key_cache_seconds: float = 5.0  # how long a verified platform key is trusted without a DB read
     last_used_interval: float = 60.0  # at most one `last_used_at` write per key per interval
     start_brokers: bool = True  # False: keep desired state in the DB but spawn nothing (tests, db tools)
+    trusted_proxies: tuple[IPNetwork, ...] = ()  # whose X-Forwarded-For names the client (sign-in throttle)
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -109,6 +115,8 @@ class Settings:
             values["rate_limit_overrides"] = parse_rate_limit_overrides(limits)
         if (plan := get("SERVERLESS_LIMITS")) is not None:
             values["serverless_limits"] = parse_limit_overrides(plan)
+        if (proxies := get("TRUSTED_PROXIES")) is not None:
+            values["trusted_proxies"] = parse_trusted_proxies(proxies)
         settings = cls(**values)  # type: ignore[arg-type]  # values are built per field above
         settings = settings.with_overrides(**overrides)
         settings.validate()
@@ -153,3 +161,17 @@ def parse_rate_limit_overrides(value: str) -> dict[str, str]:
             raise ConfigError(f"rate-limit override must look like rule=COUNT/SECONDS, not {item!r}")
         result[rule.strip()] = spec.strip()
     return result
+
+
+def parse_trusted_proxies(value: str) -> tuple[IPNetwork, ...]:
+    """Parse "10.0.0.1, 192.168.0.0/16, ::1" into networks. Raises: ConfigError naming the bad entry."""
+    networks: list[IPNetwork] = []
+    for item in value.split(","):
+        if item.strip():
+            try:
+                networks.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"MQTTCLOUD_TRUSTED_PROXIES: not an IP address or CIDR network: {item.strip()!r}"
+                ) from None
+    return tuple(networks)

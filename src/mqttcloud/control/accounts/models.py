@@ -1,9 +1,13 @@
-"""Account table. Passwords are Argon2 hashes; the role decides what the account may do."""
+"""Account and console-session tables. Passwords are Argon2 hashes; the role decides what an account may do.
+
+A console session row is keyed by the SHA-256 of its cookie token (the token itself is never stored); it
+dies with its account (ON DELETE CASCADE).
+"""
 
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import JSON, Enum, String
+from sqlalchemy import JSON, Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mqttcloud.control.db import Base, UtcDateTime, utcnow
@@ -57,3 +61,12 @@ class Account(Base):
     project_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class ConsoleSession(Base):
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 hex of the cookie token
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

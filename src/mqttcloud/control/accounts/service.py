@@ -1,4 +1,10 @@
-"""Account use cases: the root account, sub-accounts, password checks (Argon2 via argon2-cffi)."""
+"""Account use cases: the root account, sub-accounts, password checks (Argon2 via argon2-cffi).
+
+Rule: Argon2 never runs inside a database transaction. Sign-in and password change read what they need,
+end the transaction, check or hash the password, then write in a short transaction of their own; a
+database lock is never held for the tens of milliseconds a hash costs. An unknown user name costs one
+Argon2 verification with the same parameters as a known one.
+"""
 
 import secrets
 from collections.abc import Sequence
@@ -6,16 +12,18 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mqttcloud.control.accounts.models import ROOT_USERNAME, Account, Role
+from mqttcloud.control.accounts.models import ROOT_USERNAME, Account, ConsoleSession, Role
 from mqttcloud.control.db import utcnow
 from mqttcloud.control.errors import Conflict, Forbidden, Invalid, NotFound
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 8
+# Per hasher (tests swap in a cheap one): the hash an unknown user's password is verified against.
+_dummy_hashes: dict[PasswordHasher, str] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,21 +78,48 @@ def get_root(session: Session) -> Account:
     return root
 
 
-def authenticate(session: Session, *, username: str, password: str) -> Account | None:
-    """Return the account when the password matches, else None (same answer for unknown users)."""
-    account = session.scalar(select(Account).where(Account.username == username))
-    if account is None:
-        _hasher.hash(password)  # spend the same time as a real check: no user enumeration by timing
-        return None
+def _dummy_hash() -> str:
+    hasher = _hasher
+    if hasher not in _dummy_hashes:
+        _dummy_hashes[hasher] = hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hashes[hasher]
+
+
+def _password_matches(password_hash: str | None, password: str) -> bool:
+    """One Argon2 verification; None (unknown user) verifies against a dummy hash and fails."""
     try:
-        _hasher.verify(account.password_hash, password)
+        _hasher.verify(_dummy_hash() if password_hash is None else password_hash, password)
     except (VerificationError, InvalidHashError):
+        return False
+    return password_hash is not None
+
+
+def authenticate(session: Session, *, username: str, password: str) -> Account | None:
+    """Return the account when the password matches, else None (same answer and cost for unknown users).
+
+    Ends `session`'s transaction before Argon2 runs (the caller must have no pending changes); on success
+    records the sign-in (and a rehash with current parameters) in a short transaction of its own.
+    """
+    row = session.execute(
+        select(Account.id, Account.password_hash).where(Account.username == username)
+    ).first()
+    session.rollback()  # no transaction (and on SQLite no lock) while Argon2 runs
+    account_id, password_hash = (None, None) if row is None else (row.id, row.password_hash)
+    if not _password_matches(password_hash, password) or account_id is None or password_hash is None:
         return None
-    if _hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = hash_password(password)
-    account.last_login_at = utcnow()
+    values: dict[str, object] = {"last_login_at": utcnow()}
+    if _hasher.check_needs_rehash(password_hash):
+        values["password_hash"] = hash_password(password)
+    # The password may have changed while it was checked: then this sign-in used the old one and fails.
+    changed = session.execute(
+        update(Account)
+        .where(Account.id == account_id, Account.password_hash == password_hash)
+        .values(**values)
+    )
     session.commit()
-    return account
+    if changed.rowcount != 1:  # type: ignore[attr-defined]  # UPDATE results are CursorResults
+        return None
+    return session.get(Account, account_id)
 
 
 def create_sub_account(
@@ -137,11 +172,32 @@ def delete_sub_account(session: Session, *, actor: Account, account_id: int) -> 
     session.commit()
 
 
-def change_password(session: Session, *, account: Account, old_password: str, new_password: str) -> None:
-    try:
-        _hasher.verify(account.password_hash, old_password)
-    except (VerificationError, InvalidHashError):
-        raise Invalid("old password is wrong", code="WRONG_PASSWORD") from None
+def change_password(session: Session, *, account_id: int, old_password: str, new_password: str) -> Account:
+    """Change an account's password and end all its console sessions (the caller starts a new one).
+
+    Argon2 (check of the old password, hash of the new) runs outside any transaction.
+
+    Raises:
+        NotFound: the account is gone.
+        Invalid: the old password is wrong (code WRONG_PASSWORD) or the new one breaks the rules; also
+            when the password changed meanwhile (then the old password checked is no longer current).
+    """
+    current = session.scalar(select(Account.password_hash).where(Account.id == account_id))
+    session.rollback()  # no transaction while Argon2 runs
+    if current is None:
+        raise NotFound("Account not found")
+    if not _password_matches(current, old_password):
+        raise Invalid("old password is wrong", code="WRONG_PASSWORD")
     _check_password_rules(new_password)
-    account.password_hash = hash_password(new_password)
+    new_hash = hash_password(new_password)
+    changed = session.execute(
+        update(Account)
+        .where(Account.id == account_id, Account.password_hash == current)
+        .values(password_hash=new_hash)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]  # UPDATE results are CursorResults
+        session.rollback()
+        raise Invalid("old password is wrong", code="WRONG_PASSWORD")
+    session.execute(delete(ConsoleSession).where(ConsoleSession.account_id == account_id))
     session.commit()
+    return get_account(session, account_id=account_id)

@@ -21,6 +21,7 @@ ZH_CN: dict[str, str] = {
     "Password": "密码",
     "Wrong user name or password.": "用户名或密码错误。",
     "Too many failed sign-ins. Wait a few minutes and try again.": "登录失败次数过多，请几分钟后再试。",
+    "Too many sign-ins at once. Try again in a moment.": "同时进行的登录过多，请稍后再试。",
     "The form expired or did not come from this console. Reload and retry.": "表单已过期或并非来自本控制台，请刷新后重试。",
     "Not allowed": "无权访问",
     "Not found": "未找到",

@@ -25,11 +25,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData, UploadFile
 
+from mqttcloud.control.accounts import sessions
 from mqttcloud.control.accounts.models import Account
 from mqttcloud.control.config import Settings
 from mqttcloud.control.console import i18n
 from mqttcloud.control.console.metrics_history import MetricsHistory
-from mqttcloud.control.console.security import LOGIN_COOKIE, SESSION_COOKIE, LoginThrottle, Signer
+from mqttcloud.control.console.security import LOGIN_COOKIE, SESSION_COOKIE, LoginThrottle, Signer, SignInGate
 from mqttcloud.control.db import Database, end_request_transactions
 from mqttcloud.control.errors import ApiError
 
@@ -112,6 +113,7 @@ class ConsoleState:
     database: Database
     history: MetricsHistory = field(default_factory=MetricsHistory)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    sign_in_gate: SignInGate = field(default_factory=SignInGate)
     # Secrets to show once after a redirect: (session nonce, label) → (value, expiry on the loop clock).
     once: dict[tuple[str, str], tuple[Mapping[str, str], float]] = field(default_factory=dict)
 
@@ -203,12 +205,9 @@ def login_redirect(request: Request) -> RedirectResponse:
     return redirect(f"{PREFIX}/login?next={quote(target, safe='')}")
 
 
-def _load_account(database: Database, account_id: int) -> Account | None:
+def _load_signed_in(database: Database, token: str) -> sessions.SignedIn | None:
     with database.read_session() as session:
-        account = session.get(Account, account_id)
-        if account is not None:
-            session.expunge(account)
-        return account
+        return sessions.find_session(session, token=token)
 
 
 _PAGE_KEY = "mqttcloud.console_page"  # request.scope key: the page context `current_page` resolved
@@ -220,15 +219,14 @@ async def current_page(request: Request) -> Page:
     if resolved is not None:
         return resolved
     state = console_state(request)
-    claims = state.signer.parse_session(request.cookies.get(SESSION_COOKIE))
-    if claims is None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
         raise LoginRequired
-    account = await run(_load_account, state.database, claims.account_id)
-    if account is None or not state.signer.verify_session(claims, account.password_hash):
+    signed_in = await run(_load_signed_in, state.database, token)
+    if signed_in is None:
         raise LoginRequired
-    page = Page(
-        request, state, account, language(request), state.signer.csrf_token(claims.nonce), claims.nonce
-    )
+    nonce = signed_in.session_id
+    page = Page(request, state, signed_in.account, language(request), state.signer.csrf_token(nonce), nonce)
     request.scope[_PAGE_KEY] = page
     return page
 

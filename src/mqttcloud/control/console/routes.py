@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from mqttcloud.control.accounts import service as accounts
+from mqttcloud.control.accounts import sessions
 from mqttcloud.control.accounts.models import Account, Role
 from mqttcloud.control.api_keys import service as api_keys
 from mqttcloud.control.api_keys.models import ALL_PROJECTS, Scope
@@ -35,7 +36,13 @@ from mqttcloud.control.console.pages import (
     run,
 )
 from mqttcloud.control.console.permissions import may_manage, may_read_accounts, visible_projects
-from mqttcloud.control.console.security import LOGIN_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE
+from mqttcloud.control.console.security import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    SESSION_MAX_AGE,
+    SignInBusy,
+    client_address,
+)
 from mqttcloud.control.db import SessionDep
 from mqttcloud.control.errors import ApiError
 from mqttcloud.control.projects import service as projects
@@ -69,11 +76,13 @@ def _secure(page: Page) -> bool:
     return page.state.settings.use_tls
 
 
-def _set_session(response: Response, page: Page, account: Account) -> None:
-    """Give the browser a new session cookie for `account` (after sign-in or a password change)."""
+async def _set_session(response: Response, page: Page, session: Session, account: Account) -> None:
+    """Open a server-side session for `account` and give the browser its cookie (after sign-in or a
+    password change)."""
+    token = await run(sessions.start_session, session, account_id=account.id)
     response.set_cookie(
         SESSION_COOKIE,
-        page.state.signer.new_session(account.id, account.password_hash),
+        token,
         max_age=SESSION_MAX_AGE,
         httponly=True,
         samesite="lax",
@@ -116,13 +125,18 @@ async def login_page(page: Anonymous, next: str | None = None) -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, page: Anonymous, session: SessionDep) -> Response:
+    """Sign in: throttled per client address, at most `SignInGate.limit` Argon2 checks at once."""
     form = await read_form(request, page)
     username = field_text(form, "username")
     password = field_text(form, "password", strip=False)
     next_url = safe_next(field_text(form, "next"))
-    throttle = page.state.login_throttle
-    address = request.client.host if request.client else ""
-    if throttle.is_blocked(username, address, time.monotonic()):
+    state = page.state
+    address = client_address(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        state.settings.trusted_proxies,
+    )
+    if state.login_throttle.is_blocked(address, time.monotonic()):
         return _login_form(
             page,
             next_url=next_url,
@@ -130,9 +144,21 @@ async def login(request: Request, page: Anonymous, session: SessionDep) -> Respo
             error=page.t("Too many failed sign-ins. Wait a few minutes and try again."),
             status=429,
         )
-    account = await run(accounts.authenticate, session, username=username, password=password)
+    try:
+        async with state.sign_in_gate.slot():
+            account = await run(accounts.authenticate, session, username=username, password=password)
+    except SignInBusy:
+        response = _login_form(
+            page,
+            next_url=next_url,
+            username=username,
+            error=page.t("Too many sign-ins at once. Try again in a moment."),
+            status=429,
+        )
+        response.headers["Retry-After"] = "1"
+        return response
     if account is None:
-        throttle.failed(username, address, time.monotonic())
+        state.login_throttle.failed(address, time.monotonic())
         return _login_form(
             page,
             next_url=next_url,
@@ -140,16 +166,17 @@ async def login(request: Request, page: Anonymous, session: SessionDep) -> Respo
             error=page.t("Wrong user name or password."),
             status=401,
         )
-    throttle.succeeded(username, address)
     response = redirect(next_url)
-    _set_session(response, page, account)
+    await _set_session(response, page, session, account)
     response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request, page: LoggedIn) -> Response:
+async def logout(request: Request, page: LoggedIn, session: SessionDep) -> Response:
+    """Sign out: the session ends on the server, so the cookie is useless even if kept."""
     await read_form(request, page)
+    await run(sessions.end_session, session, token=request.cookies.get(SESSION_COOKIE))
     response = redirect(f"{PREFIX}/login")
     response.delete_cookie(SESSION_COOKIE, path=PREFIX)
     return response
@@ -468,15 +495,9 @@ async def account_page(page: LoggedIn) -> Response:
     return _render_account(page)
 
 
-def _change_password(session: Session, account_id: int, old: str, new: str) -> Account:
-    account = accounts.get_account(session, account_id=account_id)
-    accounts.change_password(session, account=account, old_password=old, new_password=new)
-    return account
-
-
 @router.post("/account", response_class=HTMLResponse)
 async def change_password(request: Request, page: LoggedIn, session: SessionDep) -> Response:
-    """Change the password; the session is re-issued (the old cookie no longer verifies)."""
+    """Change the password: every session of the account ends, this browser gets a new one."""
     form = await read_form(request, page)
     old = field_text(form, "old_password", strip=False)
     new = field_text(form, "new_password", strip=False)
@@ -485,10 +506,16 @@ async def change_password(request: Request, page: LoggedIn, session: SessionDep)
             page, errors={"confirm_password": page.t("The two new passwords differ.")}, status=422
         )
     try:
-        account = await run(_change_password, session, page.signed_in.id, old, new)
+        account = await run(
+            accounts.change_password,
+            session,
+            account_id=page.signed_in.id,
+            old_password=old,
+            new_password=new,
+        )
     except ApiError as error:
         field = "old_password" if error.code == "WRONG_PASSWORD" else "new_password"
         return _render_account(page, errors={field: error.message}, status=422)
     response = _render_account(page, done=True)
-    _set_session(response, page, account)
+    await _set_session(response, page, session, account)
     return response

@@ -1,27 +1,35 @@
-"""Console sessions and CSRF tokens: HMAC-SHA256 with a secret kept in the data folder.
+"""Console CSRF tokens, the session cookie's name, and sign-in protection (throttle, concurrency gate).
 
-A session cookie is `<account id>.<issued at>.<nonce>.<signature>`. The signature covers the first three
-parts *and* the account's current password hash, so changing a password (or deleting the account) ends
-every session of that account without any server-side session table. The CSRF token of a session is an
-HMAC of its nonce; the login form (no session yet) gets its own nonce cookie.
+Sessions themselves live in the database (`accounts/sessions.py`): the cookie holds a random token. The
+CSRF token of a session is an HMAC of its nonce, with a secret kept in the data folder; the login form
+(no session yet) gets its own nonce cookie.
+
+Sign-in protection: failures are counted per client address (`client_address`: X-Forwarded-For counts
+only when the peer is a configured trusted proxy, MQTTCLOUD_TRUSTED_PROXIES), so one source's guesses
+never lock a user out at another address; `SignInGate` caps concurrent sign-ins (each runs Argon2), an
+excess request waits briefly and then gets 429.
 
 Rules: the secret never leaves `<data-dir>/console-secret` (mode 0600); every comparison of a presented
 value is constant-time (`hmac.compare_digest`).
 """
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
-import time
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+
+from mqttcloud.control.config import IPNetwork
 
 SECRET_FILE = "console-secret"  # noqa: S105  (a file name, not a secret)
 SESSION_COOKIE = "mqttcloud_console"
 LOGIN_COOKIE = "mqttcloud_login"
-SESSION_MAX_AGE = 12 * 3600  # seconds; the cookie's Max-Age and the signature's validity
+SESSION_MAX_AGE = 12 * 3600  # seconds; the cookie's Max-Age (the server-side row expires with it)
 
 
 def _b64(data: bytes) -> str:
@@ -48,49 +56,15 @@ def load_secret(data_dir: Path) -> bytes:
     return secret
 
 
-@dataclass(frozen=True, slots=True)
-class SessionClaims:
-    """What a valid session cookie says, before the account is loaded."""
-
-    account_id: int
-    issued_at: int
-    nonce: str
-    payload: str  # the signed part, re-signed with the password hash to verify
-    signature: str
-
-
 class Signer:
-    """Signs and checks session cookies and CSRF tokens with one secret."""
+    """Makes and checks CSRF tokens with one secret."""
 
-    def __init__(self, secret: bytes, *, max_age: int = SESSION_MAX_AGE) -> None:
+    def __init__(self, secret: bytes) -> None:
         self._secret = secret
-        self.max_age = max_age
 
     def _mac(self, *parts: str) -> str:
         message = "\x1f".join(parts).encode("utf-8")
         return _b64(hmac.new(self._secret, message, hashlib.sha256).digest())
-
-    def new_session(self, account_id: int, password_hash: str, *, now: float | None = None) -> str:
-        issued = int(time.time() if now is None else now)
-        payload = f"{account_id}.{issued}.{secrets.token_urlsafe(16)}"
-        return f"{payload}.{self._mac('session', payload, password_hash)}"
-
-    def parse_session(self, cookie: str | None, *, now: float | None = None) -> SessionClaims | None:
-        """Split and date-check a cookie; the signature is checked by `verify_session`."""
-        if not cookie or len(cookie) > 512:
-            return None
-        parts = cookie.split(".")
-        if len(parts) != 4 or not parts[0].isdigit() or not parts[1].isdigit():
-            return None
-        issued = int(parts[1])
-        current = time.time() if now is None else now
-        if not issued <= current + 60 or current - issued > self.max_age:
-            return None
-        return SessionClaims(int(parts[0]), issued, parts[2], ".".join(parts[:3]), parts[3])
-
-    def verify_session(self, claims: SessionClaims, password_hash: str) -> bool:
-        expected = self._mac("session", claims.payload, password_hash)
-        return hmac.compare_digest(expected.encode("ascii"), claims.signature.encode("ascii", "replace"))
 
     def csrf_token(self, nonce: str) -> str:
         return self._mac("csrf", nonce)
@@ -106,37 +80,96 @@ class Signer:
         return secrets.token_urlsafe(16)
 
 
-class LoginThrottle:
-    """Refuses sign-in for a (user name, client address) pair after too many recent failures.
+def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
 
-    Argon2 already makes each guess slow; this bounds how many guesses one source gets per window.
-    Pure bookkeeping: the caller passes the clock. Memory is bounded by dropping the oldest pairs.
+
+def _is_trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address, trusted: Sequence[IPNetwork]) -> bool:
+    return any(address in network for network in trusted)
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequence[IPNetwork]) -> str:
+    """The address a sign-in is counted against.
+
+    The TCP peer, unless it is a trusted proxy: then the right-most X-Forwarded-For entry that is not a
+    trusted proxy (entries left of it were written by the client and prove nothing). IPv6 addresses count
+    per /64, the block one subscriber usually gets.
+    """
+    address = _parse_ip(peer or "")
+    if address is not None and forwarded_for and _is_trusted(address, trusted):
+        for entry in reversed(forwarded_for.split(",")):
+            hop = _parse_ip(entry)
+            if hop is None:
+                break  # a garbled hop: count the request against the last address we could trust
+            address = hop
+            if not _is_trusted(hop, trusted):
+                break
+    if address is None:
+        return peer or ""
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+class SignInBusy(Exception):  # noqa: N818  (a refusal, answered with 429)
+    """Too many sign-ins are being checked at once; the caller answers 429."""
+
+
+class SignInGate:
+    """Caps concurrent sign-ins: each costs an Argon2 run (CPU and memory); an excess one waits up to
+    `wait` seconds for a slot, then is refused."""
+
+    def __init__(self, *, limit: int = 4, wait: float = 2.0) -> None:
+        self.limit = limit
+        self.wait = wait
+        self._semaphore = asyncio.Semaphore(limit)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Raises: SignInBusy when no slot frees within `wait` seconds."""
+        try:
+            async with asyncio.timeout(self.wait):
+                await self._semaphore.acquire()
+        except TimeoutError:
+            raise SignInBusy from None
+        try:
+            yield
+        finally:
+            self._semaphore.release()
+
+
+class LoginThrottle:
+    """Refuses sign-in from a client address after too many recent failures from it.
+
+    Argon2 already makes each guess slow; this bounds how many guesses one source gets per window, and a
+    success does not reset it (an attacker with one valid account could otherwise guess on forever).
+    Failures from one address never block another. Pure bookkeeping: the caller passes the clock. Memory
+    is bounded by dropping the oldest addresses.
     """
 
-    def __init__(self, *, max_failures: int = 10, window: float = 600.0, max_pairs: int = 10_000) -> None:
+    def __init__(self, *, max_failures: int = 20, window: float = 600.0, max_addresses: int = 10_000) -> None:
         self.max_failures = max_failures
         self.window = window
-        self.max_pairs = max_pairs
-        self._failures: dict[tuple[str, str], list[float]] = {}
+        self.max_addresses = max_addresses
+        self._failures: dict[str, list[float]] = {}
 
-    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
-        times = [t for t in self._failures.get(key, []) if now - t < self.window]
+    def _recent(self, address: str, now: float) -> list[float]:
+        times = [t for t in self._failures.get(address, []) if now - t < self.window]
         if times:
-            self._failures[key] = times
+            self._failures[address] = times
         else:
-            self._failures.pop(key, None)
+            self._failures.pop(address, None)
         return times
 
-    def is_blocked(self, username: str, address: str, now: float) -> bool:
-        return len(self._recent((username, address), now)) >= self.max_failures
+    def is_blocked(self, address: str, now: float) -> bool:
+        return len(self._recent(address, now)) >= self.max_failures
 
-    def failed(self, username: str, address: str, now: float) -> None:
-        key = (username, address)
-        times = self._recent(key, now)
+    def failed(self, address: str, now: float) -> None:
+        times = self._recent(address, now)
         times.append(now)
-        self._failures[key] = times
-        while len(self._failures) > self.max_pairs:
+        self._failures[address] = times
+        while len(self._failures) > self.max_addresses:
             del self._failures[next(iter(self._failures))]
-
-    def succeeded(self, username: str, address: str) -> None:
-        self._failures.pop((username, address), None)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient, Response
 from tests.unit.control.conftest import ROOT_PASSWORD, FakeSupervisor
 
@@ -40,6 +41,7 @@ class Console:
     database: Database
     settings: Settings
     supervisor: FakeSupervisor
+    app: FastAPI
 
     async def get(self, path: str) -> Response:
         return await self.client.get(path)
@@ -88,7 +90,7 @@ async def console(database: Database, data_dir: Path, serverless_tls: TlsSpec) -
     async with app.router.lifespan_context(app):
         transport = ASGITransport(app=app)
         async with AsyncClient(transport=transport, base_url=BASE_URL) as client:
-            yield Console(client, database, settings, supervisors[0])
+            yield Console(client, database, settings, supervisors[0], app)
 
 
 @pytest.fixture

@@ -1,9 +1,13 @@
 """Sign-in, sign-out, CSRF and language switching of the console."""
 
+import dataclasses
+import ipaddress
+
 from tests.unit.control.conftest import ROOT_PASSWORD
 from tests.unit.control.console.conftest import Console, csrf_of
 
-from mqttcloud.control.console.security import SESSION_COOKIE
+from mqttcloud.control.console.pages import ConsoleState
+from mqttcloud.control.console.security import SESSION_COOKIE, LoginThrottle, SignInGate
 
 
 async def test_anonymous_visit_redirects_to_login_with_next(console: Console) -> None:
@@ -154,9 +158,60 @@ async def test_pages_forbid_framing_and_foreign_scripts(root_console: Console) -
 
 
 async def test_repeated_failures_are_throttled_even_with_the_right_password(console: Console) -> None:
-    for _attempt in range(10):
+    for _attempt in range(LoginThrottle().max_failures):
         assert (await console.login("root", "wrong-password")).status_code == 401
     blocked = await console.login("root", ROOT_PASSWORD)
     assert blocked.status_code == 429
     assert "Too many failed sign-ins" in blocked.text
     assert SESSION_COOKIE not in console.client.cookies
+
+
+async def test_a_logged_out_cookie_is_useless(root_console: Console) -> None:
+    """Logout ends the session on the server: a copy of the cookie kept by anyone stops working."""
+    cookie = root_console.client.cookies[SESSION_COOKIE]
+    assert (await root_console.submit("/console/projects", "/console/logout", {})).status_code == 303
+    root_console.client.cookies.set(SESSION_COOKIE, cookie, domain="console.test", path="/console")
+    assert (await root_console.get("/console/projects")).status_code == 303
+
+
+def _state(console: Console) -> ConsoleState:
+    state: ConsoleState = console.app.state.console
+    return state
+
+
+async def _login_from(console: Console, address: str, password: str) -> int:
+    form = await console.get("/console/login")
+    response = await console.client.post(
+        "/console/login",
+        data={"csrf_token": csrf_of(form.text), "username": "root", "password": password},
+        headers={"X-Forwarded-For": address},
+    )
+    return response.status_code
+
+
+async def test_failures_from_one_address_do_not_lock_out_another(console: Console) -> None:
+    state = _state(console)
+    state.settings = dataclasses.replace(
+        state.settings, trusted_proxies=(ipaddress.ip_network("127.0.0.1/32"),)
+    )
+    for _attempt in range(state.login_throttle.max_failures):
+        assert await _login_from(console, "198.51.100.7", "wrong-password") == 401
+    assert await _login_from(console, "198.51.100.7", ROOT_PASSWORD) == 429
+    assert await _login_from(console, "203.0.113.5", ROOT_PASSWORD) == 303
+
+
+async def test_forwarded_for_from_an_untrusted_peer_is_ignored(console: Console) -> None:
+    """Without trusted proxies, rotating X-Forwarded-For values does not dodge the throttle."""
+    for attempt in range(_state(console).login_throttle.max_failures):
+        assert await _login_from(console, f"198.51.100.{attempt}", "wrong-password") == 401
+    assert await _login_from(console, "203.0.113.5", ROOT_PASSWORD) == 429
+
+
+async def test_sign_ins_beyond_the_gate_get_429(console: Console) -> None:
+    gate = SignInGate(limit=1, wait=0.05)
+    _state(console).sign_in_gate = gate
+    async with gate.slot():  # another sign-in holds the only slot
+        busy = await console.login("root", ROOT_PASSWORD)
+    assert busy.status_code == 429
+    assert busy.headers["retry-after"] == "1"
+    assert (await console.login("root", ROOT_PASSWORD)).status_code == 303

@@ -1,53 +1,21 @@
-"""Console session cookies and CSRF tokens: signed, bound to the password hash, dated, constant-time."""
+"""Console CSRF tokens, the console secret, and sign-in protection (throttle, client address, gate)."""
 
+import ipaddress
 import stat
 from pathlib import Path
 
 import pytest
 
-from mqttcloud.control.console.security import SECRET_FILE, LoginThrottle, Signer, load_secret
-
-HASH = "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"
-
-
-def test_session_round_trip_names_the_account() -> None:
-    signer = Signer(b"k" * 32)
-    claims = signer.parse_session(signer.new_session(42, HASH))
-    assert claims is not None
-    assert claims.account_id == 42
-    assert signer.verify_session(claims, HASH)
-
-
-def test_changed_password_hash_invalidates_the_session() -> None:
-    signer = Signer(b"k" * 32)
-    claims = signer.parse_session(signer.new_session(1, HASH))
-    assert claims is not None
-    assert not signer.verify_session(claims, HASH + "x")
-
-
-@pytest.mark.parametrize(
-    "mutate", [lambda c: "2" + c[1:], lambda c: c[:-2] + "AA", lambda c: c + ".x", lambda c: ""]
+from mqttcloud.control.config import IPNetwork
+from mqttcloud.control.console.security import (
+    SECRET_FILE,
+    LoginThrottle,
+    Signer,
+    SignInBusy,
+    SignInGate,
+    client_address,
+    load_secret,
 )
-def test_tampered_cookie_is_refused(mutate: object) -> None:
-    signer = Signer(b"k" * 32)
-    cookie = signer.new_session(1, HASH)
-    forged = mutate(cookie)  # type: ignore[operator]  # the parametrized lambdas take and return str
-    claims = signer.parse_session(forged)
-    assert claims is None or not signer.verify_session(claims, HASH)
-
-
-def test_other_secret_does_not_verify() -> None:
-    cookie = Signer(b"a" * 32).new_session(1, HASH)
-    claims = Signer(b"b" * 32).parse_session(cookie)
-    assert claims is not None
-    assert not Signer(b"b" * 32).verify_session(claims, HASH)
-
-
-def test_expired_and_future_sessions_are_refused() -> None:
-    signer = Signer(b"k" * 32, max_age=100)
-    assert signer.parse_session(signer.new_session(1, HASH, now=1000.0), now=1099.0) is not None
-    assert signer.parse_session(signer.new_session(1, HASH, now=1000.0), now=1101.0) is None
-    assert signer.parse_session(signer.new_session(1, HASH, now=5000.0), now=1000.0) is None
 
 
 def test_csrf_token_is_tied_to_the_nonce() -> None:
@@ -73,23 +41,50 @@ def test_truncated_secret_file_is_an_error(tmp_path: Path) -> None:
         load_secret(tmp_path)
 
 
-def test_throttle_blocks_a_pair_after_too_many_failures_then_forgets() -> None:
+def test_throttle_counts_per_address_and_forgets() -> None:
+    """Failures from one address never block another (a real user elsewhere keeps signing in)."""
     throttle = LoginThrottle(max_failures=3, window=60.0)
     for at in (0.0, 1.0, 2.0):
-        assert not throttle.is_blocked("root", "10.0.0.1", at)
-        throttle.failed("root", "10.0.0.1", at)
-    assert throttle.is_blocked("root", "10.0.0.1", 3.0)
-    assert not throttle.is_blocked("root", "10.0.0.2", 3.0)
-    assert not throttle.is_blocked("alice", "10.0.0.1", 3.0)
-    assert not throttle.is_blocked("root", "10.0.0.1", 61.0)
+        assert not throttle.is_blocked("10.0.0.1", at)
+        throttle.failed("10.0.0.1", at)
+    assert throttle.is_blocked("10.0.0.1", 3.0)
+    assert not throttle.is_blocked("10.0.0.2", 3.0)
+    assert not throttle.is_blocked("10.0.0.1", 61.0)
 
 
-def test_throttle_success_clears_and_memory_is_bounded() -> None:
-    throttle = LoginThrottle(max_failures=2, window=60.0, max_pairs=3)
-    throttle.failed("a", "x", 0.0)
-    throttle.succeeded("a", "x")
-    throttle.failed("a", "x", 1.0)
-    assert not throttle.is_blocked("a", "x", 1.0)
-    for name in ("b", "c", "d", "e"):
-        throttle.failed(name, "x", 2.0)
+def test_throttle_memory_is_bounded() -> None:
+    throttle = LoginThrottle(max_failures=2, window=60.0, max_addresses=3)
+    for address in ("a", "b", "c", "d", "e"):
+        throttle.failed(address, 2.0)
     assert len(throttle._failures) == 3
+
+
+PROXY = (ipaddress.ip_network("10.1.0.0/16"),)
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "expected"),
+    [
+        ("203.0.113.9", "198.51.100.1", (), "203.0.113.9"),  # no trusted proxies: the header is ignored
+        ("203.0.113.9", "198.51.100.1", PROXY, "203.0.113.9"),  # an untrusted peer's header is ignored
+        ("10.1.0.5", "198.51.100.1", PROXY, "198.51.100.1"),
+        ("10.1.0.5", "6.6.6.6, 198.51.100.1", PROXY, "198.51.100.1"),  # client-written hops prove nothing
+        ("10.1.0.5", "198.51.100.1, 10.1.0.7", PROXY, "198.51.100.1"),  # two trusted proxies in a row
+        ("10.1.0.5", "garbage", PROXY, "10.1.0.5"),
+        ("2001:db8:1:2::5", None, (), "2001:db8:1:2::/64"),
+    ],
+)
+def test_client_address_honours_forwarded_for_only_from_trusted_proxies(
+    peer: str, forwarded: str | None, trusted: tuple[IPNetwork, ...], expected: str
+) -> None:
+    assert client_address(peer, forwarded, trusted) == expected
+
+
+async def test_sign_in_gate_refuses_when_no_slot_frees_in_time() -> None:
+    gate = SignInGate(limit=1, wait=0.05)
+    async with gate.slot():
+        with pytest.raises(SignInBusy):
+            async with gate.slot():
+                pass
+    async with gate.slot():  # the slot is free again
+        pass
