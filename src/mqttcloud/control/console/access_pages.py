@@ -133,7 +133,7 @@ async def create_key(deployment_id: str, request: Request, page: LoggedIn, sessi
     except ApiError as error:
         if error.status_code == 403:
             raise
-        field = "permissions" if "permission" in error.message else "note"
+        field = error.field or "note"
         return await _render_keys(
             page, session, view, request, errors={field: error.message}, note=note, status=422
         )

@@ -62,6 +62,7 @@ def check_permissions(permissions: Iterable[str] | None) -> list[str] | None:
                 f"permission {entry!r} must be METHOD:group with METHOD in {', '.join(METHODS)} "
                 f"and group in {', '.join(GROUPS)} or *",
                 code="INVALID_PARAMETERS",
+                field="permissions",
             )
         if f"{method}:{group}" not in result:
             result.append(f"{method}:{group}")
@@ -107,9 +108,11 @@ def create_key(
     deployment = deployments.get_deployment(session, deployment_id=deployment_id)
     _require_manager(actor, deployment.project_id)
     if len(note) > 255:
-        raise Invalid("note must be at most 255 characters", code="INVALID_PARAMETERS")
+        raise Invalid("note must be at most 255 characters", code="INVALID_PARAMETERS", field="note")
     if len(list_keys(session, deployment_id=deployment_id)) >= MAX_KEYS_PER_DEPLOYMENT:
-        raise Invalid(f"at most {MAX_KEYS_PER_DEPLOYMENT} keys per deployment", code="QUOTA_EXCEEDED")
+        raise Invalid(
+            f"at most {MAX_KEYS_PER_DEPLOYMENT} keys per deployment", code="QUOTA_EXCEEDED", field="note"
+        )
     secret = secrets.token_hex(16)
     key = DeploymentApiKey(
         app_id=new_app_id(),
