@@ -56,6 +56,7 @@ class Settings:
     key_cache_seconds: float = 5.0  # how long a verified platform key is trusted without a DB read
     last_used_interval: float = 60.0  # at most one `last_used_at` write per key per interval
     start_brokers: bool = True  # False: keep desired state in the DB but spawn nothing (tests, db tools)
+    secret_key: str | None = field(default=None, repr=False)  # None: <data_dir>/secret.key (at_rest.py)
     trusted_proxies: tuple[IPNetwork, ...] = ()  # whose X-Forwarded-For names the client (sign-in throttle)
 
     @property
@@ -102,6 +103,7 @@ class Settings:
             ("PUBLIC_HOST", "public_host"),
             ("BROKER_HOST", "broker_host"),
             ("SERVERLESS_DOMAIN", "serverless_domain"),
+            ("SECRET_KEY", "secret_key"),
         ):
             if (value := get(name)) is not None:
                 values[key] = value

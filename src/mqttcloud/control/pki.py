@@ -244,5 +244,5 @@ def load_or_create_ca(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     _write_atomic(key_path, key_pem, 0o600)
-    _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o600)  # owner-only (at_rest.py)
     return CertificateAuthority(cert=cert, key=key, directory=directory)

@@ -3,16 +3,21 @@
     mqttcloud serve [--data-dir DIR] [--host H] [--port P] [--http]
                     [--public-host NAME] [--broker-ports LOW-HIGH]
 
-Start-up order: settings → database migrations → root account (its password is printed once, unless
+Start-up order: settings → private data folder (umask 077; folders 0700, files 0600) and its data key →
+database migrations → root account (its password is printed once, unless
 MQTTCLOUD_ROOT_PASSWORD gave it) → HTTPS certificate from the platform CA (`--http` serves plain HTTP for
 a TLS-terminating proxy) → bind → uvicorn (whose lifespan brings every desired-running deployment back)
 → print where everything listens. `--port 0` picks a free port; the banner shows the real one.
+
+Rule: the listening socket is never inheritable, so brokers never hold it: after a kill -9 of `serve`,
+the brokers it leaves running (which the next `serve` adopts or stops) do not keep its port.
 """
 
 import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
@@ -25,6 +30,7 @@ from mqttcloud.control import migrations
 from mqttcloud.control.accounts import service as accounts
 from mqttcloud.control.accounts.models import ROOT_USERNAME
 from mqttcloud.control.app import OPENAPI_URL, PLATFORM_API_PREFIX, create_app
+from mqttcloud.control.at_rest import PRIVATE_UMASK, SecretBox, secure_data_dir
 from mqttcloud.control.config import Settings, parse_port_range
 from mqttcloud.control.db import Database
 from mqttcloud.control.errors import ApiError, ConfigError
@@ -67,7 +73,6 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(2048)
-    sock.set_inheritable(True)
     return sock
 
 
@@ -122,10 +127,12 @@ def main(argv: Sequence[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = _settings(argv)
-    except ConfigError as exc:
+        os.umask(PRIVATE_UMASK)  # the database, its WAL, logs and brokers' files: owner only
+        secure_data_dir(settings.data_dir)
+        SecretBox.for_settings(settings)  # a bad MQTTCLOUD_SECRET_KEY stops the start here
+    except (ConfigError, OSError) as exc:
         sys.stderr.write(f"mqttcloud serve: {exc}\n")
         return 2
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     database = Database.from_url(settings.sqlalchemy_url)
     try:

@@ -47,6 +47,7 @@ class ServeProcess:
 
     data_dir: Path
     env: dict[str, str]
+    port: int = 0  # 0: any free port; set it to the first start's port to restart on the same one
     process: subprocess.Popen[str] | None = None
     base_url: str = ""
     banner: str = ""
@@ -66,7 +67,16 @@ class ServeProcess:
     def start(self) -> "ServeProcess":
         stderr = self.stderr_path.open("a")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mqttcloud", "serve", "--data-dir", str(self.data_dir), "--port", "0"],
+            [
+                sys.executable,
+                "-m",
+                "mqttcloud",
+                "serve",
+                "--data-dir",
+                str(self.data_dir),
+                "--port",
+                str(self.port),
+            ],
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
@@ -91,6 +101,19 @@ class ServeProcess:
             raise AssertionError(f"serve did not start:\n{self.banner}\n{self.stderr()}")
         self.base_url = match.group(1)
         return self
+
+    @property
+    def bound_port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: brokers are left running."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.process = None
 
     def stderr(self) -> str:
         return self.stderr_path.read_text() if self.stderr_path.exists() else ""

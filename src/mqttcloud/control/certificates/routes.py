@@ -64,7 +64,12 @@ async def _upload(
 ) -> TlsOut:
     deployment = await _deployment(session, principal, deployment_id)
     certificate = await asyncio.to_thread(
-        service.upload, session, deployment=deployment, request=body, replace=replace
+        service.upload,
+        session,
+        deployment=deployment,
+        request=body,
+        replace=replace,
+        box=runtime.secrets,
     )
     result = service.to_schema(certificate)
     await runtime.reconcile()

@@ -2,8 +2,11 @@
 
 Uploads are validated by `certificates.validation.validate_tls_upload` (a failure is a 422 naming the
 rule) and stored `pending`; the broker runtime marks them `running` once the deployment's broker runs a
-spec with exactly this certificate. Serverless deployments use the platform's certificate: custom TLS
-is refused there (spec §1.10, "custom TLS not supported").
+spec with exactly this certificate. Uploading the material already installed changes nothing (a running
+certificate stays running: no new spec would ever be applied to mark it again). Serverless deployments
+use the platform's certificate: custom TLS is refused there (spec §1.10, "custom TLS not supported").
+
+Rule: the private key is stored sealed (`at_rest.SecretBox`); it is opened only by `spec_builder`.
 """
 
 import datetime as dt
@@ -11,9 +14,10 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mqttcloud.control.at_rest import SecretBox, is_sealed
 from mqttcloud.control.certificates.models import Certificate, TlsStatus, TlsType
 from mqttcloud.control.certificates.schemas import TlsOut, TlsUpload
-from mqttcloud.control.certificates.validation import CertificateRejected, validate_tls_upload
+from mqttcloud.control.certificates.validation import CertificateRejected, ValidatedTls, validate_tls_upload
 from mqttcloud.control.db import utcnow
 from mqttcloud.control.deployments.models import Deployment
 from mqttcloud.control.errors import Conflict, Invalid, NotFound
@@ -49,9 +53,13 @@ def upload(
     deployment: Deployment,
     request: TlsUpload,
     replace: bool,
+    box: SecretBox,
     now: dt.datetime | None = None,
 ) -> Certificate:
     """Validate and store a certificate (`replace=False`: POST, `True`: PUT); it starts `pending`.
+
+    The key is sealed with `box`. Re-uploading exactly the installed certificate, key and CA keeps its
+    status (a running one stays running).
 
     Raises:
         Invalid: Serverless deployment, or the certificate breaks a rule (code INVALID_CERTIFICATE).
@@ -83,10 +91,13 @@ def upload(
     except CertificateRejected as rejected:
         rejected.code = "INVALID_CERTIFICATE"
         raise
+    if existing is not None and _is_installed(existing, valid, box):
+        session.commit()  # ends the transaction (SQLite's write lock) like any write
+        return existing
     certificate = existing or Certificate(deployment_id=deployment.id, created_at=utcnow())
     certificate.tls_type = TlsType(valid.tls_type)
     certificate.cert_pem = valid.cert_pem
-    certificate.key_pem = valid.key_pem
+    certificate.key_pem = box.seal(valid.key_pem)
     certificate.ca_pem = valid.cacert_pem
     certificate.expire_at = valid.not_after
     certificate.common_name = valid.cn
@@ -96,6 +107,26 @@ def upload(
         session.add(certificate)
     session.commit()
     return certificate
+
+
+def _is_installed(existing: Certificate, valid: ValidatedTls, box: SecretBox) -> bool:
+    return (
+        existing.tls_type.value == valid.tls_type
+        and existing.cert_pem == valid.cert_pem
+        and existing.ca_pem == valid.cacert_pem
+        and box.open(existing.key_pem) == valid.key_pem
+    )
+
+
+def seal_plain_keys(session: Session, *, box: SecretBox) -> int:
+    """Seal the private keys stored in plain text (before sealing existed); returns how many."""
+    sealed = 0
+    for certificate in session.scalars(select(Certificate)):
+        if not is_sealed(certificate.key_pem):
+            certificate.key_pem = box.seal(certificate.key_pem)
+            sealed += 1
+    session.commit()
+    return sealed
 
 
 def delete(session: Session, *, deployment_id: str) -> None:

@@ -431,6 +431,7 @@ async def upload_tls(
             deployment=view.deployment,
             request=body,
             replace=existing is not None,
+            box=runtime.secrets,
         )
     except ApiError as error:
         session.rollback()

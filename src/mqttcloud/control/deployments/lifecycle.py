@@ -5,6 +5,10 @@ with `spec_builder` and hands the complete set to the supervisor. The supervisor
 here and update the database: broker status → deployment status, and a spec generation applied by a
 broker → the certificate it serves is `running`, Serverless tenants enabled/disabled → running/stopped.
 
+At start (`restore`) private keys stored in plain text by an older version are sealed. A deleted
+deployment's broker folder (spec with its admin token, user hashes, message store, logs) is removed once
+no process of it runs: when its broker reports stopped, or at the next reconcile if none ran.
+
 Rules: HTTP handlers call only `reconcile()` after their service committed; nothing here holds a process
 handle; database work runs in a worker thread (`asyncio.to_thread`), never on the event loop.
 """
@@ -20,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mqttcloud.contracts import BrokerSpec, ReadyFile
+from mqttcloud.control.at_rest import SecretBox
 from mqttcloud.control.broker_client import BrokerClient
 from mqttcloud.control.certificates import service as certificates
 from mqttcloud.control.config import Settings
@@ -28,7 +33,7 @@ from mqttcloud.control.deployment_api import access as deployment_api_access
 from mqttcloud.control.deployments import service as deployments
 from mqttcloud.control.deployments import spec_builder
 from mqttcloud.control.deployments.models import Deployment, DeploymentStatus, DeploymentType
-from mqttcloud.control.supervisor import BrokerStatus
+from mqttcloud.control.supervisor import BrokerStatus, processes
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +72,9 @@ class BrokerRuntime:
         self.settings = settings
         self.database = database
         self.shared = shared
+        self.secrets = SecretBox.for_settings(settings)
         self.supervisor: SupervisorLike | None = None
+        self._live: set[str] = set()  # broker ids whose process may run (last status not stopped/failed)
         self._lock = asyncio.Lock()
         self._specs: dict[str, dict[int, BrokerSpec]] = {}  # broker id → generation → spec handed over
         self._early_applied: dict[str, int] = {}  # applied before set_desired returned its generation
@@ -86,8 +93,15 @@ class BrokerRuntime:
 
     async def restore(self) -> None:
         """At platform start: nothing runs yet, so reported states restart from `starting`/`stopped`."""
+        sealed = await asyncio.to_thread(self._seal_plain_keys)
+        if sealed:
+            logger.info("sealed %d private key(s) stored in plain text", sealed)
         await asyncio.to_thread(self._reset_statuses)
         await self.reconcile()
+
+    def _seal_plain_keys(self) -> int:
+        with self.database.session() as session:
+            return certificates.seal_plain_keys(session, box=self.secrets)
 
     def _reset_statuses(self) -> None:
         with self.database.session() as session:
@@ -115,6 +129,8 @@ class BrokerRuntime:
             for broker_id in retry_ids:
                 if self.supervisor.status(broker_id) is BrokerStatus.FAILED:
                     await self.supervisor.retry(broker_id)
+            for broker_id in await asyncio.to_thread(self._leftover_dirs):
+                await processes.remove_broker_dir(self.settings.brokers_dir, broker_id)
             early = [(b, g) for b, g in self._early_applied.items() if g in self._specs.get(b, {})]
             for broker_id, _generation in early:
                 del self._early_applied[broker_id]
@@ -126,7 +142,9 @@ class BrokerRuntime:
             rows = deployments.desired_deployments(session)
             certs = certificates.certificates_by_deployment(session)
             # Deployment API (P7): each tenant's users, ACL rules and bans come from deployment_api's tables.
-            shared = dataclasses.replace(self.shared, tenants=deployment_api_access.tenant_contents(session))
+            shared = dataclasses.replace(
+                self.shared, tenants=deployment_api_access.tenant_contents(session), box=self.secrets
+            )
             specs = spec_builder.desired_specs(self.settings, rows, certs, shared)
             # A start requested after a failure: the supervisor must forget the crash history.
             retry = [d.id for d in rows if d.desired_running and d.status is DeploymentStatus.STARTING]
@@ -138,8 +156,22 @@ class BrokerRuntime:
     # Supervisor → database (callbacks)
     # ----------------------------------------------------------------------------------------------
 
+    def _leftover_dirs(self) -> list[str]:
+        """Broker folders of deleted deployments with no process of them running."""
+        brokers_dir = self.settings.brokers_dir
+        if not brokers_dir.is_dir():
+            return []
+        with self.database.session() as session:
+            existing = set(session.scalars(select(Deployment.id)))
+        kept = existing | self._live | {deployments.SERVERLESS_BROKER_ID}
+        return sorted(p.name for p in brokers_dir.iterdir() if p.is_dir() and p.name not in kept)
+
     async def on_status(self, broker_id: str, status: BrokerStatus, detail: str) -> None:
         logger.info("broker %s is %s %s", broker_id, status.value, detail)
+        if status in {BrokerStatus.STOPPED, BrokerStatus.FAILED}:
+            self._live.discard(broker_id)
+        else:
+            self._live.add(broker_id)
         await asyncio.to_thread(self._record_status, broker_id, status, detail)
         if status is BrokerStatus.STOPPED and broker_id != deployments.SERVERLESS_BROKER_ID:
             await asyncio.to_thread(self._remove_if_deleted, broker_id)

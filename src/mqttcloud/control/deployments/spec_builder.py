@@ -9,6 +9,8 @@ spec (the supervisor compares specs to decide whether anything changed).
 - Serverless deployments are tenants of one shared broker (`broker_id` "serverless") with tls and wss
   listeners only, the tenant chosen by SNI host name `<id>.<serverless domain>`, with the Serverless quotas
   of spec §1.10. A stopped Serverless deployment stays as a disabled tenant (its data is kept).
+- A certificate's private key is stored sealed: it is opened here, with `SharedSecrets.box`, and
+  nowhere else.
 """
 
 from collections.abc import Mapping, Sequence
@@ -30,6 +32,7 @@ from mqttcloud.contracts import (
     TlsSpec,
     UserRecord,
 )
+from mqttcloud.control.at_rest import SecretBox
 from mqttcloud.control.certificates.models import Certificate, TlsType
 from mqttcloud.control.config import Settings
 from mqttcloud.control.deployments.models import Deployment
@@ -62,11 +65,13 @@ class TenantContent:
 
 @dataclass(frozen=True, slots=True)
 class SharedSecrets:
-    """Material not stored per deployment: the Serverless broker's admin token and server certificate."""
+    """Material not stored per deployment: the Serverless broker's admin token and server certificate,
+    and the data key that opens stored private keys (None: keys are read as stored)."""
 
     serverless_admin_token: str
     serverless_tls: TlsSpec | None = None
     tenants: Mapping[str, TenantContent] = field(default_factory=dict)
+    box: SecretBox | None = None
 
 
 def broker_paths(settings: Settings, broker_id: str) -> tuple[Path, Path]:
@@ -75,11 +80,11 @@ def broker_paths(settings: Settings, broker_id: str) -> tuple[Path, Path]:
     return base / "data", base / "ready.json"
 
 
-def tls_spec(certificate: Certificate) -> TlsSpec:
+def tls_spec(certificate: Certificate, box: SecretBox | None = None) -> TlsSpec:
+    """The broker's TLS material; the stored key is opened with `box` (see `at_rest`)."""
     mode = TlsMode.TWO_WAY if certificate.tls_type is TlsType.TWO_WAY else TlsMode.ONE_WAY
-    return TlsSpec(
-        cert_pem=certificate.cert_pem, key_pem=certificate.key_pem, mode=mode, ca_pem=certificate.ca_pem
-    )
+    key_pem = certificate.key_pem if box is None else box.open(certificate.key_pem)
+    return TlsSpec(cert_pem=certificate.cert_pem, key_pem=key_pem, mode=mode, ca_pem=certificate.ca_pem)
 
 
 def _tenant(
@@ -107,8 +112,9 @@ def dedicated_spec(
     deployment: Deployment,
     certificate: Certificate | None,
     content: TenantContent = TenantContent(),
+    box: SecretBox | None = None,
 ) -> BrokerSpec:
-    """The broker of one Dedicated deployment."""
+    """The broker of one Dedicated deployment (`box` opens the certificate's stored key)."""
     data_dir, ready_file = broker_paths(settings, deployment.id)
     tenant = TenantId(deployment.id)
     host = settings.broker_host
@@ -132,7 +138,7 @@ def dedicated_spec(
         ready_file=str(ready_file),
         admin=AdminSpec(token=deployment.admin_token),
         listeners=listeners,
-        tls=tls_spec(certificate) if certificate is not None else None,
+        tls=tls_spec(certificate, box) if certificate is not None else None,
         tenants=[_tenant(deployment, content, limits=Limits(max_connections=deployment.connections))],
     )
 
@@ -193,7 +199,9 @@ def desired_specs(
 ) -> list[BrokerSpec]:
     """Every broker that should run: one per desired-running Dedicated deployment, plus Serverless."""
     specs = [
-        dedicated_spec(settings, d, certificates.get(d.id), shared.tenants.get(d.id, TenantContent()))
+        dedicated_spec(
+            settings, d, certificates.get(d.id), shared.tenants.get(d.id, TenantContent()), shared.box
+        )
         for d in deployments
         if d.desired_running and not d.deployment_type.is_serverless
     ]
