@@ -30,6 +30,7 @@ from mqttcloud.control.deployments.routes import router as deployments_router
 from mqttcloud.control.errors import install_error_handlers
 from mqttcloud.control.projects.routes import router as projects_router
 from mqttcloud.control.ratelimit import RateLimiter
+from mqttcloud.control.transport_security import StrictTransportSecurity
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ def create_app(
         limiter=app.state.rate_limiter,
         cache=view_cache,
     )
+    app.add_middleware(StrictTransportSecurity)  # outermost: every HTTPS response, fast path included
     return app
 
 
