@@ -117,10 +117,15 @@ class Runtime:
 
     def flush(self) -> None:
         """End of tick: one joined write per connection."""
+        channels = self.broker.channels
         for cid, chunks in self.out.items():
             if chunks:
-                self.written[cid] += len(b"".join(chunks))
+                n = len(b"".join(chunks))
+                self.written[cid] += n
                 chunks.clear()
+                ch = channels.get(cid)
+                if ch is not None:  # the socket took it all (as `MqttConnection.flush` reports it)
+                    ch.flushed(n, 0)
 
 
 def fan_in(rt: Runtime, qos: int) -> Callable[[], int]:

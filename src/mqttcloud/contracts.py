@@ -155,7 +155,8 @@ class Limits(_Model):
     max_connections: int = 0  # 0 = unlimited; 0x97 Quota exceeded at CONNECT
     max_subscriptions_per_client: int = 0  # 0 = unlimited; 0x97 per filter in SUBACK
     max_topic_levels: int = 128  # 0x8F Topic filter invalid / 0x90 Topic name invalid
-    max_publish_rate: float = 0.0  # messages/s per client, 0 = unlimited; 0x96 Message rate too high
+    max_publish_rate: float = 0.0  # messages/s per client, 0 = unlimited; over it the client is read
+    #   more slowly (runtime.fairness), as EMQX throttles, not disconnected
     max_tenant_rate: float = 0.0  # inbound messages/s for the whole tenant (deployment TPS), 0 = unlimited;
     #   over it the tenant's connections are read more slowly (runtime.fairness), nothing is refused
     max_inflight: int = 32  # server receive maximum and per-session outbound window
@@ -168,6 +169,11 @@ class Limits(_Model):
     connect_timeout: float = 10.0  # seconds to receive CONNECT after accept
     max_keepalive: int = 65535
     retry_interval: float = 30.0  # QoS 1/2 redelivery while connected (0 = only on reconnect)
+    # Outbound memory (broker.budget): bytes unsent on a connection's socket plus its session queue.
+    outbound_soft_budget: int = 1024 * 1024  # past it QoS 0 deliveries are dropped, oldest first
+    outbound_hard_budget: int = 8 * 1024 * 1024  # past it the client is disconnected (0x97 Quota exceeded)
+    tenant_outbound_budget: int = 64 * 1024 * 1024  # unsent bytes of all the tenant's connections;
+    #   past it a connection over its soft budget is disconnected (0x97) as if past its hard budget
 
 
 class TenantSpec(_Model):

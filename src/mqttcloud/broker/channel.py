@@ -22,9 +22,9 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from mqttcloud.broker.actions import Action, ChannelId, Close, Send
+from mqttcloud.broker.delivery import Out, drain
 from mqttcloud.broker.handlers import connect, publish, subscribe
 from mqttcloud.broker.hooks import ClientContext, PeerInfo
-from mqttcloud.broker.limits import RateLimiter
 from mqttcloud.broker.metrics import ConnCounters
 from mqttcloud.broker.session import Session
 from mqttcloud.protocol.encode import encode
@@ -99,7 +99,11 @@ class Channel:
         # topic -> may this client publish there (`handlers.publish`; emptied by Broker on ACL change)
         self.publish_acl: dict[str, bool] = {}
         self.counters = ConnCounters()
-        self.rate = RateLimiter(broker.limits.max_publish_rate, now)
+        # outbound budget (`broker.budget`): bytes the runtime holds unsent for this connection, and
+        # whether deliveries wait in the session queue for the socket to drain
+        self.unsent = 0
+        self.reported = 0  # `unsent` at the last `flushed`: this channel's share of `Broker.unsent_total`
+        self.congested = False
 
     # --- facts the runtime reads --------------------------------------------------------------
 
@@ -286,9 +290,28 @@ class Channel:
         self.counters.recv_oct += n
         self.broker.counters.values["bytes.received"] += n  # (not `inc`: once per read, hot)
 
-    def bytes_sent(self, n: int) -> None:
-        self.counters.send_oct += n
-        self.broker.counters.values["bytes.sent"] += n
+    def flushed(self, written: int, buffered: int) -> bool:
+        """The runtime wrote `written` bytes and now holds `buffered` unsent (its socket's write buffer).
+
+        Returns True when deliveries wait for room that is there now: call `writable` (budget rule 4).
+        """
+        if written:
+            self.counters.send_oct += written
+            self.broker.counters.values["bytes.sent"] += written
+        broker = self.broker
+        broker.unsent_total += buffered - self.reported
+        self.unsent = self.reported = buffered
+        return self.congested and buffered < broker.soft_budget
+
+    def writable(self, now: float) -> list[Action]:
+        """The socket drained under the soft budget: send what waits in the session queue."""
+        self.congested = False
+        session = self.session
+        if self.state is not ChannelState.CONNECTED or session is None or not session.queue:
+            return []
+        out = Out()
+        drain(self, session, now, out)
+        return out.result()
 
     # --- helpers for handlers ------------------------------------------------------------------
 

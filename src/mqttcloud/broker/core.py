@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterable
 
 from mqttcloud import contracts
-from mqttcloud.broker import persistence, queries, routing
+from mqttcloud.broker import budget, persistence, queries, routing
 from mqttcloud.broker.actions import INFO, Action, ChannelId, Close, Log
 from mqttcloud.broker.channel import Channel, ChannelState
 from mqttcloud.broker.delivery import Out, drain, redeliver
@@ -53,7 +53,7 @@ class Broker:
     `MalformedPacket`/`ProtocolError` (from decoding or from `handle`) call `ch.fail(error, now)`;
     when the peer goes away call `broker.channel_closed(id, now)`; arm a timer at
     `ch.next_deadline()` and call `ch.tick(now)`. Per broker: a timer at `broker.next_deadline()`
-    calling `broker.tick(now)`. Report transport bytes with `ch.bytes_received(n)` / `bytes_sent(n)`.
+    calling `broker.tick(now)`. Report transport bytes with `ch.bytes_received(n)` / `flushed(n, unsent)`.
     """
 
     def __init__(
@@ -74,6 +74,8 @@ class Broker:
         self.sys_interval = sys_interval
         self.counters = Metrics()
         self.sessions: dict[str, Session] = {}
+        self.soft_budget = budget.soft_budget(spec.limits)  # `broker.budget`
+        self.unsent_total = 0  # sum of `Channel.reported`: the tenant's unsent bytes at the last flushes
         self.channels: dict[ChannelId, Channel] = {}
         self.live = 0  # channels in CONNECTED state
         self.trie = SubscriptionTrie()
@@ -112,6 +114,7 @@ class Broker:
             self._kicking = list(self.channels)
             self._kicking.reverse()  # popped from the end: oldest first
             out = Out()
+        self.soft_budget = budget.soft_budget(spec.limits)
             self._kick(now, out)
             return out.result()
         if spec.enabled:
@@ -193,6 +196,8 @@ class Broker:
             return
         self.counters.inc("client.disconnected")
         out.actions.append(Log(INFO, "client.disconnected", (("clientid", ch.clientid), ("reason", reason))))
+        self.unsent_total -= ch.reported  # what the runtime still holds for it goes with the transport
+        ch.unsent = ch.reported = 0
         self.last_channel[session.clientid] = ch
         session.connected_channel = None
         session.disconnected_at = now
@@ -439,6 +444,14 @@ class Broker:
 
     def snapshot(self) -> list[Record]:
         """The records that recreate the current durable state (for log compaction)."""
+    def cut_off(self, ch: Channel, reason: ReasonCode, why: str, now: float, out: Out) -> None:
+        """Disconnect a client from the server side: DISCONNECT `reason` (v5), close; the will goes."""
+        if ch.state is ChannelState.CONNECTED and ch.version == 5:
+            out.actions.append(ch.send(Disconnect(reason_code=reason, properties=ch.reason_props(why))))
+            self.counters.inc("packets.disconnect.sent")
+        out.actions.append(Close(ch.channel_id, why))
+        self._gone(ch, now, out, normal=False, reason=why)
+
         return persistence.snapshot(self)
 
     # --- admin (see broker/queries.py) -----------------------------------------------------------

@@ -17,12 +17,15 @@ Rules:
   and counted (send_msg.dropped.too_large) as if sent.
 - [MQTT-3.3.2-5] expired messages are dropped instead of sent; [MQTT-3.3.2-6] the expiry sent is the
   remaining time.
+- Outbound memory budgets (`broker.budget`): a delivery to a congested connection waits in the
+  session queue instead of adding to the unsent bytes, and the queue drains only under the soft budget.
 - Persistent sessions get a `MessageQueued` record for every QoS 1/2 message they take in and a
   `MessageAcked` record when it leaves (acked, dropped, expired).
 """
 
 from typing import TYPE_CHECKING
 
+from mqttcloud.broker import budget
 from mqttcloud.broker.actions import Action, Persist, Send
 from mqttcloud.broker.durability import MessageAcked, MessageQueued, Record
 from mqttcloud.broker.message import Message
@@ -269,6 +272,7 @@ def send_now(
         _drop(ch, session, d, "too_large", out)
         return
     _count_sent(ch, qos)
+    ch.unsent += len(data)
     out.actions.append(Send(ch.channel_id, data))
 
 
@@ -281,12 +285,15 @@ def deliver(
     *,
     cache: EncodeCache | None = None,
 ) -> None:
-    """Route one delivery into `session`: send now, queue (window full / offline), or drop."""
+    """Route one delivery into `session`: send now, queue (window full / congested / offline), or drop."""
     if d.qos and session.stored:
         out.records.append(MessageQueued(session.clientid, d.qos, d.message, d.subscription_ids, d.retain))
-    if ch is not None and (d.qos == 0 or (not session.queue and len(session.inflight) < ch.send_window)):
-        send_now(ch, session, d, now, out, cache=cache)
-        return
+    congested = False
+    if ch is not None:
+        congested = ch.unsent >= ch.broker.soft_budget
+        if not congested and (d.qos == 0 or (not session.queue and len(session.inflight) < ch.send_window)):
+            send_now(ch, session, d, now, out, cache=cache)
+            return
     if ch is None and not session.is_persistent:
         return  # nobody will ever read it
     dropped = session.enqueue(d)
@@ -296,13 +303,21 @@ def deliver(
             ch.counters.send_msg_dropped_queue_full += 1
         if dropped.qos and session.stored:
             out.records.append(MessageAcked(session.clientid, dropped.message.id))
+    if congested:
+        assert ch is not None
+        ch.congested = True
+        budget.enforce(ch, session, now, out)
 
 
 def drain(ch: "Channel", session: Session, now: float, out: Out) -> None:
-    """Move queued deliveries onto the wire while the in-flight window has room."""
+    """Move queued deliveries onto the wire while the in-flight window and the soft budget have room."""
     limit = ch.send_window
     queue = session.queue
+    soft = ch.broker.soft_budget
     while queue and (queue[0].qos == 0 or len(session.inflight) < limit):
+        if ch.unsent >= soft:
+            ch.congested = True  # the rest goes when the runtime reports the socket drained
+            return
         send_now(ch, session, session.dequeue(), now, out)
 
 
@@ -320,4 +335,5 @@ def redeliver(ch: "Channel", session: Session, now: float, out: Out) -> None:
             _drop(ch, session, d, "expired" if d.message.is_expired(now) else "too_large", out)
             continue
         _count_sent(ch, d.qos)
+        ch.unsent += len(data)
         out.actions.append(Send(ch.channel_id, data))

@@ -163,6 +163,6 @@ def restore(broker: "Broker", records: Iterable[Record], now: float) -> None:
             if d.state == AWAIT_COMP:  # PUBREL is owed with the original packet id [MQTT-4.4.0-1]
                 s.inflight[d.packet_id] = d
             elif not d.message.is_expired(now):
-                s.queue.append(d)
+                s.append_restored(d)
     for s in broker.sessions.values():
         broker.schedule_expiry(s)

@@ -6,10 +6,11 @@ choice, delivery) and `send_retained` (retained messages for a new subscription)
 Rules:
 - Overlapping subscriptions of one client give one delivery at the highest granted QoS carrying every
   subscription identifier [MQTT-3.3.4-2] [MQTT-3.3.4-3].
-- Fast path: a QoS 0 delivery to a connected client with no outbound topic aliases and a message
-  without expiry appends `Send(channel, shared_bytes)` directly (no `Delivery` object) and batches the
-  broker counters; the bytes come from one `EncodeCache` per message, so N receivers of one protocol
-  version share one `bytes` object. Everything else goes through `delivery.deliver`.
+- Fast path: a QoS 0 delivery to a connected client under its soft outbound budget
+  (`broker.budget`) with no outbound topic aliases and a message without expiry appends
+  `Send(channel, shared_bytes)` directly (no `Delivery` object) and batches the broker counters; the
+  bytes come from one `EncodeCache` per message, so N receivers of one protocol version share one
+  `bytes` object. Everything else goes through `delivery.deliver`.
 - Plan cache: who receives a topic (merged per client, with QoS, retain flag and subscription ids) is
   computed once per (topic, QoS, retain) and reused until the trie's `generation` moves (any
   subscribe/unsubscribe); shared groups and no-local subscriptions are planned per message.
@@ -114,7 +115,8 @@ def route(broker: "Broker", msg: Message, now: float, out: Out) -> int:
         m["messages.dropped.no_subscribers"] += 1
         return 0
     cache: EncodeCache | None = None
-    qos0: dict[tuple[int, bool, tuple[int, ...]], bytes] = {}  # QoS 0 bytes by (version, retain, ids)
+    # QoS 0 bytes and their length by (version, retain, ids)
+    qos0: dict[tuple[int, bool, tuple[int, ...]], tuple[bytes, int]] = {}
     sessions = broker.sessions
     channels = broker.channels
     actions = out.actions
@@ -122,25 +124,33 @@ def route(broker: "Broker", msg: Message, now: float, out: Out) -> int:
     fast = 0
     for cid, qos, retain, sids in plan:
         session = sessions.get(cid)
+    soft = broker.soft_budget  # a congested receiver takes the `deliver` path (broker.budget)
         if session is None:
             continue
         chid = session.connected_channel
         ch = channels.get(chid) if chid is not None else None
-        if qos == 0 and ch is not None and shareable and not ch.client_topic_alias_maximum:
+        if (
+            qos == 0
+            and ch is not None
+            and shareable
+            and ch.unsent < soft
+            and not ch.client_topic_alias_maximum
+        ):
             # Fast path (module docstring): shared bytes, no Delivery object, counters batched.
             version = ch.version
             key = (version, retain, sids)
-            data = qos0.get(key)
-            if data is None:
+            encoded = qos0.get(key)
+            if encoded is None:
                 if not sids and (version != 5 or _has_no_properties(msg)):
                     data = encode_publish_qos0(msg.topic, msg.payload, retain=retain, version=version)
                 else:
                     if cache is None:
                         cache = EncodeCache(msg)
                     data = cache.get(version, 0, retain, sids, now).data
-                qos0[key] = data
+                encoded = qos0[key] = (data, len(data))
+            data, size = encoded
             limit = ch.client_maximum_packet_size
-            if not limit or len(data) <= limit:
+            if not limit or size <= limit:
                 c = ch.counters
                 c.send_pkt += 1
                 c.send_msg += 1
@@ -148,6 +158,7 @@ def route(broker: "Broker", msg: Message, now: float, out: Out) -> int:
                 actions.append(Send(ch.channel_id, data))
                 fast += 1
                 continue
+                ch.unsent += size
         if cache is None and len(plan) > 1:  # one receiver: `send_now` encodes with its packet id
             cache = EncodeCache(msg)
         deliver(ch, session, Delivery(msg, qos, retain, sids), now, out, cache=cache)

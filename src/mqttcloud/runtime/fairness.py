@@ -1,5 +1,6 @@
-"""Per-tenant fairness in a shared (Serverless) broker process: a token bucket on each tenant's inbound
-message rate. Input over the rate waits in the connection's backlog (reading paused); nothing is dropped.
+"""Inbound message rates: a token bucket on each tenant's rate (fairness in a shared Serverless process)
+and on each client's (`Limits.max_publish_rate`). Input over a rate waits in the connection's backlog
+(reading paused); nothing is dropped and nobody is disconnected, as EMQX throttles.
 
 Every tenant of the shared process gets `Limits.max_tenant_rate` messages per second (the Serverless
 deployment TPS, spec §1.10: 1000/s), with a burst of one second's worth. Before a connection handles
@@ -13,8 +14,8 @@ tenant cannot starve another.
 Why admission before handling (measured): one read of a TLS transport can carry ~256 KiB, some 10,000
 small PUBLISH packets; charging after handling let a flooding tenant overshoot by one read per
 connection. Why reads: TCP (and TLS, WebSocket) pushes back on the client, which keeps its messages
-until we read again, so no MQTT error is needed. The per-client publish rate (0x96) is a different
-rule, enforced by the core (`broker.limits.RateLimiter`).
+until we read again, so no MQTT error is needed. The per-client publish rate works the same way with a
+bucket per connection (burst: one second's worth); a frame is admitted when both buckets have a token.
 
 Rules this module must not break:
 - `TokenBucket` and `admit_frames` are pure: time is an argument (unit-tested with numbers).
@@ -128,13 +129,43 @@ def _cut(frames: Sequence[Frame], publishes: int) -> int:
     return len(frames)
 
 
+def admit_both(
+    client: TokenBucket | None, tenant: TokenBucket | None, frames: Sequence[Frame], now: float
+) -> tuple[int, float]:
+    """How many leading `frames` both buckets admit (tokens taken from both), and the delay before
+    the next one could be (0.0 when all are admitted). A missing bucket admits everything."""
+    allowed, wait = len(frames), 0.0
+    if client is not None:
+        allowed, wait = admit_frames(client, frames, now)
+    if tenant is not None:
+        admitted, tenant_wait = admit_frames(tenant, frames[:allowed], now)
+        if admitted < allowed:
+            if client is not None:  # give back the client's tokens for what the tenant held back
+                client.tokens += count_publishes(frames[admitted:allowed])
+            allowed, wait = admitted, tenant_wait
+    return allowed, wait
+
+
+def client_bucket(conn: "MqttConnection", rate: float, now: float) -> TokenBucket | None:
+    """The connection's publish-rate bucket, following the current limit; None without a limit."""
+    bucket = conn.rate_bucket
+    if rate <= 0:
+        conn.rate_bucket = None
+        return None
+    if bucket is None:
+        bucket = conn.rate_bucket = TokenBucket(rate, now)
+    elif bucket.rate != rate:
+        bucket.set_rate(rate)
+    return bucket
+
+
 def admit(conn: "MqttConnection", frames: Sequence[Frame]) -> tuple[int, float]:
-    """`admit_frames` with the bucket of `conn`'s tenant; everything is admitted when it has no rate."""
+    """`admit_both` with `conn`'s own bucket and its tenant's; everything is admitted without rates."""
     tenant = conn.tenant
-    if tenant is None or tenant.spec.limits.max_tenant_rate <= 0:
+    if tenant is None:
+        return len(frames), 0.0
+    limits = tenant.spec.limits
+    if limits.max_tenant_rate <= 0 and limits.max_publish_rate <= 0:
         return len(frames), 0.0  # the common case outside the shared process: one attribute walk
     now = time.monotonic()
-    bucket = bucket_for(tenant, now)
-    if bucket is None:
-        return len(frames), 0.0
-    return admit_frames(bucket, frames, now)
+    return admit_both(client_bucket(conn, limits.max_publish_rate, now), bucket_for(tenant, now), frames, now)

@@ -39,6 +39,24 @@ class Client:
 
     framer: Framer = field(default_factory=Framer)
     raw: list[bytes] = field(default_factory=list)
+    stalled: bool = False  # a consumer that does not read: sends pile up in `unread` (the socket buffer)
+    unread: list[bytes] = field(default_factory=list)
+
+    def unread_bytes(self) -> int:
+        return sum(len(b) for b in self.unread)
+
+    def read_all(self) -> list[Packet]:
+        """Stop stalling and read everything buffered; the socket drains (`Channel.writable`)."""
+        h = self.harness
+        self.stalled = False
+        before = len(self.inbox)
+        pending, self.unread = self.unread, []
+        for data in pending:
+            self.receive(data)
+        ch = h.broker.channel(self.channel_id)
+        if ch is not None and ch.flushed(0, 0):
+            h.perform(ch.writable(h.now))
+        return self.inbox[before:]
 
     @property
     def channel(self) -> Channel:
@@ -104,14 +122,18 @@ class Harness:
 
     def perform(self, actions: list[Action]) -> None:
         self.batches.append(actions)
+        writable: list[Channel] = []  # drained after the batch, as the runtime does after its flush
         for a in actions:
             match a:
                 case Send():
                     client = self.clients[a.channel_id]
                     ch = self.broker.channel(a.channel_id)
-                    if ch is not None:
-                        ch.bytes_sent(len(a.data))
-                    client.receive(a.data)
+                    if client.stalled:
+                        client.unread.append(a.data)
+                    else:
+                        client.receive(a.data)
+                    if ch is not None and ch.flushed(len(a.data), client.unread_bytes()):
+                        writable.append(ch)
                 case Close():
                     self.clients[a.channel_id].closed = True
                 case Authenticate():
@@ -125,6 +147,8 @@ class Harness:
                     self.log.extend(a.records)
                 case Log():
                     pass
+        for ch in dict.fromkeys(writable):
+            self.perform(ch.writable(self.now))
 
     def release_auth(self, decision: ConnectDecision | None = None) -> None:
         pending, self.pending_auth = self.pending_auth, []

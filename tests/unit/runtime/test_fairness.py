@@ -100,13 +100,15 @@ class FakeTenant:
 @dataclass
 class FakeConnection:
     tenant: FakeTenant | None
+    rate_bucket: TokenBucket | None = None
 
 
-def conn_of(rate: float) -> MqttConnection:
+def conn_of(rate: float, client_rate: float = 0.0) -> MqttConnection:
     spec = contracts.TenantSpec(
-        tenant_id=contracts.TenantId("t"), limits=contracts.Limits(max_tenant_rate=rate)
+        tenant_id=contracts.TenantId("t"),
+        limits=contracts.Limits(max_tenant_rate=rate, max_publish_rate=client_rate),
     )
-    # cast: admit() reads only the connection's tenant and the tenant's spec.
+    # cast: admit() reads only the connection's tenant, the tenant's spec and the connection's bucket.
     return cast(MqttConnection, FakeConnection(FakeTenant(spec)))
 
 
@@ -122,3 +124,22 @@ def test_connections_of_one_tenant_share_its_bucket_and_other_tenants_have_their
     assert fairness.admit(other_conn, [PUB] * 80)[0] == 20  # same tenant: 100 in total
     assert fairness.admit(conn_of(100.0), [PUB] * 80)[0] == 80  # another tenant is not affected
     assert fairness.bucket_for(cast(TenantRuntime, tenant), time.monotonic()) is not None
+
+
+def test_client_rate_holds_back_one_client_without_refusing_it() -> None:
+    """Serverless 10 msg/s per client: a burst of one second's worth, then one more every 0.1 s."""
+    conn = conn_of(0.0, client_rate=10.0)
+    allowed, wait = fairness.admit(conn, [PUB] * 50)
+    assert allowed == 10
+    assert wait == pytest.approx(0.1, abs=0.01)
+    assert fairness.admit(conn_of(0.0, client_rate=10.0), [PUB] * 10)[0] == 10  # its own bucket
+
+
+def test_both_buckets_admit_the_smaller_count_and_the_client_keeps_unused_tokens() -> None:
+    client = TokenBucket(10.0, now=0.0)
+    tenant = TokenBucket(4.0, now=0.0)
+    allowed, wait = fairness.admit_both(client, tenant, [PUB] * 8, 0.0)
+    assert allowed == 4  # the tenant's burst
+    assert wait == pytest.approx(0.25)  # the tenant's next token
+    assert client.tokens == 6.0  # only the 4 admitted were charged to the client
+    assert fairness.admit_both(None, None, [PUB] * 8, 0.0) == (8, 0.0)

@@ -1,9 +1,10 @@
 """PUBLISH from a client (QoS 0/1/2 inbound) and the acknowledgements of outbound QoS 1/2.
 
-Inbound, in spec order: topic alias (spec 3.3.2.3.4), topic validity and level limit, rate limit
-(0x96), receive maximum for QoS 2 [MQTT-3.3.4-9], authorization (0x87), duplicate QoS 2, then route
-and acknowledge. The PUBACK/PUBREC is returned in the same batch as the routing's `Persist`, so the
-runtime only sends it once the queued copies are durable (`actions` rule 1).
+Inbound, in spec order: topic alias (spec 3.3.2.3.4), topic validity and level limit, receive maximum
+for QoS 2 [MQTT-3.3.4-9], authorization (0x87), duplicate QoS 2, then route and acknowledge. The
+PUBACK/PUBREC is returned in the same batch as the routing's `Persist`, so the runtime only sends it
+once the queued copies are durable (`actions` rule 1). The publish rate is not checked here: the
+runtime reads a client over its rate more slowly (`runtime.fairness`).
 
 Fast path (measured with `bench/core_publish.py`, v3.1.1, CPU µs per inbound PUBLISH on the loaded
 2-core box; fan-in QoS 0 ~15 → 11-15, QoS 1 ~31 → 23-27): each channel remembers its publish decision
@@ -116,9 +117,6 @@ def handle_publish(ch: "Channel", pkt: Publish, now: float) -> list[Action]:
     allowed = ch.publish_acl.get(topic)
     if allowed is None:
         validate_topic_name(topic, broker.limits.max_topic_levels)  # 0x90 as DISCONNECT / close
-    rate = ch.rate
-    if rate.rate > 0 and not rate.allow(now):
-        raise ProtocolError("publish rate exceeded", ReasonCode.MESSAGE_RATE_TOO_HIGH)
     session = ch.session
     assert session is not None
     if qos == 2:
