@@ -446,6 +446,40 @@ class EmptyResult(_Model):
     pass
 
 
+class CaptureArgs(_Model):
+    """Long-poll the messages a tenant routes on `filters` (op `capture`), for control-plane consumers.
+
+    The first call of a `consumer` starts capturing: from then on every message the tenant routes (after
+    authorization) on a matching topic is queued for it, in order, until the broker stops. Each call
+    takes up to `max_messages` from the queue, waiting up to `wait` seconds while it is empty; a call with
+    other filters replaces them. The queue is bounded (`max_queued` messages, `max_queued_bytes` of
+    payload): when full, the oldest message is dropped and counted in the next answer's `dropped`.
+    Messages taken are gone (at most once): a consumer that dies between two calls loses that batch.
+    """
+
+    tenant: TenantId
+    consumer: str = Field(min_length=1, max_length=64)  # e.g. "shadows", "rules"
+    filters: list[str] = Field(min_length=1, max_length=64)
+    wait: float = Field(default=0.0, ge=0.0, le=30.0)
+    max_messages: int = Field(default=100, ge=1, le=10000)
+    max_queued: int = Field(default=10000, ge=1, le=1_000_000)
+    max_queued_bytes: int = Field(default=16 * 1024 * 1024, ge=1)
+
+
+class CapturedMessage(_Model):
+    topic: str
+    payload_b64: str
+    qos: int
+    retain: bool
+    clientid: str | None  # the publisher; None when the broker or the HTTP API published it
+    timestamp: float
+
+
+class CaptureBatch(_Model):
+    messages: list[CapturedMessage]
+    dropped: int  # messages dropped (queue full) since the consumer's previous call
+
+
 class ClientList(_Model):
     data: list[ClientInfo]
     count: int
@@ -475,6 +509,7 @@ AdminOp = Literal[
     "publish",
     "stats",
     "metrics",
+    "capture",
 ]
 
 # op → (argument model, result model). Errors: AdminResponse.error with code NOT_FOUND
@@ -493,6 +528,7 @@ ADMIN_OPS: dict[str, tuple[type[_Model], type[_Model]]] = {
     "publish": (PublishArgs, PublishResult),
     "stats": (TenantArgs, TenantStats),
     "metrics": (TenantArgs, TenantMetrics),
+    "capture": (CaptureArgs, CaptureBatch),
 }
 
 

@@ -7,11 +7,14 @@ P3's `broker/access.py` implements these against a `contracts.TenantSpec`; the c
 - Authentication may be slow (bcrypt, pbkdf2), so it happens outside the core: the channel returns an
   `Authenticate(channel_id, AuthRequest)` action and the runtime answers with
   `Broker.connect_decided(channel_id, ConnectDecision, now)`.
+- A `MessageTap` sees every routed message; it only records (the runtime hands what it recorded to the
+  control plane later), so it is synchronous like the authorizer.
 """
 
 from dataclasses import dataclass
 from typing import Protocol
 
+from mqttcloud.broker.message import Message
 from mqttcloud.protocol.reason_codes import ReasonCode
 
 
@@ -84,3 +87,11 @@ class AllowAll:
 
     def can_subscribe(self, client: ClientContext, topic_filter: str) -> bool:
         return True
+
+
+class MessageTap(Protocol):
+    """Sees each message the core routes (already authorized), before delivery: `Broker.tap`, set by the
+    runtime while a consumer captures messages. It must be cheap, must not raise and must not keep
+    `msg` from being routed."""
+
+    def offer(self, msg: Message) -> None: ...

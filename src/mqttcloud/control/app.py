@@ -22,6 +22,7 @@ from mqttcloud.control.auth import KeyVerifier, document_security
 from mqttcloud.control.certificates.routes import router as tls_router
 from mqttcloud.control.config import Settings
 from mqttcloud.control.db import Database
+from mqttcloud.control.deployment_api.shadows.relay import ShadowRelays
 from mqttcloud.control.deployments import spec_builder
 from mqttcloud.control.deployments.cache import ViewCache
 from mqttcloud.control.deployments.fast_path import DeploymentReadFastPath
@@ -77,7 +78,10 @@ def create_app(
         app.state.runtime = runtime
         try:
             if supervisor_factory is not None and settings.start_brokers:
-                async with supervisor_factory(runtime) as supervisor:
+                async with (
+                    supervisor_factory(runtime) as supervisor,
+                    ShadowRelays(runtime, db, lambda: app.state.deployment_api_quotas),
+                ):
                     runtime.attach(supervisor)
                     await runtime.restore()
                     yield

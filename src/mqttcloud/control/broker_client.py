@@ -31,6 +31,8 @@ from mqttcloud.contracts import (
     ApplySpecArgs,
     ApplySpecResult,
     BrokerSpec,
+    CaptureArgs,
+    CaptureBatch,
     ClientArgs,
     ClientFilter,
     ClientInfo,
@@ -320,3 +322,13 @@ class BrokerClient:
 
     async def metrics(self, tenant: TenantId) -> TenantMetrics:
         return await self.call("metrics", TenantArgs(tenant=tenant), TenantMetrics)
+
+    async def capture(
+        self, tenant: TenantId, *, consumer: str, filters: list[str], wait: float, max_messages: int = 100
+    ) -> CaptureBatch:
+        """The messages `tenant` routed on `filters` since `consumer`'s previous call, waiting up to
+        `wait` seconds (< `timeout`) for one (`contracts.CaptureArgs`)."""
+        args = CaptureArgs(
+            tenant=tenant, consumer=consumer, filters=filters, wait=wait, max_messages=max_messages
+        )
+        return await self.call("capture", args, CaptureBatch)

@@ -5,6 +5,8 @@ is checked on every request (constant-time); a bad token gets `UNAUTHORIZED` and
 closed. Arguments are validated against `ADMIN_OPS[op][0]`, results dumped from `ADMIN_OPS[op][1]` with
 `by_alias=True`. Errors are `ErrorBody` codes: NOT_FOUND (unknown tenant), CLIENTID_NOT_FOUND,
 BAD_REQUEST (invalid arguments, topic, spec), UNAUTHORIZED, INTERNAL_ERROR (a bug, logged).
+`capture` long-polls the messages a tenant routes on topic filters (`runtime/capture.py`): its waiting
+runs in the op's own task like any other op.
 
 Rules this module must not break:
 - Requests are pipelined: each line is parsed and its token checked in order, then the op runs in its
@@ -33,6 +35,8 @@ from pydantic_core import to_json
 
 from mqttcloud import contracts
 from mqttcloud.broker import queries
+from mqttcloud.protocol.errors import ProtocolError
+from mqttcloud.runtime.capture import TenantTap
 from mqttcloud.runtime.tenants import TenantRuntime
 
 if TYPE_CHECKING:
@@ -66,6 +70,7 @@ class AdminServer:
         self.server: asyncio.Server | None = None
         self.port = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._taps: dict[contracts.TenantId, TenantTap] = {}
         self._handlers: dict[str, Handler] = {
             "ping": self._ping,
             "apply_spec": self._apply_spec,
@@ -79,6 +84,7 @@ class AdminServer:
             "publish": self._publish,
             "stats": self._stats,
             "metrics": self._metrics,
+            "capture": self._capture,
         }
         assert set(self._handlers) == set(contracts.ADMIN_OPS)
 
@@ -312,6 +318,22 @@ class AdminServer:
         assert isinstance(args, contracts.TenantArgs)
         metrics: contracts.TenantMetrics = self._tenant(args.tenant).broker.metrics()
         return metrics
+
+
+    async def _capture(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
+        assert isinstance(args, contracts.CaptureArgs)
+        broker = self._tenant(args.tenant).broker
+        tap = self._taps.setdefault(args.tenant, TenantTap())
+        broker.tap = tap  # again on every call: a tenant removed and added back has a new core
+        try:
+            capture = tap.capture(args)
+        except ProtocolError as exc:
+            raise AdminError("BAD_REQUEST", f"invalid topic filter: {exc}") from exc
+        if not capture.queue and args.wait > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(args.wait):
+                    await capture.ready.wait()
+        return capture.take(args.max_messages)
 
 
 class _Replies:

@@ -17,7 +17,7 @@ import asyncio
 import dataclasses
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from sqlalchemy import select
@@ -74,6 +74,8 @@ class BrokerRuntime:
         self.shared = shared
         self.secrets = SecretBox.for_settings(settings)
         self.supervisor: SupervisorLike | None = None
+        # called first with each status the supervisor reports (the shadow relays start and stop with it)
+        self.status_listeners: list[Callable[[str, BrokerStatus], None]] = []
         self._live: set[str] = set()  # broker ids whose process may run (last status not stopped/failed)
         self._lock = asyncio.Lock()
         self._specs: dict[str, dict[int, BrokerSpec]] = {}  # broker id → generation → spec handed over
@@ -167,6 +169,8 @@ class BrokerRuntime:
         return sorted(p.name for p in brokers_dir.iterdir() if p.is_dir() and p.name not in kept)
 
     async def on_status(self, broker_id: str, status: BrokerStatus, detail: str) -> None:
+        for listener in list(self.status_listeners):
+            listener(broker_id, status)
         logger.info("broker %s is %s %s", broker_id, status.value, detail)
         if status in {BrokerStatus.STOPPED, BrokerStatus.FAILED}:
             self._live.discard(broker_id)
