@@ -46,16 +46,44 @@ class UsageError(Exception):
 
 
 def load_spec_file(path: Path) -> contracts.BrokerSpec:
-    """A BrokerSpec from JSON or TOML (chosen by suffix; other suffixes try JSON, then TOML)."""
+    """A BrokerSpec from JSON or TOML (chosen by suffix; other suffixes try JSON, then TOML).
+
+    Raises:
+        UsageError: a listener could never accept a client (see `check_listeners`).
+    """
     text = path.read_text()
     if path.suffix == ".toml":
-        return contracts.BrokerSpec.model_validate(tomllib.loads(text))
+        return check_listeners(contracts.BrokerSpec.model_validate(tomllib.loads(text)))
     try:
-        return contracts.BrokerSpec.model_validate(json.loads(text))
+        return check_listeners(contracts.BrokerSpec.model_validate(json.loads(text)))
     except json.JSONDecodeError:
         if path.suffix == ".json":
             raise
-        return contracts.BrokerSpec.model_validate(tomllib.loads(text))
+        return check_listeners(contracts.BrokerSpec.model_validate(tomllib.loads(text)))
+
+
+def check_listeners(spec: contracts.BrokerSpec) -> contracts.BrokerSpec:
+    """Refuse at start a listener that would refuse every client: a `fixed` one without a tenant of
+    this spec.
+
+    Raises:
+        UsageError: naming the listener and what it lacks.
+    """
+    tenants = {tenant.tenant_id for tenant in spec.tenants}
+    for listener in spec.listeners:
+        if listener.tenant_selector is not contracts.TenantSelector.FIXED:
+            continue
+        if listener.tenant is None:
+            raise UsageError(
+                f'listener {listener.name!r}: tenant_selector = "fixed" needs a tenant '
+                f"(one of: {', '.join(sorted(tenants)) or 'none defined'})"
+            )
+        if listener.tenant not in tenants:
+            raise UsageError(
+                f"listener {listener.name!r}: tenant {listener.tenant!r} is not among the spec's tenants "
+                f"({', '.join(sorted(tenants)) or 'none defined'})"
+            )
+    return spec
 
 
 def parse_listen(urls: Sequence[str], tenant: contracts.TenantId) -> list[contracts.ListenerSpec]:

@@ -93,3 +93,33 @@ def test_spec_file_json_and_toml_agree(tmp_path: Path) -> None:
     )
     assert load_spec_file(as_json) == spec
     assert load_spec_file(as_toml) == spec
+
+
+def _toml_spec(tmp_path: Path, listener: str) -> Path:
+    path = tmp_path / "spec.toml"
+    path.write_text(
+        f'broker_id = "b"\ndata_dir = "{tmp_path}"\nready_file = "{tmp_path / "r.json"}"\n'
+        '[admin]\ntoken = "t"\n[[tenants]]\ntenant_id = "default"\n'
+        f'[[listeners]]\nname = "tcp:x"\nkind = "tcp"\nport = 0\n{listener}'
+    )
+    return path
+
+
+def test_fixed_listener_without_a_tenant_is_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"listener 'tcp:x'.*needs a tenant \(one of: default\)"):
+        load_spec_file(_toml_spec(tmp_path, 'tenant_selector = "fixed"\n'))
+
+
+def test_fixed_listener_with_an_unknown_tenant_is_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="tenant 'other' is not among the spec's tenants"):
+        load_spec_file(_toml_spec(tmp_path, 'tenant = "other"\n'))
+
+
+def test_fixed_listener_with_a_tenant_of_the_spec_loads(tmp_path: Path) -> None:
+    spec = load_spec_file(_toml_spec(tmp_path, 'tenant = "default"\n'))
+    assert spec.listeners[0].tenant == "default"
+
+
+def test_sni_listener_needs_no_tenant(tmp_path: Path) -> None:
+    spec = load_spec_file(_toml_spec(tmp_path, 'tenant_selector = "sni"\n'))
+    assert spec.listeners[0].tenant is None
