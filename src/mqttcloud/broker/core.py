@@ -29,14 +29,7 @@ from mqttcloud.broker.durability import (
     SubscriptionRemoved,
     WillDone,
 )
-from mqttcloud.broker.hooks import (
-    AllowAll,
-    Authorizer,
-    ClientContext,
-    ConnectDecision,
-    MessageTap,
-    PeerInfo,
-)
+from mqttcloud.broker.hooks import AllowAll, Authorizer, ClientContext, ConnectDecision, PeerInfo
 from mqttcloud.broker.message import Message
 from mqttcloud.broker.metrics import Metrics
 from mqttcloud.broker.retained import RetainedStore
@@ -74,16 +67,15 @@ class Broker:
     ) -> None:
         self.tenant_id = spec.tenant_id
         self.limits = spec.limits
+        self.soft_budget = budget.soft_budget(spec.limits)  # `broker.budget`
+        self.unsent_total = 0  # sum of `Channel.reported`: the tenant's unsent bytes at the last flushes
         self.enabled = spec.enabled
         self.node_name = node_name
         self.started_at = now
         self.authorizer: Authorizer = authorizer if authorizer is not None else AllowAll()
-        self.tap: MessageTap | None = None  # sees every routed message while set (`routing.route`)
         self.sys_interval = sys_interval
         self.counters = Metrics()
         self.sessions: dict[str, Session] = {}
-        self.soft_budget = budget.soft_budget(spec.limits)  # `broker.budget`
-        self.unsent_total = 0  # sum of `Channel.reported`: the tenant's unsent bytes at the last flushes
         self.channels: dict[ChannelId, Channel] = {}
         self.live = 0  # channels in CONNECTED state
         self.trie = SubscriptionTrie()
@@ -114,6 +106,7 @@ class Broker:
         due at once (new CONNECTs are refused from now on; the rest stay connected for those few ticks).
         """
         self.limits = spec.limits
+        self.soft_budget = budget.soft_budget(spec.limits)
         self.forget_publish_decisions()  # they hold topics validated under the old max_topic_levels
         self.retained.max_count = spec.limits.max_retained
         self.retained.max_size = spec.limits.max_retained_size
@@ -122,7 +115,6 @@ class Broker:
             self._kicking = list(self.channels)
             self._kicking.reverse()  # popped from the end: oldest first
             out = Out()
-        self.soft_budget = budget.soft_budget(spec.limits)
             self._kick(now, out)
             return out.result()
         if spec.enabled:
@@ -196,6 +188,8 @@ class Broker:
             return
         was_connected = ch.state is ChannelState.CONNECTED
         ch.state = ChannelState.CLOSED
+        self.unsent_total -= ch.reported  # what the runtime still holds for it goes with the transport
+        ch.unsent = ch.reported = 0
         self.channels.pop(ch.channel_id, None)
         if was_connected:
             self.live -= 1
@@ -204,8 +198,6 @@ class Broker:
             return
         self.counters.inc("client.disconnected")
         out.actions.append(Log(INFO, "client.disconnected", (("clientid", ch.clientid), ("reason", reason))))
-        self.unsent_total -= ch.reported  # what the runtime still holds for it goes with the transport
-        ch.unsent = ch.reported = 0
         self.last_channel[session.clientid] = ch
         session.connected_channel = None
         session.disconnected_at = now
@@ -444,14 +436,6 @@ class Broker:
         out.actions.append(Close(ch.channel_id, "server shutting down"))
         self._gone(ch, now, out, normal=True, reason="server shutting down")
 
-    # --- durability ------------------------------------------------------------------------------
-
-    def restore(self, records: Iterable[Record], now: float) -> None:
-        """Rebuild retained messages and persistent sessions from the durable log, in order."""
-        persistence.restore(self, records, now)
-
-    def snapshot(self) -> list[Record]:
-        """The records that recreate the current durable state (for log compaction)."""
     def cut_off(self, ch: Channel, reason: ReasonCode, why: str, now: float, out: Out) -> None:
         """Disconnect a client from the server side: DISCONNECT `reason` (v5), close; the will goes."""
         if ch.state is ChannelState.CONNECTED and ch.version == 5:
@@ -460,6 +444,14 @@ class Broker:
         out.actions.append(Close(ch.channel_id, why))
         self._gone(ch, now, out, normal=False, reason=why)
 
+    # --- durability ------------------------------------------------------------------------------
+
+    def restore(self, records: Iterable[Record], now: float) -> None:
+        """Rebuild retained messages and persistent sessions from the durable log, in order."""
+        persistence.restore(self, records, now)
+
+    def snapshot(self) -> list[Record]:
+        """The records that recreate the current durable state (for log compaction)."""
         return persistence.snapshot(self)
 
     # --- admin (see broker/queries.py) -----------------------------------------------------------

@@ -100,9 +100,6 @@ def _plan(broker: "Broker", msg: Message) -> Plan:
 
 def route(broker: "Broker", msg: Message, now: float, out: Out) -> int:
     """Store if retained, then deliver to every matching session; returns receivers matched."""
-    tap = broker.tap
-    if tap is not None:
-        tap.offer(msg)
     if msg.retain:
         stored = broker.retained.store(msg)
         if stored is True:
@@ -124,10 +121,10 @@ def route(broker: "Broker", msg: Message, now: float, out: Out) -> int:
     channels = broker.channels
     actions = out.actions
     shareable = msg.expires_at is None  # else each delivery carries its own remaining expiry
+    soft = broker.soft_budget  # a congested receiver takes the `deliver` path (broker.budget)
     fast = 0
     for cid, qos, retain, sids in plan:
         session = sessions.get(cid)
-    soft = broker.soft_budget  # a congested receiver takes the `deliver` path (broker.budget)
         if session is None:
             continue
         chid = session.connected_channel
@@ -158,10 +155,10 @@ def route(broker: "Broker", msg: Message, now: float, out: Out) -> int:
                 c.send_pkt += 1
                 c.send_msg += 1
                 c.send_msg_qos0 += 1
+                ch.unsent += size
                 actions.append(Send(ch.channel_id, data))
                 fast += 1
                 continue
-                ch.unsent += size
         if cache is None and len(plan) > 1:  # one receiver: `send_now` encodes with its packet id
             cache = EncodeCache(msg)
         deliver(ch, session, Delivery(msg, qos, retain, sids), now, out, cache=cache)
