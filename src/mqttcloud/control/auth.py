@@ -2,7 +2,9 @@
 
 One dependency per route, `platform_access(scope, rule)`, runs on the event loop and in order:
 401 (no/bad credentials, the same answer whether the key exists or not), 403 (functionality scope),
-429 (rate limit). Project scope is checked where the project is known (`Principal.require_project`).
+429 (rate limit). Project scope is checked where the project is known (`Principal.require_project`); a
+deployment of a project the key cannot see answers 404 exactly as a missing one does
+(`Principal.require_deployment`): a key learns nothing about other projects' deployments.
 
 Hot path: a verified key's row is cached for `key_cache_seconds`, so a request costs one SHA-256 and a
 dict lookup; `last_used_at` is written at most once per `last_used_interval` per key, never per request.
@@ -27,7 +29,7 @@ from sqlalchemy.orm import Session
 from mqttcloud.control.api_keys import service as api_keys
 from mqttcloud.control.api_keys.models import ALL_PROJECTS, ApiKey, Scope
 from mqttcloud.control.db import Database
-from mqttcloud.control.errors import Forbidden, Unauthorized
+from mqttcloud.control.errors import Forbidden, NotFound, Unauthorized
 from mqttcloud.control.ratelimit import RateLimiter
 from mqttcloud.passwords import hash_api_secret
 
@@ -57,6 +59,12 @@ class Principal:
     def require_project(self, project_id: str) -> None:
         if not self.can_see_project(project_id):
             raise Forbidden("API key has no access to this project", code="FORBIDDEN")
+
+    def require_deployment(self, deployment_id: str, project_id: str) -> None:
+        """Raises: NotFound, the very answer for a deployment that does not exist, when the deployment's
+        project is outside the key's project scope (no existence leak across projects)."""
+        if not self.can_see_project(project_id):
+            raise NotFound(f"Deployment {deployment_id} not found", code="DEPLOYMENT_NOT_FOUND")
 
     @property
     def visible_projects(self) -> Collection[str] | None:

@@ -79,7 +79,7 @@ async def test_refusals_on_cached_objects_still_come_from_the_route(platform: Pl
     with platform.database.session() as session:
         other = projects.create_project(session, name="other").id
     scoped = platform.key(projects=[other])
-    assert (await platform.client.get(url, auth=scoped)).json()["code"] == "FORBIDDEN"
+    assert (await platform.client.get(url, auth=scoped)).json()["code"] == "DEPLOYMENT_NOT_FOUND"
 
 
 async def test_rate_limit_counts_once_per_request_on_both_paths(limited: Platform) -> None:

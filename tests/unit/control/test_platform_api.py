@@ -75,7 +75,9 @@ async def test_key_without_functionality_scope_is_403(platform: Platform) -> Non
     assert_error(response, 403, "FORBIDDEN")
 
 
-async def test_key_outside_project_scope_is_403_and_lists_are_filtered(platform: Platform) -> None:
+async def test_key_outside_project_scope_sees_404_and_filtered_lists(platform: Platform) -> None:
+    """Another project's deployment answers exactly as a missing one (no existence leak); creating in a
+    project outside the scope is 403 (the key names that project itself)."""
     from mqttcloud.control.projects import service as projects
 
     with platform.database.session() as session:
@@ -90,16 +92,12 @@ async def test_key_outside_project_scope_is_403_and_lists_are_filtered(platform:
     assert [p["projectID"] for p in (await platform.client.get(f"{API}/projects", auth=scoped)).json()] == [
         other
     ]
-    for path in ("", "/tls"):
-        response = await platform.client.get(
-            f"{API}/deployments/{in_default['deploymentID']}{path}", auth=scoped
-        )
-        assert_error(response, 403, "FORBIDDEN")
-    assert_error(
-        await platform.client.post(f"{API}/deployments/{in_default['deploymentID']}/stop", auth=scoped),
-        403,
-        "FORBIDDEN",
-    )
+    hidden = in_default["deploymentID"]
+    for method, path in (("GET", ""), ("GET", "/tls"), ("POST", "/stop")):
+        response = await platform.client.request(method, f"{API}/deployments/{hidden}{path}", auth=scoped)
+        missing = await platform.client.request(method, f"{API}/deployments/nosuch{path}", auth=scoped)
+        assert_error(response, 404, "DEPLOYMENT_NOT_FOUND")
+        assert response.json()["message"] == missing.json()["message"].replace("nosuch", hidden)
     response = await platform.client.post(f"{API}/deployments", json={"projectID": "default"}, auth=scoped)
     assert_error(response, 403, "FORBIDDEN")
 

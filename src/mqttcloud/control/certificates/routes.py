@@ -38,7 +38,7 @@ _PATH = "/deployments/{deployment_id}/tls"
 
 async def _deployment(session: Session, principal: Principal, deployment_id: str) -> Deployment:
     deployment = await asyncio.to_thread(deployments.get_deployment, session, deployment_id=deployment_id)
-    principal.require_project(deployment.project_id)
+    principal.require_deployment(deployment_id, deployment.project_id)
     return deployment
 
 

@@ -78,7 +78,7 @@ async def get_deployment(deployment_id: str, principal: GetKey, request: Request
         generation = cache.generation
         cached = await asyncio.to_thread(_load_view, request, deployment_id)
         cache.put(deployment_id, cached, generation=generation)
-    principal.require_project(cached.project_id)
+    principal.require_deployment(deployment_id, cached.project_id)
     return Response(cached.body, media_type="application/json")
 
 
@@ -93,7 +93,7 @@ def _load_view(request: Request, deployment_id: str) -> CachedView:
 
 async def _check_project(session: SessionDep, principal: Principal, deployment_id: str) -> None:
     deployment = await asyncio.to_thread(service.get_deployment, session, deployment_id=deployment_id)
-    principal.require_project(deployment.project_id)
+    principal.require_deployment(deployment_id, deployment.project_id)
 
 
 @router.post(
