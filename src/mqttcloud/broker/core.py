@@ -29,7 +29,14 @@ from mqttcloud.broker.durability import (
     SubscriptionRemoved,
     WillDone,
 )
-from mqttcloud.broker.hooks import AllowAll, Authorizer, ClientContext, ConnectDecision, PeerInfo
+from mqttcloud.broker.hooks import (
+    AllowAll,
+    Authorizer,
+    ClientContext,
+    ConnectDecision,
+    MessageTap,
+    PeerInfo,
+)
 from mqttcloud.broker.message import Message
 from mqttcloud.broker.metrics import Metrics
 from mqttcloud.broker.retained import RetainedStore
@@ -73,6 +80,7 @@ class Broker:
         self.node_name = node_name
         self.started_at = now
         self.authorizer: Authorizer = authorizer if authorizer is not None else AllowAll()
+        self.tap: MessageTap | None = None  # sees every routed message while set (`routing.route`)
         self.sys_interval = sys_interval
         self.counters = Metrics()
         self.sessions: dict[str, Session] = {}

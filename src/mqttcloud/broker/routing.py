@@ -100,6 +100,9 @@ def _plan(broker: "Broker", msg: Message) -> Plan:
 
 def route(broker: "Broker", msg: Message, now: float, out: Out) -> int:
     """Store if retained, then deliver to every matching session; returns receivers matched."""
+    tap = broker.tap
+    if tap is not None:
+        tap.offer(msg)
     if msg.retain:
         stored = broker.retained.store(msg)
         if stored is True:
