@@ -134,19 +134,27 @@ class KeyVerifier:
         """Raises: Unauthorized, identical for an unknown key and a wrong secret."""
         key, secret = parse_basic(header)
         now = self._clock()
-        cached = self._cache.get(key)
-        if cached is None or cached.expires <= now:
-            cached = await asyncio.to_thread(self._load, key, now)
         presented = hash_api_secret(secret).encode("ascii")
-        if cached is None:
-            hmac.compare_digest(presented, _DUMMY_HASH.encode("ascii"))
-            raise Unauthorized(_BAD_CREDENTIALS, headers=_CHALLENGE)
-        if not hmac.compare_digest(presented, cached.secret_hash.encode("ascii")):
-            raise Unauthorized(_BAD_CREDENTIALS, headers=_CHALLENGE)
+        cached = self._cache.get(key)
+        if cached is not None and cached.expires > now and self._matches(presented, cached):
+            pass  # a cache hit with the right secret: no database read
+        else:
+            # Every refusal takes this branch: one database read, one comparison, whether the key is
+            # unknown or the secret wrong (a cached key is re-read too), so both cost the same.
+            cached = await asyncio.to_thread(self._load, key, now)
+            if not self._matches(presented, cached):
+                raise Unauthorized(_BAD_CREDENTIALS, headers=_CHALLENGE)
+        assert cached is not None  # _matches(presented, None) is False
         if now - self._last_written.get(key, -self.last_used_interval) >= self.last_used_interval:
             self._last_written[key] = now
             await asyncio.to_thread(self._record_use, key, dt.datetime.now(dt.UTC))
         return cached.principal
+
+    @staticmethod
+    def _matches(presented: bytes, cached: _CachedKey | None) -> bool:
+        """Constant-time comparison; an unknown key is compared against a dummy digest and fails."""
+        expected = _DUMMY_HASH if cached is None else cached.secret_hash
+        return hmac.compare_digest(presented, expected.encode("ascii")) and cached is not None
 
     def verify_cached(self, header: str | None) -> Principal | None:
         """The principal when this request can be decided from the cache alone, else None.
@@ -170,7 +178,7 @@ class KeyVerifier:
         return cached.principal
 
     def _load(self, key: str, now: float) -> _CachedKey | None:
-        with self.database.session() as session:
+        with self.database.read_session() as session:
             row = api_keys.find_by_key(session, key=key)
             if row is None:
                 self._cache.pop(key, None)

@@ -3,6 +3,7 @@
 import base64
 
 import pytest
+from sqlalchemy.orm import Session
 from tests.unit.control.conftest import ROOT_PASSWORD
 
 from mqttcloud.control.accounts import service as accounts
@@ -151,3 +152,25 @@ async def test_failing_last_use_write_does_not_fail_the_request(
     monkeypatch.setattr(api_keys, "record_last_used", locked)
     principal = await KeyVerifier(database).verify(basic(key, secret))
     assert principal.key == key
+
+
+@pytest.mark.parametrize("wrong", ["unknown-key", "wrong-secret"])
+async def test_unknown_key_and_wrong_secret_do_the_same_work(
+    database: Database, monkeypatch: pytest.MonkeyPatch, wrong: str
+) -> None:
+    """Both refusals cost one database read and one digest comparison, even with the key cached."""
+    key, secret = mint(database)
+    verifier = KeyVerifier(database, cache_seconds=60)
+    await verifier.verify(basic(key, secret))  # the key is cached now
+    reads: list[str] = []
+    find = api_keys.find_by_key
+
+    def counting_find(session: Session, *, key: str) -> ApiKey | None:
+        reads.append(key)
+        return find(session, key=key)
+
+    monkeypatch.setattr(api_keys, "find_by_key", counting_find)
+    header = basic("0" * 16, secret) if wrong == "unknown-key" else basic(key, secret + "x")
+    with pytest.raises(Unauthorized):
+        await verifier.verify(header)
+    assert len(reads) == 1

@@ -1,13 +1,9 @@
-"""Platform API key table (the secret is stored only as its SHA-256 hex digest) and the key generation.
-
-`KeyGeneration` is one row whose value every edit or deletion of a key increments, in the same
-transaction: key caches compare it to drop what another process changed.
-"""
+"""Platform API key table. The secret is stored only as its SHA-256 hex digest."""
 
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mqttcloud.control.db import Base, UtcDateTime, utcnow
@@ -37,10 +33,3 @@ class ApiKey(Base):
     )
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
-
-
-class KeyGeneration(Base):
-    __tablename__ = "platform_key_generation"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger)

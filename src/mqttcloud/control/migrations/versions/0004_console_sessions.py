@@ -1,8 +1,7 @@
-"""Server-side console sessions, and the platform key generation counter.
+"""Server-side console sessions.
 
 `console_sessions`: one row per signed-in browser (the SHA-256 of its cookie token), deleted on logout,
-on a password change and with its account. `platform_key_generation`: one row whose value every edit or
-deletion of a platform key increments, so every process's key cache notices at once.
+on a password change and with its account.
 
 Revision ID: 0004
 Revises: 0003
@@ -38,16 +37,8 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_console_sessions_account_id", "console_sessions", ["account_id"])
-    generation = op.create_table(
-        "platform_key_generation",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("value", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_platform_key_generation"),
-    )
-    op.bulk_insert(generation, [{"id": 1, "value": 0}])
 
 
 def downgrade() -> None:
-    op.drop_table("platform_key_generation")
     op.drop_index("ix_console_sessions_account_id", table_name="console_sessions")
     op.drop_table("console_sessions")
