@@ -16,10 +16,16 @@ from mqttcloud.control.db import Database
 def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
     """Serve the console from `app` (its session secret lives in `settings.data_dir`)."""
     # Imported here: the route modules import this package's submodules.
-    from mqttcloud.control.console import access_pages, deployment_pages, live_pages, routes  # noqa: PLC0415
+    from mqttcloud.control.console import (  # noqa: PLC0415
+        access_pages,
+        deployment_pages,
+        live_pages,
+        routes,
+        shadow_pages,
+    )
 
     app.state.console = ConsoleState(Signer(load_secret(settings.data_dir)), settings, database)
-    for module in (routes, deployment_pages, access_pages, live_pages):
+    for module in (routes, deployment_pages, access_pages, live_pages, shadow_pages):
         app.include_router(module.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
 

@@ -77,15 +77,16 @@ DEPLOYMENT_TABS: list[tuple[str, str, str]] = [
     ("users", "Authentication", "/users"),
     ("acl", "Authorization", "/acl"),
     ("banned", "Banned", "/banned"),
+    ("shadows", "Shadows", "/shadows"),
     ("clients", "Clients", "/clients"),
     ("publish", "Publish", "/publish"),
     ("metrics", "Charts", "/metrics"),
 ]
-DEDICATED_ONLY_TABS = {"tls"}
+DEDICATED_ONLY_TABS = {"tls", "shadows"}
 
 
 def deployment_tabs(deployment: Any) -> list[tuple[str, str, str]]:
-    """The sections shown for a deployment (TLS upload only for Dedicated ones)."""
+    """The sections shown for a deployment (TLS upload and the shadow service only for Dedicated ones)."""
     serverless = bool(deployment.deployment_type.is_serverless)
     return [tab for tab in DEPLOYMENT_TABS if not (serverless and tab[0] in DEDICATED_ONLY_TABS)]
 
