@@ -547,3 +547,4 @@ class AdminResponse(_Model):
 
 
 MAX_ADMIN_LINE = 64 * 1024 * 1024  # bytes in one request or response line
+MAX_ADMIN_FIRST_LINE = 64 * 1024  # bytes of a connection's first line, read before its token is checked

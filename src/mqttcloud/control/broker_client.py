@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from mqttcloud.contracts import (
     ADMIN_OPS,
+    MAX_ADMIN_FIRST_LINE,
     MAX_ADMIN_LINE,
     AdminOp,
     AdminRequest,
@@ -82,6 +83,7 @@ class _Connection:
         self.writer = writer
         self.pending: dict[int, asyncio.Future[AdminResponse]] = {}
         self.closed = False
+        self.used = False  # a request was sent (the broker has checked a token on this connection)
         self._out: list[bytes] = []
         # Owned by this connection and awaited in `close()`.
         self.read_task = asyncio.create_task(self._read_loop())
@@ -199,6 +201,12 @@ class BrokerClient:
             self._conn = _Connection(reader, writer)
             return self._conn
 
+    def _request_line(self, request_id: int, op: AdminOp, args: BaseModel) -> bytes:
+        request = AdminRequest(
+            id=request_id, token=self._token, op=op, args=args.model_dump(mode="json", by_alias=True)
+        )
+        return request.model_dump_json().encode() + b"\n"
+
     async def call(self, op: AdminOp, args: BaseModel, result_type: type[ResultT]) -> ResultT:
         """Send one request and return its validated result.
 
@@ -219,14 +227,16 @@ class BrokerClient:
         expected_args, _ = ADMIN_OPS[op]
         assert isinstance(args, expected_args), (op, type(args))
         request_id = next(self._ids)
-        request = AdminRequest(
-            id=request_id, token=self._token, op=op, args=args.model_dump(mode="json", by_alias=True)
-        )
-        line = request.model_dump_json().encode() + b"\n"
+        line = self._request_line(request_id, op, args)
         conn: _Connection | None = None
         try:
             async with asyncio.timeout(self.timeout):
                 conn = await self._connection()
+                if not conn.used and len(line) > MAX_ADMIN_FIRST_LINE:
+                    # The broker reads at most MAX_ADMIN_FIRST_LINE bytes before it has checked the
+                    # token (runtime/admin.py): a ping authenticates the connection first.
+                    conn.send(self._request_line(next(self._ids), "ping", PingArgs()))
+                conn.used = True
                 future: asyncio.Future[AdminResponse] = asyncio.get_running_loop().create_future()
                 conn.pending[request_id] = future
                 try:

@@ -2,7 +2,10 @@
 
 Each line is one `AdminRequest`; each answer is one `AdminResponse` line with the same `id`. The token
 is checked on every request (constant-time); a bad token gets `UNAUTHORIZED` and the connection is
-closed. Arguments are validated against `ADMIN_OPS[op][0]`, results dumped from `ADMIN_OPS[op][1]` with
+closed. A connection authenticates with its first line: it must arrive within `AUTH_TIMEOUT` seconds
+and fit in `MAX_AUTH_LINE` bytes (a larger first request goes after a `ping`), or the connection is closed;
+`contracts.MAX_ADMIN_LINE` applies only once the token was verified.
+Arguments are validated against `ADMIN_OPS[op][0]`, results dumped from `ADMIN_OPS[op][1]` with
 `by_alias=True`. Errors are `ErrorBody` codes: NOT_FOUND (unknown tenant), CLIENTID_NOT_FOUND,
 BAD_REQUEST (invalid arguments, topic, spec), UNAUTHORIZED, INTERNAL_ERROR (a bug, logged).
 `capture` long-polls the messages a tenant routes on topic filters (`runtime/capture.py`): its waiting
@@ -59,6 +62,8 @@ class AdminError(Exception):
 Handler = Callable[[pydantic.BaseModel], Awaitable[pydantic.BaseModel | dict[str, Any]]]
 
 MAX_IN_FLIGHT = 64  # ops running at once on one admin connection; reading pauses beyond that
+AUTH_TIMEOUT = 5.0  # seconds a new connection has to send its first (authenticating) line
+MAX_AUTH_LINE = contracts.MAX_ADMIN_FIRST_LINE  # bytes read before the token is verified
 CHUNK = 500  # clients built / encoded between two yields to the event loop
 
 
@@ -89,7 +94,7 @@ class AdminServer:
         assert set(self._handlers) == set(contracts.ADMIN_OPS)
 
     async def start(self, host: str, port: int) -> int:
-        self.server = await asyncio.start_server(self._serve, host, port, limit=contracts.MAX_ADMIN_LINE)
+        self.server = await asyncio.start_server(self._serve, host, port, limit=MAX_AUTH_LINE)
         self.port = int(self.server.sockets[0].getsockname()[1])
         return self.port
 
@@ -108,11 +113,16 @@ class AdminServer:
         self._tasks.add(task)
         slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         running: set[asyncio.Task[None]] = set()
+        authenticated = False
         try:
             try:
                 while True:
                     try:
-                        line = await reader.readline()
+                        async with asyncio.timeout(None if authenticated else AUTH_TIMEOUT):
+                            line = await reader.readline()
+                    except TimeoutError:
+                        log.warning("admin connection sent no request within %s s; closing", AUTH_TIMEOUT)
+                        break
                     except (ValueError, asyncio.LimitOverrunError):
                         await self._send(writer, 0, None, AdminError("BAD_REQUEST", "request line too long"))
                         break
@@ -121,10 +131,16 @@ class AdminServer:
                     if not line.strip():
                         continue
                     request = await self._accept(writer, line)
+                    if request is None and not authenticated:
+                        break  # no token verified yet: nothing more is read from this peer
                     if request is None:
                         continue
                     if request is False:
                         break
+                    if not authenticated:
+                        authenticated = True
+                        # StreamReader has no public setter for the line limit it enforces.
+                        reader._limit = contracts.MAX_ADMIN_LINE  # type: ignore[attr-defined]  # see above
                     await slots.acquire()
                     op_task = asyncio.create_task(self._answer(writer, request))
                     running.add(op_task)
@@ -318,7 +334,6 @@ class AdminServer:
         assert isinstance(args, contracts.TenantArgs)
         metrics: contracts.TenantMetrics = self._tenant(args.tenant).broker.metrics()
         return metrics
-
 
     async def _capture(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
         assert isinstance(args, contracts.CaptureArgs)
