@@ -1,10 +1,12 @@
-"""Where a Deployment API use case acts: one deployment's stored data, its running broker and its plan.
+"""Where a Deployment API use case acts: one deployment's running broker (`Live`), and for stored data
+also its database session and plan (`Target`).
 
-Every presenter (the v4 and v5 routes, the console) builds a `Target` and hands it to a domain's use
-cases (`<domain>/service.py`), which own the write sequence once: write and commit in a worker thread
-(`<domain>/store.py` holds the rules on fields and quotas), then `push` the new desired state to the
-running broker and wait until it applies it. Routes get theirs from `target_dep(group)`, which also
-authenticates and authorises the request (`auth.deployment_access`).
+Every presenter (the v4 and v5 routes, the console) builds one and hands it to a domain's use cases
+(`<domain>/service.py`), which own each sequence once: a write runs and commits in a worker thread
+(`<domain>/store.py` holds the rules on fields and quotas), then pushes the new desired state to the
+running broker and waits until it applies it. Routes get theirs from `target_dep(group)` or, for the live
+domains that touch no table, the lighter `live_dep(group)`; both authenticate and authorise the request
+first (`auth.deployment_access`).
 """
 
 import asyncio
@@ -28,11 +30,11 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
-    session: Session
+class Live:
+    """A deployment's running broker, for use cases on live data (clients, publish, metrics)."""
+
     runtime: BrokerRuntime
     deployment: DeploymentContext
-    quotas: Quotas
 
     @property
     def deployment_id(self) -> str:
@@ -45,6 +47,18 @@ class Target:
     @property
     def node(self) -> str:
         return self.deployment.node
+
+    def broker(self) -> BrokerClient:
+        """The running broker's admin client. Raises: ServiceUnavailable (stopped, not running)."""
+        return live.client_for(self.runtime, self.deployment)
+
+
+@dataclass(frozen=True, slots=True)
+class Target(Live):
+    """A deployment's stored data (the request's session) and plan, besides its running broker."""
+
+    session: Session
+    quotas: Quotas
 
     def auth_entries(self) -> int:
         """How many authentication users the deployment's plan allows."""
@@ -68,10 +82,6 @@ class Target:
         await live.push(self.runtime, self.deployment)
         return result
 
-    def broker(self) -> BrokerClient:
-        """The running broker's admin client. Raises: ServiceUnavailable (stopped, not running)."""
-        return live.client_for(self.runtime, self.deployment)
-
 
 def target_dep(group: str) -> Callable[..., Coroutine[Any, Any, Target]]:
     """Dependency: the authenticated, authorised request's `Target` (see `auth.deployment_access`).
@@ -86,6 +96,17 @@ def target_dep(group: str) -> Callable[..., Coroutine[Any, Any, Target]]:
         runtime: RuntimeDep,
     ) -> Target:
         quotas: Quotas = request.app.state.deployment_api_quotas
-        return Target(session=session, runtime=runtime, deployment=context, quotas=quotas)
+        return Target(runtime=runtime, deployment=context, session=session, quotas=quotas)
+
+    return dependency
+
+
+def live_dep(group: str) -> Callable[..., Coroutine[Any, Any, Live]]:
+    """Dependency: the authenticated, authorised request's `Live` (no database session is opened)."""
+    access = Depends(deployment_access(group))
+
+    async def dependency(context: Annotated[DeploymentContext, access], request: Request) -> Live:
+        runtime: BrokerRuntime = request.app.state.runtime
+        return Live(runtime=runtime, deployment=context)
 
     return dependency

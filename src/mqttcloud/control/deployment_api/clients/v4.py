@@ -9,10 +9,10 @@ from mqttcloud.control.deployment_api import common, schemas
 from mqttcloud.control.deployment_api.clients import service as clients
 from mqttcloud.control.deployment_api.clients import views
 from mqttcloud.control.deployment_api.errors import V4Route
-from mqttcloud.control.deployment_api.target import Target, target_dep
+from mqttcloud.control.deployment_api.target import Live, live_dep
 
 router = APIRouter(route_class=V4Route)
-Clients = Annotated[Target, Depends(target_dep("clients"))]
+Clients = Annotated[Live, Depends(live_dep("clients"))]
 
 
 @router.get("/clients")

@@ -1,26 +1,26 @@
 """Metrics and stats' use cases: the running broker's counters and gauges, under EMQX 5 names (v5) and
 EMQX 4 names (v4, spec §2.3.8), and as Prometheus text.
 
-Live data only, from the broker's admin channel (`Target.broker`); a stopped deployment answers 503.
+Live data only, from the broker's admin channel (`Live.broker`); a stopped deployment answers 503.
 """
 
 from collections.abc import Mapping
 
 from mqttcloud.control.deployment_api import live
-from mqttcloud.control.deployment_api.target import Target
+from mqttcloud.control.deployment_api.target import Live
 
 
-async def metrics(target: Target) -> dict[str, int]:
+async def metrics(target: Live) -> dict[str, int]:
     """The broker's counters, EMQX 5 names."""
     return dict((await live.call(target.broker().metrics(target.tenant))).values)
 
 
-async def stats(target: Target) -> dict[str, int]:
+async def stats(target: Live) -> dict[str, int]:
     """The broker's gauges (`connections.count`, ...), EMQX 5 names."""
     return dict((await live.call(target.broker().stats(target.tenant))).values)
 
 
-async def prometheus_text(target: Target) -> str:
+async def prometheus_text(target: Live) -> str:
     """Prometheus text format: stats as gauges, metrics as counters, names `emqx_<name with _>`."""
     stats_values = await stats(target)
     metric_values = await metrics(target)

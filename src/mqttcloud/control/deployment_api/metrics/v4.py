@@ -8,10 +8,10 @@ from fastapi.responses import JSONResponse
 from mqttcloud.control.deployment_api import schemas
 from mqttcloud.control.deployment_api.errors import V4Route
 from mqttcloud.control.deployment_api.metrics import service
-from mqttcloud.control.deployment_api.target import Target, target_dep
+from mqttcloud.control.deployment_api.target import Live, live_dep
 
 router = APIRouter(route_class=V4Route)
-Metrics = Annotated[Target, Depends(target_dep("metrics"))]
+Metrics = Annotated[Live, Depends(live_dep("metrics"))]
 
 
 @router.get("/metrics")

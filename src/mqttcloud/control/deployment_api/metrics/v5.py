@@ -7,13 +7,13 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from mqttcloud.control.deployment_api import common
 from mqttcloud.control.deployment_api.metrics import service
-from mqttcloud.control.deployment_api.target import Target, target_dep
+from mqttcloud.control.deployment_api.target import Live, live_dep
 
 router = APIRouter()
-Metrics = Annotated[Target, Depends(target_dep("metrics"))]
+Metrics = Annotated[Live, Depends(live_dep("metrics"))]
 
 
-def _per_node(target: Target, request: Request, values: dict[str, int]) -> JSONResponse:
+def _per_node(target: Live, request: Request, values: dict[str, int]) -> JSONResponse:
     """EMQX 5: a list with one object per node, or one object with `aggregate=true`."""
     if common.bool_param(request.query_params, "aggregate"):
         return JSONResponse(values)

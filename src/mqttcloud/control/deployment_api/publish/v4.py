@@ -11,14 +11,14 @@ from mqttcloud.control.deployment_api.errors import V4_SUCCESS, V4Route, item_co
 from mqttcloud.control.deployment_api.publish import service as publishing
 from mqttcloud.control.deployment_api.publish.schemas import MqttPublishIn
 from mqttcloud.control.deployment_api.subscriptions.v4 import topics_of
-from mqttcloud.control.deployment_api.target import Target, target_dep
+from mqttcloud.control.deployment_api.target import Live, live_dep
 from mqttcloud.control.errors import BadRequest
 
 router = APIRouter(route_class=V4Route)
-Publish = Annotated[Target, Depends(target_dep("publish"))]
+Publish = Annotated[Live, Depends(live_dep("publish"))]
 
 
-async def _publish(target: Target, item: MqttPublishIn) -> int:
+async def _publish(target: Live, item: MqttPublishIn) -> int:
     """Publish to every topic of the item; the v4 code of the last failure, or 0."""
     broker = target.broker()
     code = V4_SUCCESS

@@ -8,15 +8,15 @@ from fastapi.responses import JSONResponse
 
 from mqttcloud.control.deployment_api.publish import service as publishing
 from mqttcloud.control.deployment_api.publish.schemas import PublishIn
-from mqttcloud.control.deployment_api.target import Target, target_dep
+from mqttcloud.control.deployment_api.target import Live, live_dep
 from mqttcloud.control.errors import BadRequest
 
 router = APIRouter()
-Publish = Annotated[Target, Depends(target_dep("publish"))]
+Publish = Annotated[Live, Depends(live_dep("publish"))]
 NO_SUBSCRIBERS = {"message": "no_matching_subscribers", "reason_code": 16}
 
 
-async def _publish(target: Target, item: PublishIn) -> tuple[bool, dict[str, Any]]:
+async def _publish(target: Live, item: PublishIn) -> tuple[bool, dict[str, Any]]:
     args = publishing.message_args(
         target.tenant,
         topic=item.topic,

@@ -12,12 +12,12 @@ from mqttcloud.control.deployment_api.errors import V4_CLIENT_NOT_ONLINE, V4_SUC
 from mqttcloud.control.deployment_api.subscriptions import service as subscriptions
 from mqttcloud.control.deployment_api.subscriptions import views
 from mqttcloud.control.deployment_api.subscriptions.schemas import MqttSubscribeIn
-from mqttcloud.control.deployment_api.target import Target, target_dep
+from mqttcloud.control.deployment_api.target import Live, live_dep
 from mqttcloud.control.errors import BadRequest, Invalid, NotFound
 
 router = APIRouter(route_class=V4Route)
-Subscriptions = Annotated[Target, Depends(target_dep("subscriptions"))]
-Clients = Annotated[Target, Depends(target_dep("clients"))]
+Subscriptions = Annotated[Live, Depends(live_dep("subscriptions"))]
+Clients = Annotated[Live, Depends(live_dep("clients"))]
 
 
 @router.get("/subscriptions")
@@ -43,7 +43,7 @@ def topics_of(topic: str | None, topics: str | None) -> list[str]:
     return names
 
 
-async def _each_topic(target: Target, item: MqttSubscribeIn, *, subscribe: bool) -> int:
+async def _each_topic(target: Live, item: MqttSubscribeIn, *, subscribe: bool) -> int:
     """Subscribe or unsubscribe every topic of the item; the v4 code of the last failure, or 0."""
     code = V4_SUCCESS
     for topic in topics_of(item.topic, item.topics):
@@ -75,7 +75,7 @@ async def mqtt_unsubscribe(body: MqttSubscribeIn, target: Clients) -> JSONRespon
     return schemas.v4_ok()
 
 
-async def _batch(target: Target, body: Sequence[MqttSubscribeIn], *, subscribe: bool) -> JSONResponse:
+async def _batch(target: Live, body: Sequence[MqttSubscribeIn], *, subscribe: bool) -> JSONResponse:
     data = []
     for item in body:
         code = await _each_topic(target, item, subscribe=subscribe)

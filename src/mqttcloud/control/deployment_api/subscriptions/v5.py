@@ -10,11 +10,11 @@ from mqttcloud.control.deployment_api import common, schemas
 from mqttcloud.control.deployment_api.subscriptions import service as subscriptions
 from mqttcloud.control.deployment_api.subscriptions import views
 from mqttcloud.control.deployment_api.subscriptions.schemas import SubscribeIn, TopicIn
-from mqttcloud.control.deployment_api.target import Target, target_dep
+from mqttcloud.control.deployment_api.target import Live, live_dep
 
 router = APIRouter()
-Subscriptions = Annotated[Target, Depends(target_dep("subscriptions"))]
-Clients = Annotated[Target, Depends(target_dep("clients"))]
+Subscriptions = Annotated[Live, Depends(live_dep("subscriptions"))]
+Clients = Annotated[Live, Depends(live_dep("clients"))]
 
 
 @router.get("/subscriptions")
@@ -33,7 +33,7 @@ async def client_subscriptions(clientid: str, target: Clients) -> JSONResponse:
     return JSONResponse({"data": [views.v5(s) for s in result.data]})
 
 
-async def _subscribe(target: Target, clientid: str, item: SubscribeIn) -> dict[str, object]:
+async def _subscribe(target: Live, clientid: str, item: SubscribeIn) -> dict[str, object]:
     sub = await subscriptions.subscribe(
         target, clientid, item.topic, qos=item.qos, nl=item.nl, rap=item.rap, rh=item.rh
     )
