@@ -1,6 +1,6 @@
 # The ROWS data table keeps one documented example per line, as the spec prints it: long lines on purpose.
 # ruff: noqa: E501
-"""Replays every documented example request of spec §2.2 (v5 shape) and §2.3 rows 1-39 (v4 shape), as
+"""Replays every documented example request of spec §2.2 (v5 shape) and §2.3 rows 1-47 (v4 shape), as
 the documented `curl -u id:secret -X METHOD -d '{...}' URL` sends it: the body bytes as written, with
 curl's `Content-Type: application/x-www-form-urlencoded` (the docs never set a JSON content type), and no
 Content-Type at all on a request without a body.
@@ -100,6 +100,10 @@ RULE_LIST = [
     {"action": "all", "permission": "deny", "topic": "eq test/#"},
 ]
 NO_SUBSCRIBERS = {"message": "no_matching_subscribers", "reason_code": 16}
+SHADOW = {"description": "123", "updatedAt": "2022-06-10 03:20", "shadowID": "test_shadow",
+          "createdAt": "2022-06-10 03:20", "shadowName": "test"}  # fmt: skip
+SHADOW_JSON = {"data": {"color": "blue", "power": 0, "specs": 2, "state": 1}, "createAt": 1660618831979,
+               "lastTime": 1660631880990, "version": 10}  # fmt: skip
 AUTHN = "/authentication/password_based%3Abuilt_in_database"
 RULES = "/authorization/sources/built_in_database/rules"
 V4_METRIC_NAMES = [
@@ -262,6 +266,17 @@ ROWS: list[Row] = [
     # ---- row 39: metrics ---------------------------------------------------------------------------------------
     ("v4", "GET", "/metrics", {}, None, 200,
      {"data": [{"node": "emqx@10.12.50.91", "metrics": dict.fromkeys(V4_METRIC_NAMES, 0)}], "code": 0}),
+    # ---- rows 40-47: shadow service (bare objects) -------------------------------------------------------
+    ("v4", "POST", "/shadows", {}, {"description": "123", "shadowID": "test_shadow", "shadowName": "test"}, 200, SHADOW),
+    ("v4", "GET", "/shadows/", {"_page": "1", "_limit": "10"}, None, 200,
+     {"items": [SHADOW], "meta": {"limit": 10, "page": 1, "count": 1}}),
+    ("v4", "GET", "/shadows/test_shadow", {}, None, 200, SHADOW),
+    ("v4", "PUT", "/shadows/test_shadow", {}, {"description": "456", "shadowName": "test2"}, 200, SHADOW),
+    ("v4", "PUT", "/shadows/test_shadow/json", {}, {"color": "blue", "state": 1, "power": 0}, 200,
+     {**SHADOW_JSON, "data": {"color": "blue", "state": 1, "power": 0}}),
+    ("v4", "PATCH", "/shadows/test_shadow/json", {}, {"specs": 2}, 200, SHADOW_JSON),
+    ("v4", "GET", "/shadows/test_shadow/json", {}, None, 200, SHADOW_JSON),
+    ("v4", "DELETE", "/shadows/test_shadow", {}, None, 204, None),
     # ---- kicks last: they end the documented clients' sessions (row 27, §2.2.1 DELETE) ------------------
     ("v4", "DELETE", "/clients/emqx_c_1", {}, None, 200, {"code": 0}),
     ("v5", "DELETE", "/clients/client_1", {}, None, 204, None),
