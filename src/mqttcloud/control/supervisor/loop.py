@@ -3,10 +3,11 @@
 `Supervisor.set_desired` turns the desired specs into steps with the pure `policy.reconcile` and hands
 each step to that broker's worker. A worker owns one broker process at a time: it adopts one a dead
 platform left running with exactly this spec (if it answers a ping with the spec's admin token) or else
-spawns it (stopping a leftover of another spec first) and waits for its ReadyFile and first ping, pushes changed specs with `apply_spec`, pings it every `health_interval`
-seconds, restarts it with `policy.backoff` when it dies or stops answering, and marks it failed when
-`policy.is_failed` says so. This mirrors uvicorn's `supervisors/multiprocess.py` (ping-based `is_alive`,
-`keep_subprocess_alive`), with asyncio instead of threads.
+spawns it (stopping a leftover of another spec first) and waits for its ReadyFile and first ping,
+pushes changed specs with `apply_spec`, pings it every `health_interval` seconds, restarts it with
+`policy.backoff` when it dies or stops answering, and marks it failed when `policy.is_failed` says so.
+This mirrors uvicorn's `supervisors/multiprocess.py` (ping-based `is_alive`, `keep_subprocess_alive`),
+with asyncio instead of threads.
 
 Rules this module must not break:
 - Every task has an owner that awaits it: workers live in the Supervisor's TaskGroup, and the short-lived
