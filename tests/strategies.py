@@ -65,6 +65,7 @@ from mqttcloud.protocol.reason_codes import (
     ReasonCode,
 )
 
+V31: Final = 3  # MQTT 3.1: the 3.1.1 bytes but for CONNECT's name and CONNACK's flags
 V3: Final = 4
 V5: Final = 5
 VERSIONS: Final = (V3, V5)
@@ -161,7 +162,7 @@ def connects(draw: st.DrawFn, version: int) -> Connect:
         )
     username = draw(st.none() | text)
     password = draw(st.none() | binary)
-    if version != V5 and username is None:
+    if version == V3 and username is None:
         password = None  # 3.1.1 [MQTT-3.1.2-22]
     return Connect(
         protocol_level=ProtocolVersion(version),
@@ -201,7 +202,8 @@ _V3_SUBACK_CODES: Final = frozenset(
 def connacks(draw: st.DrawFn, version: int) -> ConnAck:
     code = draw(_codes(CONNACK_CODES if version == V5 else _V3_CONNACK_CODES))
     return ConnAck(
-        session_present=draw(st.booleans()) and not code.is_error,  # [MQTT-3.2.2-6]
+        # [MQTT-3.2.2-6]; MQTT 3.1 has no session present flag
+        session_present=draw(st.booleans()) and not code.is_error and version != V31,
         reason_code=code,
         properties=draw(properties(CONNACK, version)),
     )

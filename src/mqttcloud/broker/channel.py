@@ -205,7 +205,7 @@ class Channel:
             # (a bad fixed header, garbage) are closed silently [MQTT-3.1.2-1] / spec 4.13.
             level = error.protocol_level
             if level is not None:
-                if level in (4, 5):
+                if level in (3, 4, 5):
                     self.version = level
                 else:  # [MQTT-3.1.2-2] an unsupported level: 0x84, in 3.1.1 form for older levels
                     self.version = 4 if level < 5 else 5
@@ -242,7 +242,7 @@ class Channel:
         if self.keep_alive:
             deadline = self.last_received + self.keep_alive * 1.5
         retry = self.broker.limits.retry_interval
-        if retry > 0 and self.version == 4 and self.session is not None and self.session.inflight:
+        if retry > 0 and self.version != 5 and self.session is not None and self.session.inflight:
             oldest = min(d.sent_at for d in self.session.inflight.values()) + retry
             deadline = oldest if deadline is None else min(deadline, oldest)
         return deadline
@@ -260,7 +260,7 @@ class Channel:
             return 0.0
         horizon = self.keep_alive * 1.5 if self.keep_alive else math.inf
         retry = self.broker.limits.retry_interval
-        if retry > 0 and self.version == 4 and retry < horizon:
+        if retry > 0 and self.version != 5 and retry < horizon:
             return retry
         return horizon
 

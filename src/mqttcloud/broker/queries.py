@@ -59,6 +59,7 @@ def client_dict(broker: "Broker", session: Session) -> dict[str, Any]:
     limits = broker.limits
     connected = session.connected_channel is not None
     connected_at = ch.connected_at if ch is not None else None
+    proto_ver = ch.version if ch is not None else session.proto_ver
     return {
         "clientid": session.clientid,
         "username": ch.username if ch is not None else session.username,
@@ -67,8 +68,8 @@ def client_dict(broker: "Broker", session: Session) -> dict[str, Any]:
         "peersni": peer.peersni,
         "ip_address": peer.ip_address,
         "port": peer.port,
-        "proto_name": "MQTT",
-        "proto_ver": ch.version if ch is not None else session.proto_ver,
+        "proto_name": "MQIsdp" if proto_ver == 3 else "MQTT",  # as EMQX names MQTT 3.1
+        "proto_ver": proto_ver,
         "is_bridge": False,
         "connected": connected,
         "connected_at": float(connected_at if connected_at is not None else session.created_at),
@@ -141,6 +142,9 @@ def _checks(f: contracts.ClientFilter) -> tuple[list[Check], bool]:
     def ip_address(ch: "Channel | None") -> str:
         return ch.peer.ip_address if ch is not None else ""
 
+    def proto_name(s: Session, ch: "Channel | None") -> str:
+        return "MQIsdp" if (ch.version if ch is not None else s.proto_ver) == 3 else "MQTT"
+
     def connected_at(s: Session, ch: "Channel | None") -> float:
         at = ch.connected_at if ch is not None else None
         return at if at is not None else s.created_at
@@ -161,8 +165,9 @@ def _checks(f: contracts.ClientFilter) -> tuple[list[Check], bool]:
     if f.clean_start is not None:
         want_clean = f.clean_start
         on_channel(lambda s, ch: (ch.clean_start if ch is not None else False) == want_clean)
-    if f.proto_name is not None and f.proto_name != "MQTT":
-        checks.append(lambda s, ch: False)
+    if f.proto_name is not None:
+        want_name = f.proto_name
+        on_channel(lambda s, ch: proto_name(s, ch) == want_name)
     if f.proto_ver is not None:
         want_ver = f.proto_ver
         on_channel(lambda s, ch: (ch.version if ch is not None else s.proto_ver) == want_ver)

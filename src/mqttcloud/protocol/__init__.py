@@ -1,4 +1,4 @@
-"""MQTT 3.1.1 + 5.0 protocol, sans-I/O, stdlib only (see the module docstrings for each part)."""
+"""MQTT 3.1, 3.1.1 and 5.0 protocol, sans-I/O, stdlib only (see the module docstrings for each part)."""
 
 from mqttcloud.protocol.decode import decode
 from mqttcloud.protocol.encode import (

@@ -1,4 +1,4 @@
-"""Packet decoding: (first byte, body) → packet value, for MQTT 3.1.1 or 5.0.
+"""Packet decoding: (first byte, body) → packet value, for MQTT 3.1, 3.1.1 or 5.0.
 
 Owns: `decode(first_byte, body, version)` and one reader per packet type in `READERS`, keyed by
 packet type (h11 `READERS`, mosquitto `read_handle.c`).
@@ -11,6 +11,8 @@ Rules:
   belong to the broker.
 - CONNECT is decoded without knowing the version: it reads the Protocol Level, and every error
   after that point carries `protocol_level` so the runtime can answer in the client's format.
+- MQTT 3.1 ("MQIsdp", level 3) is read as 3.1.1 is, as EMQX and mosquitto accept it: after
+  CONNECT its packets are the 3.1.1 bytes, so every reader treats any level but 5 alike.
 - Fast path: PUBLISH is decoded by `_read_publish` with direct indexing and slicing, skips the
   property codec when the property length byte is 0 (the common case, giving the shared
   `NO_PROPERTIES`), and builds the value with `packets.make_publish`, which sets the slots
@@ -70,6 +72,8 @@ Buffer = bytes | memoryview
 Reader = Callable[[int, Buffer, int], Packet]
 
 V5: Final = 5
+# The protocol name each accepted level must come with (spec 3.1.2.1; "MQIsdp" in MQTT 3.1)
+_PROTOCOL_NAMES: Final = {3: "MQIsdp", 4: "MQTT", 5: "MQTT"}
 _RETAIN_HANDLING: Final = (
     RetainHandling.SEND_ON_SUBSCRIBE,
     RetainHandling.SEND_IF_NEW_SUBSCRIPTION,
@@ -83,7 +87,7 @@ def decode(first_byte: int, body: Buffer, version: int) -> Packet:
     Args:
         first_byte: the fixed header's first byte (type and flags), as the Framer returns it.
         body: the variable header and payload (exactly Remaining Length bytes).
-        version: the connection's protocol level (4 or 5). Ignored for CONNECT, which carries its
+        version: the connection's protocol level (3, 4 or 5). Ignored for CONNECT, which carries its
             own; pass anything (e.g. 5) before the connection has one.
 
     Raises:
@@ -138,19 +142,14 @@ def _read_connect(first_byte: int, body: Buffer, _version: int) -> Connect:
         raise MalformedPacket("truncated CONNECT variable header")
     level = body[offset]
     offset += 1
-    if name != "MQTT":
-        if name == "MQIsdp":
-            # MQTT 3.1 clients get CONNACK 0x01 (unacceptable protocol version), as mosquitto
-            # answers them when 3.1 is disabled.
-            raise ProtocolError(
-                "MQTT 3.1 is not supported", ReasonCode.UNSUPPORTED_PROTOCOL_VERSION, protocol_level=level
-            )
-        # [MQTT-3.1.2-1] a wrong protocol name: close without processing further
-        raise MalformedPacket(f"unknown protocol name {name!r}")
-    if level not in (4, 5):
-        # [MQTT-3.1.2-2] unsupported level: CONNACK 0x84 (v5) / 0x01 (v3.1.1), then close
+    if _PROTOCOL_NAMES.get(level) != name:
+        if name not in ("MQTT", "MQIsdp"):
+            # [MQTT-3.1.2-1] a wrong protocol name: close without processing further
+            raise MalformedPacket(f"unknown protocol name {name!r}")
+        # [MQTT-3.1.2-2] unsupported level, or a name and level that do not pair (as EMQX checks):
+        # CONNACK 0x84 (v5) / 0x01 (3.1 and 3.1.1), then close
         raise ProtocolError(
-            f"unsupported protocol level {level}",
+            f"unsupported protocol level {level} for {name!r}",
             ReasonCode.UNSUPPORTED_PROTOCOL_VERSION,
             protocol_level=level,
         )
@@ -180,7 +179,8 @@ def _read_connect_rest(body: Buffer, offset: int, end: int, level: int) -> Conne
         # [MQTT-3.1.2-11] [MQTT-3.1.2-13] will QoS and retain must be 0 without a will
         raise MalformedPacket("will QoS/retain set without will flag")
     if level == 4 and has_password and not has_username:
-        raise MalformedPacket("password flag without user name flag")  # 3.1.1 [MQTT-3.1.2-22]
+        # 3.1.1 [MQTT-3.1.2-22]; 3.1 allows it, and the password is read (as EMQX reads it)
+        raise MalformedPacket("password flag without user name flag")
     properties = NO_PROPERTIES
     if level == V5:
         properties, offset = _props(body, offset, end, 1)
@@ -214,7 +214,7 @@ def _read_connect_rest(body: Buffer, offset: int, end: int, level: int) -> Conne
     if offset != end:
         raise MalformedPacket("trailing bytes after CONNECT payload")
     return Connect(
-        protocol_level=ProtocolVersion.MQTT_5 if level == V5 else ProtocolVersion.MQTT_3_1_1,
+        protocol_level=ProtocolVersion(level),
         clean_start=bool(flags & 0x02),
         keep_alive=keep_alive,
         client_id=client_id,

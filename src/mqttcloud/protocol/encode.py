@@ -1,4 +1,4 @@
-"""Packet encoding: packet value → complete wire bytes (fixed header included), for 3.1.1 or 5.0.
+"""Packet encoding: packet value → complete wire bytes (fixed header included), for 3.1, 3.1.1, 5.0.
 
 Owns: `encode(packet, version)`, one writer per packet class in `WRITERS`, and the PUBLISH fast
 path used by the broker's fan-out.
@@ -7,7 +7,8 @@ Rules:
 - Packets are version-independent. For MQTT 3.1.1 the writers drop what v3.1.1 cannot carry
   (properties, will properties, reason codes of PUBACK/PUBREC/PUBREL/PUBCOMP/UNSUBACK/DISCONNECT)
   and map CONNACK and SUBACK codes with `reason_codes.to_v3_connack` / `to_v3_suback`. AUTH has no
-  v3.1.1 encoding and raises ValueError.
+  v3.1.1 encoding and raises ValueError. MQTT 3.1 (version 3) is written as 3.1.1 is, except the
+  CONNECT protocol name ("MQIsdp") and the CONNACK flags byte, which 3.1 reserves (always 0).
 - Encoders trust the packet (it was built by us, or decoded and validated): values that cannot be
   represented at all (QoS 0 with a packet id [MQTT-2.2.1-2], strings over 65535 bytes) raise
   ValueError, a caller bug, never a peer's fault.
@@ -50,6 +51,7 @@ from mqttcloud.protocol.properties import NO_PROPERTIES, Properties, encode_prop
 from mqttcloud.protocol.reason_codes import to_v3_connack, to_v3_suback
 
 V5: Final = 5
+V31: Final = 3
 _FIRST_BYTES: Final = tuple(bytes((i,)) for i in range(256))
 _NO_PROPS: Final = b"\x00"
 
@@ -223,10 +225,11 @@ def _write_connect(packet: Connect, version: int) -> bytes:
     if packet.username is not None:
         flags |= 0x80
     if packet.password is not None:
-        if not v5 and packet.username is None:
+        if version == 4 and packet.username is None:  # 3.1.1 [MQTT-3.1.2-22]; 3.1 allows it
             raise ValueError("MQTT 3.1.1 CONNECT cannot carry a password without a user name")
         flags |= 0x40
-    parts = [b"\x00\x04MQTT", bytes((version, flags)), packet.keep_alive.to_bytes(2, "big")]
+    name = b"\x00\x06MQIsdp" if version == V31 else b"\x00\x04MQTT"
+    parts = [name, bytes((version, flags)), packet.keep_alive.to_bytes(2, "big")]
     if v5:
         parts.append(_props(packet.properties))
     parts.append(encode_utf8(packet.client_id))
@@ -248,7 +251,7 @@ def _write_connack(packet: ConnAck, version: int) -> bytes:
         return _frame(0x20, body)
     code = to_v3_connack(packet.reason_code)
     # [MQTT-3.2.2-4] (3.1.1) session present is 0 with a non-zero return code
-    session_present = packet.session_present and code == 0
+    session_present = packet.session_present and code == 0 and version != V31
     return _frame(0x20, bytes((int(session_present), code)))
 
 

@@ -19,8 +19,9 @@ from mqttcloud.protocol.reason_codes import ReasonCode
 
 
 class ProtocolVersion(IntEnum):
-    """The Protocol Level byte of CONNECT."""
+    """The Protocol Level byte of CONNECT ("MQIsdp" names level 3, "MQTT" levels 4 and 5)."""
 
+    MQTT_3_1 = 3
     MQTT_3_1_1 = 4
     MQTT_5 = 5
 

@@ -59,23 +59,25 @@ def test_first_packet_not_connect_closes(broker: BrokerProcess) -> None:
 
 
 def test_unsupported_protocol_level_gets_refusing_connack_then_close(broker: BrokerProcess) -> None:
-    """[MQTT-3.1.2-2]: level 3 (MQTT 3.1) is refused with 0x01 (v3 form) or 0x84 (v5 form), then closed."""
+    """[MQTT-3.1.2-2]: "MQTT" with level 3 (3.1 is named "MQIsdp") gets exactly CONNACK 0x01, then close."""
     with w.Client(broker.port()) as c:
         c.send(w.connect("bb-lvl", version=3))
-        ack = c.recv_packet()
-        assert ack[:2] in (b"\x20\x02", b"\x20\x03")
-        assert ack[3] in (0x01, 0x84)
+        assert c.recv_packet() == b"\x20\x02\x00\x01"
         assert c.is_closed()
 
 
-def test_mqtt31_and_level_3_connect_get_exactly_connack_0x01_then_close(broker: BrokerProcess) -> None:
-    """[MQTT-3.1.2-2]: MQTT 3.1 ("MQIsdp", level 3) and "MQTT" level 3 get the 3.1.1 CONNACK 0x01."""
-    mqisdp = b"\x00\x06MQIsdp\x03\x02\x00\x3c\x00\x03v31"
-    for packet in (bytes([0x10, len(mqisdp)]) + mqisdp, w.connect("bb-lvl3", version=3)):
-        with w.Client(broker.port()) as c:
-            c.send(packet)
-            assert c.recv_packet() == b"\x20\x02\x00\x01"
-            assert c.is_closed()
+def test_mqtt31_connect_accepted_then_subscribe_and_publish(broker: BrokerProcess) -> None:
+    """MQTT 3.1 ("MQIsdp", level 3), client id over 3.1's 23 characters: CONNACK 0x00, then 3.1.1 bytes."""
+    client_id = "bb-mqtt31-" + "x" * 30
+    body = w.utf8("MQIsdp") + b"\x03\x02\x00\x3c" + w.utf8(client_id)
+    with w.Client(broker.port()) as c:
+        c.send(w.packet(0x10, body))
+        assert c.recv_packet() == b"\x20\x02\x00\x00"
+        c.send(w.subscribe(1, "bb/v31", qos=1))
+        assert c.recv_packet() == b"\x90\x03\x00\x01\x01"
+        c.send(w.publish("bb/v31", b"hi", qos=1, mid=5))
+        got = {c.recv_packet(), c.recv_packet()}
+        assert got == {b"\x40\x02\x00\x05", w.publish("bb/v31", b"hi", qos=1, mid=1)}
 
 
 def test_malformed_packet_closes_only_that_connection(broker: BrokerProcess) -> None:

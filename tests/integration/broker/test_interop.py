@@ -183,7 +183,7 @@ def _mosquitto_args(broker: BrokerProcess, secure: bool, ca_file: Path) -> list[
 
 
 @pytest.mark.parametrize("secure", [False, True])
-@pytest.mark.parametrize("version", ["mqttv311", "mqttv5"])
+@pytest.mark.parametrize("version", ["mqttv31", "mqttv311", "mqttv5"])
 def test_mosquitto_clients_pub_sub(
     tls_broker: BrokerProcess, ca_file: Path, secure: bool, version: str
 ) -> None:

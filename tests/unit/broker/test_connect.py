@@ -13,6 +13,8 @@ from mqttcloud.protocol.packets import (
     PingReq,
     PingResp,
     ProtocolVersion,
+    PubAck,
+    Publish,
     QoS,
     SubAck,
     Subscribe,
@@ -300,14 +302,82 @@ def test_suback_works_for_v311() -> None:
     assert got == [SubAck(packet_id=3, reason_codes=(ReasonCode.GRANTED_QOS_2,))]
 
 
-def test_mqtt31_client_gets_v311_connack_0x01() -> None:
-    """[MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01 in the 3.1.1 format, then close."""
+def test_mqtt31_client_accepted_with_connack_in_31_form() -> None:
+    """MQTT 3.1 ("MQIsdp", level 3) is accepted as EMQX and mosquitto accept it: CONNACK 0x00."""
     h = Harness()
-    client = h.open(version=4)
+    client = h.open(version=3)
     body = b"\x00\x06MQIsdp\x03\x02\x00\x3c\x00\x01c"
     client.send_bytes(bytes([0x10, len(body)]) + body)
-    assert client.raw == [b"\x20\x02\x00\x01"]
+    assert client.raw == [b"\x20\x02\x00\x00"]
+    assert not client.is_closed()
+    assert client.channel.version == 3
+    info = h.broker.client_info("c")
+    assert info is not None
+    assert (info.proto_name, info.proto_ver) == ("MQIsdp", 3)
+
+
+def test_clients_filter_by_proto_name_tells_31_from_311() -> None:
+    """EMQX names MQTT 3.1 "MQIsdp" in client listings and filters; 3.1.1 and 5 are "MQTT"."""
+    h = Harness()
+    h.connect("v31", version=3)
+    h.connect("v311", version=4)
+    h.connect("v5")
+    by_name = {
+        name: [c.clientid for c in h.broker.client_infos(contracts.ClientFilter(proto_name=name), 1, 10).data]
+        for name in ("MQIsdp", "MQTT")
+    }
+    assert by_name["MQIsdp"] == ["v31"]
+    assert sorted(by_name["MQTT"]) == ["v311", "v5"]
+
+
+def test_mqtt31_resumed_session_connack_flags_byte_is_0() -> None:
+    """3.1 has no session present flag: the CONNACK flags byte stays 0 when a session resumes."""
+    h = Harness()
+    c, _ = h.connect("old31", version=3, clean_start=False)
+    c.send(Disconnect())
+    c2, ack = h.connect("old31", version=3, clean_start=False)
+    assert ack.session_present is False
+    assert c2.raw[0] == b"\x20\x02\x00\x00"
+    assert h.broker.sessions["old31"].connected_channel is not None
+
+
+def test_mqtt31_clientid_longer_than_23_accepted() -> None:
+    """3.1 caps client ids at 23 characters; EMQX accepts longer ones, and so do we."""
+    h = Harness()
+    _, ack = h.connect("x" * 64, version=3)
+    assert ack.reason_code == ReasonCode.SUCCESS
+
+
+def test_mqtt31_empty_clientid_rejected_0x02() -> None:
+    """3.1 requires a client id even with CleanSession=1 (as mosquitto answers): 0x02, close."""
+    h = Harness()
+    client = h.open(version=3)
+    client.send(Connect(client_id="", protocol_level=ProtocolVersion.MQTT_3_1, clean_start=True))
+    assert client.raw == [b"\x20\x02\x00\x02"]
     assert client.is_closed()
+
+
+def test_mqtt31_qos1_publish_and_subscribe_use_311_bytes() -> None:
+    """After CONNECT, 3.1 packets are 3.1.1 packets: SUBACK return codes, PUBACK, delivery."""
+    h = Harness()
+    c, _ = h.connect("s31", version=3)
+    got = c.send(Subscribe(packet_id=1, subscriptions=(Subscription(topic_filter="t", qos=QoS(1)),)))
+    assert got == [SubAck(packet_id=1, reason_codes=(ReasonCode.GRANTED_QOS_1,))]
+    assert c.send(Publish(topic="t", payload=b"hi", qos=QoS(1), packet_id=7)) == [
+        Publish(topic="t", payload=b"hi", qos=QoS(1), packet_id=1),
+        PubAck(packet_id=7),
+    ]
+
+
+def test_mqtt_name_with_level_3_and_mqisdp_with_level_4_get_0x01() -> None:
+    """[MQTT-3.1.2-2] a name and level that do not pair (as EMQX checks): CONNACK 0x01, close."""
+    for name, level in ((b"\x00\x04MQTT", 3), (b"\x00\x06MQIsdp", 4)):
+        h = Harness()
+        client = h.open(version=4)
+        body = name + bytes((level, 0x02)) + b"\x00\x3c\x00\x01c"
+        client.send_bytes(bytes([0x10, len(body)]) + body)
+        assert client.raw == [b"\x20\x02\x00\x01"]
+        assert client.is_closed()
 
 
 def test_live_connection_count_follows_takeover_and_close() -> None:

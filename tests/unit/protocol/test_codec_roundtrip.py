@@ -3,7 +3,7 @@
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.strategies import V3, V5, packets
+from tests.strategies import V3, V5, V31, packets
 
 from mqttcloud.protocol.decode import decode
 from mqttcloud.protocol.encode import encode
@@ -41,6 +41,13 @@ def test_roundtrip_v5(packet: Packet) -> None:
 @given(packets(V3))
 def test_roundtrip_v311(packet: Packet) -> None:
     assert _decode_one(encode(packet, V3), V3) == packet
+
+
+@FAST
+@given(packets(V31))
+def test_roundtrip_v31(packet: Packet) -> None:
+    """MQTT 3.1 ("MQIsdp"): CONNECT keeps its level 3, a password may come without a user name."""
+    assert _decode_one(encode(packet, V31), V31) == packet
 
 
 @LIGHT

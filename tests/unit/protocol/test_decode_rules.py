@@ -63,10 +63,25 @@ def test_connect_unsupported_level_is_0x84_with_level(level: int) -> None:
     assert err.protocol_level == level
 
 
-def test_connect_mqtt31_protocol_name_is_unsupported_version() -> None:
-    body = b"\x00\x06MQIsdp\x03\x02\x00\x3c\x00\x01c"
+def test_connect_mqtt31_decodes_with_level_3() -> None:
+    """MQTT 3.1 ("MQIsdp", level 3) is accepted, as EMQX and mosquitto accept it."""
+    packet = decode(0x10, b"\x00\x06MQIsdp\x03\x02\x00\x3c\x00\x01c", V5)
+    assert packet == Connect(client_id="c", protocol_level=ProtocolVersion.MQTT_3_1, keep_alive=60)
+
+
+def test_connect_mqtt31_password_without_user_name_is_read() -> None:
+    """3.1 has no [MQTT-3.1.2-22]: the password is read (as EMQX reads it)."""
+    packet = decode(0x10, b"\x00\x06MQIsdp\x03\x42\x00\x3c\x00\x01c\x00\x02pw", V5)
+    assert isinstance(packet, Connect)
+    assert (packet.username, packet.password) == (None, b"pw")
+
+
+@pytest.mark.parametrize("level", [0, 4, 5, 6])
+def test_connect_mqisdp_with_another_level_is_unsupported_version(level: int) -> None:
+    """[MQTT-3.1.2-2] the name and level must pair, as EMQX checks ("MQIsdp" names level 3 only)."""
+    body = b"\x00\x06MQIsdp" + bytes((level, 0x02)) + b"\x00\x3c\x00\x01c"
     err = raises(ProtocolError, RC.UNSUPPORTED_PROTOCOL_VERSION, 0x10, body, V5)
-    assert err.protocol_level == 3
+    assert err.protocol_level == level
 
 
 def test_connect_unknown_protocol_name_is_malformed() -> None:

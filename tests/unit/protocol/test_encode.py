@@ -95,6 +95,15 @@ def test_connack_v311_maps_reason_and_clears_session_present_on_failure() -> Non
     assert encode(ConnAck(session_present=True), V3) == b"\x20\x02\x01\x00"
 
 
+def test_connect_and_connack_exact_bytes_v31() -> None:
+    """MQTT 3.1: CONNECT names "MQIsdp"; the CONNACK flags byte is reserved, so 0 on resume too."""
+    assert (
+        encode(Connect(client_id="c", keep_alive=60), 3) == b"\x10\x0f\x00\x06MQIsdp\x03\x02\x00\x3c\x00\x01c"
+    )
+    assert encode(ConnAck(session_present=True), 3) == b"\x20\x02\x00\x00"
+    assert encode(ConnAck(reason_code=RC.CLIENT_IDENTIFIER_NOT_VALID), 3) == b"\x20\x02\x00\x02"
+
+
 def test_connack_v5_unsupported_version_exact_bytes() -> None:
     assert encode(ConnAck(reason_code=RC.UNSUPPORTED_PROTOCOL_VERSION), V5) == b"\x20\x03\x00\x84\x00"
 

@@ -61,6 +61,9 @@ def handle_connect(ch: "Channel", pkt: Connect, now: float) -> list[Action]:
             )
     clientid = pkt.client_id
     if not clientid:
+        if ch.version == 3:
+            # MQTT 3.1 requires a client id (spec 3.1 "Client Identifier"), as mosquitto answers
+            return refuse(ch, ReasonCode.CLIENT_IDENTIFIER_NOT_VALID, now, "MQTT 3.1 needs a client id")
         if not v5 and not pkt.clean_start:
             # [MQTT-3.1.3-8] v3.1.1: an empty client id requires CleanSession=1 (CONNACK 0x02)
             return refuse(
@@ -68,6 +71,7 @@ def handle_connect(ch: "Channel", pkt: Connect, now: float) -> list[Action]:
             )
         clientid = broker.new_clientid()  # [MQTT-3.1.3-6] the server assigns a unique id
         ch.assigned_clientid = True
+    # MQTT 3.1 caps client ids at 23 characters; like EMQX, only `max_clientid_len` applies
     if len(clientid) > limits.max_clientid_len:
         return refuse(ch, ReasonCode.CLIENT_IDENTIFIER_NOT_VALID, now, "client id too long")
     if not broker.enabled:

@@ -159,7 +159,7 @@ def handle_publish(ch: "Channel", pkt: Publish, now: float) -> list[Action]:
         session.awaiting_rel[packet_id] = now
         if session.stored:  # PUBREC waits until the id is durable (spec 4.1 session state)
             out.records.append(InboundQos2Received(session.clientid, packet_id, now))
-    elif matched or ch.version == 4:
+    elif matched or ch.version != 5:
         # PUBACK 0x00 without properties: 4 fixed bytes in both versions (spec 3.4.2.1)
         m["packets.puback.sent"] += 1
         m["packets.sent"] += 1
@@ -274,12 +274,12 @@ def handle_pubrel(ch: "Channel", pkt: PubRel, now: float) -> list[Action]:
 def retry_inflight(ch: "Channel", now: float) -> list[Action]:
     """Re-send QoS 1/2 messages unacknowledged for `retry_interval` (DUP=1), as EMQX does.
 
-    MQTT 3.1.1 clients only: MQTT 5 forbids resending at any time other than reconnect
+    MQTT 3.1 and 3.1.1 clients only: MQTT 5 forbids resending at any time other than reconnect
     [MQTT-4.4.0-1], so v5 in-flight messages wait for the session to resume.
     """
     retry = ch.broker.limits.retry_interval
     session = ch.session
-    if retry <= 0 or ch.version != 4 or session is None or not session.inflight:
+    if retry <= 0 or ch.version == 5 or session is None or not session.inflight:
         return []
     if min(d.sent_at for d in session.inflight.values()) + retry > now:
         return []
