@@ -9,8 +9,9 @@ MQTTCLOUD_ROOT_PASSWORD gave it) → HTTPS certificate from the platform CA (`--
 a TLS-terminating proxy) → bind → uvicorn (whose lifespan brings every desired-running deployment back)
 → print where everything listens. `--port 0` picks a free port; the banner shows the real one.
 
-Rule: the listening socket is never inheritable, so brokers never hold it: after a kill -9 of `serve`,
-the brokers it leaves running (which the next `serve` adopts or stops) do not keep its port.
+Rules: the listening socket is never inheritable, so brokers never hold it: after a kill -9 of `serve`,
+the brokers it leaves running (which the next `serve` adopts or stops) do not keep its port. uvicorn's
+proxy headers are off: the peer address reaches our code as the TCP peer, whatever X-Forwarded-For says.
 """
 
 import argparse
@@ -173,6 +174,10 @@ def main(argv: Sequence[str]) -> int:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        # uvicorn's default rewrites the client address from X-Forwarded-For sent by 127.0.0.1 before our
+        # code sees it; MQTTCLOUD_TRUSTED_PROXIES (console/security.py `client_address`) is the only rule.
+        proxy_headers=False,
+        forwarded_allow_ips="",
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
     )
