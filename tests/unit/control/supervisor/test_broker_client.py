@@ -87,6 +87,19 @@ RESULTS: dict[str, dict[str, Any]] = {
     "publish": {"id": "0" * 31 + "A", "matched": 2},
     "stats": {"values": {"connections.count": 1}},
     "metrics": {"values": {"messages.received": 9}},
+    "capture": {
+        "messages": [
+            {
+                "topic": "shadow/s1",
+                "payload_b64": "e30=",
+                "qos": 1,
+                "retain": False,
+                "clientid": "c1",
+                "timestamp": 1.5,
+            }
+        ],
+        "dropped": 0,
+    },
 }
 
 
@@ -182,6 +195,7 @@ async def test_every_op_sends_its_contract_args_and_parses_its_result(
     results["publish"] = await client.publish(publish)
     results["stats"] = await client.stats(T1)
     results["metrics"] = await client.metrics(T1)
+    results["capture"] = await client.capture(T1, consumer="shadows", filters=["shadow/+"], wait=0.0)
     assert [r.op for r in admin.requests] == list(ADMIN_OPS)
     for op, result in results.items():
         expected_type = ADMIN_OPS[op][1]
