@@ -76,6 +76,18 @@ def _where(deployment_id: str, kind: TargetKind, target: str | None = None) -> l
     return where
 
 
+def _row(deployment_id: str, kind: TargetKind, target: str, rule: Rule, position: int) -> AclRuleRow:
+    return AclRuleRow(
+        deployment_id=deployment_id,
+        target_kind=kind,
+        target=target,
+        topic=rule.topic,
+        action=rule.action.value,
+        permission=rule.permission.value,
+        position=position,
+    )
+
+
 def count(session: Session, *, deployment_id: str) -> int:
     query = select(func.count()).select_from(AclRuleRow).where(AclRuleRow.deployment_id == deployment_id)
     return int(session.scalar(query) or 0)
@@ -106,18 +118,7 @@ def set_rules(
     for row in existing:
         session.delete(row)
     session.flush()
-    session.add_all(
-        AclRuleRow(
-            deployment_id=deployment_id,
-            target_kind=kind,
-            target=target,
-            topic=rule.topic,
-            action=rule.action.value,
-            permission=rule.permission.value,
-            position=position,
-        )
-        for position, rule in enumerate(rules)
-    )
+    session.add_all(_row(deployment_id, kind, target, rule, position) for position, rule in enumerate(rules))
     session.commit()
 
 
@@ -139,17 +140,7 @@ def add_rule(
         require_room(count(session, deployment_id=deployment_id), 1, max_entries, "ACL entries")
         require_room(len(existing), 1, max_per_target, f"rules for one {kind}")
         position = max((row.position for row in existing), default=-1) + 1
-        session.add(
-            AclRuleRow(
-                deployment_id=deployment_id,
-                target_kind=kind,
-                target=target,
-                topic=rule.topic,
-                action=rule.action.value,
-                permission=rule.permission.value,
-                position=position,
-            )
-        )
+        session.add(_row(deployment_id, kind, target, rule, position))
     else:
         same[0].action, same[0].permission = rule.action.value, rule.permission.value
     session.commit()

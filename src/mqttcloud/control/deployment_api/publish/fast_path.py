@@ -57,17 +57,7 @@ class PublishFastPath:
         except ApiError:
             return False  # the route checks again (the bucket is still empty) and renders the 403 / 429
         try:
-            item = PublishIn.model_validate_json(body)
-            args = publishing.message_args(
-                TenantId(context.deployment_id),
-                topic=item.topic,
-                payload=item.payload,
-                encoding=item.payload_encoding,
-                qos=item.qos,
-                retain=item.retain,
-                clientid=item.clientid,
-                properties=item.properties,
-            )
+            args = PublishIn.model_validate_json(body).args(TenantId(context.deployment_id))
             client = live.client_for(state.runtime, context)
         except (pydantic.ValidationError, ApiError):
             return False

@@ -4,6 +4,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from mqttcloud.contracts import PublishArgs, TenantId
+from mqttcloud.control.deployment_api.publish.service import message_args
 from mqttcloud.control.deployment_api.schemas import In
 
 
@@ -17,6 +19,19 @@ class PublishIn(In):
     retain: bool = False
     clientid: str | None = None
     properties: dict[str, Any] | None = None
+
+    def args(self, tenant: TenantId) -> PublishArgs:
+        """The admin `publish` request. Raises: BadRequest naming the field (`message_args`)."""
+        return message_args(
+            tenant,
+            topic=self.topic,
+            payload=self.payload,
+            encoding=self.payload_encoding,
+            qos=self.qos,
+            retain=self.retain,
+            clientid=self.clientid,
+            properties=self.properties,
+        )
 
 
 class MqttPublishIn(In):

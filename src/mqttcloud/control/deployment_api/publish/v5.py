@@ -17,17 +17,7 @@ NO_SUBSCRIBERS = {"message": "no_matching_subscribers", "reason_code": 16}
 
 
 async def _publish(target: Live, item: PublishIn) -> tuple[bool, dict[str, Any]]:
-    args = publishing.message_args(
-        target.tenant,
-        topic=item.topic,
-        payload=item.payload,
-        encoding=item.payload_encoding,
-        qos=item.qos,
-        retain=item.retain,
-        clientid=item.clientid,
-        properties=item.properties,
-    )
-    result = await publishing.publish(target.broker(), args)
+    result = await publishing.publish(target.broker(), item.args(target.tenant))
     if result.matched == 0:
         return False, {"id": result.id, **NO_SUBSCRIBERS}
     return True, {"id": result.id}
