@@ -113,7 +113,12 @@ class Metrics:
 
 @dataclass(slots=True)
 class ConnCounters:
-    """Per-connection counters, reported in `ClientInfo` (recv_oct, send_msg.qos1, ...)."""
+    """Per-connection counters, reported in `ClientInfo` (recv_oct, send_msg.qos1, ...).
+
+    `send_qos0_shared` counts the QoS 0 deliveries of the routing fast path once, where each is a
+    packet, a message and a QoS 0 message: `send_pkt`, `send_msg` and `send_msg_qos0` leave them out,
+    and the `sent_*` methods give the totals to report (one increment per delivery instead of three).
+    """
 
     recv_oct: int = 0
     recv_pkt: int = 0
@@ -132,3 +137,13 @@ class ConnCounters:
     send_msg_dropped_expired: int = 0
     send_msg_dropped_queue_full: int = 0
     send_msg_dropped_too_large: int = 0
+    send_qos0_shared: int = 0
+
+    def sent_pkt(self) -> int:
+        return self.send_pkt + self.send_qos0_shared
+
+    def sent_msg(self) -> int:
+        return self.send_msg + self.send_qos0_shared
+
+    def sent_msg_qos0(self) -> int:
+        return self.send_msg_qos0 + self.send_qos0_shared

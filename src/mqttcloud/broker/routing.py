@@ -10,7 +10,10 @@ Rules:
   (`broker.budget`) with no outbound topic aliases and a message without expiry appends
   `Send(channel, shared_bytes)` directly (no `Delivery` object) and batches the broker counters; the
   bytes come from one `EncodeCache` per message, so N receivers of one protocol version share one
-  `bytes` object. Everything else goes through `delivery.deliver`.
+  `bytes` object, looked up by the bare version when there is no RETAIN and no ids (an int key: no
+  tuple to build and hash per receiver). Its per-connection counters are one increment
+  (`ConnCounters.send_qos0_shared`), and its unsent bytes one addition. Everything else goes through
+  `delivery.deliver`.
 - Plan cache: who receives a topic (merged per client, with QoS, retain flag and subscription ids) is
   computed once per (topic, QoS, retain) and reused until the trie's `generation` moves (any
   subscribe/unsubscribe); shared groups and no-local subscriptions are planned per message.
@@ -118,8 +121,9 @@ def route(broker: "Broker", msg: Message, now: float, out: Out) -> int:
         m["messages.dropped.no_subscribers"] += 1
         return 0
     cache: EncodeCache | None = None
-    # QoS 0 bytes and their length by (version, retain, ids)
-    qos0: dict[tuple[int, bool, tuple[int, ...]], tuple[bytes, int]] = {}
+    # QoS 0 bytes and their length by version alone (no RETAIN, no ids: the common case, an int key
+    # hashes at no cost) or by (version, retain, ids)
+    qos0: dict[int | tuple[int, bool, tuple[int, ...]], tuple[bytes, int]] = {}
     sessions = broker.sessions
     channels = broker.channels
     actions = out.actions
@@ -141,7 +145,7 @@ def route(broker: "Broker", msg: Message, now: float, out: Out) -> int:
         ):
             # Fast path (module docstring): shared bytes, no Delivery object, counters batched.
             version = ch.version
-            key = (version, retain, sids)
+            key = (version, retain, sids) if retain or sids else version
             encoded = qos0.get(key)
             if encoded is None:
                 if not sids and (version != 5 or _has_no_properties(msg)):
@@ -154,10 +158,7 @@ def route(broker: "Broker", msg: Message, now: float, out: Out) -> int:
             data, size = encoded
             limit = ch.client_maximum_packet_size
             if not limit or size <= limit:
-                c = ch.counters
-                c.send_pkt += 1
-                c.send_msg += 1
-                c.send_msg_qos0 += 1
+                ch.counters.send_qos0_shared += 1  # one count for three (`ConnCounters`)
                 ch.unsent += size
                 actions.append(Send(ch.channel_id, data))
                 fast += 1

@@ -432,6 +432,8 @@ def test_per_connection_counters() -> None:
     assert ib is not None
     assert (ia.recv_msg, ia.recv_msg_qos0, ia.recv_msg_qos1) == (2, 1, 1)
     assert (ib.send_msg, ib.send_msg_qos0, ib.send_msg_qos1) == (2, 1, 1)
+    # CONNACK, SUBACK, the QoS 1 and the QoS 0 PUBLISH (the routing fast path counts once for three)
+    assert (ib.send_pkt, ib.send_cnt) == (4, 4)
     assert ia.recv_oct > 0
     assert ib.send_oct > 0
 
