@@ -1,16 +1,24 @@
 """Platform API throughput: authenticated `GET /public_api/v1/deployments/{id}` against a real `serve`.
 
     .venv/bin/python bench/platform_api.py [--connections 32] [--seconds 10] [--warmup 2] [--http]
+        [--endpoint get|get-route|list|projects|tls] [--rate-limits raised|off] [--server-cpu 1]
+        [--source DIR]
 
 Starts `mqttcloud serve` on a temporary data folder (HTTPS with the platform CA unless --http), mints a
 platform key with `mqttcloud apikey create`, creates one deployment, then keeps `--connections` keep-alive
 connections busy for `--seconds`, each sending the next request as soon as the previous answer is in.
-Reports requests/s, p50/p90/p99/max latency and any non-200 answers. Target on a 2-core machine:
->= 1,500 requests/s with p99 <= 25 ms at 32 connections.
+Reports requests/s, p50/p90/p99/max latency, p99/p50 and any non-200 answers. Target on a 2-core machine:
+>= 1,500 requests/s with p99 <= 25 ms at 32 connections, and p99 <= 3x p50 (issue #14).
+
+Endpoints: `get` is `GET /deployments/{id}` (answered by the fast path once cached), `get-route` the same
+call with a query string so it always runs the FastAPI route, `list` `GET /deployments` and `projects`
+`GET /projects` (a route with one database read each), `tls` `GET /deployments/{id}/tls` (route, reads).
+`--server-cpu N` pins the server to CPU N (taskset) and the client to the other CPUs; `--source DIR`
+runs the server from another checkout (`git worktree add /tmp/before HEAD~1`) for before/after tables.
 
 The load generator is a minimal HTTP/1.1 client on asyncio streams (uvloop when available), so the
-client spends as little of the shared CPU as possible; the server's rate limit for this endpoint is
-raised for the run (the limiter itself still runs on every request).
+client spends as little of the shared CPU as possible; the server's rate limits are raised for the run
+(`raised`: the limiter itself still runs on every request) or switched off (`off`: the `off` profile).
 """
 
 import argparse
@@ -86,16 +94,40 @@ async def load(target: Target, connections: int, seconds: float, warmup: float) 
     return result
 
 
-def start_serve(data_dir: Path, use_http: bool) -> tuple[subprocess.Popen[str], str]:
+ENDPOINTS = {
+    "get": ("/deployments/{id}", "deployments.get"),
+    "get-route": ("/deployments/{id}?route=1", "deployments.get"),
+    "list": ("/deployments", "deployments.list"),
+    "projects": ("/projects", "projects.list"),
+    "tls": ("/deployments/{id}/tls", "tls.get"),
+}
+
+
+def clean_env(source: Path | None) -> dict[str, str]:
+    """This environment without MQTTCLOUD_ settings; with `source`, that checkout's code comes first."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MQTTCLOUD_")}
-    env["MQTTCLOUD_RATE_LIMITS"] = "deployments.get=100000000/60"
+    if source is not None:
+        env["PYTHONPATH"] = str(source / "src")
+    return env
+
+
+def start_serve(
+    data_dir: Path, use_http: bool, *, rate_limits: str, server_cpu: int | None, source: Path | None
+) -> tuple[subprocess.Popen[str], str]:
+    env = clean_env(source)
+    if rate_limits == "off":
+        env["MQTTCLOUD_RATE_LIMIT_PROFILE"] = "off"
+    else:
+        env["MQTTCLOUD_RATE_LIMITS"] = ",".join(f"{rule}=100000000/60" for _, rule in ENDPOINTS.values())
     env["MQTTCLOUD_ROOT_PASSWORD"] = "bench-root-password"
     env["MQTTCLOUD_BROKER_PORTS"] = "23000-23099"
     command = [sys.executable, "-m", "mqttcloud", "serve", "--data-dir", str(data_dir), "--port", "0"]
     if use_http:
         command.append("--http")
+    if server_cpu is not None:
+        command = ["taskset", "-c", str(server_cpu), *command]
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=source or ROOT
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 60
@@ -116,16 +148,24 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
+    parser.add_argument("--endpoint", choices=sorted(ENDPOINTS), default="get")
+    parser.add_argument("--rate-limits", choices=("raised", "off"), default="raised")
+    parser.add_argument("--server-cpu", type=int, help="pin the server to this CPU, the client elsewhere")
+    parser.add_argument("--source", type=Path, help="run the server from this checkout (before/after)")
     args = parser.parse_args()
 
+    if args.server_cpu is not None:
+        others = os.sched_getaffinity(0) - {args.server_cpu}
+        os.sched_setaffinity(0, others or {args.server_cpu})
     data_dir = Path(tempfile.mkdtemp(prefix="mqttcloud-bench-"))
-    process, base = start_serve(data_dir, args.http)
+    process, base = start_serve(
+        data_dir, args.http, rate_limits=args.rate_limits, server_cpu=args.server_cpu, source=args.source
+    )
     try:
         created = subprocess.run(
             [sys.executable, "-m", "mqttcloud", "apikey", "create", "--data-dir", str(data_dir),
              "--description", "bench"],
-            capture_output=True, text=True, check=True, cwd=ROOT,
-            env={**{k: v for k, v in os.environ.items() if not k.startswith("MQTTCLOUD_")}},
+            capture_output=True, text=True, check=True, cwd=args.source or ROOT, env=clean_env(args.source),
         )  # fmt: skip
         key = json.loads(created.stdout)
         credentials = base64.b64encode(f"{key['key']}:{key['secret']}".encode()).decode()
@@ -140,8 +180,9 @@ def main() -> int:
             deployment_id = json.loads(response.read())["deploymentID"]
 
         host, port = re.match(r"https?://([^:/]+):(\d+)", base).groups()  # type: ignore[union-attr]  # our banner
+        path = ENDPOINTS[args.endpoint][0].format(id=deployment_id)
         raw = (
-            f"GET /public_api/v1/deployments/{deployment_id} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"GET /public_api/v1{path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
             f"Authorization: Basic {credentials}\r\nAccept: application/json\r\n\r\n"
         ).encode()
         try:
@@ -171,11 +212,15 @@ def main() -> int:
     quantiles = statistics.quantiles(latencies, n=100)
     rate = len(latencies) / args.seconds
     scheme = "HTTP" if args.http else "HTTPS"
-    print(f"GET /public_api/v1/deployments/{{id}} over {scheme}, {args.connections} connections")
+    print(
+        f"GET /public_api/v1{ENDPOINTS[args.endpoint][0]} over {scheme}, {args.connections} connections, "
+        f"rate limits {args.rate_limits}, server CPU {args.server_cpu}, source {args.source or ROOT}"
+    )
     print(f"  requests:   {len(latencies)} in {args.seconds:.1f} s = {rate:,.0f} req/s")
     print(
         f"  latency:    p50 {quantiles[49] * 1000:.2f} ms   p90 {quantiles[89] * 1000:.2f} ms   "
-        f"p99 {quantiles[98] * 1000:.2f} ms   max {latencies[-1] * 1000:.2f} ms"
+        f"p99 {quantiles[98] * 1000:.2f} ms   max {latencies[-1] * 1000:.2f} ms   "
+        f"p99/p50 {quantiles[98] / quantiles[49]:.1f}"
     )
     print(f"  non-200:    {result.errors or 'none'}")
     total = result.completed

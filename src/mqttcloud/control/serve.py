@@ -17,6 +17,7 @@ proxy headers are off: the peer address reaches our code as the TCP peer, whatev
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -120,6 +121,11 @@ class _Server(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
+            # Everything alive now (modules, app, routes, models: ~150,000 objects) lives until exit: out
+            # of the cyclic GC's reach, a full collection no longer walks it on the event loop (tens of
+            # ms each, about every second under load: the Platform API's p99 at 32 connections).
+            gc.collect()
+            gc.freeze()
             sys.stdout.write(self.banner)
             sys.stdout.flush()
 
