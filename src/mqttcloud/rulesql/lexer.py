@@ -36,7 +36,7 @@ KEYWORDS: Final = frozenset(
 # Longest first, so `<=` wins over `<` and `..` over `.`.
 _OPERATORS: Final = ("=~", "<>", "!=", "<=", ">=", "..", "=", "<", ">", "+", "-", "*", "/",
                      ".", ",", "(", ")", "[", "]")  # fmt: skip
-_NUMBER: Final = re.compile(r"\d+(\.\d+)?([eE][+-]?\d+)?")
+_NUMBER: Final = re.compile(r"[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 _IDENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -71,7 +71,7 @@ def tokenize(sql: str) -> list[Token]:
                 line, line_start = line + lines, last_nl + 1
             i = end
             continue
-        if ch.isdigit():
+        if "0" <= ch <= "9":
             match = _NUMBER.match(sql, i)
             assert match is not None
             text = match.group(0)  # `1..3` stays INT `1`: a fraction needs a digit after the dot

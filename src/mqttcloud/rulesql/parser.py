@@ -16,6 +16,8 @@ Rule: every failure is a SqlError at the token where the rule stops making sense
 was expected; function names and argument counts are checked here.
 """
 
+import math
+
 from mqttcloud.rulesql import nodes, topics
 from mqttcloud.rulesql.errors import SqlError
 from mqttcloud.rulesql.events import EVENT_FIELDS, EVENT_PREFIX, event_name
@@ -283,19 +285,21 @@ class _Parser:
         negative = self.at_op("-") and self.tokens[self.pos + 1].kind is Kind.INT
         if negative:
             self.advance()
-        if self.at(Kind.INT):
+        if self.at(Kind.INT) and len(self.tok.text) <= 300:
             value = int(self.advance().text)
             return -value if negative else value
         return None
 
     def primary(self) -> nodes.Expr:
         tok = self.tok
-        if tok.kind is Kind.INT:
+        if tok.kind in (Kind.INT, Kind.FLOAT):
             self.advance()
-            return nodes.Const(int(tok.text), tok.text)
-        if tok.kind is Kind.FLOAT:
-            self.advance()
-            return nodes.Const(float(tok.text), tok.text)
+            if len(tok.text) > 300:
+                raise self.fail("number literal too long", tok)
+            number = int(tok.text) if tok.kind is Kind.INT else float(tok.text)
+            if number in (math.inf, -math.inf):
+                raise self.fail(f"number {tok.text} is out of range", tok)
+            return nodes.Const(number, tok.text)
         if tok.kind in (Kind.SQ_STRING, Kind.DQ_STRING):
             self.advance()
             return nodes.Const(tok.text, self.source(tok))

@@ -49,7 +49,7 @@ def _contains_topic(match: bool) -> Function:
             found = get_key(entry, "topic") if isinstance(entry, dict) else entry
             if not isinstance(found, str):
                 continue
-            if (topics.match(found, name) if match else found == name) and (
+            if (topics.match(name, found) if match else found == name) and (
                 qos is None or (isinstance(entry, dict) and entry.get("qos") == qos)
             ):
                 return True
