@@ -12,6 +12,7 @@ Rules:
   item's output is every column plus the item).
 """
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -33,6 +34,15 @@ from mqttcloud.rulesql.values import (
 )
 
 Eval = Callable[[Env], object]
+_NUMERIC_COMPARISONS: Final[dict[str, Callable[[float, float], bool]]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<>": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 FieldWriter = Callable[[Env, dict[str, object]], None]
 _ALL: Final = "*"  # stands for "every column" in a set of referenced names
 
@@ -111,11 +121,16 @@ def _binary(expr: nodes.Binary) -> Eval:
             return False
 
         return topic_match
-    if op in ("=", "!=", "<>", "<", "<=", ">", ">="):
+    if op in _NUMERIC_COMPARISONS:
+        numeric = _NUMERIC_COMPARISONS[op]
 
         def comparison(env: Env) -> object:
+            a, b = left(env), right(env)
+            kind_a, kind_b = type(a), type(b)
+            if (kind_a is int or kind_a is float) and (kind_b is int or kind_b is float):
+                return numeric(a, b)  # type: ignore[arg-type]  # both int or float, e.g. `payload.temp > 30`
             try:
-                return compare(op, left(env), right(env))
+                return compare(op, a, b)
             except EvalError as exc:
                 raise EvalError(exc.message, exc.field or source) from None
 

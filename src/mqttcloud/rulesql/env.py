@@ -14,6 +14,7 @@ from mqttcloud.rulesql.errors import EvalError
 from mqttcloud.rulesql.values import put_path
 
 _UNDECODED: Final = object()
+_decode_json = json.JSONDecoder().decode  # json.loads minus its per-call argument handling
 
 
 class Env:
@@ -41,8 +42,8 @@ class Env:
             raw = self._columns.get("payload")
             if isinstance(raw, str | bytes):
                 try:
-                    self._payload = json.loads(raw)
-                except (ValueError, RecursionError):
+                    self._payload = _decode_json(raw if isinstance(raw, str) else raw.decode())
+                except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
                     raise EvalError("the payload is not valid JSON", "payload") from None
             else:
                 self._payload = raw
