@@ -2,7 +2,8 @@
 
 Routers: the Platform API under `/public_api/v1` (OpenAPI at `/public_api/v1/openapi.json`), the
 Deployment API (`/api/v5`, `/api`), the Serverless CA download and the console (`/console`); in front of
-them, the measured fast path for cached `GET /public_api/v1/deployments/{id}` (deployments/fast_path.py).
+them, the measured fast path for cached `GET /public_api/v1/deployments/{id}` (deployments/fast_path.py);
+around everything, the audit log of every write (audit/) and the request metrics of `/metrics` (health/).
 The lifespan migrates the database, starts the broker supervisor and brings every desired-running
 deployment back; on shutdown it stops the brokers (their desired state stays in the database) and closes
 the database.
@@ -17,7 +18,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from mqttcloud.control import deployment_api, migrations
+from mqttcloud.control import deployment_api, health, migrations
+from mqttcloud.control.audit.log import AuditLog
+from mqttcloud.control.audit.middleware import AuditMiddleware
+from mqttcloud.control.audit.routes import router as audit_router
 from mqttcloud.control.auth import KeyVerifier, document_security
 from mqttcloud.control.certificates.routes import router as tls_router
 from mqttcloud.control.config import Settings
@@ -75,19 +79,21 @@ def create_app(
         if owns_database:
             migrations.upgrade(db.engine)
         runtime = BrokerRuntime(settings, db, shared or _shared_secrets(settings))
+        runtime.status_listeners.append(observability.restarts.on_status)
         app.state.runtime = runtime
         try:
-            if supervisor_factory is not None and settings.start_brokers:
-                async with (
-                    supervisor_factory(runtime) as supervisor,
-                    ShadowRelays(runtime, db, lambda: app.state.deployment_api_quotas),
-                ):
-                    runtime.attach(supervisor)
-                    await runtime.restore()
+            async with audit_log:  # its writer task drains the queue after the last request
+                if supervisor_factory is not None and settings.start_brokers:
+                    async with (
+                        supervisor_factory(runtime) as supervisor,
+                        ShadowRelays(runtime, db, lambda: app.state.deployment_api_quotas),
+                    ):
+                        runtime.attach(supervisor)
+                        await runtime.restore()
+                        yield
+                        runtime.supervisor = None
+                else:
                     yield
-                    runtime.supervisor = None
-            else:
-                yield
         finally:
             if owns_database:
                 db.dispose()
@@ -120,7 +126,17 @@ def create_app(
     # Until the lifespan runs (e.g. a TestClient used without `with`), writes just update the database.
     app.state.runtime = BrokerRuntime(settings, db, shared or spec_builder.SharedSecrets(""))
     install_error_handlers(app)
-    for router in (projects_router, deployments_router, tls_router):
+    # /status, /healthz, /readyz, /metrics: unauthenticated, outside the API prefixes.
+    observability = health.install(
+        app, db, expects_supervisor=supervisor_factory is not None and settings.start_brokers
+    )
+    # A database passed in (tests: one connection held in a transaction) cannot be shared with a writer
+    # thread running on its own schedule: its entries are written by `flush()` and at shutdown.
+    app.state.audit_log = audit_log = AuditLog(
+        db, retention_days=settings.audit_retention_days, flush_seconds=1.0 if owns_database else None
+    )
+    observability.providers.append(audit_log.families)
+    for router in (projects_router, deployments_router, tls_router, audit_router):
         app.include_router(router, prefix=PLATFORM_API_PREFIX)
     from mqttcloud.control.serverless import routes as serverless  # noqa: PLC0415  (P9: CA download)
 
@@ -138,6 +154,9 @@ def create_app(
         limiter=app.state.rate_limiter,
         cache=view_cache,
     )
+    if settings.audit_log:  # every write of the three surfaces (publishing excepted), denied ones too
+        app.add_middleware(AuditMiddleware, log=audit_log, trusted_proxies=settings.trusted_proxies)
+    app.add_middleware(health.HttpMetrics, counters=observability.counters)  # counts the fast paths too
     app.add_middleware(StrictTransportSecurity)  # outermost: every HTTPS response, fast path included
     return app
 

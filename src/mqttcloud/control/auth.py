@@ -6,8 +6,10 @@ One dependency per route, `platform_access(scope, rule)`, runs on the event loop
 deployment of a project the key cannot see answers 404 exactly as a missing one does
 (`Principal.require_deployment`): a key learns nothing about other projects' deployments.
 
-Hot path: a verified key's row is cached for `key_cache_seconds`, so a request costs one SHA-256 and a
-dict lookup; `last_used_at` is written at most once per `last_used_interval` per key, never per request.
+Hot path: a verified key's row is cached for `key_cache_seconds`, so a request costs one SHA-256, a
+dict lookup and a read of the key revision (`api_keys/revisions.py`: a cached key is trusted only while
+no key has been deleted or changed since, by any process); `last_used_at` is written at most once per
+`last_used_interval` per key, never per request.
 """
 
 import asyncio
@@ -26,8 +28,10 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from mqttcloud.control import audit
 from mqttcloud.control.api_keys import service as api_keys
 from mqttcloud.control.api_keys.models import ALL_PROJECTS, ApiKey, Scope
+from mqttcloud.control.api_keys.revisions import KeyRevisions, read_generation
 from mqttcloud.control.db import Database
 from mqttcloud.control.errors import Forbidden, NotFound, Unauthorized
 from mqttcloud.control.ratelimit import RateLimiter
@@ -76,6 +80,7 @@ class _CachedKey:
     secret_hash: str
     principal: Principal
     expires: float
+    generation: int  # the key revision read with the row: the entry is stale once it moved
 
 
 def parse_basic(header: str | None) -> tuple[str, str]:
@@ -105,16 +110,19 @@ class KeyVerifier:
         cache_seconds: float = 5.0,
         last_used_interval: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        revisions: KeyRevisions | None = None,
     ):
         self.database = database
         self.cache_seconds = cache_seconds
         self.last_used_interval = last_used_interval
         self._clock = clock
+        self.revisions = revisions or KeyRevisions(database, clock=clock)
         self._cache: dict[str, _CachedKey] = {}
         self._last_written: dict[str, float] = {}
 
     def watch_changes(self) -> None:
-        """Forget a key as soon as a session of this database edits or deletes it (console, CLI services)."""
+        """Forget a key as soon as a session of this database edits or deletes it (console, CLI services).
+        Other processes' changes are seen through the key revision instead."""
 
         def after_flush(session: Session, _context: Any) -> None:
             for instance in (*session.dirty, *session.deleted):
@@ -136,8 +144,13 @@ class KeyVerifier:
         now = self._clock()
         presented = hash_api_secret(secret).encode("ascii")
         cached = self._cache.get(key)
-        if cached is not None and cached.expires > now and self._matches(presented, cached):
-            pass  # a cache hit with the right secret: no database read
+        if (
+            cached is not None
+            and cached.expires > now
+            and self._matches(presented, cached)
+            and cached.generation == await self.revisions.current()
+        ):
+            pass  # a current cache hit with the right secret: no read of the key
         else:
             # Every refusal takes this branch: one database read, one comparison, whether the key is
             # unknown or the secret wrong (a cached key is re-read too), so both cost the same.
@@ -159,8 +172,8 @@ class KeyVerifier:
     def verify_cached(self, header: str | None) -> Principal | None:
         """The principal when this request can be decided from the cache alone, else None.
 
-        None means "ask `verify`" (missing or malformed header, key not cached or expired, wrong secret,
-        or a last-use write due): it never decides a failure, so every refusal keeps one code path.
+        None means "ask `verify`" (missing or malformed header, key not cached, expired or stale, wrong
+        secret, or a last-use write due): it never decides a failure, so every refusal keeps one path.
         """
         try:
             key, secret = parse_basic(header)
@@ -175,17 +188,20 @@ class KeyVerifier:
         presented = hash_api_secret(secret).encode("ascii")
         if not hmac.compare_digest(presented, cached.secret_hash.encode("ascii")):
             return None
+        if self.revisions.peek() != cached.generation:
+            return None
         return cached.principal
 
     def _load(self, key: str, now: float) -> _CachedKey | None:
         with self.database.read_session() as session:
+            generation = read_generation(session)  # first: a change committed after it is seen next time
             row = api_keys.find_by_key(session, key=key)
             if row is None:
                 self._cache.pop(key, None)
                 return None
             projects = None if ALL_PROJECTS in row.project_ids else frozenset(row.project_ids)
             principal = Principal(key=row.key, scopes=frozenset(row.scopes), project_ids=projects)
-            cached = _CachedKey(row.secret_hash.lower(), principal, now + self.cache_seconds)
+            cached = _CachedKey(row.secret_hash.lower(), principal, now + self.cache_seconds, generation)
         self._cache[key] = cached
         return cached
 
@@ -201,7 +217,9 @@ class KeyVerifier:
 async def platform_key(request: Request) -> Principal:
     """Authenticate the platform key (no scope check): 401 on failure."""
     verifier: KeyVerifier = request.app.state.key_verifier
-    return await verifier.verify(request.headers.get("authorization"))
+    principal = await verifier.verify(request.headers.get("authorization"))
+    audit.attach(request.scope, audit.Actor(audit.ActorKind.PLATFORM_KEY, principal.key))
+    return principal
 
 
 PlatformKeyDep = Annotated[Principal, Depends(platform_key)]
@@ -218,6 +236,7 @@ def platform_access(scope: Scope, rule: str) -> Callable[[Request], Coroutine[An
     async def dependency(request: Request) -> Principal:
         verifier: KeyVerifier = request.app.state.key_verifier
         principal = await verifier.verify(request.headers.get("authorization"))
+        audit.attach(request.scope, audit.Actor(audit.ActorKind.PLATFORM_KEY, principal.key))
         principal.require_scope(scope)
         limiter: RateLimiter = request.app.state.rate_limiter
         limiter.hit(rule, principal.key, request.path_params.get("deployment_id", ""))

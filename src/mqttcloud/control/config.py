@@ -18,6 +18,8 @@ Environment variables:
                                    (fields of contracts.Limits; see control/serverless/plans.py)
     MQTTCLOUD_TRUSTED_PROXIES      proxies whose X-Forwarded-For is believed, "IP or CIDR,..." (default
                                    none: the TCP peer is the client; see console/security.py)
+    MQTTCLOUD_AUDIT_LOG            "on" (default) or "off": record writes in the audit log (control/audit/)
+    MQTTCLOUD_AUDIT_RETENTION_DAYS days audit log entries are kept (default 90)
 """
 
 import ipaddress
@@ -58,6 +60,8 @@ class Settings:
     start_brokers: bool = True  # False: keep desired state in the DB but spawn nothing (tests, db tools)
     secret_key: str | None = field(default=None, repr=False)  # None: <data_dir>/secret.key (at_rest.py)
     trusted_proxies: tuple[IPNetwork, ...] = ()  # whose X-Forwarded-For names the client (sign-in throttle)
+    audit_log: bool = True  # record every write in the audit log
+    audit_retention_days: int = 90
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -119,6 +123,12 @@ class Settings:
             values["serverless_limits"] = parse_limit_overrides(plan)
         if (proxies := get("TRUSTED_PROXIES")) is not None:
             values["trusted_proxies"] = parse_trusted_proxies(proxies)
+        if (audit := get("AUDIT_LOG")) is not None:
+            if audit.lower() not in {"on", "off"}:
+                raise ConfigError(f"MQTTCLOUD_AUDIT_LOG must be on or off, not {audit!r}")
+            values["audit_log"] = audit.lower() == "on"
+        if (days := get("AUDIT_RETENTION_DAYS")) is not None:
+            values["audit_retention_days"] = _parse_int("MQTTCLOUD_AUDIT_RETENTION_DAYS", days)
         settings = cls(**values)  # type: ignore[arg-type]  # values are built per field above
         settings = settings.with_overrides(**overrides)
         settings.validate()
@@ -135,6 +145,10 @@ class Settings:
             raise ConfigError(f"bad broker port range {self.broker_port_low}-{self.broker_port_high}")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"bad port {self.port}")
+        if self.audit_retention_days < 1:
+            raise ConfigError(
+                f"MQTTCLOUD_AUDIT_RETENTION_DAYS must be at least 1, not {self.audit_retention_days}"
+            )
 
 
 def _parse_int(name: str, value: str) -> int:

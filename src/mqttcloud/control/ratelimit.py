@@ -60,6 +60,7 @@ RULES = (
     "tls.create",
     "tls.update",
     "tls.delete",
+    "audit_logs.list",
 )
 
 PROFILES: dict[str, dict[str, Limit | None]] = {
@@ -75,6 +76,7 @@ PROFILES: dict[str, dict[str, Limit | None]] = {
         "tls.create": Limit(6, HOUR),
         "tls.update": Limit(6, HOUR),
         "tls.delete": Limit(6, HOUR),
+        "audit_logs.list": Limit(60, HOUR),  # a Platform API extension: read like the other lists
     },
     "default": {
         "projects.list": Limit(600, MINUTE),
@@ -88,6 +90,7 @@ PROFILES: dict[str, dict[str, Limit | None]] = {
         "tls.create": Limit(30, MINUTE),
         "tls.update": Limit(30, MINUTE),
         "tls.delete": Limit(30, MINUTE),
+        "audit_logs.list": Limit(600, MINUTE),
     },
     "off": dict.fromkeys(RULES),
 }

@@ -18,6 +18,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
     # Imported here: the route modules import this package's submodules.
     from mqttcloud.control.console import (  # noqa: PLC0415
         access_pages,
+        audit_pages,
         deployment_pages,
         live_pages,
         routes,
@@ -25,7 +26,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
     )
 
     app.state.console = ConsoleState(Signer(load_secret(settings.data_dir)), settings, database)
-    for module in (routes, deployment_pages, access_pages, live_pages, shadow_pages):
+    for module in (routes, deployment_pages, access_pages, live_pages, shadow_pages, audit_pages):
         app.include_router(module.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
 

@@ -330,6 +330,25 @@ ZH_CN: dict[str, str] = {
     "Topics": "主题数",
     "Retained messages": "保留消息",
     "now": "现在",
+    # Audit log (console/audit_pages.py)
+    "Audit log": "审计日志",
+    "Every change made through the Platform API, the Deployment API, this console and the command line, refused ones included. Entries cannot be edited or deleted; they are kept for the retention period.": "通过平台 API、部署 API、本控制台和命令行进行的每一次变更（包括被拒绝的操作）。日志条目不可编辑或删除，在保留期内保存。",
+    "Only Administrators and Auditors can read the audit log": "只有管理员和审计员可以查看审计日志",
+    "Actor": "操作者",
+    "Operation": "操作",
+    "Result": "结果",
+    "Any": "全部",
+    "Success": "成功",
+    "Failure": "失败",
+    "Interface": "接口",
+    "From (day, UTC)": "起始日期（UTC）",
+    "Until (day, UTC)": "截止日期（UTC）",
+    "Time": "时间",
+    "Source IP": "来源 IP",
+    "Request": "请求",
+    "anonymous": "匿名",
+    "not verified": "未验证",
+    "No entries match.": "没有匹配的条目。",
 }
 
 

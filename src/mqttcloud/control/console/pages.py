@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData, UploadFile
 
+from mqttcloud.control import audit
 from mqttcloud.control.accounts import sessions
 from mqttcloud.control.accounts.models import Account
 from mqttcloud.control.config import Settings
@@ -229,6 +230,7 @@ async def current_page(request: Request) -> Page:
     nonce = signed_in.session_id
     page = Page(request, state, signed_in.account, language(request), state.signer.csrf_token(nonce), nonce)
     request.scope[_PAGE_KEY] = page
+    audit.attach(request.scope, audit.Actor(audit.ActorKind.ACCOUNT, signed_in.account.username))
     return page
 
 

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from mqttcloud.control import audit
 from mqttcloud.control.accounts import service as accounts
 from mqttcloud.control.accounts import sessions
 from mqttcloud.control.accounts.models import Account, Role
@@ -129,6 +130,7 @@ async def login(request: Request, page: Anonymous, session: SessionDep) -> Respo
     form = await read_form(request, page)
     username = field_text(form, "username")
     password = field_text(form, "password", strip=False)
+    audit.attach(request.scope, audit.Actor(audit.ActorKind.ACCOUNT, username[:128], authenticated=False))
     next_url = safe_next(field_text(form, "next"))
     state = page.state
     address = client_address(
@@ -166,6 +168,7 @@ async def login(request: Request, page: Anonymous, session: SessionDep) -> Respo
             error=page.t("Wrong user name or password."),
             status=401,
         )
+    audit.attach(request.scope, audit.Actor(audit.ActorKind.ACCOUNT, account.username))
     response = redirect(next_url)
     await _set_session(response, page, session, account)
     response.delete_cookie(LOGIN_COOKIE, path=PREFIX)

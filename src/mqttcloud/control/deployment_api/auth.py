@@ -7,8 +7,8 @@ deployment's API rate, `quotas.Quotas.api_qps`). The deployment is resolved from
 the URL, so a key only ever reaches its own deployment.
 
 A verified key (with its deployment's type, size and desired state) is cached for
-`settings.key_cache_seconds`; editing or deleting a key or its deployment in this process invalidates
-it at once (`DeploymentKeyVerifier.watch_changes`).
+`settings.key_cache_seconds`, and trusted only while the key revision (`api_keys/revisions.py`) is the
+one read with it: editing or deleting a key or its deployment, in any process, ends it at once.
 """
 
 import asyncio
@@ -22,6 +22,8 @@ from fastapi import Request
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from mqttcloud.control import audit
+from mqttcloud.control.api_keys.revisions import KeyRevisions, read_generation
 from mqttcloud.control.auth import parse_basic
 from mqttcloud.control.db import Database
 from mqttcloud.control.deployment_api.keys import service as keys
@@ -63,21 +65,28 @@ class _Cached:
     secret_hash: str
     context: DeploymentContext
     expires: float
+    generation: int  # the key revision read with the row: the entry is stale once it moved
 
 
 class DeploymentKeyVerifier:
     def __init__(
-        self, database: Database, *, cache_seconds: float, clock: Callable[[], float] = time.monotonic
+        self,
+        database: Database,
+        *,
+        cache_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        revisions: KeyRevisions | None = None,
     ):
         self.database = database
         self.cache_seconds = cache_seconds
         self._clock = clock
+        self.revisions = revisions or KeyRevisions(database, clock=clock)
         self._cache: dict[str, _Cached] = {}
 
     def watch_changes(self) -> None:
         """Forget cached keys as soon as a session of this database edits or deletes them, or their
-        deployment (stopped, resized, deleted: the cached context carries its state). The CLI runs in
-        another process: its deletions are seen within `cache_seconds`."""
+        deployment (stopped, resized, deleted: the cached context carries its state). Other processes'
+        changes are seen through the key revision instead."""
 
         def after_flush(session: Session, _context: Any) -> None:
             for instance in (*session.dirty, *session.deleted):
@@ -107,7 +116,7 @@ class DeploymentKeyVerifier:
             raise Unauthorized(_BAD, code="BAD_API_KEY_OR_SECRET", headers=_CHALLENGE) from None
         now = self._clock()
         cached = self._cache.get(app_id)
-        if cached is None or cached.expires <= now:
+        if cached is None or cached.expires <= now or cached.generation != await self.revisions.current():
             cached = await asyncio.to_thread(self._load, app_id, now)
         presented = hash_api_secret(secret).encode("ascii")
         expected = (cached.secret_hash if cached is not None else _DUMMY_HASH).encode("ascii")
@@ -128,10 +137,13 @@ class DeploymentKeyVerifier:
         presented = hash_api_secret(secret).encode("ascii")
         if not hmac.compare_digest(presented, cached.secret_hash.encode("ascii")):
             return None
+        if self.revisions.peek() != cached.generation:
+            return None
         return cached.context
 
     def _load(self, app_id: str, now: float) -> _Cached | None:
-        with self.database.session() as session:
+        with self.database.read_session() as session:
+            generation = read_generation(session)  # first: a change committed after it is seen next time
             key = keys.find_by_app_id(session, app_id=app_id)
             deployment = None if key is None else session.get(Deployment, key.deployment_id)
             if key is None or deployment is None:
@@ -145,7 +157,7 @@ class DeploymentKeyVerifier:
                 connections=deployment.connections,
                 desired_running=deployment.desired_running,
             )
-            cached = _Cached(key.secret_hash.lower(), context, now + self.cache_seconds)
+            cached = _Cached(key.secret_hash.lower(), context, now + self.cache_seconds, generation)
         self._cache[app_id] = cached
         return cached
 
@@ -165,6 +177,7 @@ def deployment_access(group: str) -> Callable[..., Coroutine[Any, Any, Deploymen
         state = request.app.state
         verifier: DeploymentKeyVerifier = state.deployment_key_verifier
         context = await verifier.verify(request.headers.get("authorization"))
+        audit.attach(request.scope, audit.Actor(audit.ActorKind.DEPLOYMENT_KEY, context.app_id))
         authorize(state.deployment_api_limiter, context, request.method, group)
         return context
 

@@ -21,5 +21,7 @@ class JsonBodies:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in _WRITES:
             headers = [(name, value) for name, value in scope["headers"] if name != b"content-type"]
-            scope = {**scope, "headers": [*headers, _JSON]}
+            # In place, not a copy: the outer middlewares (audit log, metrics) read the route and the actor
+            # that routing and authentication add to this very scope.
+            scope["headers"] = [*headers, _JSON]
         await self.app(scope, receive, send)

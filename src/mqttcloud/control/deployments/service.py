@@ -17,7 +17,7 @@ import string
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -276,6 +276,15 @@ def delete_deployment(session: Session, *, deployment_id: str) -> None:
 def desired_deployments(session: Session) -> list[Deployment]:
     """Every deployment with its desired state (the supervisor's input)."""
     return list(session.scalars(select(Deployment).order_by(Deployment.id)))
+
+
+def count_by_status(session: Session) -> dict[DeploymentStatus, int]:
+    """How many deployments are in each status (every status present, zero included): for `/metrics`."""
+    counts = dict.fromkeys(DeploymentStatus, 0)
+    rows = session.execute(select(Deployment.status, func.count()).group_by(Deployment.status))
+    for status, count in rows:
+        counts[status] = count
+    return counts
 
 
 def record_status(
