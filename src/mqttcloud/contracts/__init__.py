@@ -25,6 +25,30 @@ from typing import Any, Literal, NewType
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mqttcloud.contracts.rules import (
+    ActionCounters,
+    ConsoleAction,
+    HttpAction,
+    RepublishAction,
+    RuleAction,
+    RuleCounters,
+    RuleMetricsArgs,
+    RuleMetricsResult,
+    RuleSpec,
+)
+
+__all__ = [  # the data-integration contract (contracts/rules.py), re-exported with the rest
+    "ActionCounters",
+    "ConsoleAction",
+    "HttpAction",
+    "RepublishAction",
+    "RuleAction",
+    "RuleCounters",
+    "RuleMetricsArgs",
+    "RuleMetricsResult",
+    "RuleSpec",
+]
+
 DeploymentId = NewType("DeploymentId", str)
 TenantId = NewType("TenantId", str)
 
@@ -186,6 +210,7 @@ class TenantSpec(_Model):
     acl: list[AclRule] = Field(default_factory=list)
     banned: list[BanRecord] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
+    rules: list[RuleSpec] = Field(default_factory=list)  # data integration (contracts/rules.py)
 
 
 class AdminSpec(_Model):
