@@ -20,10 +20,11 @@ from mqttcloud.control.accounts import service as accounts
 from mqttcloud.control.api_keys import service as api_keys
 from mqttcloud.control.api_keys.models import ALL_PROJECTS, Scope
 from mqttcloud.control.api_keys.schemas import ApiKeyCreated, ApiKeyOut
+from mqttcloud.control.audit.cli import record_command
 from mqttcloud.control.config import Settings
 from mqttcloud.control.db import Database
 from mqttcloud.control.deployment_api.keys import cli as deployment_keys_cli
-from mqttcloud.control.errors import ApiError, ConfigError
+from mqttcloud.control.errors import ApiError, ConfigError, NotFound
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,13 +64,27 @@ def main(argv: Sequence[str]) -> int:
     database = Database.from_url(settings.sqlalchemy_url)
     try:
         migrations.upgrade(database.engine)
+        return _run(args, settings, database)
+    finally:
+        database.dispose()
+
+
+def _run(args: argparse.Namespace, settings: Settings, database: Database) -> int:
+    """Run the command; `create` and `delete` leave an audit entry whatever their outcome."""
+    audited = args.command in {"create", "delete"}
+    shown = ("description", "scope", "projects", "deployment", "permissions", "key")
+    arguments = {name: value for name, value in vars(args).items() if name in shown}
+    target = ""
+    try:
         with database.session() as session:
             root = accounts.ensure_root(session, password=settings.root_password)
             if root.generated_password is not None:
                 sys.stderr.write(f"created root account: root / {root.generated_password} (shown once)\n")
             actor = root.account
             if args.command == "create" and args.deployment:  # Deployment API key (P7)
-                sys.stdout.write(deployment_keys_cli.create(session, args) + "\n")
+                printed = deployment_keys_cli.create(session, args)
+                target = f"deployment_id={args.deployment} app_id={json.loads(printed)['app_id']}"
+                sys.stdout.write(printed + "\n")
             elif args.command == "create":
                 if not args.description:
                     sys.stderr.write("mqttcloud apikey: --description is required\n")
@@ -82,6 +97,7 @@ def main(argv: Sequence[str]) -> int:
                     scopes=scopes,
                     project_ids=args.projects or [ALL_PROJECTS],
                 )
+                target = f"key={created.api_key.key}"
                 sys.stdout.write(
                     ApiKeyCreated(key=created.api_key.key, secret=created.secret).model_dump_json() + "\n"
                 )
@@ -93,13 +109,24 @@ def main(argv: Sequence[str]) -> int:
                 sys.stdout.write(json.dumps(rows, indent=2) + "\n")
             else:
                 found = api_keys.find_by_key(session, key=args.key)
+                target = f"key={args.key}"
                 if found is None:
-                    sys.stderr.write(f"mqttcloud apikey: no key {args.key!r}\n")
-                    return 1
+                    raise NotFound(f"no key {args.key!r}", code="KEY_NOT_FOUND")
                 api_keys.delete_key(session, actor=actor, key_id=found.id)
     except ApiError as exc:
         sys.stderr.write(f"mqttcloud apikey: {exc.message}\n")
+        if audited:
+            record_command(
+                database,
+                command=f"apikey {args.command}",
+                arguments=arguments,
+                target=target,
+                status=exc.status_code,
+                error_code=exc.code,
+            )
         return 1
-    finally:
-        database.dispose()
+    if audited:
+        record_command(
+            database, command=f"apikey {args.command}", arguments=arguments, target=target, status=200
+        )
     return 0

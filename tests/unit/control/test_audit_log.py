@@ -2,6 +2,7 @@
 recorded with its actor and result, denied attempts included, and no secret is ever stored."""
 
 import datetime as dt
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from mqttcloud.contracts import TlsSpec
 from mqttcloud.control.accounts import service as accounts
 from mqttcloud.control.accounts.models import Role
 from mqttcloud.control.api_keys.models import Scope
+from mqttcloud.control.apikey_cli import main
 from mqttcloud.control.audit import service
 from mqttcloud.control.audit.log import AuditLog
 from mqttcloud.control.audit.models import AuditEntry
@@ -302,3 +304,32 @@ async def test_an_auditor_reads_the_log_in_the_console_and_a_project_user_cannot
         == 303
     )
     assert (await client.get("/console/audit")).status_code == 403
+
+
+def test_cli_key_commands_are_recorded_as_root_without_the_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "cli-data"
+    assert main(["create", "--data-dir", str(data), "--description", "ci key", "--scope", "tls"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert main(["list", "--data-dir", str(data)]) == 0
+    assert main(["delete", "--data-dir", str(data), "--key", printed["key"]]) == 0
+    assert main(["delete", "--data-dir", str(data), "--key", "no-such-key"]) == 1
+
+    database = Database.from_url(f"sqlite:///{data / 'mqttcloud.db'}")
+    try:
+        with database.read_session() as session:
+            rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+            stored = " ".join(
+                " ".join(str(v) for v in row) for row in session.execute(text("SELECT * FROM audit_log"))
+            )
+    finally:
+        database.dispose()
+    assert [(r.interface, r.actor_id, r.action, r.target, r.status) for r in rows] == [
+        ("cli", "root", "mqttcloud apikey create", f"key={printed['key']}", 200),
+        ("cli", "root", "mqttcloud apikey delete", f"key={printed['key']}", 200),
+        ("cli", "root", "mqttcloud apikey delete", "key=no-such-key", 404),
+    ]
+    assert '"description":"ci key"' in rows[0].summary
+    assert "os_user" in rows[0].summary
+    assert printed["secret"] not in stored
