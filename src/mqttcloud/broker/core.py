@@ -278,7 +278,7 @@ class Broker:
             if pending_will is not None:  # the old session ended: its delayed will goes now
                 self._publish_will(pending_will[1], pending_will[2], now, out)
             session = Session(cid, created_at=now)
-            self.counters.inc("session.created")
+            self.counters.values["session.created"] += 1
             present = False
         else:
             session = old
@@ -302,7 +302,7 @@ class Broker:
             session.stored = False
             out.records.append(SessionDeleted(cid))
         self.live += 1  # the caller moves the channel to CONNECTED right after this
-        self.note_growth()
+        queries.bump_connection_high_water(self)  # only connection gauges grew (a storm's hot path)
         return out.result(), present
 
     def resume(self, ch: Channel, now: float) -> list[Action]:

@@ -420,6 +420,20 @@ def bump_high_water(broker: "Broker") -> dict[str, int]:
     return values
 
 
+def bump_connection_high_water(broker: "Broker") -> None:
+    """`bump_high_water` for the gauges a connect grows (sessions, live connections, channels) only."""
+    hwm = broker.high_water
+    sessions = len(broker.sessions)
+    live = broker.live
+    channels = len(broker.channels)
+    if sessions > hwm.get("sessions.max", 0):
+        hwm["sessions.max"] = hwm["connections.max"] = sessions  # the same gauge, EMQX-style
+    if live > hwm.get("live_connections.max", 0):
+        hwm["live_connections.max"] = live
+    if channels > hwm.get("channels.max", 0):
+        hwm["channels.max"] = channels
+
+
 def stats(broker: "Broker") -> contracts.TenantStats:
     values = bump_high_water(broker)
     for name in list(values):

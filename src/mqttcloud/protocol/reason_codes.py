@@ -208,9 +208,13 @@ _TO_V3_CONNACK: dict[ReasonCode, int] = {
 }
 
 
+# Keyed by plain int: looking an IntEnum member up hashes it through `Enum.__hash__`, a Python call
+_TO_V3_CONNACK_BY_VALUE: dict[int, int] = {int(rc): v3 for rc, v3 in _TO_V3_CONNACK.items()}
+
+
 def to_v3_connack(code: ReasonCode) -> int:
     """Map a v5 CONNACK reason code to the closest v3.1.1 return code (0..5)."""
-    return _TO_V3_CONNACK.get(code, V3_CONNACK_SERVER_UNAVAILABLE)
+    return _TO_V3_CONNACK_BY_VALUE.get(int(code), V3_CONNACK_SERVER_UNAVAILABLE)
 
 
 def from_v3_connack(return_code: int) -> ReasonCode:

@@ -14,6 +14,7 @@ errors.
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import secrets
@@ -29,6 +30,11 @@ import pydantic
 from mqttcloud import contracts
 
 log = logging.getLogger(__name__)
+
+#: Allocations between young collections (CPython's default is 700). A connect allocates some 40
+#: tracked objects that all live as long as the connection: at 700, connect storms ran a young
+#: collection every ~17 connects and a full one each time the heap grew by a quarter.
+GC_YOUNG_THRESHOLD = 20_000
 
 _SCHEMES = {
     "tcp": contracts.ListenerKind.TCP,
@@ -189,10 +195,20 @@ async def run(spec: contracts.BrokerSpec) -> int:
         log.error("cannot start: %s", exc)
         await server.shutdown()
         return 1
+    _settle_heap()
     log.info("broker %s ready (pid file %s)", spec.broker_id, spec.ready_file)
     await server.serve()
     log.info("broker %s stopped", spec.broker_id)
     return 0
+
+
+def _settle_heap() -> None:
+    """Started: move what startup allocated (modules, schemas, restored sessions) out of the cyclic
+    GC's way (`gc.freeze`), and collect young objects less often (`GC_YOUNG_THRESHOLD`)."""
+    gc.collect()
+    gc.freeze()
+    _young, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 def main(argv: Sequence[str]) -> int:

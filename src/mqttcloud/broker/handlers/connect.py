@@ -12,7 +12,7 @@ from mqttcloud.broker.hooks import AuthRequest, ClientContext, ConnectDecision
 from mqttcloud.broker.limits import TOPIC_ALIAS_MAXIMUM, cap_keep_alive, cap_session_expiry
 from mqttcloud.protocol.errors import MQTTError, ProtocolError
 from mqttcloud.protocol.packets import ConnAck, Connect, Disconnect
-from mqttcloud.protocol.properties import Properties
+from mqttcloud.protocol.properties import NO_PROPERTIES
 from mqttcloud.protocol.reason_codes import ReasonCode
 
 if TYPE_CHECKING:
@@ -39,8 +39,9 @@ def refuse(ch: "Channel", reason: ReasonCode, now: float, why: str) -> list[Acti
 def handle_connect(ch: "Channel", pkt: Connect, now: float) -> list[Action]:
     broker = ch.broker
     limits = broker.limits
-    broker.counters.inc("packets.connect.received")
-    broker.counters.inc("client.connect")
+    m = broker.counters.values  # (dict updates, not `inc`: once per connect, a storm's hot path)
+    m["packets.connect.received"] += 1
+    m["client.connect"] += 1
     ch.version = int(pkt.protocol_level)
     v5 = ch.version == 5
     props = pkt.properties
@@ -89,7 +90,7 @@ def handle_connect(ch: "Channel", pkt: Connect, now: float) -> list[Action]:
     ch.requested_session_expiry = requested
     ch.session_expiry = cap_session_expiry(requested, limits)
     ch.state = ch.state.AUTHENTICATING
-    broker.counters.inc("client.authenticate")
+    m["client.authenticate"] += 1
     request = AuthRequest(
         clientid=clientid,
         username=pkt.username,
@@ -112,7 +113,8 @@ def connect_decided(ch: "Channel", decision: ConnectDecision, now: float) -> lis
         broker.counters.inc("authentication.failure")
         reason = decision.reason_code if decision.reason_code.is_error else ReasonCode.NOT_AUTHORIZED
         return refuse(ch, reason, now, decision.reason_string or "not authorized")
-    broker.counters.inc("authentication.success")
+    m = broker.counters.values
+    m["authentication.success"] += 1
     if limits.max_connections and broker.connected_count() >= limits.max_connections:
         old = broker.sessions.get(ch.clientid)
         if old is None or old.connected_channel is None:  # a takeover does not add a connection
@@ -128,7 +130,7 @@ def connect_decided(ch: "Channel", decision: ConnectDecision, now: float) -> lis
     ch.state = ChannelState.CONNECTED
     ch.connected_at = now
     ch.last_received = now
-    props = Properties()
+    props = NO_PROPERTIES
     if ch.version == 5:
         changes: dict[str, object] = {
             "receive_maximum": limits.max_inflight if limits.max_inflight < 65535 else None,
@@ -142,9 +144,9 @@ def connect_decided(ch: "Channel", decision: ConnectDecision, now: float) -> lis
         if ch.keep_alive != ch.requested_keep_alive:
             changes["server_keep_alive"] = ch.keep_alive  # [MQTT-3.2.2-21]
         props = props.evolve(**changes)
-    broker.counters.inc("packets.connack.sent")
-    broker.counters.inc("client.connack")
-    broker.counters.inc("client.connected")
+    m["packets.connack.sent"] += 1
+    m["client.connack"] += 1
+    m["client.connected"] += 1
     actions.append(ch.send(ConnAck(session_present=session_present, properties=props)))
     fields = (
         ("clientid", ch.clientid),
