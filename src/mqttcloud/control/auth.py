@@ -195,6 +195,7 @@ class KeyVerifier:
     def _load(self, key: str, now: float) -> _CachedKey | None:
         with self.database.read_session() as session:
             generation = read_generation(session)  # first: a change committed after it is seen next time
+            self.revisions.note(generation, read_at=now)
             row = api_keys.find_by_key(session, key=key)
             if row is None:
                 self._cache.pop(key, None)

@@ -140,6 +140,9 @@ class Database:
             held in a transaction), else sessions of `engine` that begin SQLite transactions deferred.
         """
         self.engine = engine
+        # True when sessions are plain sessions of `engine`, so another connection to the same database
+        # sees what they commit (False for a test's connection held in a transaction).
+        self.is_plain = session_factory is None
         self.session_factory = session_factory or sessionmaker(engine, expire_on_commit=False)
         if read_factory is None:
             read_factory = session_factory or sessionmaker(

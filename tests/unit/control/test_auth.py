@@ -9,6 +9,7 @@ from tests.unit.control.conftest import ROOT_PASSWORD
 from mqttcloud.control.accounts import service as accounts
 from mqttcloud.control.api_keys import service as api_keys
 from mqttcloud.control.api_keys.models import ApiKey, Scope
+from mqttcloud.control.api_keys.revisions import POLL_SECONDS
 from mqttcloud.control.auth import KeyVerifier, Principal, parse_basic
 from mqttcloud.control.db import Database
 from mqttcloud.control.errors import Forbidden, Unauthorized
@@ -56,22 +57,60 @@ async def test_verify_returns_principal_with_scopes(database: Database) -> None:
         principal.require_project("other")
 
 
-async def test_cached_key_is_trusted_until_expiry(database: Database) -> None:
+async def test_cached_key_costs_no_key_read_until_expiry(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clock = Clock()
     key, secret = mint(database)
     verifier = KeyVerifier(database, cache_seconds=5, clock=clock)
+    await verifier.verify(basic(key, secret))
+    reads: list[str] = []
+    find = api_keys.find_by_key
+
+    def counting_find(session: Session, *, key: str) -> ApiKey | None:
+        reads.append(key)
+        return find(session, key=key)
+
+    monkeypatch.setattr(api_keys, "find_by_key", counting_find)
+    for _ in range(3):
+        clock.now += 1
+        await verifier.verify(basic(key, secret))
+    assert reads == []
+    with pytest.raises(Unauthorized):
+        await verifier.verify(basic(key, secret + "x"))  # the secret is checked on every request
+    assert reads == [key]
+    clock.now += 5
+    await verifier.verify(basic(key, secret))
+    assert reads == [key, key]
+
+
+async def test_key_deleted_by_an_unwatched_session_is_refused_at_once(database: Database) -> None:
+    """As `mqttcloud apikey delete` in another process: no event of ours sees it, the key revision does
+    (polled here: this test's database is a connection held in a transaction; a SQLite file is read on
+    every request, see test_revisions.py)."""
+    clock = Clock()
+    key, secret = mint(database)
+    verifier = KeyVerifier(database, cache_seconds=3600, clock=clock)
     await verifier.verify(basic(key, secret))
     with database.session() as session:
         row = api_keys.find_by_key(session, key=key)
         assert row is not None
         session.delete(row)
         session.commit()
-    await verifier.verify(basic(key, secret))  # still cached
-    with pytest.raises(Unauthorized):
-        await verifier.verify(basic(key, secret + "x"))  # the secret is checked on every request
-    clock.now += 5
+    clock.now += POLL_SECONDS * 2
     with pytest.raises(Unauthorized):
         await verifier.verify(basic(key, secret))
+    assert verifier.verify_cached(basic(key, secret)) is None
+
+
+async def test_last_use_write_does_not_make_cached_keys_stale(database: Database) -> None:
+    """The key revision moves on deletes and edits of what a key may do, not on `last_used_at`."""
+    key, secret = mint(database)
+    verifier = KeyVerifier(database, cache_seconds=3600, last_used_interval=0)
+    await verifier.verify(basic(key, secret))  # loads the key, then records its last use
+    before = await verifier.revisions.read()
+    await verifier.verify(basic(key, secret))  # records its last use again (interval 0)
+    assert await verifier.revisions.read() == before
 
 
 async def test_invalidate_drops_a_deleted_key_at_once(database: Database) -> None:

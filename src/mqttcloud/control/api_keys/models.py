@@ -1,9 +1,9 @@
-"""Platform API key table. The secret is stored only as its SHA-256 hex digest."""
+"""Platform API key table (the secret is stored only as its SHA-256 hex digest) and the key revision row."""
 
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mqttcloud.control.db import Base, UtcDateTime, utcnow
@@ -33,3 +33,13 @@ class ApiKey(Base):
     )
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class KeyRevision(Base):
+    """One row (id 1) whose `generation` database triggers bump whenever a cached key may be stale
+    (migration 0006): see `api_keys/revisions.py`."""
+
+    __tablename__ = "key_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)

@@ -144,6 +144,7 @@ class DeploymentKeyVerifier:
     def _load(self, app_id: str, now: float) -> _Cached | None:
         with self.database.read_session() as session:
             generation = read_generation(session)  # first: a change committed after it is seen next time
+            self.revisions.note(generation, read_at=now)
             key = keys.find_by_app_id(session, app_id=app_id)
             deployment = None if key is None else session.get(Deployment, key.deployment_id)
             if key is None or deployment is None:
