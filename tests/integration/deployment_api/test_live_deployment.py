@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from httpx import Response
+from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.deployment_api.conftest import (
     AUTHN,
     RULES,
@@ -314,6 +315,12 @@ async def test_metrics_stats_and_prometheus_move(live: Live, opened: list[MqttCl
     assert text.headers["content-type"].startswith("text/plain")
     assert "emqx_connections_count" in text.text
     assert "# TYPE emqx_messages_received counter" in text.text
+    # The reference parser reads it, under EMQX's family names (counters get the parser's `_total`).
+    families = {family.name: family for family in text_string_to_metric_families(text.text)}
+    assert families["emqx_connections_count"].type == "gauge"
+    assert families["emqx_connections_count"].samples[0].value >= 1
+    assert families["emqx_messages_received"].type == "counter"
+    assert families["emqx_messages_received"].samples[0].value > before
     v4 = (await live.client.get(f"{V4}/metrics", auth=live.auth)).json()
     assert v4["code"] == 0
     assert v4["data"][0]["metrics"]["messages.received"] > before
