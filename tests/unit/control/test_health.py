@@ -1,5 +1,7 @@
 """`/status`, `/healthz`, `/readyz` and `/metrics` in process (a real `serve` is in tests/integration)."""
 
+import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -8,10 +10,13 @@ from httpx import ASGITransport, AsyncClient
 from prometheus_client.parser import text_string_to_metric_families
 from tests.unit.control.conftest import Platform
 
+from mqttcloud.broker.metrics import METRIC_NAMES
 from mqttcloud.control.app import create_app
 from mqttcloud.control.config import Settings
 from mqttcloud.control.health.exposition import BrokerRestarts
 from mqttcloud.control.supervisor import BrokerStatus
+
+GAUGES = ("connections.count", "subscriptions.count", "topics.count", "retained.count")  # broker stats
 
 
 @pytest.fixture
@@ -132,3 +137,25 @@ def test_a_stop_then_start_is_not_a_restart() -> None:
     for status in (BrokerStatus.STOPPING, BrokerStatus.STARTING, BrokerStatus.STARTING, BrokerStatus.RUNNING):
         restarts.on_status("b1", status)  # a restart for a changed spec, reported twice while starting
     assert restarts.total == 1
+
+
+def test_the_grafana_dashboard_reads_only_metrics_that_exist(platform_metric_names: set[str]) -> None:
+    """Every `mqttcloud_*` family the dashboard queries is on /metrics; every `emqx_*` one is a broker
+    counter (`broker.metrics.METRIC_NAMES`) or gauge under the `/prometheus/stats` naming."""
+    dashboard = json.loads((Path(__file__).parents[3] / "docs" / "grafana" / "mqttcloud.json").read_text())
+    expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    used = {name for expr in expressions for name in re.findall(r"\b((?:mqttcloud|emqx)_[a-z_]+)\{", expr)}
+    broker = {"emqx_" + n.replace(".", "_") for n in (*METRIC_NAMES, *GAUGES)}
+    suffixes = ("_bucket", "_count", "_sum")
+    known = platform_metric_names | {f"{n}{s}" for n in platform_metric_names for s in suffixes} | broker
+    assert used, "no metric found in the dashboard"
+    assert used <= known, used - known
+
+
+@pytest.fixture
+async def platform_metric_names(platform: Platform) -> set[str]:
+    await platform.client.get("/healthz")
+    text = (await platform.client.get("/metrics")).text
+    return {family.name for family in text_string_to_metric_families(text)} | set(
+        re.findall(r"^# TYPE (\S+)", text, re.MULTILINE)
+    )
