@@ -14,7 +14,10 @@ Public API for the rest of the control plane:
     keys.service.create_key / list_keys / delete_key     deployment API keys (console, CLI)
 """
 
+import re
+
 from fastapi import FastAPI
+from starlette.routing import Mount
 
 from mqttcloud.control.deployment_api.access import access_spec, tenant_contents
 from mqttcloud.control.deployment_api.auth import DeploymentKeyVerifier
@@ -65,7 +68,11 @@ def install(app: FastAPI, quotas: Quotas | None = None) -> FastAPI:
     api.include_router(shadows_v4.router)
     api.include_router(v4.router)
     api.add_middleware(JsonBodies)
-    app.mount(V4_PREFIX, api)
+    mount = Mount(V4_PREFIX, app=api)
+    # Starlette's `$` also matches before a trailing newline, so `/api/v5/clients/%0A` would reach the
+    # Deployment API as `v5/clients/` (no leading slash, routed nowhere): match the whole path instead.
+    mount.path_regex = re.compile(rf"^{V4_PREFIX}/(?P<path>.*)\Z", re.DOTALL)
+    app.router.routes.append(mount)
     # POST /api/v5/publish is answered by a pure ASGI middleware when everything is known to be fine,
     # before the platform's middleware stack and router (publish/fast_path.py).
     app.add_middleware(PublishFastPath, state=app.state, path=V5_PREFIX + "/publish")

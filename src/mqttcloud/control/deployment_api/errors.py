@@ -19,6 +19,7 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mqttcloud.control.errors import ApiError, describe_validation_errors
 
@@ -94,6 +95,11 @@ class V4Route(APIRoute):
                 if any(e.get("type") == "missing" for e in errors):
                     return v4_error(422, "MISSING_PARAMETER", describe_validation_errors(errors))
                 return v4_error(422, "INVALID_PARAMETERS", describe_validation_errors(errors))
+            except StarletteHTTPException as exc:
+                # FastAPI's own 400 for a body it cannot decode at all (not UTF-8: so not JSON either).
+                if exc.status_code == 400:
+                    return v4_error(400, "INVALID_JSON", "Request parameters are not valid JSON")
+                return v4_error(exc.status_code, "", str(exc.detail), dict(exc.headers or {}))
 
         return v4_handler
 

@@ -16,6 +16,7 @@ from mqttcloud.control.deployment_api.banned import v4 as banned
 from mqttcloud.control.deployment_api.clients import v4 as clients
 from mqttcloud.control.deployment_api.errors import V4Route
 from mqttcloud.control.deployment_api.metrics import v4 as metrics
+from mqttcloud.control.deployment_api.paths import ANY_PATH
 from mqttcloud.control.deployment_api.publish import v4 as publish
 from mqttcloud.control.deployment_api.subscriptions import v4 as subscriptions
 from mqttcloud.control.errors import NotFound
@@ -25,6 +26,8 @@ for domain in (authn, acl, clients, banned, subscriptions, publish, metrics):
     router.include_router(domain.router)
 
 
-@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
+@router.api_route(
+    f"/{{path:{ANY_PATH}}}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False
+)
 async def not_found(path: str) -> Response:
     raise NotFound("Path not found", code="NOT_FOUND")

@@ -15,6 +15,7 @@ from mqttcloud.control.deployment_api.authn import v5 as authn
 from mqttcloud.control.deployment_api.banned import v5 as banned
 from mqttcloud.control.deployment_api.clients import v5 as clients
 from mqttcloud.control.deployment_api.metrics import v5 as metrics
+from mqttcloud.control.deployment_api.paths import ANY_PATH
 from mqttcloud.control.deployment_api.publish import v5 as publish
 from mqttcloud.control.deployment_api.subscriptions import v5 as subscriptions
 from mqttcloud.control.errors import NotFound
@@ -24,7 +25,9 @@ for domain in (publish, clients, subscriptions, authn, acl, banned, metrics):
     router.include_router(domain.router)
 
 
-@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
+@router.api_route(
+    f"/{{path:{ANY_PATH}}}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False
+)
 async def not_found(path: str) -> Response:
     """Unknown `/api/v5/...` paths: 404 in the v5 shape (before the v4 catch-all could claim them)."""
     raise NotFound("Path not found", code="NOT_FOUND")

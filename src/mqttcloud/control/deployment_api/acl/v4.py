@@ -10,6 +10,7 @@ from mqttcloud.control.deployment_api.acl import service as acl
 from mqttcloud.control.deployment_api.acl.models import AclRuleRow
 from mqttcloud.control.deployment_api.acl.schemas import AclIn, AclRuleOut
 from mqttcloud.control.deployment_api.errors import V4Route
+from mqttcloud.control.deployment_api.paths import ANY_PATH
 from mqttcloud.control.deployment_api.target import Target, target_dep
 from mqttcloud.control.errors import BadRequest, NotFound
 
@@ -86,13 +87,13 @@ async def get_acl(kind: str, who: str, target: Authz) -> JSONResponse:
     return schemas.v4_data([_row(r) for r in await acl.rules_of(target, kind=target_kind, who=who)])
 
 
-@router.delete("/acl/$all/topic/{topic:path}")
+@router.delete(f"/acl/$all/topic/{{topic:{ANY_PATH}}}")
 async def delete_all_acl(topic: str, target: Authz) -> JSONResponse:
     await acl.delete_rule(target, kind="all", who="", topic=topic)
     return schemas.v4_ok()
 
 
-@router.delete("/acl/{kind}/{who}/topic/{topic:path}")
+@router.delete(f"/acl/{{kind}}/{{who}}/topic/{{topic:{ANY_PATH}}}")
 async def delete_acl(kind: str, who: str, topic: str, target: Authz) -> JSONResponse:
     """`{topic}` arrives URL-decoded (`topic%2fA` → `topic/A`)."""
     await acl.delete_rule(target, kind=_kind(kind), who=who, topic=topic)
