@@ -149,6 +149,30 @@ class ServeProcess:
         printed = json.loads(result.stdout)
         return printed["key"], printed["secret"]
 
+    def create_deployment_key(self, deployment_id: str, *args: str) -> tuple[str, str]:
+        """A Deployment API key (App ID, App Secret) of `deployment_id`, through the same command."""
+        result = subprocess.run(
+            [sys.executable, "-m", "mqttcloud", "apikey", "create", "--data-dir", str(self.data_dir),
+             "--deployment", deployment_id, "--description", "integration", *args],
+            capture_output=True, text=True, env=self.env, cwd=ROOT, timeout=60, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        printed = json.loads(result.stdout)
+        return printed["app_id"], printed["app_secret"]
+
+
+def running_deployment(client: httpx.Client, key: tuple[str, str], project_id: str = "default") -> str:
+    """Create a Dedicated deployment with the Platform API and wait until it runs; its id."""
+    created = client.post("/deployments", json={"projectID": project_id}, auth=key)
+    assert created.status_code == 201, created.text
+    deployment_id: str = created.json()["deploymentID"]
+    poll(
+        lambda: client.get(f"/deployments/{deployment_id}", auth=key).json()["status"] == "running",
+        within=30,
+        what=f"{deployment_id} running",
+    )
+    return deployment_id
+
 
 def serve_env(
     database_url: str | None, ports: tuple[int, int], extra: Mapping[str, str] | None = None
