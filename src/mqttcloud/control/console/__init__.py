@@ -1,7 +1,7 @@
 """The web console: server-rendered pages (Jinja2) over the same services the APIs use.
 
 `mount_console(app)` adds the console's routes under `/console` and its static files under
-`/console/static`; `create_app` calls it once.
+`/console/static`, and sends `/`, `/login` and `/favicon.ico` there; `create_app` calls it once.
 """
 
 from fastapi import FastAPI
@@ -28,6 +28,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
     app.state.console = ConsoleState(Signer(load_secret(settings.data_dir)), settings, database)
     for module in (routes, deployment_pages, access_pages, live_pages, shadow_pages, audit_pages):
         app.include_router(module.router)
+    app.include_router(routes.entry_router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
 
 

@@ -349,6 +349,15 @@ ZH_CN: dict[str, str] = {
     "anonymous": "匿名",
     "not verified": "未验证",
     "No entries match.": "没有匹配的条目。",
+    # First run and a failed deployment
+    "No deployments yet. First steps:": "还没有部署。第一步：",
+    "Create a deployment": "创建部署",
+    "a Dedicated one gets its own broker and ports; a Serverless one shares the platform's TLS broker.": "专有版拥有独立的 Broker 和端口；Serverless 版共享平台的 TLS Broker。",
+    "On its page, under Authentication, add an MQTT user: clients without one are refused (Not authorized).": "在部署页面的“认证”中添加 MQTT 用户：没有用户的客户端会被拒绝（Not authorized）。",
+    "Connect a client with the commands its overview shows (mosquitto, MQTTX, Python, MQTT.js).": "使用部署概览中给出的命令连接客户端（mosquitto、MQTTX、Python、MQTT.js）。",
+    "Your role cannot create deployments: ask an Administrator.": "您的角色无法创建部署，请联系管理员。",
+    "Working in a team? Add sub-accounts under Accounts rather than sharing the root password.": "团队协作？请在“账号”中添加子账号，不要共享主账号密码。",
+    "Why it failed": "失败原因",
 }
 
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -25,6 +25,7 @@ from mqttcloud.control.console import i18n
 from mqttcloud.control.console.pages import (
     LANG_COOKIE,
     PREFIX,
+    STATIC_DIR,
     Anonymous,
     ConsoleRoute,
     LoggedIn,
@@ -49,6 +50,8 @@ from mqttcloud.control.errors import ApiError
 from mqttcloud.control.projects import service as projects
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
+# Outside the console's prefix: where a person typing the platform's address lands.
+entry_router = APIRouter(include_in_schema=False)
 
 SCOPE_LABELS = {
     Scope.TLS: "TLS certificate management",
@@ -101,6 +104,23 @@ async def _set_session(response: Response, page: Page, session: Session, account
 @router.get("/", response_class=HTMLResponse)
 async def home(page: LoggedIn) -> Response:
     return redirect(f"{PREFIX}/deployments")
+
+
+@entry_router.get("/")
+@entry_router.get("/login")
+async def platform_root() -> RedirectResponse:
+    """The platform's address and `/login` lead to the console (its sign-in page when signed out)."""
+    return RedirectResponse(f"{PREFIX}/", status_code=302)
+
+
+@entry_router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    """What browsers ask for on every site; the console's pages also link the SVG under `/static`."""
+    return FileResponse(
+        STATIC_DIR / "favicon.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 def _login_form(

@@ -2,8 +2,9 @@
 
 `BrokerRuntime.reconcile()` reads every deployment (and certificate) from the database, builds the specs
 with `spec_builder` and hands the complete set to the supervisor. The supervisor's callbacks come back
-here and update the database: broker status → deployment status, and a spec generation applied by a
-broker → the certificate it serves is `running`, Serverless tenants enabled/disabled → running/stopped.
+here and update the database: broker status → deployment status (a failure with its reason, from
+`failure.py`), and a spec generation applied by a broker → the certificate it serves is `running`,
+Serverless tenants enabled/disabled → running/stopped.
 
 At start (`restore`) private keys stored in plain text by an older version are sealed. A deleted
 deployment's broker folder (spec with its admin token, user hashes, message store, logs) is removed once
@@ -30,8 +31,8 @@ from mqttcloud.control.certificates import service as certificates
 from mqttcloud.control.config import Settings
 from mqttcloud.control.db import Database
 from mqttcloud.control.deployment_api import access as deployment_api_access
+from mqttcloud.control.deployments import failure, spec_builder
 from mqttcloud.control.deployments import service as deployments
-from mqttcloud.control.deployments import spec_builder
 from mqttcloud.control.deployments.models import Deployment, DeploymentStatus, DeploymentType
 from mqttcloud.control.supervisor import BrokerStatus, processes
 
@@ -182,7 +183,10 @@ class BrokerRuntime:
 
     def _record_status(self, broker_id: str, status: BrokerStatus, detail: str) -> None:
         new_status = _STATUS_MAP[status]
-        message = detail if status is BrokerStatus.FAILED else ""
+        message = ""
+        if status is BrokerStatus.FAILED:  # the broker's own last error says why (a port taken, a bad file)
+            log_path = processes.broker_dir(self.settings.brokers_dir, broker_id) / processes.LOG_FILE
+            message = failure.reason(detail, log_path)
         with self.database.session() as session:
             if broker_id != deployments.SERVERLESS_BROKER_ID:
                 deployments.record_status(

@@ -1,6 +1,7 @@
 """Deployment objects with the exact field names of spec §2.1.2 (camelCase, `createAt`, `deploymentID`).
 
-`endpoints` and `projectID` are extensions: EMQX clients ignore unknown fields.
+`endpoints`, `projectID` and `statusReason` (why a `failed` deployment failed; null otherwise) are
+extensions: EMQX clients ignore unknown fields.
 """
 
 from typing import Literal
@@ -60,6 +61,7 @@ class DeploymentOut(BaseModel):
     platform: str
     region: str
     status: DeploymentStatus
+    status_reason: str | None = Field(default=None, alias="statusReason")
     project_id: str = Field(alias="projectID")
     project_name: str = Field(alias="projectName")
     version: str

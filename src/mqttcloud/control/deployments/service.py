@@ -215,6 +215,7 @@ def to_schema(settings: Settings, view: DeploymentView) -> DeploymentOut:
         platform=PLATFORM_DISPLAY_NAMES.get(deployment.platform, deployment.platform),
         region=deployment.region,
         status=deployment.status,
+        status_reason=deployment.status_message or None,
         project_id=deployment.project_id,
         project_name=view.project_name,
         version=deployment.version,

@@ -7,6 +7,7 @@ from tests.unit.control.console.conftest import Console, csrf_of
 
 from mqttcloud.control.accounts.models import Role
 from mqttcloud.control.console.deployment_pages import ca_certificate
+from mqttcloud.control.deployments import service as deployments
 from mqttcloud.control.supervisor import BrokerStatus
 
 
@@ -196,3 +197,43 @@ def test_ca_certificate_is_the_issuer_of_the_served_certificate() -> None:
     assert ca_certificate(leaf.cert_pem, [other.cert_pem, root.cert_pem]).strip() == root.cert_pem.strip()
     assert ca_certificate(leaf.cert_pem, [other.cert_pem]) == ""
     assert ca_certificate("no pem here") == ""
+
+
+async def test_failure_reason_reaches_the_overview_poll_and_the_platform_api(root_console: Console) -> None:
+    """The broker's own last error (its log) is part of the reason; the console's poll and the API
+    deployment object (`statusReason`) carry it; a start clears it."""
+    deployment_id = await create_deployment(root_console)
+    broker_dir = root_console.settings.brokers_dir / deployment_id
+    broker_dir.mkdir(parents=True, exist_ok=True)
+    (broker_dir / "broker.log").write_text(
+        "--- 2026-12-10T10:00:00Z spawn: mqttcloud broker\n"
+        "2026-12-10 10:00:01,000 ERROR mqttcloud.runtime.main: cannot start: an old run's error\n"
+        "--- 2026-12-10T10:05:00Z spawn: mqttcloud broker\n"
+        "2026-12-10 10:05:01,000 INFO mqttcloud.runtime.server: opening listeners\n"
+        "2026-12-10 10:05:01,200 ERROR mqttcloud.runtime.main: cannot start: [Errno 98] address in use\n"
+    )
+    await root_console.supervisor.report(
+        deployment_id, BrokerStatus.FAILED, "3 crashes; last: exited with code 1"
+    )
+    reason = "3 crashes; last: exited with code 1: cannot start: [Errno 98] address in use"
+    status = (await root_console.get(f"/console/deployments/{deployment_id}/status.json")).json()
+    assert status["message"] == reason
+    page = await root_console.get(f"/console/deployments/{deployment_id}")
+    assert reason in page.text
+    assert "an old run" not in page.text
+    view = deployments.to_schema(root_console.settings, _view(root_console, deployment_id))
+    assert view.model_dump(by_alias=True)["statusReason"] == reason
+
+    base = f"/console/deployments/{deployment_id}"
+    assert (await root_console.submit(base, base + "/start", {})).status_code == 303
+    status = (await root_console.get(base + "/status.json")).json()
+    assert (status["status"], status["message"]) == ("running", "")
+    view = deployments.to_schema(root_console.settings, _view(root_console, deployment_id))
+    assert view.model_dump(by_alias=True)["statusReason"] is None
+    page = await root_console.get(base)
+    assert re.search(r'<p class="error" id="status-message" role="status" hidden>', page.text)
+
+
+def _view(console: Console, deployment_id: str) -> deployments.DeploymentView:
+    with console.database.session() as session:
+        return deployments.get_view(session, deployment_id=deployment_id)

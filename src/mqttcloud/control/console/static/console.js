@@ -58,6 +58,9 @@
       const badge = root.querySelector("[data-status]");
       if (badge) setStatus(badge, body.status, body.label);
       root.querySelectorAll("[data-status-text]").forEach((el) => { el.textContent = body.label; });
+      root.querySelectorAll("[data-status-message]").forEach((el) => {
+        el.textContent = body.message || ""; el.parentElement.hidden = !body.message;
+      });
       root.querySelectorAll("[data-tls-status]").forEach((el) => { if (body.tls) setStatus(el, body.tls, body.tls_label); });
       root.querySelectorAll("button[data-enabled-in]").forEach((button) => {
         button.disabled = !button.dataset.enabledIn.split(" ").includes(body.status);
