@@ -34,6 +34,7 @@ from mqttcloud.broker.hooks import (
     Authorizer,
     ClientContext,
     ConnectDecision,
+    EventTap,
     MessageTap,
     PeerInfo,
 )
@@ -81,6 +82,7 @@ class Broker:
         self.started_at = now
         self.authorizer: Authorizer = authorizer if authorizer is not None else AllowAll()
         self.tap: MessageTap | None = None  # sees every routed message while set (`routing.route`)
+        self.events: EventTap | None = None  # sees client/session/delivery events while set
         self.sys_interval = sys_interval
         self.counters = Metrics()
         self.sessions: dict[str, Session] = {}
@@ -206,6 +208,8 @@ class Broker:
             return
         self.counters.inc("client.disconnected")
         out.actions.append(Log(INFO, "client.disconnected", (("clientid", ch.clientid), ("reason", reason))))
+        if self.events is not None:
+            self.events.client_disconnected(ch, reason, now)
         self.last_channel[session.clientid] = ch
         session.connected_channel = None
         session.disconnected_at = now

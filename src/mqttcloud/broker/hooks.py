@@ -9,13 +9,18 @@ P3's `broker/access.py` implements these against a `contracts.TenantSpec`; the c
   `Broker.connect_decided(channel_id, ConnectDecision, now)`.
 - A `MessageTap` sees every routed message; it only records (the runtime hands what it recorded to the
   control plane later), so it is synchronous like the authorizer.
+- An `EventTap` sees client and session events (EMQX's `$events/...` rule sources) the same way.
 """
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mqttcloud.broker.message import Message
 from mqttcloud.protocol.reason_codes import ReasonCode
+
+if TYPE_CHECKING:
+    from mqttcloud.broker.channel import Channel
+    from mqttcloud.broker.subscriptions import Subscription
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +100,23 @@ class MessageTap(Protocol):
     `msg` from being routed."""
 
     def offer(self, msg: Message) -> None: ...
+
+
+class EventTap(Protocol):
+    """Sees client and session events as they happen: `Broker.events`, set by the runtime while a rule
+    selects an `$events/...` source. Like `MessageTap` it must be cheap, must not raise and only
+    records; `ch` is the client's channel (read it, never change it)."""
+
+    def client_connected(self, ch: "Channel", now: float) -> None: ...
+
+    def client_disconnected(self, ch: "Channel", reason: str, now: float) -> None: ...
+
+    def session_subscribed(self, ch: "Channel", sub: "Subscription", now: float) -> None: ...
+
+    def session_unsubscribed(self, ch: "Channel", topic_filter: str, now: float) -> None: ...
+
+    def message_delivered(self, ch: "Channel", msg: Message, qos: int, now: float) -> None: ...
+
+    def message_acked(self, ch: "Channel", msg: Message, qos: int, now: float) -> None: ...
+
+    def message_dropped(self, msg: Message, reason: str, now: float) -> None: ...

@@ -115,10 +115,13 @@ def route(broker: "Broker", msg: Message, now: float, out: Out) -> int:
         elif stored is False:
             out.records.append(RetainedDeleted(msg.topic))  # [MQTT-3.3.1-6]
     plan = _plan(broker, msg)
+    events = broker.events
     if plan is NO_SUBSCRIBERS:
         m = broker.counters.values
         m["messages.dropped"] += 1
         m["messages.dropped.no_subscribers"] += 1
+        if events is not None:
+            events.message_dropped(msg, "no_subscribers", now)
         return 0
     cache: EncodeCache | None = None
     # QoS 0 bytes and their length by version alone (no RETAIN, no ids: the common case, an int key
@@ -136,6 +139,8 @@ def route(broker: "Broker", msg: Message, now: float, out: Out) -> int:
             continue
         chid = session.connected_channel
         ch = channels.get(chid) if chid is not None else None
+        if events is not None and ch is not None:
+            events.message_delivered(ch, msg, qos, now)
         if (
             qos == 0
             and ch is not None

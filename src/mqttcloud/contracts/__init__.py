@@ -535,12 +535,13 @@ AdminOp = Literal[
     "stats",
     "metrics",
     "capture",
+    "rule_metrics",
 ]
 
 # op → (argument model, result model). Errors: AdminResponse.error with code NOT_FOUND
 # (unknown tenant), CLIENTID_NOT_FOUND (no such client), BAD_REQUEST (invalid topic, ...),
 # UNAUTHORIZED (bad token; the broker then closes the admin connection).
-ADMIN_OPS: dict[str, tuple[type[_Model], type[_Model]]] = {
+ADMIN_OPS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "ping": (PingArgs, PingResult),
     "apply_spec": (ApplySpecArgs, ApplySpecResult),
     "list_clients": (ListClientsArgs, ClientList),
@@ -554,6 +555,7 @@ ADMIN_OPS: dict[str, tuple[type[_Model], type[_Model]]] = {
     "stats": (TenantArgs, TenantStats),
     "metrics": (TenantArgs, TenantMetrics),
     "capture": (CaptureArgs, CaptureBatch),
+    "rule_metrics": (RuleMetricsArgs, RuleMetricsResult),
 }
 
 

@@ -45,6 +45,8 @@ from mqttcloud.contracts import (
     PingResult,
     PublishArgs,
     PublishResult,
+    RuleMetricsArgs,
+    RuleMetricsResult,
     SubscribeArgs,
     SubscriptionFilter,
     SubscriptionInfo,
@@ -342,3 +344,7 @@ class BrokerClient:
             tenant=tenant, consumer=consumer, filters=filters, wait=wait, max_messages=max_messages
         )
         return await self.call("capture", args, CaptureBatch)
+
+    async def rule_metrics(self, tenant: TenantId) -> RuleMetricsResult:
+        """Counters of every rule and HTTP action the broker runs for `tenant` (EMQX 5 names)."""
+        return await self.call("rule_metrics", RuleMetricsArgs(tenant=tenant), RuleMetricsResult)

@@ -90,6 +90,7 @@ class AdminServer:
             "stats": self._stats,
             "metrics": self._metrics,
             "capture": self._capture,
+            "rule_metrics": self._rule_metrics,
         }
         assert set(self._handlers) == set(contracts.ADMIN_OPS)
 
@@ -337,9 +338,9 @@ class AdminServer:
 
     async def _capture(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
         assert isinstance(args, contracts.CaptureArgs)
-        broker = self._tenant(args.tenant).broker
+        tenant = self._tenant(args.tenant)
         tap = self._taps.setdefault(args.tenant, TenantTap())
-        broker.tap = tap  # again on every call: a tenant removed and added back has a new core
+        tenant.set_capture_tap(tap)  # again on every call: a tenant removed and added back is new
         try:
             capture = tap.capture(args)
         except ProtocolError as exc:
@@ -349,6 +350,10 @@ class AdminServer:
                 async with asyncio.timeout(args.wait):
                     await capture.ready.wait()
         return capture.take(args.max_messages)
+
+    async def _rule_metrics(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
+        assert isinstance(args, contracts.RuleMetricsArgs)
+        return self._tenant(contracts.TenantId(args.tenant)).rules.metrics()
 
 
 class _Replies:

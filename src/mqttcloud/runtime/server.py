@@ -141,6 +141,8 @@ class BrokerServer:
                     log.info("tenant %s removed", tenant_id)
                     tenant.shutdown()
                     tenant.cancel_timer()
+                    tenant.stop_rules()
+                    await tenant.close_retired()
                     del self.registry.by_id[tenant_id]
                     removed = True
             if removed:
@@ -154,6 +156,7 @@ class BrokerServer:
                     self._new_tenant(tenant_spec).arm_timer()
                 else:
                     existing.update(tenant_spec)
+                    await existing.close_retired()
             self.registry.rebuild_sni()
             listeners = await self.listeners.apply(spec.listeners, spec.tls)
             self.spec = spec
@@ -181,6 +184,7 @@ class BrokerServer:
             except Exception:
                 log.exception("tenant %s: shutdown failed", tenant.tenant_id)
             tenant.cancel_timer()
+            tenant.stop_rules()
         self.hub.flush()
         if self.hub.connections:
             self.hub.empty.clear()
@@ -190,6 +194,8 @@ class BrokerServer:
         for conn in list(self.hub.connections.values()):
             conn.abort()
         await self.listeners.close_all()
+        for tenant in self.registry.by_id.values():
+            await tenant.close_retired()
         await self.admin.close()
         await self.store.close()
         self.auth_executor.shutdown(wait=False, cancel_futures=True)

@@ -157,6 +157,8 @@ def connect_decided(ch: "Channel", decision: ConnectDecision, now: float) -> lis
         ("session_present", session_present),
     )
     actions.append(Log(INFO, "client.connected", fields))
+    if broker.events is not None:
+        broker.events.client_connected(ch, now)
     actions.extend(broker.resume(ch, now))
     pending, ch.pending = ch.pending, []
     for packet in pending:

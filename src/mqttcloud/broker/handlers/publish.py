@@ -187,6 +187,8 @@ def _finish(ch: "Channel", d: Delivery, now: float, out: Out) -> None:
     assert session is not None
     del session.inflight[d.packet_id]
     ch.broker.counters.inc("messages.acked")
+    if ch.broker.events is not None:
+        ch.broker.events.message_acked(ch, d.message, d.qos, now)
     if session.stored:
         out.records.append(MessageAcked(session.clientid, d.message.id))
     drain(ch, session, now, out)
@@ -202,7 +204,7 @@ def handle_puback(ch: "Channel", pkt: PubAck, now: float) -> list[Action]:
         # in use: the id belongs to a QoS 2 delivery (EMQX's `inuse`); missed: nothing in flight has it
         m["packets.puback.missed" if d is None else "packets.puback.inuse"] += 1
         return []
-    if not session.queue and not session.stored:
+    if not session.queue and not session.stored and ch.broker.events is None:
         # the common case of `_finish`: nothing to persist, nothing waiting for the freed slot
         del session.inflight[d.packet_id]
         m["messages.acked"] += 1

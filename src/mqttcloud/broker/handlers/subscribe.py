@@ -69,6 +69,8 @@ def handle_subscribe(ch: "Channel", pkt: Subscribe, now: float) -> list[Action]:
         )
         broker.add_subscription(session, sub, out)
         m.inc("client.subscribe")
+        if broker.events is not None:
+            broker.events.session_subscribed(ch, sub, now)
         codes.append(BY_VALUE[sub.qos])  # granted QoS = requested (we support QoS 2)
         if group is None:
             retained_for.append((sub, is_new))
@@ -91,6 +93,8 @@ def handle_unsubscribe(ch: "Channel", pkt: Unsubscribe, now: float) -> list[Acti
     for flt in pkt.topic_filters:
         if broker.remove_subscription(session, flt, out):
             broker.counters.inc("client.unsubscribe")
+            if broker.events is not None:
+                broker.events.session_unsubscribed(ch, flt, now)
             codes.append(ReasonCode.SUCCESS)
         else:
             codes.append(ReasonCode.NO_SUBSCRIPTION_EXISTED)  # spec 3.11.3: v5 0x11

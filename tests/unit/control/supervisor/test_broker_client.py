@@ -100,6 +100,10 @@ RESULTS: dict[str, dict[str, Any]] = {
         ],
         "dropped": 0,
     },
+    "rule_metrics": {
+        "rules": {"r1": {"matched": 3, "passed": 2, "failed.no_result": 1, "failed": 1}},
+        "actions": {"http:hook": {"matched": 2, "success": 1, "queuing": 1, "status": "connected"}},
+    },
 }
 
 
@@ -196,6 +200,7 @@ async def test_every_op_sends_its_contract_args_and_parses_its_result(
     results["stats"] = await client.stats(T1)
     results["metrics"] = await client.metrics(T1)
     results["capture"] = await client.capture(T1, consumer="shadows", filters=["shadow/+"], wait=0.0)
+    results["rule_metrics"] = await client.rule_metrics(T1)
     assert [r.op for r in admin.requests] == list(ADMIN_OPS)
     for op, result in results.items():
         expected_type = ADMIN_OPS[op][1]

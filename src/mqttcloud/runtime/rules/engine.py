@@ -1,0 +1,280 @@
+"""RuleEngine: one tenant's compiled rules, run on the messages and client events its broker sees.
+
+The engine is the tenant broker's message tap (`Broker.tap`, shared with captures through
+`TenantRuntime`) and event tap (`Broker.events`). For each message it finds the rules whose FROM
+matches the topic, evaluates them with the message's columns (`columns.py`) and hands every output to
+the rule's actions (`outputs.py`, `http.py`); client events go to the rules that select their
+`$events/...` source. Counters use EMQX 5's names (`rule_metrics`).
+
+Rules this module must not break:
+- A tenant without rules pays nothing: the taps are unset. With rules, a topic's matching rules are
+  computed once and cached (`MAX_CACHED_TOPICS`), columns are built only when a rule matches, and an
+  event no rule selects costs one dict lookup.
+- Evaluation is synchronous and never raises into the core; actions only enqueue (HTTP workers and
+  the republisher deliver later), so MQTT traffic never waits for an action.
+- Each enabled rule is compiled once per `apply`; SQL that does not parse is skipped and logged (the
+  control plane refuses it). Counters of a rule or HTTP action that stays (same id / same spec)
+  survive `apply`; HTTP sinks whose spec changed or went away are returned to be closed.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from mqttcloud import contracts
+from mqttcloud.broker.actions import Action
+from mqttcloud.broker.channel import Channel
+from mqttcloud.broker.core import Broker
+from mqttcloud.broker.message import Message
+from mqttcloud.broker.subscriptions import Subscription
+from mqttcloud.rulesql import EvalError, Rule, SqlError, parse
+from mqttcloud.runtime.rules import columns as cols
+from mqttcloud.runtime.rules.http import HttpSink, Output
+from mqttcloud.runtime.rules.outputs import (
+    ActionError,
+    ConsoleOutput,
+    HttpOutput,
+    Republisher,
+    RepublishOutput,
+    RuleOutput,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_CACHED_TOPICS: Final = 4096  # topics whose matching rules are remembered; emptied when full
+EVENTS: Final = (
+    "client_connected",
+    "client_disconnected",
+    "session_subscribed",
+    "session_unsubscribed",
+    "message_delivered",
+    "message_acked",
+    "message_dropped",
+)
+
+
+@dataclass(slots=True)
+class RuleCounters:
+    matched: int = 0
+    passed: int = 0
+    failed_exception: int = 0
+    failed_no_result: int = 0
+    actions_total: int = 0
+    actions_success: int = 0
+    actions_failed: int = 0
+
+    def contract(self) -> contracts.RuleCounters:
+        return contracts.RuleCounters(
+            matched=self.matched,
+            passed=self.passed,
+            failed=self.failed_exception + self.failed_no_result,
+            failed_exception=self.failed_exception,
+            failed_no_result=self.failed_no_result,
+            actions_total=self.actions_total,
+            actions_success=self.actions_success,
+            actions_failed=self.actions_failed,
+            actions_failed_unknown=self.actions_failed,
+        )
+
+
+@dataclass(slots=True)
+class CompiledRule:
+    spec: contracts.RuleSpec
+    rule: Rule
+    counters: RuleCounters
+    outputs: tuple[RuleOutput, ...] = field(default=())
+
+
+class RuleEngine:
+    """Every rule of one tenant, with the HTTP sinks its actions use."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        perform: Callable[[list[Action]], None],
+        *,
+        sockname: Callable[[Channel], str] = lambda _ch: "",
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.broker = broker
+        self.republisher = Republisher(broker, perform, now)
+        self._sockname = sockname
+        self._now = now
+        self.rules: dict[str, CompiledRule] = {}
+        self.sinks: dict[str, HttpSink] = {}
+        self._message_rules: tuple[CompiledRule, ...] = ()
+        self._by_topic: dict[str, tuple[CompiledRule, ...]] = {}
+        self._by_event: dict[str, tuple[CompiledRule, ...]] = {}
+
+    # ---------------------------------------------------------------------------------- rule set
+
+    @property
+    def has_message_rules(self) -> bool:
+        return bool(self._message_rules)
+
+    @property
+    def has_event_rules(self) -> bool:
+        return bool(self._by_event)
+
+    def apply(self, specs: Sequence[contracts.RuleSpec]) -> list[HttpSink]:
+        """Compile `specs` (enabled ones) and start new HTTP sinks; returns the sinks to close."""
+        old_rules, old_sinks = self.rules, self.sinks
+        sinks: dict[str, HttpSink] = {}
+        rules: dict[str, CompiledRule] = {}
+        for spec in specs:
+            if not spec.enabled:
+                continue
+            try:
+                rule = parse(spec.sql)
+            except SqlError as exc:
+                log.error("rule %s: skipped, its SQL does not parse: %s", spec.id, exc)
+                continue
+            previous = old_rules.get(spec.id)
+            counters = previous.counters if previous is not None else RuleCounters()
+            outputs = tuple(self._output(spec, action, sinks, old_sinks) for action in spec.actions)
+            rules[spec.id] = CompiledRule(spec, rule, counters, outputs)
+        retired = [sink for name, sink in old_sinks.items() if sinks.get(name) is not sink]
+        for sink in sinks.values():
+            if old_sinks.get(sink.spec.name) is not sink:
+                sink.start()
+        self.rules, self.sinks = rules, sinks
+        self._message_rules = tuple(
+            c for c in rules.values() if any(not s.startswith("$events/") for s in c.rule.sources)
+        )
+        self._by_topic = {}
+        by_event: dict[str, list[CompiledRule]] = {}
+        for compiled in rules.values():
+            for name in compiled.rule.events:
+                by_event.setdefault(name, []).append(compiled)
+        self._by_event = {name: tuple(found) for name, found in by_event.items()}
+        return retired
+
+    def _output(
+        self,
+        spec: contracts.RuleSpec,
+        action: contracts.RuleAction,
+        sinks: dict[str, HttpSink],
+        old_sinks: dict[str, HttpSink],
+    ) -> RuleOutput:
+        match action:
+            case contracts.RepublishAction():
+                return RepublishOutput(action, self.republisher, self.broker.limits.max_topic_levels)
+            case contracts.ConsoleAction():
+                return ConsoleOutput(spec.id)
+            case contracts.HttpAction():
+                sink = sinks.get(action.name)
+                if sink is None:
+                    old = old_sinks.get(action.name)
+                    sink = old if old is not None and old.spec == action else HttpSink(action)
+                    sinks[action.name] = sink
+                elif sink.spec != action:
+                    log.warning(
+                        "http action %s: rules give it different settings; the first is used", action.name
+                    )
+                return HttpOutput(sink)
+
+    def metrics(self) -> contracts.RuleMetricsResult:
+        return contracts.RuleMetricsResult(
+            rules={rule_id: c.counters.contract() for rule_id, c in self.rules.items()},
+            actions={name: sink.counters() for name, sink in self.sinks.items()},
+        )
+
+    def close_all(self) -> list[HttpSink]:
+        """Forget every rule; returns the sinks to close."""
+        self.republisher.cancel()
+        return self.apply(())
+
+    # ------------------------------------------------------------------------------- evaluation
+
+    def _run(self, rules: tuple[CompiledRule, ...], columns: dict[str, object], now: float) -> None:
+        for compiled in rules:
+            counters = compiled.counters
+            counters.matched += 1
+            try:
+                result = compiled.rule.evaluate(columns, now)
+            except EvalError as exc:
+                counters.failed_exception += 1
+                log.debug("rule %s: evaluation failed: %s", compiled.spec.id, exc)
+                continue
+            except Exception:  # a bug in rulesql: the message still routes
+                counters.failed_exception += 1
+                log.exception("rule %s: evaluation raised", compiled.spec.id)
+                continue
+            if not result:  # None (WHERE false) or an empty FOREACH
+                counters.failed_no_result += 1
+                continue
+            counters.passed += 1
+            for output in result if isinstance(result, list) else (result,):
+                self._act(compiled, output)
+
+    def _act(self, compiled: CompiledRule, output: Output) -> None:
+        counters = compiled.counters
+        for action in compiled.outputs:
+            counters.actions_total += 1
+            try:
+                action.run(output)
+            except (ActionError, EvalError) as exc:
+                counters.actions_failed += 1
+                log.warning("rule %s: action failed: %s", compiled.spec.id, exc)
+                continue
+            except Exception:
+                counters.actions_failed += 1
+                log.exception("rule %s: action raised", compiled.spec.id)
+                continue
+            counters.actions_success += 1
+
+    # ---------------------------------------------------------------------------- MessageTap
+
+    def offer(self, msg: Message) -> None:
+        rules = self._by_topic.get(msg.topic)
+        if rules is None:
+            if len(self._by_topic) >= MAX_CACHED_TOPICS:
+                self._by_topic.clear()
+            topic = msg.topic
+            rules = self._by_topic[topic] = tuple(c for c in self._message_rules if c.rule.matches(topic))
+        if rules:
+            now = self._now()
+            self._run(rules, cols.message_columns(self.broker, msg, now), now)
+
+    # ------------------------------------------------------------------------------ EventTap
+
+    def client_connected(self, ch: Channel, now: float) -> None:
+        rules = self._by_event.get("client_connected")
+        if rules:
+            self._run(rules, cols.client_connected(self.broker, ch, self._sockname(ch), now), now)
+
+    def client_disconnected(self, ch: Channel, reason: str, now: float) -> None:
+        rules = self._by_event.get("client_disconnected")
+        if rules:
+            self._run(rules, cols.client_disconnected(self.broker, ch, reason, self._sockname(ch), now), now)
+
+    def session_subscribed(self, ch: Channel, sub: Subscription, now: float) -> None:
+        rules = self._by_event.get("session_subscribed")
+        if rules:
+            self._run(rules, cols.session_subscribed(self.broker, ch, sub, now), now)
+
+    def session_unsubscribed(self, ch: Channel, topic_filter: str, now: float) -> None:
+        rules = self._by_event.get("session_unsubscribed")
+        if rules:
+            self._run(rules, cols.session_unsubscribed(self.broker, ch, topic_filter, now), now)
+
+    def message_delivered(self, ch: Channel, msg: Message, qos: int, now: float) -> None:
+        rules = self._by_event.get("message_delivered")
+        if rules:
+            self._run(
+                rules, cols.message_delivery("message.delivered", self.broker, ch, msg, qos=qos, now=now), now
+            )
+
+    def message_acked(self, ch: Channel, msg: Message, qos: int, now: float) -> None:
+        rules = self._by_event.get("message_acked")
+        if rules:
+            self._run(
+                rules, cols.message_delivery("message.acked", self.broker, ch, msg, qos=qos, now=now), now
+            )
+
+    def message_dropped(self, msg: Message, reason: str, now: float) -> None:
+        rules = self._by_event.get("message_dropped")
+        if rules:
+            self._run(rules, cols.message_dropped(self.broker, msg, reason, now), now)
