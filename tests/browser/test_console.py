@@ -78,6 +78,10 @@ def test_dedicated_deployment_starts_stops_and_runs_again(page: Page, platform: 
     screenshot(page, "deployment-overview")
 
     page.get_by_role("button", name="Stop").click()
+    expect(page.get_by_role("heading", name="Stop deployment")).to_be_visible()
+    screenshot(page, "deployment-stop-confirm")
+    page.get_by_role("button", name="Stop").click()
+    page.wait_for_url(f"{platform.console}/deployments/{deployment_id}")
     expect(status).to_have_text("stopped", timeout=30_000)
     expect(page.get_by_role("button", name="Start")).to_be_enabled()
     page.get_by_role("button", name="Start").click()

@@ -59,6 +59,7 @@ IMPORT_BATCH = 200  # rows per request when the page imports with progress (Java
 ACL_KINDS: tuple[acl.TargetKind, ...] = ("all", "username", "clientid")
 USER_KINDS: tuple[authn.Kind, ...] = ("username", "clientid")
 BAN_KINDS = ("clientid", "username", "peerhost")
+BAN_KIND_NAMES = {"clientid": "client ID", "username": "user name", "peerhost": "IP address"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -418,8 +419,8 @@ async def add_acl_rule(
     try:
         rule = acl.parse_rule(values["topic"], values["action"], values["permission"])
         who = values["target"] if kind != "all" else ""
-        await acl_service.add_rules(
-            target_of(request, session, runtime, view), [acl_service.RuleFor(kind, who, rule)]
+        await acl_service.append_rule(
+            target_of(request, session, runtime, view), acl_service.RuleFor(kind, who, rule)
         )
     except ApiError as error:
         session.rollback()
@@ -428,18 +429,41 @@ async def add_acl_rule(
     return redirect(f"{PREFIX}/deployments/{deployment_id}/acl")
 
 
-@router.post("/deployments/{deployment_id}/acl/delete")
-async def delete_acl_rule(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+@router.get("/deployments/{deployment_id}/acl/{rule_id}/delete", response_class=HTMLResponse)
+async def delete_acl_rule_page(
+    deployment_id: str,
+    rule_id: int,
+    *,
+    request: Request,
+    page: LoggedIn,
+    session: SessionDep,
+    runtime: RuntimeDep,
 ) -> Response:
-    form, view = await deployment_form(request, page, session, deployment_id)
-    kind = _acl_kind(field_text(form, "kind"))
-    await acl_service.delete_rule(
-        target_of(request, session, runtime, view),
-        kind=kind,
-        who=field_text(form, "target") if kind != "all" else "",
-        topic=field_text(form, "topic", strip=False),
+    view = await guarded_view(session, page, deployment_id)
+    rule = await acl_service.get_rule(target_of(request, session, runtime, view), rule_id=rule_id)
+    whom = rule.target if rule.target_kind != "all" else page.t("Everyone")
+    return page.render(
+        "confirm.html",
+        title=page.t("Delete ACL rule"),
+        question=page.t("Delete the rule %s %s %s for %s? The broker applies the change at once.")
+        % (page.t(rule.permission), page.t(rule.action), rule.topic, whom),
+        action=f"{PREFIX}/deployments/{deployment_id}/acl/{rule_id}/delete",
+        cancel=f"{PREFIX}/deployments/{deployment_id}/acl",
     )
+
+
+@router.post("/deployments/{deployment_id}/acl/{rule_id}/delete")
+async def delete_acl_rule(
+    deployment_id: str,
+    rule_id: int,
+    *,
+    request: Request,
+    page: LoggedIn,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    _form, view = await deployment_form(request, page, session, deployment_id)
+    await acl_service.delete_rule_id(target_of(request, session, runtime, view), rule_id=rule_id)
     return redirect(f"{PREFIX}/deployments/{deployment_id}/acl")
 
 
@@ -479,7 +503,7 @@ async def _render_banned(
         page_size=PAGE_SIZE,
         kinds=BAN_KINDS,
         errors=errors or {},
-        form=form or {"kind": "clientid", "who": "", "reason": "", "minutes": "60"},
+        form=form or {"kind": "clientid", "who": "", "reason": "", "minutes": "60", "forever": ""},
     )
 
 
@@ -494,8 +518,9 @@ async def add_ban(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     form, view = await deployment_form(request, page, session, deployment_id)
-    values = {name: field_text(form, name) for name in ("kind", "who", "reason", "minutes")}
-    if not values["minutes"].isdigit() or int(values["minutes"]) < 1:
+    values = {name: field_text(form, name) for name in ("kind", "who", "reason", "minutes", "forever")}
+    forever = values["forever"] == "on"
+    if not forever and (not values["minutes"].isdigit() or int(values["minutes"]) < 1):
         return await _render_banned(
             page,
             session,
@@ -512,7 +537,8 @@ async def add_ban(
         reason=values["reason"],
         by=page.signed_in.username,
         at=now,
-        until=now + dt.timedelta(minutes=int(values["minutes"])),
+        until=None if forever else now + dt.timedelta(minutes=int(values["minutes"])),
+        forever=forever,
     )
     try:
         await banned_service.create(target_of(request, session, runtime, view), ban)
@@ -523,6 +549,24 @@ async def add_ban(
             page, session, view, request, errors={field: error.message}, form=values, status=422
         )
     return redirect(f"{PREFIX}/deployments/{deployment_id}/banned")
+
+
+@router.get("/deployments/{deployment_id}/banned/delete", response_class=HTMLResponse)
+async def delete_ban_page(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep
+) -> Response:
+    await guarded_view(session, page, deployment_id)
+    kind, who = request.query_params.get("kind", ""), request.query_params.get("who", "")
+    return page.render(
+        "confirm.html",
+        title=page.t("Lift the ban"),
+        question=page.t("Lift the ban on %s %s? It can connect again at once.")
+        % (page.t(BAN_KIND_NAMES.get(kind, kind)), who),
+        action=f"{PREFIX}/deployments/{deployment_id}/banned/delete",
+        cancel=f"{PREFIX}/deployments/{deployment_id}/banned",
+        fields=[("kind", kind), ("who", who)],
+        confirm_label=page.t("Lift the ban"),
+    )
 
 
 @router.post("/deployments/{deployment_id}/banned/delete")

@@ -270,6 +270,20 @@ async def start_deployment(
     return await _lifecycle(deployment_id, request, page, session, runtime, action="start")
 
 
+@router.get("/deployments/{deployment_id}/stop", response_class=HTMLResponse)
+async def stop_deployment_page(deployment_id: str, page: LoggedIn, session: SessionDep) -> Response:
+    view = await guarded_view(session, page, deployment_id, require=require_lifecycle)
+    return page.render(
+        "confirm.html",
+        title=page.t("Stop deployment"),
+        question=page.t("Stop the deployment %s? Its broker disconnects every client until it is started.")
+        % view.deployment.name,
+        action=f"{PREFIX}/deployments/{deployment_id}/stop",
+        cancel=f"{PREFIX}/deployments/{deployment_id}",
+        confirm_label=page.t("Stop"),
+    )
+
+
 @router.post("/deployments/{deployment_id}/stop")
 async def stop_deployment(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep

@@ -358,6 +358,17 @@ ZH_CN: dict[str, str] = {
     "Your role cannot create deployments: ask an Administrator.": "您的角色无法创建部署，请联系管理员。",
     "Working in a team? Add sub-accounts under Accounts rather than sharing the root password.": "团队协作？请在“账号”中添加子账号，不要共享主账号密码。",
     "Why it failed": "失败原因",
+    # Confirmations, ACL order, bans forever
+    "A new rule goes after the others of its user name or client ID.": "新规则排在同一用户名或客户端 ID 的其他规则之后。",
+    "Delete ACL rule": "删除 ACL 规则",
+    "Delete the rule %s %s %s for %s? The broker applies the change at once.": "删除规则（%s %s %s，适用于 %s）？Broker 会立即应用此变更。",
+    "Forever (until the ban is lifted)": "永久（直到解除封禁）",
+    "IP address": "IP 地址",
+    "client ID": "客户端 ID",
+    "user name": "用户名",
+    "Lift the ban on %s %s? It can connect again at once.": "解除对%s %s 的封禁？它将可以立即重新连接。",
+    "Stop deployment": "停止部署",
+    "Stop the deployment %s? Its broker disconnects every client until it is started.": "停止部署 %s？其 Broker 会断开所有客户端，直到再次启动。",
 }
 
 

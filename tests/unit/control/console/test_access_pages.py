@@ -1,6 +1,7 @@
 """Deployment sections in process: deployment API keys, users (+ import), ACL, bans, and the live pages
 when no broker runs (the fake supervisor has no admin clients)."""
 
+import datetime as dt
 import re
 
 import pytest
@@ -9,7 +10,9 @@ from tests.unit.control.console.test_deployment_pages import create_deployment
 
 from mqttcloud.control.accounts.models import Role
 from mqttcloud.control.console.user_import import ImportFileError, parse_import
+from mqttcloud.control.deployment_api.acl import store as acl
 from mqttcloud.control.deployment_api.authn import store as authn
+from mqttcloud.control.deployment_api.banned import store as banned
 from mqttcloud.control.deployment_api.keys import service as deployment_keys
 
 
@@ -142,11 +145,54 @@ async def test_acl_rule_add_error_and_delete(root_console: Console) -> None:
     assert 'id="target-error"' in missing.text
     empty_topic = await root_console.submit(path, path, {**rule, "topic": ""})
     assert 'id="topic-error"' in empty_topic.text
-    delete = await root_console.submit(
-        path, f"{path}/delete", {"kind": "username", "target": "dev-1", "topic": "t/#"}
-    )
+    page = await root_console.get(path)
+    match = re.search(rf'href="({path}/(\d+)/delete)"', page.text)
+    assert match is not None
+    confirm = await root_console.get(match.group(1))
+    assert confirm.status_code == 200
+    assert "Delete the rule deny publish t/# for dev-1?" in confirm.text
+    assert "<code>t/#</code>" in (await root_console.get(path)).text  # asking deletes nothing
+    delete = await root_console.submit(match.group(1), match.group(1), {})
     assert delete.status_code == 303
     assert "<code>t/#</code>" not in (await root_console.get(path)).text
+
+
+async def test_acl_rule_with_another_action_on_the_same_topic_keeps_the_first(root_console: Console) -> None:
+    """A deny publish and an allow subscribe on one topic are two rules; the same rule twice is refused."""
+    deployment_id = await create_deployment(root_console)
+    path = f"/console/deployments/{deployment_id}/acl"
+    deny = {
+        "kind": "username",
+        "target": "dev-1",
+        "topic": "t/#",
+        "action": "subscribe",
+        "permission": "deny",
+    }
+    assert (await root_console.submit(path, path, deny)).status_code == 303
+    allow = {**deny, "action": "publish", "permission": "allow"}
+    assert (await root_console.submit(path, path, allow)).status_code == 303
+    with root_console.database.session() as session:
+        rules = acl.records(session, deployment_id=deployment_id)
+    assert [(r.topic, r.action.value, r.permission.value) for r in rules] == [
+        ("t/#", "subscribe", "deny"),
+        ("t/#", "publish", "allow"),
+    ]
+    twice = await root_console.submit(path, path, deny)
+    assert twice.status_code == 422
+    assert 'id="topic-error"' in twice.text
+    assert "this rule exists already" in twice.text
+
+
+@pytest.mark.parametrize("topic", ["a/#/b", "a/b#", "a/+b/c", "eq a/b#"])
+async def test_acl_invalid_filter_is_refused_next_to_the_topic(root_console: Console, topic: str) -> None:
+    deployment_id = await create_deployment(root_console)
+    path = f"/console/deployments/{deployment_id}/acl"
+    rule = {"kind": "all", "target": "", "topic": topic, "action": "all", "permission": "deny"}
+    refused = await root_console.submit(path, path, rule)
+    assert refused.status_code == 422
+    assert re.search(r'<p class="error" id="topic-error" role="alert">[^<]*topic filter', refused.text)
+    with root_console.database.session() as session:
+        assert acl.records(session, deployment_id=deployment_id) == []
 
 
 async def test_ban_add_error_and_lift(root_console: Console) -> None:
@@ -159,9 +205,31 @@ async def test_ban_add_error_and_lift(root_console: Console) -> None:
     assert 'id="who-error"' in duplicate.text
     minutes = await root_console.submit(path, path, {**ban, "who": "x", "minutes": "soon"})
     assert 'id="minutes-error"' in minutes.text
-    lift = await root_console.submit(path, f"{path}/delete", {"kind": "clientid", "who": "spammer"})
+    confirm_path = f"{path}/delete?kind=clientid&who=spammer"
+    assert f'href="{path}/delete?kind=clientid&amp;who=spammer"' in (await root_console.get(path)).text
+    confirm = await root_console.get(confirm_path)
+    assert "Lift the ban on client ID spammer?" in confirm.text
+    assert "spammer" in (await root_console.get(path)).text  # asking lifts nothing
+    lift = await root_console.submit(confirm_path, f"{path}/delete", {"kind": "clientid", "who": "spammer"})
     assert lift.status_code == 303
     assert "spammer" not in (await root_console.get(path)).text
+
+
+async def test_ban_forever_has_no_end_and_peerhost_must_be_an_ip(root_console: Console) -> None:
+    deployment_id = await create_deployment(root_console)
+    path = f"/console/deployments/{deployment_id}/banned"
+    ban = {"kind": "username", "who": "vandal", "reason": "", "minutes": "", "forever": "on"}
+    assert (await root_console.submit(path, path, ban)).status_code == 303
+    with root_console.database.session() as session:
+        [row] = banned.records(session, deployment_id=deployment_id, now=dt.datetime.now(dt.UTC))
+    assert (row.who, row.until) == ("vandal", None)
+    assert re.search(
+        r"<code>vandal</code></td><td></td><td>[^<]+</td><td>forever</td>",
+        (await root_console.get(path)).text,
+    )
+    host = await root_console.submit(path, path, {**ban, "kind": "peerhost", "who": "not-an-ip"})
+    assert host.status_code == 422
+    assert 'id="who-error"' in host.text
 
 
 async def test_live_pages_say_the_broker_is_not_reachable(root_console: Console) -> None:

@@ -45,7 +45,7 @@ def label_messages() -> set[str]:
     labels.update(a.label for a in deployment_pages.addresses(Endpoints()))
     labels.update(["pending", "starting", "running", "stopping", "stopped", "failed"])  # deployment states
     labels.update(["publish", "subscribe", "all", "allow", "deny"])  # ACL actions and permissions
-    labels.update([*access_pages.BAN_KINDS, "imported", *GROUPS])
+    labels.update([*access_pages.BAN_KINDS, *access_pages.BAN_KIND_NAMES.values(), "imported", *GROUPS])
     return labels
 
 

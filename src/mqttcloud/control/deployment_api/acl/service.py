@@ -65,6 +65,32 @@ async def add_rules(target: Target, rules: Sequence[RuleFor]) -> None:
     await target.write(write)
 
 
+async def append_rule(target: Target, item: RuleFor) -> None:
+    """Add one rule after its target's others (the console); a rule for the same topic with another
+    action or permission stays. Raises: Conflict (the same rule twice), Invalid (quota, target)."""
+    await target.write(
+        lambda s: store.append_rule(
+            s,
+            deployment_id=target.deployment_id,
+            kind=item.kind,
+            target=item.target,
+            rule=item.rule,
+            max_entries=target.acl_entries(),
+            max_per_target=target.quotas.max_rules_per_target,
+        )
+    )
+
+
+async def get_rule(target: Target, *, rule_id: int) -> AclRuleRow:
+    """One rule by its id. Raises: NotFound."""
+    return await target.read(lambda s: store.get_rule(s, deployment_id=target.deployment_id, rule_id=rule_id))
+
+
+async def delete_rule_id(target: Target, *, rule_id: int) -> None:
+    """Delete one rule by its id (two rules may share a topic). Raises: NotFound."""
+    await target.write(lambda s: store.delete_rule_id(s, deployment_id=target.deployment_id, rule_id=rule_id))
+
+
 async def delete_target(target: Target, *, kind: TargetKind, who: str) -> None:
     """Delete every rule of one username or client id. Raises: NotFound when it has none."""
     await target.write(

@@ -4,7 +4,11 @@ A rule belongs to a target: a client id, a username, or everyone ("all", v4 `$al
 them (`records`) ordered username rules, client-id rules, then rules for all, each in the order written:
 EMQX's built-in database evaluates them the same way, first match wins.
 Action names: requests may say `pub`/`sub`/`pubsub` (docs, v4) or `publish`/`subscribe`/`all` (EMQX 5);
-they are stored as the latter.
+they are stored as the latter. A topic is a valid MQTT topic filter (`protocol.topics`), after an `eq `
+prefix if any; `${username}`/`${clientid}` (`%u`/`%c`) placeholders fill whole levels or parts of them.
+Two ways to add one rule: v4's `add_rule` replaces a rule for the same target and topic; the console's
+`append_rule` keeps every rule (allow publish and deny subscribe on one topic are two rules) and refuses
+only an exact duplicate.
 """
 
 from collections.abc import Sequence
@@ -18,7 +22,9 @@ from sqlalchemy.orm import Session
 from mqttcloud.contracts import AclAction, AclPermission, AclRule
 from mqttcloud.control.deployment_api.acl.models import AclRuleRow
 from mqttcloud.control.deployment_api.quotas import require_room
-from mqttcloud.control.errors import BadRequest, NotFound
+from mqttcloud.control.errors import BadRequest, Conflict, NotFound
+from mqttcloud.protocol.errors import ProtocolError
+from mqttcloud.protocol.topics import validate_topic_filter
 
 TargetKind = Literal["clientid", "username", "all"]
 _ACTIONS = {
@@ -40,11 +46,23 @@ class Rule:
     permission: AclPermission
 
 
-def parse_rule(topic: str, action: str, permission: str) -> Rule:
-    """Raises: BadRequest for an empty or long topic, an unknown action or permission (each names its
-    field)."""
+def check_topic(topic: str) -> None:
+    """Raises: BadRequest (field `topic`) unless `topic` is 1-1024 characters and a valid topic filter
+    (`a/#/b`, `a/b#` and `a/+b/c` are not), possibly after `eq `."""
     if not topic or len(topic) > 1024:
         raise BadRequest("topic must be 1-1024 characters", code="BAD_REQUEST", field="topic")
+    try:
+        validate_topic_filter(topic.removeprefix("eq "))
+    except ProtocolError as error:
+        raise BadRequest(
+            f"topic {topic!r} is not a valid topic filter: {error}", code="BAD_REQUEST", field="topic"
+        ) from None
+
+
+def parse_rule(topic: str, action: str, permission: str) -> Rule:
+    """Raises: BadRequest for an empty, long or invalid topic filter, an unknown action or permission
+    (each names its field)."""
+    check_topic(topic)
     chosen = _ACTIONS.get(action.lower())
     if chosen is None:
         raise BadRequest(
@@ -143,6 +161,47 @@ def add_rule(
         session.add(_row(deployment_id, kind, target, rule, position))
     else:
         same[0].action, same[0].permission = rule.action.value, rule.permission.value
+    session.commit()
+
+
+def append_rule(
+    session: Session,
+    *,
+    deployment_id: str,
+    kind: TargetKind,
+    target: str,
+    rule: Rule,
+    max_entries: int,
+    max_per_target: int,
+) -> None:
+    """Add one rule after the target's others (the console): a rule for the same topic with another
+    action or permission is kept. Raises: Conflict (`ALREADY_EXISTS`, field `topic`) for the same rule
+    twice, Invalid (`QUOTA_EXCEEDED`, bad target)."""
+    check_target(kind, target)
+    existing = rules_of(session, deployment_id=deployment_id, kind=kind, target=target)
+    if any(
+        (row.topic, row.action, row.permission) == (rule.topic, rule.action.value, rule.permission.value)
+        for row in existing
+    ):
+        raise Conflict("this rule exists already", code="ALREADY_EXISTS", field="topic")
+    require_room(count(session, deployment_id=deployment_id), 1, max_entries, "ACL entries")
+    require_room(len(existing), 1, max_per_target, f"rules for one {kind}")
+    position = max((row.position for row in existing), default=-1) + 1
+    session.add(_row(deployment_id, kind, target, rule, position))
+    session.commit()
+
+
+def get_rule(session: Session, *, deployment_id: str, rule_id: int) -> AclRuleRow:
+    """One rule by its row id. Raises: NotFound (also for another deployment's rule)."""
+    row = session.get(AclRuleRow, rule_id)
+    if row is None or row.deployment_id != deployment_id:
+        raise NotFound("ACL rule not found", code="NOT_FOUND")
+    return row
+
+
+def delete_rule_id(session: Session, *, deployment_id: str, rule_id: int) -> None:
+    """Delete one rule by its row id (the console: two rules may share a topic). Raises: NotFound."""
+    session.delete(get_rule(session, deployment_id=deployment_id, rule_id=rule_id))
     session.commit()
 
 

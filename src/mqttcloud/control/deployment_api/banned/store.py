@@ -1,6 +1,7 @@
 """Banned clients (v5 and v4 `/banned`): who, as (clientid | username | peerhost), reason, by, at, until.
 
-Defaults as EMQX (spec §4 item 14): `by` "user", `at` now, `until` now + 5 minutes. Expired bans are
+Defaults as EMQX (spec §4 item 14): `by` "user", `at` now, `until` now + 5 minutes (a ban may also be
+`forever`: no `until`, shown by v5 as "infinity"). Expired bans are
 neither listed nor sent to the broker (they are deleted on the next ban written).
 """
 
@@ -27,7 +28,8 @@ class NewBan:
     reason: str = ""
     by: str = "user"
     at: dt.datetime | None = None
-    until: dt.datetime | None = None
+    until: dt.datetime | None = None  # None: `at` + 5 minutes, unless `forever`
+    forever: bool = False  # no end (v5 `"until": "infinity"`, the console's "forever")
 
 
 def parse_kind(kind: str) -> BanKind:
@@ -63,8 +65,8 @@ def create(session: Session, *, deployment_id: str, ban: NewBan, now: dt.datetim
                 field="who",
             ) from None
     at = ban.at or now
-    until = ban.until or (at + DEFAULT_DURATION)
-    if until <= at:
+    until = None if ban.forever else (ban.until or (at + DEFAULT_DURATION))
+    if until is not None and until <= at:
         raise BadRequest("until must be later than at", code="BAD_REQUEST", field="until")
     _purge(session, deployment_id, now)
     if session.scalars(

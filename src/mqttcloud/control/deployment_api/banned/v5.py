@@ -27,14 +27,19 @@ def ban_out(row: BanRow) -> BanOut:
 
 
 def new_ban(body: BanIn) -> banned.NewBan:
-    """Raises: BadRequest naming `at` or `until` when it is not a time between 1970 and 9999."""
+    """`until` "infinity" (as this API lists a ban without end) bans forever.
+
+    Raises: BadRequest naming `at` or `until` when it is not a time between 1970 and 9999.
+    """
+    forever = body.until == "infinity"
     return banned.NewBan(
         kind=body.as_,
         who=body.who,
         reason=body.reason,
         by=body.by,
         at=None if body.at is None else common.to_datetime(body.at, "at"),
-        until=None if body.until is None else common.to_datetime(body.until, "until"),
+        until=None if body.until is None or forever else common.to_datetime(body.until, "until"),
+        forever=forever,
     )
 
 
