@@ -8,7 +8,6 @@ the chart page polls (`metrics_history.py`); kicking and publishing need `Role.m
 
 import time
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -22,12 +21,12 @@ from mqttcloud.control.console.pages import (
     LoggedIn,
     Page,
     field_text,
+    format_time,
     page_number,
     redirect,
 )
 from mqttcloud.control.console.sections import deployment_form, load_view, render_section
 from mqttcloud.control.db import SessionDep
-from mqttcloud.control.deployment_api import common
 from mqttcloud.control.deployment_api.auth import DeploymentContext
 from mqttcloud.control.deployment_api.clients import service as clients
 from mqttcloud.control.deployment_api.metrics import service as metrics_service
@@ -82,7 +81,7 @@ def _client_row(info: ClientInfo) -> dict[str, Any]:
         "address": f"{info.ip_address}:{info.port}",
         "protocol": f"{info.proto_name} {PROTOCOL_VERSIONS.get(info.proto_ver, str(info.proto_ver))}",
         "listener": info.listener,
-        "connected_at": common.iso(info.connected_at) or "",
+        "connected_at": format_time(info.connected_at),  # as every other console date
         "keepalive": info.keepalive,
         "subscriptions": info.subscriptions_cnt,
     }
@@ -105,7 +104,8 @@ async def clients_page(
     view = await load_view(session, page, deployment_id)
     rows, count, hasnext, error = await _clients(target_of(request, session, runtime, view), request)
     _chosen, values, number = _filter(request)
-    notice = request.query_params.get("kicked", "")
+    kicked = page.state.pop_once(page.nonce, f"kicked:{deployment_id}")  # only after a kick succeeded
+    notice = kicked["clientid"] if kicked else ""
     return render_section(
         page,
         view,
@@ -140,7 +140,8 @@ async def kick_client(
     form, view = await deployment_form(request, page, session, deployment_id)
     clientid = field_text(form, "clientid", strip=False)
     await clients.kick(target_of(request, session, runtime, view), clientid)
-    return redirect(f"{PREFIX}/deployments/{deployment_id}/clients?{urlencode({'kicked': clientid})}")
+    page.state.stash_once(page.nonce, f"kicked:{deployment_id}", {"clientid": clientid})
+    return redirect(f"{PREFIX}/deployments/{deployment_id}/clients")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from mqttcloud.control import audit
 from mqttcloud.control.accounts import sessions
-from mqttcloud.control.accounts.models import Account
+from mqttcloud.control.accounts.models import Account, Role
 from mqttcloud.control.config import Settings
 from mqttcloud.control.console import i18n
 from mqttcloud.control.console.metrics_history import MetricsHistory
@@ -42,6 +42,16 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 PREFIX = "/console"
 LANG_COOKIE = "mqttcloud_lang"
+
+
+ROLE_LABELS = {
+    Role.ROOT: "Root account",
+    Role.ADMINISTRATOR: "Administrator",
+    Role.PROJECT_ADMINISTRATOR: "Project Administrator",
+    Role.PROJECT_USER: "Project User",
+    Role.ACCOUNTANT: "Accountant",
+    Role.AUDITOR: "Auditor",
+}
 
 
 class LoginRequired(Exception):  # noqa: N818  (a control-flow signal, not an error)
@@ -62,7 +72,8 @@ async def run(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     return await asyncio.to_thread(func, *args, **kwargs)
 
 
-def _format_time(value: dt.datetime | float | None) -> str:
+def format_time(value: dt.datetime | float | None) -> str:
+    """Every date the console shows, one format: `2026-12-10 10:00:00 UTC` (Unix seconds or datetime)."""
     if value is None:
         return "—"
     if isinstance(value, int | float):
@@ -101,8 +112,9 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["time"] = _format_time
+    env.filters["time"] = format_time
     env.globals["deployment_tabs"] = deployment_tabs
+    env.globals["role_label"] = lambda role: ROLE_LABELS.get(role, str(role))
     return env
 
 

@@ -25,6 +25,7 @@ from mqttcloud.control.console import i18n
 from mqttcloud.control.console.pages import (
     LANG_COOKIE,
     PREFIX,
+    ROLE_LABELS,
     STATIC_DIR,
     Anonymous,
     ConsoleRoute,
@@ -57,14 +58,6 @@ SCOPE_LABELS = {
     Scope.TLS: "TLS certificate management",
     Scope.DEPLOYMENTS: "Deployment management",
     Scope.PROJECTS: "Project management",
-}
-ROLE_LABELS = {
-    Role.ROOT: "Root account",
-    Role.ADMINISTRATOR: "Administrator",
-    Role.PROJECT_ADMINISTRATOR: "Project Administrator",
-    Role.PROJECT_USER: "Project User",
-    Role.ACCOUNTANT: "Accountant",
-    Role.AUDITOR: "Auditor",
 }
 SUB_ACCOUNT_ROLES = [role for role in Role if role is not Role.ROOT]
 

@@ -18,6 +18,7 @@ from mqttcloud.contracts import (
     TenantMetrics,
     TenantStats,
 )
+from mqttcloud.control.accounts.models import Role
 from mqttcloud.control.broker_client import BrokerClient
 
 
@@ -111,6 +112,35 @@ async def test_kick_asks_the_broker_and_says_so(root_console: Console, broker: F
     page = await root_console.get(response.headers["location"])
     assert "Kicked dev-03." in page.text
     assert 'data-clientid="dev-03"' not in page.text
+    assert "Kicked dev-03." not in (await root_console.get(base)).text  # said once
+
+
+async def test_a_kicked_query_claims_no_kick(root_console: Console, broker: FakeBroker) -> None:
+    deployment_id = await create_deployment(root_console)
+    page = await root_console.get(f"/console/deployments/{deployment_id}/clients?kicked=foo")
+    assert "Kicked" not in page.text
+    assert broker.kicked == []
+
+
+async def test_clients_table_dates_look_like_every_other_date(
+    root_console: Console, broker: FakeBroker
+) -> None:
+    deployment_id = await create_deployment(root_console)
+    base = f"/console/deployments/{deployment_id}/clients"
+    assert "<td>2023-11-14 22:13:20 UTC</td>" in (await root_console.get(base)).text
+    assert (await root_console.get(f"{base}.json")).json()["rows"][0][
+        "connected_at"
+    ] == "2023-11-14 22:13:20 UTC"
+
+
+async def test_header_shows_the_role_name_translated(console: Console) -> None:
+    console.add_account("padmin", Role.PROJECT_ADMINISTRATOR, ("default",))
+    assert (await console.login("padmin", "password-padmin")).status_code == 303
+    page = await console.get("/console/account")
+    assert "padmin <small>(Project Administrator)</small>" in page.text
+    assert "project_administrator" not in page.text
+    await console.get("/console/lang?to=zh-CN")
+    assert "padmin <small>(项目管理员)</small>" in (await console.get("/console/account")).text
 
 
 async def test_publish_reports_matched_and_unmatched(root_console: Console, broker: FakeBroker) -> None:
