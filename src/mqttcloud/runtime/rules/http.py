@@ -27,6 +27,8 @@ from mqttcloud.rulesql.values import json_encode
 from mqttcloud.runtime.rules.templates import Template
 
 log = logging.getLogger(__name__)
+# httpx logs every request at INFO: thousands of lines a second under a webhook's load.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 HEALTH_INTERVAL: Final = 15.0  # seconds between probes of a connected target (EMQX's health check)
 RETRY_BASE: Final = 0.05  # seconds before the first retry of a failed request; doubled per retry
