@@ -1,7 +1,7 @@
 """What the broker must enforce for each deployment, read from this package's tables.
 
 `tenant_contents(session)` is the one function the control plane calls when it builds broker specs
-(`deployments/lifecycle.py`): users, ACL rules and active bans per deployment id.
+(`deployments/lifecycle.py`): users, ACL rules, active bans and data-integration rules per deployment id.
 """
 
 import datetime as dt
@@ -11,17 +11,19 @@ from sqlalchemy.orm import Session
 from mqttcloud.control.deployment_api.acl import store as acl
 from mqttcloud.control.deployment_api.authn import store as authn
 from mqttcloud.control.deployment_api.banned import store as banned
+from mqttcloud.control.deployment_api.integration import store as integration
 from mqttcloud.control.deployments import service as deployments
 from mqttcloud.control.deployments.spec_builder import TenantContent
 
 
 def access_spec(session: Session, deployment_id: str, *, now: dt.datetime | None = None) -> TenantContent:
-    """Users, ACL rules and active bans of one deployment."""
+    """Users, ACL rules, active bans and rules (actions resolved) of one deployment."""
     moment = now or dt.datetime.now(dt.UTC)
     return TenantContent(
         users=authn.records(session, deployment_id=deployment_id),
         acl=acl.records(session, deployment_id=deployment_id),
         banned=banned.records(session, deployment_id=deployment_id, now=moment),
+        rules=integration.records(session, deployment_id=deployment_id),
     )
 
 

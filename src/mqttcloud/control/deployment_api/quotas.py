@@ -3,6 +3,8 @@
 Serverless: 2,000 built-in auth entries, 2,000 ACL entries, 100 rules per user/client, 100 API calls/s.
 Dedicated: auth and ACL entries = session tier (the deployment's `connections`) x 2, 100 API calls/s,
 1,000 shadow models with documents of at most 64 KiB each.
+Data integration: Serverless 2 connectors, 4 rules, 4 actions; Dedicated 10 connectors (v4 resources),
+50 rules, 50 actions; at most 10 actions per rule.
 Every number can be overridden by passing a `Quotas` to `deployment_api.install` (or replacing
 `app.state.deployment_api_quotas`). Exceeding an entry quota answers 422 `QUOTA_EXCEEDED` (v4 code 108);
 exceeding the API rate answers 429 `TOO_MANY_REQUESTS` with `Retry-After`.
@@ -26,6 +28,9 @@ class Quotas:
     api_burst: int = 100
     max_shadows: int = 1000  # shadow models per Dedicated deployment (shadow service)
     max_shadow_document_bytes: int = 64 * 1024  # one shadow's JSON `data`, compact UTF-8
+    serverless_integration: tuple[int, int, int] = (2, 4, 4)  # connectors, rules, actions (spec §1.10)
+    dedicated_integration: tuple[int, int, int] = (10, 50, 50)  # resources/connectors, rules, actions
+    max_actions_per_rule: int = 10
 
     def auth_entries(self, *, serverless: bool, connections: int) -> int:
         return (
@@ -34,6 +39,10 @@ class Quotas:
 
     def acl_entries(self, *, serverless: bool, connections: int) -> int:
         return self.serverless_acl_entries if serverless else connections * self.dedicated_entries_per_session
+
+    def integration(self, *, serverless: bool) -> tuple[int, int, int]:
+        """How many connectors (v4 resources), rules and actions a deployment may have."""
+        return self.serverless_integration if serverless else self.dedicated_integration
 
 
 def require_room(current: int, adding: int, limit: int, what: str, *, field: str | None = None) -> None:

@@ -14,6 +14,7 @@ from mqttcloud.control.deployment_api.acl import v5 as acl
 from mqttcloud.control.deployment_api.authn import v5 as authn
 from mqttcloud.control.deployment_api.banned import v5 as banned
 from mqttcloud.control.deployment_api.clients import v5 as clients
+from mqttcloud.control.deployment_api.integration import v5 as integration
 from mqttcloud.control.deployment_api.metrics import v5 as metrics
 from mqttcloud.control.deployment_api.paths import ANY_PATH
 from mqttcloud.control.deployment_api.publish import v5 as publish
@@ -21,7 +22,7 @@ from mqttcloud.control.deployment_api.subscriptions import v5 as subscriptions
 from mqttcloud.control.errors import NotFound
 
 router = APIRouter(tags=["deployment API v5"])
-for domain in (publish, clients, subscriptions, authn, acl, banned, metrics):
+for domain in (publish, clients, subscriptions, authn, acl, banned, metrics, integration):
     router.include_router(domain.router)
 
 

@@ -25,6 +25,7 @@ from mqttcloud.contracts import (
     Limits,
     ListenerKind,
     ListenerSpec,
+    RuleSpec,
     TenantId,
     TenantSelector,
     TenantSpec,
@@ -56,11 +57,13 @@ SERVERLESS_LIMITS = Limits(
 
 @dataclass(frozen=True, slots=True)
 class TenantContent:
-    """Authentication users, ACL rules and bans of one deployment (from their own domains)."""
+    """Authentication users, ACL rules, bans and data-integration rules of one deployment (from their own
+    domains)."""
 
     users: Sequence[UserRecord] = ()
     acl: Sequence[AclRule] = ()
     banned: Sequence[BanRecord] = ()
+    rules: Sequence[RuleSpec] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,7 @@ def _tenant(
         users=list(content.users),
         acl=list(content.acl),
         banned=list(content.banned),
+        rules=list(content.rules),
         limits=limits,
     )
 

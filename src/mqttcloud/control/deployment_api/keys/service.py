@@ -30,6 +30,7 @@ GROUPS = (
     "banned",
     "metrics",
     "shadows",
+    "rules",  # data integration: rules, connectors, actions (v4 resources)
 )
 METHODS = ("GET", "POST", "PUT", "DELETE", "*")
 _APP_ID_ALPHABET = string.ascii_lowercase + string.digits
