@@ -15,6 +15,7 @@ from mqttcloud.control.deployment_api.authn import v4 as authn
 from mqttcloud.control.deployment_api.banned import v4 as banned
 from mqttcloud.control.deployment_api.clients import v4 as clients
 from mqttcloud.control.deployment_api.errors import V4Route
+from mqttcloud.control.deployment_api.integration import v4 as integration
 from mqttcloud.control.deployment_api.metrics import v4 as metrics
 from mqttcloud.control.deployment_api.paths import ANY_PATH
 from mqttcloud.control.deployment_api.publish import v4 as publish
@@ -22,7 +23,7 @@ from mqttcloud.control.deployment_api.subscriptions import v4 as subscriptions
 from mqttcloud.control.errors import NotFound
 
 router = APIRouter(tags=["deployment API v4"], route_class=V4Route)
-for domain in (authn, acl, clients, banned, subscriptions, publish, metrics):
+for domain in (authn, acl, clients, banned, subscriptions, publish, metrics, integration):
     router.include_router(domain.router)
 
 

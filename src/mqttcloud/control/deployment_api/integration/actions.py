@@ -119,7 +119,15 @@ def from_v5(actions: Sequence[str | Mapping[str, object]], known: Mapping[str, b
 
 def from_v4(actions: Sequence[tuple[str, Mapping[str, object]]], resources: Mapping[str, str]) -> list[Item]:
     """EMQX 4 rule `actions` as (name, params): `inspect`, `do_nothing`, `republish`, `data_to_webserver`
-    (`params["$resource"]` one of `resources`, id -> type). Raises: BadRequest naming the item."""
+    (`params["$resource"]` one of `resources`, id -> type). Each item keeps its `params` as given (the
+    v4 API shows them back). Raises: BadRequest naming the item."""
+    chosen = _from_v4(actions, resources)
+    for item, (_name, params) in zip(chosen, actions, strict=True):
+        item["params"] = dict(params)
+    return chosen
+
+
+def _from_v4(actions: Sequence[tuple[str, Mapping[str, object]]], resources: Mapping[str, str]) -> list[Item]:
     items: list[Item] = []
     for index, (name, params) in enumerate(actions):
         field = f"actions[{index}]"
@@ -189,6 +197,9 @@ def as_v4(item: Item) -> dict[str, object]:
 
 
 def _v4_params(item: Item) -> dict[str, object]:
+    given = item.get("params")
+    if isinstance(given, dict):
+        return given
     kind = item.get("kind")
     if kind == "republish":
         return {"target_topic": item["topic"], "target_qos": item["qos"], "payload_tmpl": item["payload"]}

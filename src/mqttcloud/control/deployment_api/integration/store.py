@@ -277,7 +277,7 @@ def resource_types(session: Session, *, deployment_id: str) -> dict[str, str]:
             ConnectorRow.deployment_id == deployment_id
         )
     )
-    return dict(rows.tuples().all())
+    return {row[0]: row[1] for row in rows}
 
 
 # -- rules ------------------------------------------------------------------------------------------
