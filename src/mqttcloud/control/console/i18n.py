@@ -369,6 +369,7 @@ ZH_CN: dict[str, str] = {
     "Lift the ban on %s %s? It can connect again at once.": "解除对%s %s 的封禁？它将可以立即重新连接。",
     "Stop deployment": "停止部署",
     "Stop the deployment %s? Its broker disconnects every client until it is started.": "停止部署 %s？其 Broker 会断开所有客户端，直到再次启动。",
+    "rules": "规则",  # deployment API key group (data integration)
 }
 
 
