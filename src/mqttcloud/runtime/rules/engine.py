@@ -9,7 +9,8 @@ the rule's actions (`outputs.py`, `http.py`); client events go to the rules that
 Rules this module must not break:
 - A tenant without rules pays nothing: the taps are unset. With rules, a topic's matching rules are
   computed once and cached (`MAX_CACHED_TOPICS`), columns are built only when a rule matches, and an
-  event no rule selects costs one dict lookup.
+  event no rule selects costs one dict lookup. Rules with the same SQL text are evaluated once per
+  input (`SqlGroup`; evaluation is pure), then each is counted and runs its own actions.
 - Evaluation is synchronous and never raises into the core; actions only enqueue (HTTP workers and
   the republisher deliver later), so MQTT traffic never waits for an action.
 - Each enabled rule is compiled once per `apply`; SQL that does not parse is skipped and logged (the
@@ -30,6 +31,7 @@ from mqttcloud.broker.core import Broker
 from mqttcloud.broker.message import Message
 from mqttcloud.broker.subscriptions import Subscription
 from mqttcloud.rulesql import EvalError, Rule, SqlError, parse
+from mqttcloud.rulesql.compiler import reads
 from mqttcloud.runtime.rules import columns as cols
 from mqttcloud.runtime.rules.http import HttpSink, Output
 from mqttcloud.runtime.rules.outputs import (
@@ -87,6 +89,26 @@ class CompiledRule:
     outputs: tuple[RuleOutput, ...] = field(default=())
 
 
+@dataclass(frozen=True, slots=True)
+class SqlGroup:
+    """The enabled rules that share one SQL text: evaluated once per input, counted and acted on each."""
+
+    rule: Rule
+    members: tuple[CompiledRule, ...]
+
+
+def columns_read(rule: Rule) -> set[str]:
+    """The column names `rule` may read (`*` for all: `SELECT *`, or a function reading any column)."""
+    statement = rule.statement
+    names = reads(statement.where) | reads(statement.incase)
+    for entry in (*statement.fields, *statement.do):
+        names |= {"*"} if entry.expr is None else reads(entry.expr)
+    return names
+
+
+Matched = tuple[tuple[SqlGroup, ...], cols.MessageReader]
+
+
 class RuleEngine:
     """Every rule of one tenant, with the HTTP sinks its actions use."""
 
@@ -104,15 +126,15 @@ class RuleEngine:
         self._now = now
         self.rules: dict[str, CompiledRule] = {}
         self.sinks: dict[str, HttpSink] = {}
-        self._message_rules: tuple[CompiledRule, ...] = ()
-        self._by_topic: dict[str, tuple[CompiledRule, ...]] = {}
-        self._by_event: dict[str, tuple[CompiledRule, ...]] = {}
+        self._message_groups: tuple[SqlGroup, ...] = ()
+        self._by_topic: dict[str, Matched] = {}
+        self._by_event: dict[str, tuple[SqlGroup, ...]] = {}
 
     # ---------------------------------------------------------------------------------- rule set
 
     @property
     def has_message_rules(self) -> bool:
-        return bool(self._message_rules)
+        return bool(self._message_groups)
 
     @property
     def has_event_rules(self) -> bool:
@@ -123,14 +145,17 @@ class RuleEngine:
         old_rules, old_sinks = self.rules, self.sinks
         sinks: dict[str, HttpSink] = {}
         rules: dict[str, CompiledRule] = {}
+        parsed: dict[str, Rule] = {}
         for spec in specs:
             if not spec.enabled:
                 continue
-            try:
-                rule = parse(spec.sql)
-            except SqlError as exc:
-                log.error("rule %s: skipped, its SQL does not parse: %s", spec.id, exc)
-                continue
+            rule = parsed.get(spec.sql)
+            if rule is None:
+                try:
+                    rule = parsed[spec.sql] = parse(spec.sql)
+                except SqlError as exc:
+                    log.error("rule %s: skipped, its SQL does not parse: %s", spec.id, exc)
+                    continue
             previous = old_rules.get(spec.id)
             counters = previous.counters if previous is not None else RuleCounters()
             outputs = tuple(self._output(spec, action, sinks, old_sinks) for action in spec.actions)
@@ -140,14 +165,18 @@ class RuleEngine:
             if old_sinks.get(sink.spec.name) is not sink:
                 sink.start()
         self.rules, self.sinks = rules, sinks
-        self._message_rules = tuple(
-            c for c in rules.values() if any(not s.startswith("$events/") for s in c.rule.sources)
+        members: dict[str, list[CompiledRule]] = {}
+        for compiled in rules.values():
+            members.setdefault(compiled.spec.sql, []).append(compiled)
+        groups = [SqlGroup(parsed[sql], tuple(found)) for sql, found in members.items()]
+        self._message_groups = tuple(
+            g for g in groups if any(not s.startswith("$events/") for s in g.rule.sources)
         )
         self._by_topic = {}
-        by_event: dict[str, list[CompiledRule]] = {}
-        for compiled in rules.values():
-            for name in compiled.rule.events:
-                by_event.setdefault(name, []).append(compiled)
+        by_event: dict[str, list[SqlGroup]] = {}
+        for group in groups:
+            for name in group.rule.events:
+                by_event.setdefault(name, []).append(group)
         self._by_event = {name: tuple(found) for name, found in by_event.items()}
         return retired
 
@@ -188,26 +217,32 @@ class RuleEngine:
 
     # ------------------------------------------------------------------------------- evaluation
 
-    def _run(self, rules: tuple[CompiledRule, ...], columns: dict[str, object], now: float) -> None:
-        for compiled in rules:
-            counters = compiled.counters
-            counters.matched += 1
+    def _run(self, groups: tuple[SqlGroup, ...], columns: dict[str, object], now: float) -> None:
+        for group in groups:
+            members = group.members
+            for compiled in members:
+                compiled.counters.matched += 1
             try:
-                result = compiled.rule.evaluate(columns, now)
+                result = group.rule.evaluate(columns, now)
             except EvalError as exc:
-                counters.failed_exception += 1
-                log.debug("rule %s: evaluation failed: %s", compiled.spec.id, exc)
+                for compiled in members:
+                    compiled.counters.failed_exception += 1
+                log.debug("rule %s: evaluation failed: %s", members[0].spec.id, exc)
                 continue
             except Exception:  # a bug in rulesql: the message still routes
-                counters.failed_exception += 1
-                log.exception("rule %s: evaluation raised", compiled.spec.id)
+                for compiled in members:
+                    compiled.counters.failed_exception += 1
+                log.exception("rule %s: evaluation raised", members[0].spec.id)
                 continue
             if not result:  # None (WHERE false) or an empty FOREACH
-                counters.failed_no_result += 1
+                for compiled in members:
+                    compiled.counters.failed_no_result += 1
                 continue
-            counters.passed += 1
-            for output in result if isinstance(result, list) else (result,):
-                self._act(compiled, output)
+            outputs = result if isinstance(result, list) else (result,)
+            for compiled in members:
+                compiled.counters.passed += 1
+                for output in outputs:
+                    self._act(compiled, output)
 
     def _act(self, compiled: CompiledRule, output: Output) -> None:
         counters = compiled.counters
@@ -228,15 +263,23 @@ class RuleEngine:
     # ---------------------------------------------------------------------------- MessageTap
 
     def offer(self, msg: Message) -> None:
-        rules = self._by_topic.get(msg.topic)
-        if rules is None:
-            if len(self._by_topic) >= MAX_CACHED_TOPICS:
-                self._by_topic.clear()
-            topic = msg.topic
-            rules = self._by_topic[topic] = tuple(c for c in self._message_rules if c.rule.matches(topic))
-        if rules:
+        matched = self._by_topic.get(msg.topic)
+        if matched is None:
+            matched = self._match(msg.topic)
+        groups, read = matched
+        if groups:
             now = self._now()
-            self._run(rules, cols.message_columns(self.broker, msg, now), now)
+            self._run(groups, read(self.broker, msg, now), now)
+
+    def _match(self, topic: str) -> Matched:
+        if len(self._by_topic) >= MAX_CACHED_TOPICS:
+            self._by_topic.clear()
+        groups = tuple(g for g in self._message_groups if g.rule.matches(topic))
+        names: set[str] = set()
+        for group in groups:
+            names |= columns_read(group.rule)
+        matched = self._by_topic[topic] = (groups, cols.message_reader(names))
+        return matched
 
     # ------------------------------------------------------------------------------ EventTap
 

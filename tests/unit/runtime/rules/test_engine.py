@@ -279,3 +279,42 @@ async def test_console_logs_each_output(caplog: pytest.LogCaptureFixture) -> Non
     device, _ = h.connect("dev1")
     device.send(publish("t", b"hi"))
     assert 'rule r1 output: {"payload":"hi"}' in caplog.text
+
+
+async def test_rules_with_the_same_sql_are_each_counted_and_run_their_own_actions() -> None:
+    h = Harness()
+    sql = 'SELECT payload.v AS v FROM "t" WHERE payload.v > 1'
+    engine = engine_for(
+        h, rule("a", sql, republish("out/a", "${v}")), rule("b", sql, republish("out/b", "${v}"))
+    )
+    watcher, _ = h.connect("watcher")
+    sub(watcher, "out/+")
+    device, _ = h.connect("dev1")
+    device.send(publish("t", b'{"v": 2}'))
+    device.send(publish("t", b'{"v": 0}'))
+    assert sorted((p.topic, p.payload) for p in await received(watcher)) == [("out/a", b"2"), ("out/b", b"2")]
+    for rule_id in ("a", "b"):
+        assert counters(engine, rule_id) == {
+            "matched": 2,
+            "passed": 1,
+            "failed": 1,
+            "failed.no_result": 1,
+            "actions.total": 1,
+            "actions.success": 1,
+        }
+
+
+async def test_a_rule_naming_its_columns_sees_the_same_values_as_select_star() -> None:
+    h = Harness()
+    sql = 'SELECT clientid, username, topic, qos, payload, peerhost, node FROM "t"'
+    engine_for(
+        h, rule("some", sql, republish("out/some")), rule("all", 'SELECT * FROM "t"', republish("out/all"))
+    )
+    watcher, _ = h.connect("watcher")
+    sub(watcher, "out/+")
+    device, _ = h.connect("dev1", username="alice")
+    device.send(publish("t", b"hi", qos=1, packet_id=3))
+    by_topic = {p.topic: json.loads(p.payload) for p in await received(watcher)}
+    some, everything = by_topic["out/some"], by_topic["out/all"]
+    assert some == {key: everything[key] for key in some}
+    assert set(some) == {"clientid", "username", "topic", "qos", "payload", "peerhost", "node"}

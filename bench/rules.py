@@ -1,0 +1,300 @@
+"""Rule engine benchmark (issue #11): QoS 0 fan-in through rules, and webhook delivery.
+
+    .venv/bin/python -m bench.rules [--seconds 5] [--hot 0.1] [--webhook 30000]
+
+The broker runs pinned to CPU 0 (`taskset -c 0`) from a BrokerSpec carrying the rules; this process
+(load generator, HTTP target; uvloop) on CPU 1. Runs alternate so both sides of a comparison share
+the same minutes of the machine's life:
+
+- fan-in: 8 publishers -> 1 subscriber on `bench/#`, QoS 0, 100-byte JSON payloads `{"temp":NN,...}`,
+  closed loop as in `bench/broker.py`; msgs/s delivered with no rules, then with 10 rules
+  `SELECT payload.temp AS t, clientid FROM "bench/#" WHERE payload.temp > 30` each republishing to
+  `alerts/<rule>/${clientid}` (no subscriber: the republish is routed and dropped). `--hot` is the
+  share of messages hotter than 30 (each of those republishes 10 times).
+- webhook: one rule `SELECT * FROM "hook/#"` with an HTTP action (pool_size 8, max_queue 10,000) to a
+  minimal keep-alive HTTP/1.1 server in this process; N QoS 0 messages with at most 5,000 in flight
+  (sent, not yet received by the server); requests/s over the whole run, and the action's counters
+  (`success` must equal N: no loss).
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import uvloop
+from bench.broker import (
+    ROOT,
+    WINDOW,
+    Broker,
+    Flow,
+    Pub,
+    Sub,
+    _connect,
+    _pin,
+    publish_qos0,
+)
+
+from mqttcloud import contracts
+
+TENANT = contracts.TenantId("t1")
+TOKEN = "bench-token"
+RULES = 10
+HOOK_WINDOW = 5_000
+
+
+def payload(temp: int) -> bytes:
+    body = json.dumps({"temp": temp, "pad": ""}).encode()
+    return body[:-2] + b"x" * (100 - len(body)) + b'"}'  # padded to exactly 100 bytes
+
+
+def spec(workdir: Path, rules: list[contracts.RuleSpec]) -> contracts.BrokerSpec:
+    return contracts.BrokerSpec(
+        broker_id="bench",
+        data_dir=str(workdir / "data"),
+        ready_file=str(workdir / "ready.json"),
+        admin=contracts.AdminSpec(token=TOKEN),
+        listeners=[
+            contracts.ListenerSpec(name="tcp:default", kind=contracts.ListenerKind.TCP, port=0, tenant=TENANT)
+        ],
+        tenants=[contracts.TenantSpec(tenant_id=TENANT, allow_anonymous=True, rules=rules)],
+    )
+
+
+def start(workdir: Path, rules: list[contracts.RuleSpec]) -> tuple[Broker, int]:
+    """Our broker on CPU 0 from a spec; (broker, admin port)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "spec.json"
+    path.write_text(spec(workdir, rules).model_dump_json())
+    ready = workdir / "ready.json"
+    ready.unlink(missing_ok=True)
+    cmd = [*_pin(0), sys.executable, "-m", "mqttcloud", "broker", "--config", str(path)]
+    cmd += ["--log-level", "WARNING"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=(workdir / "broker.stderr").open("wb"))
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError((workdir / "broker.stderr").read_text())
+        time.sleep(0.05)
+    info = json.loads(ready.read_text())
+    return Broker("mqttcloud", int(info["listeners"][0]["port"]), proc, workdir), int(info["admin"]["port"])
+
+
+async def admin(port: int, op: str, **args: object) -> dict[str, Any]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(json.dumps({"id": 1, "token": TOKEN, "op": op, "args": args}).encode() + b"\n")
+    answer = json.loads(await reader.readline())
+    writer.close()
+    assert answer["ok"], answer
+    result: dict[str, Any] = answer["result"]
+    return result
+
+
+# ----------------------------------------------------------------------------------------- fan-in
+
+
+def fan_in_rules() -> list[contracts.RuleSpec]:
+    return [
+        contracts.RuleSpec(
+            id=f"r{i}",
+            sql='SELECT payload.temp AS t, clientid FROM "bench/#" WHERE payload.temp > 30',
+            actions=[contracts.RepublishAction(topic=f"alerts/r{i}/${{clientid}}", payload='{"t":${t}}')],
+        )
+        for i in range(RULES)
+    ]
+
+
+async def fan_in(port: int, seconds: float, hot: float, publishers: int = 8) -> float:
+    """Delivered msgs/s (closed loop), the messages of each publisher `hot` hotter than 30."""
+    flow = Flow()
+    sub = Sub("s0", "bench/#", flow.wake)
+    await _connect(port, lambda: sub)
+    await sub.ready
+    pubs = [Pub(f"p{i}") for i in range(publishers)]
+    for p in pubs:
+        await _connect(port, lambda p=p: p)  # type: ignore[misc]  # bind the loop variable
+    await asyncio.gather(*(p.ready for p in pubs))
+    batch = 100
+    hot_count = round(batch * hot)
+    chunks = [
+        b"".join(publish_qos0(f"bench/{i}", payload(35 if n < hot_count else 25)) for n in range(batch))
+        for i in range(publishers)
+    ]
+    size = len(publish_qos0("bench/0", payload(25)))
+
+    def delivered() -> int:
+        return sub.count_bytes // size
+
+    stop = False
+
+    async def pump(i: int) -> None:
+        pub = pubs[i]
+        assert pub.transport is not None
+        while not stop:
+            if flow.sent - delivered() > WINDOW:
+                flow.progress.clear()
+                try:
+                    await asyncio.wait_for(flow.progress.wait(), 1.0)
+                except TimeoutError:
+                    flow.lost += flow.sent - delivered()
+                    flow.sent = delivered()
+                continue
+            await pub.can_write.wait()
+            pub.transport.write(chunks[i])
+            flow.sent += batch
+            await asyncio.sleep(0)
+
+    tasks = [asyncio.create_task(pump(i)) for i in range(publishers)]
+    await asyncio.sleep(0.5)
+    start_count, started = delivered(), time.perf_counter()
+    await asyncio.sleep(seconds)
+    end_count, ended = delivered(), time.perf_counter()
+    stop = True
+    await asyncio.gather(*tasks)
+    protos: list[Sub | Pub] = [sub, *pubs]
+    for proto in protos:
+        if proto.transport is not None:
+            proto.transport.abort()
+    return (end_count - start_count) / (ended - started)
+
+
+# ---------------------------------------------------------------------------------------- webhook
+
+
+class HookServer(asyncio.Protocol):
+    """HTTP/1.1 keep-alive: counts complete requests (Content-Length bodies), answers 200 to each."""
+
+    received = 0
+    progress = asyncio.Event()
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport) or hasattr(transport, "write")
+        self.transport = transport  # type: ignore[assignment]  # uvloop transports don't subclass Transport
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        answers = 0
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            length = 0
+            for line in bytes(buf[:end]).lower().split(b"\r\n"):
+                if line.startswith(b"content-length:"):
+                    length = int(line[15:])
+            if len(buf) < end + 4 + length:
+                break
+            del buf[: end + 4 + length]
+            answers += 1
+        if answers and self.transport is not None:
+            self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n" * answers)
+            HookServer.received += answers
+            HookServer.progress.set()
+
+
+async def webhook(port: int, admin_port: int, hook_port: int, total: int) -> tuple[float, dict[str, Any]]:
+    pub = Pub("hook-pub")
+    await _connect(port, lambda: pub)
+    await pub.ready
+    assert pub.transport is not None
+    packet = publish_qos0("hook/1", payload(25))
+    start_count = HookServer.received
+    sent = 0
+    started = time.perf_counter()
+    while HookServer.received - start_count < total:
+        if sent < total and sent - (HookServer.received - start_count) < HOOK_WINDOW:
+            n = min(100, total - sent)
+            await pub.can_write.wait()
+            pub.transport.write(packet * n)
+            sent += n
+            await asyncio.sleep(0)
+            continue
+        HookServer.progress.clear()
+        try:
+            await asyncio.wait_for(HookServer.progress.wait(), 10.0)
+        except TimeoutError:
+            break
+    elapsed = time.perf_counter() - started
+    pub.transport.abort()
+    deadline = time.monotonic() + 10
+    while True:  # the broker counts a success once it has read the answer
+        counters = (await admin(admin_port, "rule_metrics", tenant=TENANT))["actions"]["http:hook"]
+        if (
+            counters["success"] + counters["failed"] + counters["dropped"] >= total
+            or time.monotonic() > deadline
+        ):
+            return (HookServer.received - start_count) / elapsed, counters
+        await asyncio.sleep(0.05)
+
+
+# ------------------------------------------------------------------------------------------- main
+
+
+async def run(ns: argparse.Namespace, workdir: Path) -> None:
+    rounds: dict[str, list[float]] = {"no rules": [], f"{RULES} rules": []}
+    for r in range(ns.rounds):
+        for name, rules in (("no rules", []), (f"{RULES} rules", fan_in_rules())):
+            broker, _admin = start(workdir / f"fan{r}{len(rules)}", rules)
+            try:
+                rounds[name].append(await fan_in(broker.port, ns.seconds, ns.hot))
+            finally:
+                broker.stop()
+    base = max(rounds["no rules"])
+    for name, rates in rounds.items():
+        best = max(rates)
+        print(
+            f"fan-in 8->1 QoS 0, hot {ns.hot:.0%}, {name:>9}: best {best:>9,.0f} msgs/s "
+            f"({best / base:.0%} of no rules); rounds {', '.join(f'{x:,.0f}' for x in rates)}"
+        )
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(HookServer, "127.0.0.1", 0)
+    hook_port = server.sockets[0].getsockname()[1]
+    action = contracts.HttpAction(name="http:hook", url=f"http://127.0.0.1:{hook_port}/in")
+    rule = contracts.RuleSpec(id="hook", sql='SELECT * FROM "hook/#"', actions=[action])
+    broker, admin_port = start(workdir / "hook", [rule])
+    try:
+        await asyncio.sleep(0.5)  # the action's first probe
+        cpu = broker.cpu_seconds()
+        rate, counters = await webhook(broker.port, admin_port, hook_port, ns.webhook)
+        cpu = broker.cpu_seconds() - cpu
+    finally:
+        broker.stop()
+        server.close()
+    print(
+        f"webhook: {ns.webhook:,} messages, {rate:,.0f} requests/s, "
+        f"broker CPU {cpu / ns.webhook * 1e6:.0f} us per message; success {counters['success']:,}, "
+        f"failed {counters['failed']}, dropped {counters['dropped']}, retried {counters['retried']}"
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--hot", type=float, default=0.1, help="share of messages with temp > 30")
+    parser.add_argument("--webhook", type=int, default=30_000, help="messages through the HTTP action")
+    ns = parser.parse_args(argv)
+    if len(os.sched_getaffinity(0)) > 1:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {1})  # the broker has CPU 0
+    with tempfile.TemporaryDirectory(prefix="bench-rules-") as tmp:
+        uvloop.run(run(ns, Path(tmp)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
