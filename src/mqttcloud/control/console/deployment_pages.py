@@ -1,4 +1,5 @@
-"""Console deployment pages: list with live status, create, overview, start/stop/delete, TLS, CA download.
+"""Console deployment pages: list with live status, create, overview (with the getting-started commands
+of `connect_guide`), start/stop/delete, TLS, CA download.
 
 Writes go through `deployments.service` / `certificates.service` and are followed by
 `BrokerRuntime.reconcile()`, exactly as the Platform API routes do; the role rules come from
@@ -19,6 +20,7 @@ from mqttcloud.control.certificates.models import Certificate, TlsType
 from mqttcloud.control.certificates.schemas import TlsUpload
 from mqttcloud.control.certificates.validation import CertificateRejected
 from mqttcloud.control.config import Settings
+from mqttcloud.control.console import connect_guide
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -40,6 +42,7 @@ from mqttcloud.control.console.sections import (
     render_section,
 )
 from mqttcloud.control.db import SessionDep
+from mqttcloud.control.deployment_api.authn import store as authn
 from mqttcloud.control.deployments import service as deployments
 from mqttcloud.control.deployments.models import DeploymentType
 from mqttcloud.control.deployments.schemas import DeploymentCreate, Endpoints
@@ -212,8 +215,10 @@ def _certificate(session: Session, deployment_id: str) -> Certificate | None:
 async def _render_overview(
     request: Request, page: Page, session: Session, view: DeploymentView, *, error: str, status: int = 200
 ) -> Response:
-    schema = deployments.to_schema(page.state.settings, view)
+    settings = page.state.settings
+    schema = deployments.to_schema(settings, view)
     tls = await run(_certificate, session, view.deployment.id)
+    mqtt_users = await run(authn.count, session, deployment_id=view.deployment.id)
     return render_section(
         page,
         view,
@@ -227,6 +232,11 @@ async def _render_overview(
         api_address=api_address(request),
         ws_path=WS_PATH,
         error=error,
+        guide=connect_guide.guide(
+            schema.endpoints, ca_file=serverless_ca.CA_FILENAME, platform_host=settings.advertised_host
+        ),
+        mqtt_users=mqtt_users,
+        anonymous=view.deployment.allow_anonymous and not view.deployment.deployment_type.is_serverless,
     )
 
 

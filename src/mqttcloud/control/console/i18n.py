@@ -370,6 +370,23 @@ ZH_CN: dict[str, str] = {
     "Stop deployment": "停止部署",
     "Stop the deployment %s? Its broker disconnects every client until it is started.": "停止部署 %s？其 Broker 会断开所有客户端，直到再次启动。",
     "rules": "规则",  # deployment API key group (data integration)
+    # Getting started (console/connect_guide.py)
+    "Getting started": "快速开始",
+    "Create an MQTT user": "创建 MQTT 用户",
+    "%d so far": "已有 %d 个",
+    'This deployment has no MQTT user yet: every client is refused with "Not authorized". Create an MQTT user first.': "此部署还没有 MQTT 用户：所有客户端都会被拒绝（Not authorized）。请先创建 MQTT 用户。",
+    "Clients without a user name are accepted too (anonymous access is on).": "未提供用户名的客户端也会被接受（已开启匿名访问）。",
+    "Connect a client: set your user's name and password once, then copy a command below.": "连接客户端：先设置一次用户名和密码，然后复制下面的命令。",
+    "TLS only: download the CA certificate into the folder where you run the commands, and connect with the host name %s (it is sent as SNI, which selects this deployment).": "仅支持 TLS：请将 CA 证书下载到运行命令的目录，并使用主机名 %s 连接（该主机名作为 SNI 发送，用于选择此部署）。",
+    "If the host name does not resolve on your machine, map it to the platform address:": "如果本机无法解析该主机名，请将其映射到平台地址：",
+    "MQTT.js below needs no entry: it connects to the platform address and sends the host name as SNI.": "下面的 MQTT.js 示例无需此映射：它连接平台地址，并将主机名作为 SNI 发送。",
+    "No address is open yet.": "暂无可用的连接地址。",
+    "Your MQTT user (from the Authentication page)": "您的 MQTT 用户（来自“认证”页面）",
+    "Subscribe with mosquitto_sub": "使用 mosquitto_sub 订阅",
+    "Publish with mosquitto_pub (in another terminal)": "使用 mosquitto_pub 发布（在另一个终端中）",
+    "MQTTX CLI": "MQTTX CLI",
+    "Python (paho-mqtt)": "Python（paho-mqtt）",
+    "Node.js (MQTT.js)": "Node.js（MQTT.js）",
 }
 
 

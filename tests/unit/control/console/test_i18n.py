@@ -4,7 +4,7 @@ import ast
 import re
 from pathlib import Path
 
-from mqttcloud.control.console import access_pages, deployment_pages, i18n, routes
+from mqttcloud.control.console import access_pages, connect_guide, deployment_pages, i18n, pages, routes
 from mqttcloud.control.console.pages import DEPLOYMENT_TABS, TEMPLATES_DIR
 from mqttcloud.control.deployment_api.keys.service import GROUPS
 from mqttcloud.control.deployments.schemas import Endpoints
@@ -36,13 +36,17 @@ def code_messages() -> set[str]:
 def label_messages() -> set[str]:
     labels = {
         *routes.SCOPE_LABELS.values(),
-        *routes.ROLE_LABELS.values(),
+        *pages.ROLE_LABELS.values(),
         *deployment_pages.TYPE_LABELS.values(),
     }
-    labels.update(role.value for role in routes.ROLE_LABELS)
+    labels.update(role.value for role in pages.ROLE_LABELS)
     labels.update(plan for plan in deployment_pages.PLANS)
     labels.update(label for _name, label, _path in DEPLOYMENT_TABS)
     labels.update(a.label for a in deployment_pages.addresses(Endpoints()))
+    for endpoints in (Endpoints(mqtt="h:1"), Endpoints(mqtts="h:2")):
+        guide = connect_guide.guide(endpoints, ca_file="ca.crt", platform_host="127.0.0.1")
+        assert guide is not None
+        labels.update(snippet.title for snippet in guide.snippets)
     labels.update(["pending", "starting", "running", "stopping", "stopped", "failed"])  # deployment states
     labels.update(["publish", "subscribe", "all", "allow", "deny"])  # ACL actions and permissions
     labels.update([*access_pages.BAN_KINDS, *access_pages.BAN_KIND_NAMES.values(), "imported", *GROUPS])
