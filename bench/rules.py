@@ -10,7 +10,8 @@ the same minutes of the machine's life:
   closed loop as in `bench/broker.py`; msgs/s delivered with no rules, then with 10 rules
   `SELECT payload.temp AS t, clientid FROM "bench/#" WHERE payload.temp > 30` each republishing to
   `alerts/<rule>/${clientid}` (no subscriber: the republish is routed and dropped). `--hot` is the
-  share of messages hotter than 30 (each of those republishes 10 times).
+  share of messages hotter than 30 (each of those republishes 10 times); `--distinct` gives each rule
+  its own SQL text (`..., <i> AS r`), so the engine cannot evaluate the ten as one.
 - webhook: one rule `SELECT * FROM "hook/#"` with an HTTP action (pool_size 8, max_queue 10,000) to a
   minimal keep-alive HTTP/1.1 server in this process; N QoS 0 messages with at most 5,000 in flight
   (sent, not yet received by the server); requests/s over the whole run, and the action's counters
@@ -100,11 +101,13 @@ async def admin(port: int, op: str, **args: object) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------- fan-in
 
 
-def fan_in_rules() -> list[contracts.RuleSpec]:
+def fan_in_rules(distinct: bool) -> list[contracts.RuleSpec]:
+    """10 rules; `distinct` gives each its own SQL text (no shared evaluation)."""
     return [
         contracts.RuleSpec(
             id=f"r{i}",
-            sql='SELECT payload.temp AS t, clientid FROM "bench/#" WHERE payload.temp > 30',
+            sql=f'SELECT payload.temp AS t, clientid{f", {i} AS r" if distinct else ""} FROM "bench/#" '
+            "WHERE payload.temp > 30",
             actions=[contracts.RepublishAction(topic=f"alerts/r{i}/${{clientid}}", payload='{"t":${t}}')],
         )
         for i in range(RULES)
@@ -245,7 +248,7 @@ async def webhook(port: int, admin_port: int, hook_port: int, total: int) -> tup
 async def run(ns: argparse.Namespace, workdir: Path) -> None:
     rounds: dict[str, list[float]] = {"no rules": [], f"{RULES} rules": []}
     for r in range(ns.rounds):
-        for name, rules in (("no rules", []), (f"{RULES} rules", fan_in_rules())):
+        for name, rules in (("no rules", []), (f"{RULES} rules", fan_in_rules(ns.distinct))):
             broker, _admin = start(workdir / f"fan{r}{len(rules)}", rules)
             try:
                 rounds[name].append(await fan_in(broker.port, ns.seconds, ns.hot))
@@ -254,8 +257,9 @@ async def run(ns: argparse.Namespace, workdir: Path) -> None:
     base = max(rounds["no rules"])
     for name, rates in rounds.items():
         best = max(rates)
+        shape = f"hot {ns.hot:.0%}{', distinct SQL' if ns.distinct else ''}"
         print(
-            f"fan-in 8->1 QoS 0, hot {ns.hot:.0%}, {name:>9}: best {best:>9,.0f} msgs/s "
+            f"fan-in 8->1 QoS 0, {shape}, {name:>9}: best {best:>9,.0f} msgs/s "
             f"({best / base:.0%} of no rules); rounds {', '.join(f'{x:,.0f}' for x in rates)}"
         )
     loop = asyncio.get_running_loop()
@@ -286,6 +290,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--hot", type=float, default=0.1, help="share of messages with temp > 30")
+    parser.add_argument("--distinct", action="store_true", help="10 different SQL texts")
     parser.add_argument("--webhook", type=int, default=30_000, help="messages through the HTTP action")
     ns = parser.parse_args(argv)
     if len(os.sched_getaffinity(0)) > 1:
