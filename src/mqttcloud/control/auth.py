@@ -238,12 +238,27 @@ def platform_access(scope: Scope, rule: str) -> Callable[[Request], Coroutine[An
         verifier: KeyVerifier = request.app.state.key_verifier
         principal = await verifier.verify(request.headers.get("authorization"))
         audit.attach(request.scope, audit.Actor(audit.ActorKind.PLATFORM_KEY, principal.key))
-        principal.require_scope(scope)
-        limiter: RateLimiter = request.app.state.rate_limiter
-        limiter.hit(rule, principal.key, request.path_params.get("deployment_id", ""))
+        authorize(
+            request.app.state.rate_limiter,
+            principal,
+            scope,
+            rule,
+            request.path_params.get("deployment_id", ""),
+        )
         return principal
 
     return dependency
+
+
+def authorize(
+    limiter: RateLimiter, principal: Principal, scope: Scope, rule: str, deployment_id: str
+) -> None:
+    """The one scope and rate check of every Platform API request, for the routes and the fast path
+    alike (project scope is checked where the project is known: `Principal.require_deployment`).
+
+    Raises: Forbidden (the key lacks `scope`), RateLimited."""
+    principal.require_scope(scope)
+    limiter.hit(rule, principal.key, deployment_id)
 
 
 def document_security(schema: dict[str, Any], prefix: str) -> dict[str, Any]:

@@ -1,14 +1,12 @@
-"""A measured fast path for the hottest Platform API call, `GET /public_api/v1/deployments/{id}`.
+"""A fast path for the hottest Platform API call, `GET /public_api/v1/deployments/{id}`: a pure ASGI
+middleware that skips the framework's middleware stack and dependency solving (STYLE §4: a measurement
+beats purity on the hot path; the figures are in the commit history and bench/RESULTS.md).
 
-Measured on the 2-core build machine (in process, per request, CPU): the FastAPI route costs ~250 us, of
-which ~130 us is the framework's middleware stack and dependency solving that any route pays; answering
-from this pure ASGI middleware costs ~40 us. STYLE §4: purity never beats a measurement on the hot path.
-
-Rule: the fast path answers only when everything is already known and positive: the deployment object is
-in the view cache, the key is in the verifier's cache with the right secret, the key has the deployment
-scope and the deployment's project, its last use was recorded recently, and the rate limit lets the
-request through. In every other case (cache miss, any error, a 429) it hands the request to the FastAPI
-route unchanged, which answers exactly as it always does: errors have one code path only.
+Rule: it answers only when everything is already known and positive: the deployment object is in the
+view cache, the key is in the verifier's cache with the right secret, the key may see the deployment's
+project (`Principal.require_deployment`), and `auth.authorize`, the routes' own scope and rate check, lets
+the request through. In every other case (cache miss, any error, a 429) it hands the request to the
+FastAPI route unchanged, which answers exactly as it always does: errors have one code path only.
 """
 
 import re
@@ -16,9 +14,9 @@ import re
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mqttcloud.control.api_keys.models import Scope as KeyScope
-from mqttcloud.control.auth import KeyVerifier
+from mqttcloud.control.auth import KeyVerifier, authorize
 from mqttcloud.control.deployments.cache import ViewCache
-from mqttcloud.control.errors import RateLimited
+from mqttcloud.control.errors import ApiError
 from mqttcloud.control.ratelimit import RateLimiter
 
 _RULE = "deployments.get"
@@ -51,16 +49,13 @@ class DeploymentReadFastPath:
             return False
         header = next((value for name, value in scope["headers"] if name == b"authorization"), None)
         principal = self.verifier.verify_cached(header.decode("latin-1") if header is not None else None)
-        if (
-            principal is None
-            or KeyScope.DEPLOYMENTS.value not in principal.scopes
-            or not principal.can_see_project(view.project_id)
-        ):
+        if principal is None:
             return False
         try:
-            self.limiter.hit(_RULE, principal.key, deployment_id)
-        except RateLimited:
-            return False  # the route counts again (the bucket is still empty) and renders the 429
+            principal.require_deployment(deployment_id, view.project_id)  # before a token is taken
+            authorize(self.limiter, principal, KeyScope.DEPLOYMENTS, _RULE, deployment_id)
+        except ApiError:
+            return False  # the route checks again and renders the 403 / 404 / 429
         await send(
             {
                 "type": "http.response.start",
