@@ -27,11 +27,10 @@ from mqttcloud.control.console.pages import (
 )
 from mqttcloud.control.console.sections import deployment_form, load_view, render_section
 from mqttcloud.control.db import SessionDep
-from mqttcloud.control.deployment_api.auth import DeploymentContext
+from mqttcloud.control.deployment_api.auth import DeploymentContext, quotas_of
 from mqttcloud.control.deployment_api.clients import service as clients
 from mqttcloud.control.deployment_api.metrics import service as metrics_service
 from mqttcloud.control.deployment_api.publish import service as publishing
-from mqttcloud.control.deployment_api.quotas import Quotas
 from mqttcloud.control.deployment_api.target import Target
 from mqttcloud.control.deployments.lifecycle import BrokerRuntime
 from mqttcloud.control.deployments.service import DeploymentView
@@ -62,8 +61,9 @@ def deployment_context(view: DeploymentView) -> DeploymentContext:
 
 def target_of(request: Request, session: Session, runtime: BrokerRuntime, view: DeploymentView) -> Target:
     """What the Deployment API's use cases act on, for a deployment the signed-in account may see."""
-    quotas: Quotas = request.app.state.deployment_api_quotas
-    return Target(session=session, runtime=runtime, deployment=deployment_context(view), quotas=quotas)
+    return Target(
+        session=session, runtime=runtime, deployment=deployment_context(view), quotas=quotas_of(request)
+    )
 
 
 def _filter(request: Request) -> tuple[ClientFilter, dict[str, str], int]:

@@ -21,7 +21,7 @@ from mqttcloud.contracts import TenantId
 from mqttcloud.control.broker_client import BrokerClient
 from mqttcloud.control.db import SessionDep
 from mqttcloud.control.deployment_api import live
-from mqttcloud.control.deployment_api.auth import DeploymentContext, deployment_access
+from mqttcloud.control.deployment_api.auth import DeploymentContext, deployment_access, quotas_of
 from mqttcloud.control.deployment_api.quotas import Quotas
 from mqttcloud.control.deployments.lifecycle import BrokerRuntime
 from mqttcloud.control.deps import RuntimeDep
@@ -95,8 +95,7 @@ def target_dep(group: str) -> Callable[..., Coroutine[Any, Any, Target]]:
         session: SessionDep,
         runtime: RuntimeDep,
     ) -> Target:
-        quotas: Quotas = request.app.state.deployment_api_quotas
-        return Target(runtime=runtime, deployment=context, session=session, quotas=quotas)
+        return Target(runtime=runtime, deployment=context, session=session, quotas=quotas_of(request))
 
     return dependency
 
