@@ -219,6 +219,19 @@ class AdminSpec(_Model):
     token: str  # shared secret; every AdminRequest carries it
 
 
+class ClusterSpec(_Model):
+    """This node's place in a cluster: nodes of one deployment joined through NATS (`runtime/cluster`).
+
+    Every node of a cluster runs the same tenants and listeners; `BrokerSpec.node_name` must be unique
+    among them. Subjects, key-value buckets and the stream are namespaced by `name`.
+    """
+
+    nats_url: str  # nats://host:port of the NATS server (or cluster seed) the node joins
+    name: str  # cluster name: the deployment id for Dedicated; namespaces every subject and bucket
+    reuse_port: bool = True  # bind listeners with SO_REUSEPORT: nodes of one machine share the ports
+    node_timeout: float = Field(default=10.0, gt=0)  # a node silent this long is dead: wills, sessions
+
+
 class BrokerSpec(_Model):
     """What one broker process runs. Written as JSON by the supervisor; also readable from TOML."""
 
@@ -231,6 +244,7 @@ class BrokerSpec(_Model):
     tls: TlsSpec | None = None  # TLS/WSS listeners are opened only while this is set
     tenants: list[TenantSpec] = Field(default_factory=list)
     sys_interval: float = 10.0  # $SYS publish interval, seconds (0 = off)
+    cluster: ClusterSpec | None = None  # None: a single node, no NATS
 
 
 class ListenerAddress(_Model):
