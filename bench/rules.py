@@ -246,6 +246,13 @@ async def webhook(port: int, admin_port: int, hook_port: int, total: int) -> tup
 
 
 async def run(ns: argparse.Namespace, workdir: Path) -> None:
+    if ns.only in (None, "fan-in"):
+        await fan_in_runs(ns, workdir)
+    if ns.only in (None, "webhook"):
+        await webhook_run(ns, workdir)
+
+
+async def fan_in_runs(ns: argparse.Namespace, workdir: Path) -> None:
     rounds: dict[str, list[float]] = {"no rules": [], f"{RULES} rules": []}
     for r in range(ns.rounds):
         for name, rules in (("no rules", []), (f"{RULES} rules", fan_in_rules(ns.distinct))):
@@ -262,6 +269,9 @@ async def run(ns: argparse.Namespace, workdir: Path) -> None:
             f"fan-in 8->1 QoS 0, {shape}, {name:>9}: best {best:>9,.0f} msgs/s "
             f"({best / base:.0%} of no rules); rounds {', '.join(f'{x:,.0f}' for x in rates)}"
         )
+
+
+async def webhook_run(ns: argparse.Namespace, workdir: Path) -> None:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(HookServer, "127.0.0.1", 0)
     hook_port = server.sockets[0].getsockname()[1]
@@ -292,6 +302,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--hot", type=float, default=0.1, help="share of messages with temp > 30")
     parser.add_argument("--distinct", action="store_true", help="10 different SQL texts")
     parser.add_argument("--webhook", type=int, default=30_000, help="messages through the HTTP action")
+    parser.add_argument("--only", choices=["fan-in", "webhook"], help="run one part of the benchmark")
     ns = parser.parse_args(argv)
     if len(os.sched_getaffinity(0)) > 1:
         with contextlib.suppress(OSError):

@@ -20,15 +20,23 @@ import logging
 import ssl
 from typing import Final, Literal
 
-import httpx
-
 from mqttcloud import contracts
 from mqttcloud.rulesql.values import json_encode
+from mqttcloud.runtime.rules.httpclient import (
+    HttpClient,
+    HttpError,
+    Origin,
+    RequestFailedError,
+    UnreachableError,
+    client_ssl_context,
+    encode_headers,
+    encode_request,
+    open_connection,
+    parse_url,
+)
 from mqttcloud.runtime.rules.templates import Template
 
 log = logging.getLogger(__name__)
-# httpx logs every request at INFO: thousands of lines a second under a webhook's load.
-logging.getLogger("httpx").setLevel(logging.WARNING)
 
 HEALTH_INTERVAL: Final = 15.0  # seconds between probes of a connected target (EMQX's health check)
 RETRY_BASE: Final = 0.05  # seconds before the first retry of a failed request; doubled per retry
@@ -36,18 +44,10 @@ RECONNECT_MIN: Final = 0.1  # seconds between probes of a disconnected target, d
 RECONNECT_MAX: Final = 2.0
 Output = dict[str, object]
 
-# Errors that mean "the target cannot be reached", not "this request failed".
-_UNREACHABLE = (httpx.ConnectError, httpx.ConnectTimeout)
-
 
 def backoff(attempt: int, base: float, cap: float) -> float:
     """Seconds to wait before attempt `attempt` (1-based): `base` doubled per attempt, at most `cap`."""
     return float(min(cap, base * 2 ** (attempt - 1)))
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
 
 
 class HttpSink:
@@ -63,6 +63,15 @@ class HttpSink:
         if not any(k.lower() == "content-type" for k in spec.headers):
             self._headers["content-type"] = Template("application/json")
         self._method = spec.method.upper()
+        self._origin: Origin | None = None  # the URL parsed once, when it is not a template
+        if self._url.is_constant:
+            with contextlib.suppress(RequestFailedError):
+                self._origin = parse_url(spec.url)
+        self._head: bytes | None = None  # the header lines, once, when no header is a template
+        if self._headers_constant:
+            with contextlib.suppress(RequestFailedError):
+                self._head = encode_headers({k: t.source for k, t in self._headers.items()})
+        self._ssl: ssl.SSLContext | None = None
         self.matched = self.success = self.failed = self.dropped = self.retried = 0
         self.inflight = 0
         self.status: Literal["connected", "connecting", "disconnected"] = "connecting"
@@ -112,18 +121,22 @@ class HttpSink:
 
     async def _run(self) -> None:
         spec = self.spec
-        verify: ssl.SSLContext | bool = spec.verify_tls
-        if spec.ca_pem is not None and spec.verify_tls:
-            verify = ssl.create_default_context(cadata=spec.ca_pem)
-        timeout = httpx.Timeout(spec.request_timeout, connect=spec.connect_timeout)
-        limits = httpx.Limits(max_connections=spec.pool_size, max_keepalive_connections=spec.pool_size)
-        async with (
-            httpx.AsyncClient(verify=verify, timeout=timeout, limits=limits) as client,
-            asyncio.TaskGroup() as tg,
-        ):
-            tg.create_task(self._probe())
-            for _ in range(spec.pool_size):
-                tg.create_task(self._worker(client))
+        if spec.url.startswith("https"):
+            self._ssl = client_ssl_context(verify=spec.verify_tls, ca_pem=spec.ca_pem)
+        clients = [
+            HttpClient(
+                ssl_context=self._ssl, connect_timeout=spec.connect_timeout, timeout=spec.request_timeout
+            )
+            for _ in range(spec.pool_size)
+        ]
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._probe())
+                for client in clients:
+                    tg.create_task(self._worker(client))
+        finally:
+            for client in clients:
+                client.close()
 
     # ------------------------------------------------------------------------------------ status
 
@@ -144,18 +157,18 @@ class HttpSink:
         self._connected.clear()
         self._lost.set()
 
-    def _target(self) -> tuple[str, int] | None:
-        """Host and port to probe, when the URL's host is not a template."""
+    def _target(self) -> Origin | None:
+        """The origin to probe, when the URL's scheme, host and port are not templates."""
+        head = self.spec.url.split("/", 3)[:3]  # "http:", "", "host:port"
         try:
-            url = httpx.URL(self.spec.url)
-        except httpx.InvalidURL:
+            origin = parse_url("/".join(head))
+        except RequestFailedError:
             return None
-        if not url.host or "$" in url.host:
-            return None
-        return url.host, url.port or (443 if url.scheme == "https" else 80)
+        return None if "$" in origin.host else origin
 
     async def _probe(self) -> None:
-        """Connect to the target: at once, every HEALTH_INTERVAL while connected, with backoff while not."""
+        """Connect to the target (TLS included): at once, every HEALTH_INTERVAL while connected, with
+        backoff while not."""
         target = self._target()
         if target is None:
             self._set_connected()  # nothing to probe: requests tell
@@ -163,18 +176,15 @@ class HttpSink:
         failures = 0
         while True:
             try:
-                async with asyncio.timeout(self.spec.connect_timeout):
-                    _reader, writer = await asyncio.open_connection(*target)
-                writer.close()
-                with contextlib.suppress(OSError):
-                    await writer.wait_closed()
-            except (OSError, TimeoutError) as exc:
-                failures += 1
-                self._set_disconnected(
-                    _describe(exc) if not isinstance(exc, TimeoutError) else "connect timeout"
+                conn = await open_connection(
+                    target, ssl_context=self._ssl, connect_timeout=self.spec.connect_timeout
                 )
+            except UnreachableError as exc:
+                failures += 1
+                self._set_disconnected(exc.reason)
                 await asyncio.sleep(backoff(failures, RECONNECT_MIN, RECONNECT_MAX))
                 continue
+            conn.close()
             failures = 0
             self._set_connected()
             # Sleep until the interval passes or a request finds the target gone.
@@ -184,7 +194,7 @@ class HttpSink:
 
     # ----------------------------------------------------------------------------------- delivery
 
-    async def _worker(self, client: httpx.AsyncClient) -> None:
+    async def _worker(self, client: HttpClient) -> None:
         queue = self._queue
         while True:
             await self._connected.wait()
@@ -198,29 +208,35 @@ class HttpSink:
             finally:
                 self.inflight -= 1
 
-    def _request(self, output: Output) -> tuple[str, dict[str, str], bytes]:
-        url = self._url.render(output)
-        headers = {
-            k: t.source if self._headers_constant else t.render(output) for k, t in self._headers.items()
-        }
+    def _request(self, output: Output) -> tuple[Origin, bytes]:
+        """Raises: RequestFailedError when the rendered URL or a rendered header is not usable."""
+        origin = self._origin or parse_url(self._url.render(output))
+        head = self._head
+        if head is None:
+            head = encode_headers({k: t.render(output) for k, t in self._headers.items()})
         body = self._body.render(output) if self._body is not None else json_encode(output)
-        return url, headers, body.encode()
+        return origin, encode_request(self._method, origin, head, body.encode())
 
-    async def _deliver(self, client: httpx.AsyncClient, output: Output) -> None:
-        url, headers, body = self._request(output)
+    async def _deliver(self, client: HttpClient, output: Output) -> None:
+        try:
+            origin, data = self._request(output)
+        except RequestFailedError as exc:
+            self.failed += 1
+            log.warning("http action %s: %s", self.spec.name, exc.reason)
+            return
         attempt = 0
         while True:
             try:
-                response = await client.request(self._method, url, headers=headers, content=body)
-            except _UNREACHABLE as exc:
+                response = await client.request(origin, data)
+            except UnreachableError as exc:
                 # The target is gone: keep this output, wait for the probe to see it back.
-                self._set_disconnected(_describe(exc))
+                self._set_disconnected(exc.reason)
                 await self._connected.wait()
                 continue
-            except httpx.HTTPError as exc:
-                reason = _describe(exc)
+            except HttpError as exc:
+                reason = exc.reason
             else:
-                status = response.status_code
+                status = response.status
                 if status < 300:
                     self.success += 1
                     return
@@ -230,7 +246,9 @@ class HttpSink:
             attempt += 1
             if attempt > self.spec.max_retries:
                 self.failed += 1
-                log.warning("http action %s: %s %s failed: %s", self.spec.name, self._method, url, reason)
+                log.warning(
+                    "http action %s: %s %s failed: %s", self.spec.name, self._method, origin.target, reason
+                )
                 return
             self.retried += 1
             await asyncio.sleep(backoff(attempt, RETRY_BASE, RECONNECT_MAX))
