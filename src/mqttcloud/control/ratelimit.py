@@ -54,6 +54,7 @@ RULES = (
     "deployments.create",
     "deployments.get",
     "deployments.delete",
+    "deployments.update",
     "deployments.start",
     "deployments.stop",
     "tls.get",
@@ -70,6 +71,7 @@ PROFILES: dict[str, dict[str, Limit | None]] = {
         "deployments.create": Limit(6, HOUR),  # undocumented: treated like the other writes
         "deployments.get": Limit(60, HOUR),
         "deployments.delete": Limit(6, HOUR),  # undocumented: treated like the other writes
+        "deployments.update": Limit(6, HOUR),  # an extension: treated like the other writes
         "deployments.start": Limit(1, HOUR),
         "deployments.stop": Limit(1, HOUR),
         "tls.get": Limit(60, HOUR),
@@ -84,6 +86,7 @@ PROFILES: dict[str, dict[str, Limit | None]] = {
         "deployments.create": Limit(30, MINUTE),
         "deployments.get": Limit(3000, MINUTE),
         "deployments.delete": Limit(30, MINUTE),
+        "deployments.update": Limit(30, MINUTE),
         "deployments.start": Limit(30, MINUTE),
         "deployments.stop": Limit(30, MINUTE),
         "tls.get": Limit(600, MINUTE),

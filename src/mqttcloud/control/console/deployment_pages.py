@@ -1,5 +1,5 @@
 """Console deployment pages: list with live status, create, overview (with the getting-started commands
-of `connect_guide`), start/stop/delete, TLS, CA download.
+of `connect_guide`), start/stop/delete, nodes, TLS, CA download.
 
 Writes go through `deployments.service` / `certificates.service` and are followed by
 `BrokerRuntime.reconcile()`, exactly as the Platform API routes do; the role rules come from
@@ -45,7 +45,7 @@ from mqttcloud.control.db import SessionDep
 from mqttcloud.control.deployment_api.authn import store as authn
 from mqttcloud.control.deployments import service as deployments
 from mqttcloud.control.deployments.models import DeploymentType
-from mqttcloud.control.deployments.schemas import DeploymentCreate, Endpoints
+from mqttcloud.control.deployments.schemas import MAX_NODES, DeploymentCreate, DeploymentUpdate, Endpoints
 from mqttcloud.control.deployments.service import DeploymentView
 from mqttcloud.control.deps import RuntimeDep, SettingsDep
 from mqttcloud.control.errors import ApiError, NotFound, describe_validation_errors
@@ -237,6 +237,7 @@ async def _render_overview(
         ),
         mqtt_users=mqtt_users,
         anonymous=view.deployment.allow_anonymous and not view.deployment.deployment_type.is_serverless,
+        max_nodes=MAX_NODES,
     )
 
 
@@ -278,6 +279,28 @@ async def start_deployment(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     return await _lifecycle(deployment_id, request, page, session, runtime, action="start")
+
+
+@router.post("/deployments/{deployment_id}/nodes")
+async def change_nodes(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """How many broker processes run the deployment (the Platform API's `PUT` with `nodes`)."""
+    form, view = await deployment_form(request, page, session, deployment_id, require=require_lifecycle)
+    try:
+        update = DeploymentUpdate(nodes=int(field_text(form, "nodes")))
+    except ValueError:  # not a number, or out of range (a pydantic ValidationError)
+        error = page.t("Nodes must be a whole number from 1 to %d.") % MAX_NODES
+        return await _render_overview(request, page, session, view, error=error, status=422)
+    try:
+        await run(deployments.update_deployment, session, deployment_id=deployment_id, request=update)
+    except ApiError as error:
+        if error.status_code != 422:
+            raise
+        view = await load_view(session, page, deployment_id)
+        return await _render_overview(request, page, session, view, error=error.message, status=422)
+    await runtime.reconcile()
+    return redirect(f"{PREFIX}/deployments/{deployment_id}")
 
 
 @router.get("/deployments/{deployment_id}/stop", response_class=HTMLResponse)

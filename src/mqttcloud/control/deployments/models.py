@@ -58,6 +58,8 @@ class Deployment(Base):
     status_message: Mapped[str] = mapped_column(Text, default="")
     desired_running: Mapped[bool] = mapped_column(Boolean, default=True)
     allow_anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Dedicated: how many broker processes (nodes) run the deployment; Serverless: always 1.
+    nodes: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     admin_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     # Dedicated only: listener ports, allocated once from the configured range and kept for life.

@@ -1,4 +1,4 @@
-"""Platform API deployment routes (spec §2.1.2): list, create, read, start, stop, delete.
+"""Platform API deployment routes (spec §2.1.2): list, create, read, update (`nodes`), start, stop, delete.
 
 Thin: authenticate (dependency), call one service function in a worker thread, check the project scope,
 ask the broker runtime to reconcile after a write, return a schema.
@@ -15,7 +15,12 @@ from mqttcloud.control.config import Settings
 from mqttcloud.control.db import Database, SessionDep
 from mqttcloud.control.deployments import service
 from mqttcloud.control.deployments.cache import CachedView, ViewCache
-from mqttcloud.control.deployments.schemas import DeploymentCreate, DeploymentOperation, DeploymentOut
+from mqttcloud.control.deployments.schemas import (
+    DeploymentCreate,
+    DeploymentOperation,
+    DeploymentOut,
+    DeploymentUpdate,
+)
 from mqttcloud.control.deps import RuntimeDep, SettingsDep
 from mqttcloud.control.errors import error_responses
 
@@ -30,6 +35,7 @@ ListKey = Annotated[Principal, _key("deployments.list")]
 CreateKey = Annotated[Principal, _key("deployments.create")]
 GetKey = Annotated[Principal, _key("deployments.get")]
 DeleteKey = Annotated[Principal, _key("deployments.delete")]
+UpdateKey = Annotated[Principal, _key("deployments.update")]
 StartKey = Annotated[Principal, _key("deployments.start")]
 StopKey = Annotated[Principal, _key("deployments.stop")]
 
@@ -94,6 +100,25 @@ def _load_view(request: Request, deployment_id: str) -> CachedView:
 async def _check_project(session: SessionDep, principal: Principal, deployment_id: str) -> None:
     deployment = await asyncio.to_thread(service.get_deployment, session, deployment_id=deployment_id)
     principal.require_deployment(deployment_id, deployment.project_id)
+
+
+@router.put("/deployments/{deployment_id}", responses=error_responses(400, 401, 403, 404, 422, 429, 500))
+async def update_deployment(
+    deployment_id: str,
+    body: DeploymentUpdate,
+    *,
+    principal: UpdateKey,
+    session: SessionDep,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+) -> DeploymentOut:
+    """Change `nodes` (an extension): the broker processes of a Dedicated deployment, 1 to 16. Nodes are
+    added or stopped live; the others keep their clients."""
+    await _check_project(session, principal, deployment_id)
+    await asyncio.to_thread(service.update_deployment, session, deployment_id=deployment_id, request=body)
+    await runtime.reconcile()
+    view = await asyncio.to_thread(service.get_view, session, deployment_id=deployment_id)
+    return service.to_schema(settings, view)
 
 
 @router.post(

@@ -1,7 +1,8 @@
 """Deployment objects with the exact field names of spec §2.1.2 (camelCase, `createAt`, `deploymentID`).
 
-`endpoints`, `projectID` and `statusReason` (why a `failed` deployment failed; null otherwise) are
-extensions: EMQX clients ignore unknown fields.
+`endpoints`, `projectID`, `statusReason` (why a `failed` deployment failed; null otherwise) and `nodes`
+(how many broker processes run a Dedicated deployment, `MAX_NODES` at most) are extensions: EMQX clients
+ignore unknown fields.
 """
 
 from typing import Literal
@@ -9,6 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mqttcloud.control.deployments.models import DeploymentStatus, DeploymentType
+
+MAX_NODES = 16  # nodes of one Dedicated deployment
 
 Platform = Literal["aws", "gcp", "azure", "aliyun", "tencent", "huawei", "local"]
 
@@ -38,6 +41,15 @@ class DeploymentCreate(BaseModel):
     deployment_version: Literal["v5", "v6"] = Field(default="v5", alias="deploymentVersion")
     free_trial: bool = Field(default=False, alias="freeTrial")
     allow_anonymous: bool = Field(default=False, alias="allowAnonymous")  # extension
+    nodes: int = Field(default=1, ge=1, le=MAX_NODES)  # extension: Dedicated only (1 for Serverless)
+
+
+class DeploymentUpdate(BaseModel):
+    """`PUT /deployments/{id}` (an extension: EMQX documents no update of a deployment)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    nodes: int = Field(ge=1, le=MAX_NODES)
 
 
 class Endpoints(BaseModel):
@@ -66,6 +78,7 @@ class DeploymentOut(BaseModel):
     project_name: str = Field(alias="projectName")
     version: str
     endpoints: Endpoints
+    nodes: int
 
 
 class DeploymentOperation(BaseModel):

@@ -1,4 +1,4 @@
-"""Deployment use cases: create, list, read, start, stop, delete, and status reports from the supervisor.
+"""Deployment use cases: create, list, read, resize, start, stop, delete, and the supervisor's status reports.
 
 These functions change only the database (the desired state). The caller then asks the broker runtime
 to reconcile (`control/deployments/lifecycle.py`); no HTTP handler touches a process.
@@ -7,7 +7,9 @@ State rules (spec §4 item 7):
     create            → pending   (the supervisor then reports starting → running)
     start  stopped    → starting  (also from failed: a retry)
     stop   running    → stopping  (from failed: straight to stopped, nothing runs)
-Any other start/stop is a 422 `INVALID_DEPLOYMENT_STATE` naming the current state.
+Any other start/stop is a 422 `INVALID_DEPLOYMENT_STATE` naming the current state. `nodes` (how many
+broker processes run a Dedicated deployment) may change in any state; a Serverless deployment is a tenant
+of the shared broker and has exactly one node (anything else is a 422 on the field `nodes`).
 """
 
 import datetime as dt
@@ -29,6 +31,7 @@ from mqttcloud.control.deployments.schemas import (
     DeploymentCreate,
     DeploymentOperation,
     DeploymentOut,
+    DeploymentUpdate,
     Endpoints,
 )
 from mqttcloud.control.errors import Conflict, Invalid, NotFound
@@ -102,6 +105,7 @@ def create_deployment(session: Session, *, settings: Settings, request: Deployme
         Conflict: no free ports are left in the configured range.
     """
     projects.get_project(session, project_id=request.project_id)
+    _check_nodes(serverless=request.deployment_type.is_serverless, nodes=request.nodes)
     for _attempt in range(_ID_ATTEMPTS):
         deployment_id = new_deployment_id()
         deployment = Deployment(
@@ -118,6 +122,7 @@ def create_deployment(session: Session, *, settings: Settings, request: Deployme
             status_message="",
             desired_running=True,
             allow_anonymous=request.allow_anonymous,
+            nodes=request.nodes,
             admin_token=secrets.token_urlsafe(32),
         )
         session.add(deployment)
@@ -135,6 +140,32 @@ def create_deployment(session: Session, *, settings: Settings, request: Deployme
             raise
         return deployment
     raise Conflict("could not allocate a deployment id and ports; try again", code="ALLOCATION_FAILED")
+
+
+def _check_nodes(*, serverless: bool, nodes: int) -> None:
+    if serverless and nodes != 1:
+        raise Invalid(
+            "A Serverless deployment runs on the shared broker: nodes must be 1",
+            code="INVALID_PARAMETERS",
+            field="nodes",
+        )
+
+
+def update_deployment(session: Session, *, deployment_id: str, request: DeploymentUpdate) -> Deployment:
+    """Change how many nodes run a deployment; the supervisor adds or stops nodes at the next reconcile.
+
+    Raises:
+        NotFound: no such deployment.
+        Invalid: a Serverless deployment asked for more than one node (422 on `nodes`).
+    """
+    deployment = get_deployment(session, deployment_id=deployment_id)
+    _check_nodes(serverless=deployment.deployment_type.is_serverless, nodes=request.nodes)
+    if deployment.nodes != request.nodes:
+        deployment.nodes = request.nodes
+        if deployment.desired_running and deployment.status is DeploymentStatus.RUNNING:
+            deployment.status = DeploymentStatus.STARTING  # running again once every node is ready
+        session.commit()
+    return deployment
 
 
 def _views(
@@ -220,6 +251,7 @@ def to_schema(settings: Settings, view: DeploymentView) -> DeploymentOut:
         project_name=view.project_name,
         version=deployment.version,
         endpoints=endpoints(settings, deployment, has_certificate=view.has_certificate),
+        nodes=deployment.nodes,
     )
 
 
