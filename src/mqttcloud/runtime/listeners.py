@@ -11,6 +11,10 @@ the TLS SNI host name. A connection whose SNI names no tenant (or that has no SN
 answered with CONNACK "server unavailable" and a reason (`runtime.sni_refusal`); on a plain-TCP
 listener configured with the SNI selector (a spec error) every connection is closed at accept.
 
+Shared ports: the nodes of a cluster on one machine (`BrokerSpec.cluster` with `reuse_port`) bind every
+listener with SO_REUSEPORT, so they all listen on the deployment's ports and the kernel spreads accepted
+connections over them. A single node binds without it: a second process on its port is an error.
+
 WebSocket: `WebSocketProtocol` runs the RFC 6455 handshake (path `ListenerSpec.ws_path`, subprotocol
 `mqtt`) and then hands an adapter transport to a normal `MqttConnection`, so the MQTT code never knows
 it is behind WebSocket. Binary frames carry the MQTT byte stream, split or coalesced at will.
@@ -199,12 +203,18 @@ class WebSocketProtocol(asyncio.Protocol):
             self.inner.resume_writing()
 
 
-class Listeners:
-    """The running listeners of the process."""
+def shares_ports(spec: contracts.BrokerSpec) -> bool:
+    """Whether this node binds its listeners with SO_REUSEPORT (a cluster node that asks for it)."""
+    return spec.cluster is not None and spec.cluster.reuse_port
 
-    def __init__(self, hub: Hub, registry: TenantRegistry) -> None:
+
+class Listeners:
+    """The running listeners of the process (`reuse_port`: bind with SO_REUSEPORT, see `shares_ports`)."""
+
+    def __init__(self, hub: Hub, registry: TenantRegistry, *, reuse_port: bool = False) -> None:
         self.hub = hub
         self.registry = registry
+        self.reuse_port = reuse_port
         self.active: dict[str, ListenerRuntime] = {}
         self.material: tlsmod.TlsMaterial | None = None
 
@@ -272,6 +282,7 @@ class Listeners:
             spec.port,
             ssl=ssl_ctx,
             backlog=4096,
+            reuse_port=self.reuse_port or None,
             ssl_handshake_timeout=10.0 if ssl_ctx else None,
         )
         listener.server = server

@@ -24,7 +24,7 @@ from pathlib import Path
 from mqttcloud import contracts
 from mqttcloud.runtime.admin import AdminServer
 from mqttcloud.runtime.connection import Hub
-from mqttcloud.runtime.listeners import Listeners
+from mqttcloud.runtime.listeners import Listeners, shares_ports
 from mqttcloud.runtime.store import Entry, Store
 from mqttcloud.runtime.tenants import TenantRegistry, TenantRuntime
 
@@ -58,7 +58,7 @@ class BrokerServer:
         self.hub = Hub()
         self.registry = TenantRegistry()
         self.store = Store.open(Path(spec.data_dir) / "store")
-        self.listeners = Listeners(self.hub, self.registry)
+        self.listeners = Listeners(self.hub, self.registry, reuse_port=shares_ports(spec))
         self.admin = AdminServer(self)
         self.auth_executor = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="auth")
         self._apply_lock = asyncio.Lock()
