@@ -200,6 +200,26 @@ class Limits(_Model):
     #   past it a connection over its soft budget is disconnected (0x97) as if past its hard budget
 
 
+class TraceType(StrEnum):
+    CLIENTID = "clientid"
+    TOPIC = "topic"
+    IP_ADDRESS = "ip_address"
+
+
+class TraceSpec(_Model):
+    """One log trace (EMQX `/api/v5/trace`): from `start_at` to `end_at` the broker appends the traffic of
+    the clients (or the topic filter) `filter` names, packets with their fields, authentication and
+    authorization decisions, to `<data_dir>/trace/<tenant>/<name>.log`, at most `max_bytes` of it."""
+
+    name: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
+    type: TraceType
+    filter: str  # the client id, topic filter or IP address
+    start_at: float  # epoch seconds
+    end_at: float
+    payload_encode: Literal["text", "hex", "hidden"] = "text"
+    max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+
+
 class TenantSpec(_Model):
     tenant_id: TenantId  # the deployment id
     sni_hosts: list[str] = Field(default_factory=list)  # host names that select this tenant (SNI)
@@ -211,6 +231,7 @@ class TenantSpec(_Model):
     banned: list[BanRecord] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
     rules: list[RuleSpec] = Field(default_factory=list)  # data integration (contracts/rules.py)
+    traces: list[TraceSpec] = Field(default_factory=list)  # log traces (runtime/trace.py)
 
 
 class AdminSpec(_Model):
@@ -535,6 +556,21 @@ class SubscriptionList(_Model):
     hasnext: bool
 
 
+class TraceLogArgs(_Model):
+    """Read a trace's file (op `trace_log`): up to `limit` bytes from `offset` (limit 0: its size only)."""
+
+    tenant: TenantId
+    name: str
+    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=0, ge=0, le=16 * 1024 * 1024)
+
+
+class TraceLogResult(_Model):
+    size: int  # bytes in the file now (0: nothing captured yet)
+    mtime: float | None  # last write, epoch seconds; None when there is no file
+    data_b64: str = ""  # the bytes read, base64
+
+
 AdminOp = Literal[
     "ping",
     "apply_spec",
@@ -550,6 +586,7 @@ AdminOp = Literal[
     "metrics",
     "capture",
     "rule_metrics",
+    "trace_log",
 ]
 
 # op → (argument model, result model). Errors: AdminResponse.error with code NOT_FOUND
@@ -570,6 +607,7 @@ ADMIN_OPS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "metrics": (TenantArgs, TenantMetrics),
     "capture": (CaptureArgs, CaptureBatch),
     "rule_metrics": (RuleMetricsArgs, RuleMetricsResult),
+    "trace_log": (TraceLogArgs, TraceLogResult),
 }
 
 

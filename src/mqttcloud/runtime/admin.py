@@ -91,6 +91,7 @@ class AdminServer:
             "metrics": self._metrics,
             "capture": self._capture,
             "rule_metrics": self._rule_metrics,
+            "trace_log": self._trace_log,
         }
         assert set(self._handlers) == set(contracts.ADMIN_OPS)
 
@@ -354,6 +355,13 @@ class AdminServer:
     async def _rule_metrics(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
         assert isinstance(args, contracts.RuleMetricsArgs)
         return self._tenant(contracts.TenantId(args.tenant)).rules.metrics()
+
+    async def _trace_log(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
+        assert isinstance(args, contracts.TraceLogArgs)
+        traces = self._tenant(args.tenant).traces
+        if traces is None or args.name not in traces.files:
+            raise AdminError("NOT_FOUND", f"trace {args.name} not found")
+        return await asyncio.to_thread(traces.read, args.name, args.offset, args.limit)
 
 
 class _Replies:

@@ -64,6 +64,7 @@ from mqttcloud.runtime import fairness, sni_refusal, tls
 if TYPE_CHECKING:
     from mqttcloud.runtime.listeners import ListenerRuntime
     from mqttcloud.runtime.tenants import TenantRuntime
+    from mqttcloud.runtime.trace import Tracer
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,7 @@ class MqttConnection(asyncio.Protocol):
         self._defer_eof = False  # plain TCP: an EOF closes through Hub.close_soon (TLS cannot)
         self._peer_eof = False  # the peer shut its writing side down
         self.rate_bucket: fairness.TokenBucket | None = None  # the client's publish rate (fairness)
+        self.trace: Tracer | None = None  # the tenant's tracer while a log trace runs (runtime.trace)
 
     # ------------------------------------------------------------------------------------ transport
 
@@ -216,6 +218,7 @@ class MqttConnection(asyncio.Protocol):
                 transport.abort()
             return
         self.tenant = tenant
+        self.trace = tenant.tracer
         self.peer = PeerInfo(listener=self.listener.name, ip_address=ip, port=port, peersni=sni, cn=cn, dn=dn)
         self.channel_id = self.hub.new_channel_id()
         self.hub.connections[self.channel_id] = self
@@ -285,11 +288,14 @@ class MqttConnection(asyncio.Protocol):
         assert tenant is not None
         perform = tenant.perform
         handle = channel.handle
+        trace = self.trace
         done = 0
         for first, body in frames:
             done += 1
             try:
                 packet = decode(first, body, channel.version)  # (`protocol_version` without the call)
+                if trace is not None:
+                    trace.inbound(self, packet)
                 actions = handle(packet, now)  # raises ProtocolError: `fail` answers it
             except MQTTError as exc:
                 self._fail(exc, now)
@@ -407,6 +413,8 @@ class MqttConnection(asyncio.Protocol):
         if self.channel is None:
             return
         self.listener.connections.discard(self)
+        if self.trace is not None:
+            self.trace.closed(self, "peer closed" if exc is None else repr(exc))
         self.closed = True
         self._held.clear()
         self._report_closed(time.time())
@@ -453,6 +461,8 @@ class MqttConnection(asyncio.Protocol):
         """Queue `data` for this tick's flush; `seq` > 0 = held until that log entry is durable."""
         if self.closed:
             return
+        if self.trace is not None:
+            self.trace.outbound(self, data)
         if self._held or (seq and self.tenant is not None and seq > self.tenant.store.durable_seq):
             self._held.append((seq, data))
             return

@@ -98,6 +98,7 @@ class BrokerServer:
             node_name=self.spec.node_name,
             sys_interval=self.spec.sys_interval,
             auth_executor=self.auth_executor,
+            trace_dir=Path(self.spec.data_dir) / "trace" / spec.tenant_id,
         )
         self.registry.by_id[spec.tenant_id] = tenant
         return tenant
@@ -143,6 +144,8 @@ class BrokerServer:
                     tenant.cancel_timer()
                     tenant.stop_rules()
                     await tenant.close_retired()
+                    if tenant.traces is not None:
+                        tenant.traces.close()
                     del self.registry.by_id[tenant_id]
                     removed = True
             if removed:
@@ -196,6 +199,8 @@ class BrokerServer:
         await self.listeners.close_all()
         for tenant in self.registry.by_id.values():
             await tenant.close_retired()
+            if tenant.traces is not None:
+                tenant.traces.close()
         await self.admin.close()
         await self.store.close()
         self.auth_executor.shutdown(wait=False, cancel_futures=True)

@@ -18,6 +18,7 @@ import concurrent.futures
 import logging
 import time
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import assert_never
 
 from mqttcloud import contracts
@@ -33,6 +34,7 @@ from mqttcloud.protocol.reason_codes import ReasonCode
 from mqttcloud.runtime.connection import Hub, MqttConnection
 from mqttcloud.runtime.rules import HttpSink, RuleEngine
 from mqttcloud.runtime.store import Entry, Store
+from mqttcloud.runtime.trace import TenantTraces, Tracer, TracingAuthorizer
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ class TenantRuntime:
         node_name: str,
         sys_interval: float,
         auth_executor: concurrent.futures.Executor,
+        trace_dir: Path | None = None,
     ) -> None:
         self.spec = spec
         self.tenant_id = spec.tenant_id
@@ -87,6 +90,10 @@ class TenantRuntime:
         self._retired: list[HttpSink] = []  # HTTP sinks of replaced rules, closed by `close_retired`
         if spec.rules:
             self._apply_rules()
+        self.tracer: Tracer | None = None  # while a log trace runs (runtime/trace.py)
+        self.traces = None if trace_dir is None else TenantTraces(trace_dir, self._set_tracer)
+        if self.traces is not None:
+            self.traces.apply(spec.traces)
 
     # ------------------------------------------------------------------------------------- state
 
@@ -119,6 +126,18 @@ class TenantRuntime:
                 self._kick_banned(now)
             if spec.rules != old.rules or spec.limits != old.limits:
                 self._apply_rules()
+            if self.tracer is not None:  # the new Access is wrapped again
+                self._set_tracer(self.tracer)
+            if self.traces is not None:
+                self.traces.apply(spec.traces)
+
+    def _set_tracer(self, tracer: Tracer | None) -> None:
+        """A log trace started or stopped: connections, authorizer and authentication report to it."""
+        self.tracer = tracer
+        self.broker.set_authorizer(self.access if tracer is None else TracingAuthorizer(self.access, tracer))
+        for conn in self.hub.connections.values():
+            if conn.tenant is self:
+                conn.trace = tracer
 
     # ------------------------------------------------------------------------------------- rules
 
@@ -244,6 +263,8 @@ class TenantRuntime:
     def _authenticate(self, channel_id: ChannelId, request: AuthRequest) -> None:
         if not self._slow_auth:
             decision = self._decide(self.access, request)
+            if self.tracer is not None:
+                self.tracer.authenticated(request, decision)
             self.perform(self.broker.connect_decided(channel_id, decision, time.time()))
             return
         conn = self.hub.connections.get(channel_id)
@@ -258,6 +279,8 @@ class TenantRuntime:
             if conn.closed or self.broker.channel(channel_id) is None:
                 return
             try:
+                if self.tracer is not None:
+                    self.tracer.authenticated(request, f.result())
                 self.perform(self.broker.connect_decided(channel_id, f.result(), time.time()))
             except Exception:
                 log.exception("tenant %s: connect_decided failed", self.tenant_id)
