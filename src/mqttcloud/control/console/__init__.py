@@ -20,13 +20,22 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
         access_pages,
         audit_pages,
         deployment_pages,
+        integration_pages,
         live_pages,
         routes,
         shadow_pages,
     )
 
     app.state.console = ConsoleState(Signer(load_secret(settings.data_dir)), settings, database)
-    for module in (routes, deployment_pages, access_pages, live_pages, shadow_pages, audit_pages):
+    for module in (
+        routes,
+        deployment_pages,
+        access_pages,
+        live_pages,
+        shadow_pages,
+        audit_pages,
+        integration_pages,
+    ):
         app.include_router(module.router)
     app.include_router(routes.entry_router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")

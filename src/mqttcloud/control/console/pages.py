@@ -92,6 +92,7 @@ DEPLOYMENT_TABS: list[tuple[str, str, str]] = [
     ("shadows", "Shadows", "/shadows"),
     ("clients", "Clients", "/clients"),
     ("publish", "Publish", "/publish"),
+    ("integration", "Data integration", "/integration"),
     ("metrics", "Charts", "/metrics"),
 ]
 DEDICATED_ONLY_TABS = {"tls", "shadows"}

@@ -12,7 +12,7 @@ from dataclasses import replace
 from sqlalchemy.orm import Session
 
 from mqttcloud import rulesql
-from mqttcloud.contracts import RuleMetricsResult
+from mqttcloud.contracts import ActionCounters, RuleMetricsResult
 from mqttcloud.control.deployment_api import live
 from mqttcloud.control.deployment_api.errors import ServiceUnavailable
 from mqttcloud.control.deployment_api.integration import actions as items
@@ -265,6 +265,36 @@ async def metrics_or_none(live_target: Live) -> RuleMetricsResult | None:
         return await metrics(live_target)
     except ServiceUnavailable:
         return None
+
+
+NOT_RUNNING = "the deployment is not running"
+
+
+def status(counters: Sequence[ActionCounters], *, enabled: bool, running: bool) -> tuple[str, str]:
+    """A connector's or action's (status, reason): disconnected while disabled or not running, else the
+    first of its counters that is not connected, else connected."""
+    if not enabled:
+        return "disconnected", "disabled"
+    if not running:
+        return "disconnected", NOT_RUNNING
+    down = [c for c in counters if c.status != "connected"]
+    return (down[0].status, down[0].status_reason) if down else ("connected", "")
+
+
+def connector_status(
+    row: ConnectorRow,
+    actions: Sequence[ActionRow],
+    rules: Sequence[RuleRow],
+    metrics: RuleMetricsResult | None,
+) -> tuple[str, str]:
+    """A v5 connector's status (through its actions' counters) or a v4 resource's (through the counters
+    of the rule items that name it), as `status` decides."""
+    if metrics is None:
+        return status([], enabled=row.enabled, running=False)
+    names = [a.action_id for a in actions if a.connector == row.name and a.type == row.type]
+    names += [str(i["id"]) for r in rules for i in r.actions if i.get("resource") == row.connector_id]
+    counters = [metrics.actions[n] for n in names if n in metrics.actions]
+    return status(counters, enabled=row.enabled, running=True)
 
 
 def sources(sql: str) -> tuple[str, ...]:

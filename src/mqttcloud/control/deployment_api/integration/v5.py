@@ -24,7 +24,6 @@ from mqttcloud.control.errors import BadRequest
 router = APIRouter()
 Rules = Annotated[Target, Depends(target_dep("rules"))]
 _TYPES = ("http",)
-_NOT_RUNNING = "the deployment is not running"
 
 
 def _type(value: str | None) -> str:
@@ -44,12 +43,7 @@ def _connector_config(body: ConnectorIn) -> dict[str, object]:
 
 
 def _status(counters: list[ActionCounters], enabled: bool, live: bool) -> tuple[str, str]:
-    if not enabled:
-        return "disconnected", "disabled"
-    if not live:
-        return "disconnected", _NOT_RUNNING
-    down = [c for c in counters if c.status != "connected"]
-    return (down[0].status, down[0].status_reason) if down else ("connected", "")
+    return service.status(counters, enabled=enabled, running=live)
 
 
 def _node_status(target: Target, status: str, reason: str) -> list[dict[str, object]]:
