@@ -374,6 +374,7 @@ ZH_CN: dict[str, str] = {
     "Stop deployment": "停止部署",
     "Stop the deployment %s? Its broker disconnects every client until it is started.": "停止部署 %s？其 Broker 会断开所有客户端，直到再次启动。",
     "rules": "规则",  # deployment API key group (data integration)
+    "trace": "日志追踪",  # deployment API key group (log trace)
     # Getting started (console/connect_guide.py)
     "Getting started": "快速开始",
     "Create an MQTT user": "创建 MQTT 用户",

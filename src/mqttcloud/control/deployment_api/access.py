@@ -14,6 +14,7 @@ from mqttcloud.control.deployment_api.banned import store as banned
 from mqttcloud.control.deployment_api.integration import store as integration
 from mqttcloud.control.deployments import service as deployments
 from mqttcloud.control.deployments.spec_builder import TenantContent
+from mqttcloud.control.trace import store as traces
 
 
 def access_spec(session: Session, deployment_id: str, *, now: dt.datetime | None = None) -> TenantContent:
@@ -24,6 +25,7 @@ def access_spec(session: Session, deployment_id: str, *, now: dt.datetime | None
         acl=acl.records(session, deployment_id=deployment_id),
         banned=banned.records(session, deployment_id=deployment_id, now=moment),
         rules=integration.records(session, deployment_id=deployment_id),
+        traces=traces.records(session, deployment_id=deployment_id),
     )
 
 

@@ -31,6 +31,7 @@ from mqttcloud.contracts import (
     TenantSpec,
     TlsMode,
     TlsSpec,
+    TraceSpec,
     UserRecord,
 )
 from mqttcloud.control.at_rest import SecretBox
@@ -64,6 +65,7 @@ class TenantContent:
     acl: Sequence[AclRule] = ()
     banned: Sequence[BanRecord] = ()
     rules: Sequence[RuleSpec] = ()
+    traces: Sequence[TraceSpec] = ()  # log traces (control/trace/)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,7 @@ def _tenant(
         acl=list(content.acl),
         banned=list(content.banned),
         rules=list(content.rules),
+        traces=list(content.traces),
         limits=limits,
     )
 

@@ -31,6 +31,7 @@ GROUPS = (
     "metrics",
     "shadows",
     "rules",  # data integration: rules, connectors, actions (v4 resources)
+    "trace",  # log traces (control/trace/)
 )
 METHODS = ("GET", "POST", "PUT", "DELETE", "*")
 _APP_ID_ALPHABET = string.ascii_lowercase + string.digits
