@@ -1,15 +1,16 @@
-"""Broker: one tenant's sessions, subscriptions, retained messages and routing (sans-I/O).
+"""Broker: one tenant's channels, sessions and router, and the entry points the runtime calls (sans-I/O).
 
-Owns: sessions by client id (create, resume, take over [MQTT-3.1.4-3], expire [MQTT-3.1.2-23]),
-the `SubscriptionTrie`, the `RetainedStore`, will messages (incl. v5 Will Delay Interval
-[MQTT-3.1.3-9]), broker-level deadlines, `$SYS/brokers/<node>/...` topics, and `restore`.
-Admin queries live in `broker/queries.py`; the Broker methods delegate to it.
+Owns: channels and sessions by id, the `Router` messages go through (`routing.LocalRouter`, or a
+cluster router around it), message ids, broker-level deadlines (will delay, session expiry, $SYS,
+kicks), `$SYS/brokers/<node>/...` topics, and `restore`. Session lifecycle (attach, takeover, resume,
+expiry, wills) lives in `broker/lifecycle.py`, admin queries in `broker/queries.py`; the Broker
+methods delegate to them.
 
 Rules:
 - No I/O and no clock reads: `now` is Unix epoch seconds, passed in (persisted expiry survives
   restart). Every entry point returns the actions of one batch (`actions` module rules).
 - Only sessions with expiry > 0 reach the durable log; retained messages always do.
-- Hot path: `routing.route` (see its docstring for the QoS 0 fast path) encodes a message once per
+- Hot path: `LocalRouter.route` (see `routing` for the QoS 0 fast path) encodes a message once per
   (version, QoS, retain, properties) and appends one `Send` per receiver.
 - Facts worth logging (client connected / refused / disconnected) come back as `Log` actions.
 """
@@ -19,16 +20,11 @@ import os
 from collections.abc import Iterable
 
 from mqttcloud import contracts
-from mqttcloud.broker import budget, persistence, queries, routing
-from mqttcloud.broker.actions import INFO, Action, ChannelId, Close, Log
+from mqttcloud.broker import budget, lifecycle, persistence, queries, routing
+from mqttcloud.broker.actions import Action, ChannelId, Close
 from mqttcloud.broker.channel import Channel, ChannelState
-from mqttcloud.broker.delivery import Out, drain, redeliver
-from mqttcloud.broker.durability import (
-    Record,
-    SessionDeleted,
-    SubscriptionRemoved,
-    WillDone,
-)
+from mqttcloud.broker.delivery import Out
+from mqttcloud.broker.durability import Record, SubscriptionRemoved
 from mqttcloud.broker.hooks import (
     AllowAll,
     Authorizer,
@@ -81,20 +77,20 @@ class Broker:
         self.node_name = node_name
         self.started_at = now
         self.authorizer: Authorizer = authorizer if authorizer is not None else AllowAll()
-        self.tap: MessageTap | None = None  # sees every routed message while set (`routing.route`)
+        self.tap: MessageTap | None = None  # sees every routed message while set (`LocalRouter.route`)
         self.events: EventTap | None = None  # sees client/session/delivery events while set
         self.sys_interval = sys_interval
         self.counters = Metrics()
         self.sessions: dict[str, Session] = {}
         self.channels: dict[ChannelId, Channel] = {}
         self.live = 0  # channels in CONNECTED state
-        self.trie = SubscriptionTrie()
-        # routing plans per (topic, QoS, retain), valid for one trie generation (`routing._plan`)
-        self.route_plans: dict[tuple[str, int, bool], routing.Plan] = {}
-        self.route_plans_generation = -1
         self.retained = RetainedStore(spec.limits.max_retained, spec.limits.max_retained_size)
+        self.local_router = routing.LocalRouter(self, self.retained)
+        self.trie: SubscriptionTrie = self.local_router.trie  # this node's subscriptions
+        self.router: routing.Router = self.local_router  # a cluster router wraps the local one
+        self.claims: lifecycle.Claims | None = None  # told of every attach in a cluster
         self.last_channel: dict[str, Channel] = {}  # last connection of a disconnected session
-        self._wills: dict[str, tuple[float, Message, ClientContext]] = {}
+        self.wills: dict[str, tuple[float, Message, ClientContext]] = {}  # client id -> (due, will, as)
         self._heap: list[tuple[float, str, str]] = []  # (when, kind, client id): lazy, re-checked
         self._kicking: list[ChannelId] = []  # channels still to close after the tenant was disabled
         # Message ids have EMQX's GUID shape: 8 bytes microseconds, 6 bytes of this broker, 2 bytes
@@ -188,155 +184,37 @@ class Broker:
     def channel_gone(self, ch: Channel, now: float, *, normal: bool, reason: str = "") -> list[Action]:
         """Bookkeeping when a channel ends; `normal` = DISCONNECT 0x00 (will discarded)."""
         out = Out()
-        self._gone(ch, now, out, normal=normal, reason=reason)
+        lifecycle.gone(self, ch, now, out, normal=normal, reason=reason)
         return out.result()
 
-    def _gone(
-        self, ch: Channel, now: float, out: Out, *, normal: bool, keep_session: bool = False, reason: str = ""
-    ) -> None:
-        if ch.state is ChannelState.CLOSED:
-            return
-        was_connected = ch.state is ChannelState.CONNECTED
-        ch.state = ChannelState.CLOSED
-        self.unsent_total -= ch.reported  # what the runtime still holds for it goes with the transport
-        ch.unsent = ch.reported = 0
-        self.channels.pop(ch.channel_id, None)
-        if was_connected:
-            self.live -= 1
-        session = ch.session
-        if not was_connected or session is None or session.connected_channel != ch.channel_id:
-            return
-        self.counters.inc("client.disconnected")
-        out.actions.append(Log(INFO, "client.disconnected", (("clientid", ch.clientid), ("reason", reason))))
-        if self.events is not None:
-            self.events.client_disconnected(ch, reason, now)
-        self.last_channel[session.clientid] = ch
-        session.connected_channel = None
-        session.disconnected_at = now
-        will, ch.will = ch.will, None
-        if will is not None and not normal:
-            msg = self.make_message(
-                will.topic, will.payload, qos=int(will.qos), retain=will.retain,
-                properties=will.properties, publisher=ch.clientid, now=now,
-            )  # fmt: skip
-            delay = (will.properties.will_delay_interval or 0) if ch.version == 5 else 0
-            if delay == 0 or (session.expiry_interval == 0 and not keep_session):
-                self._publish_will(msg, ch.context, now, out)
-            else:
-                # [MQTT-3.1.3-9] sent at the earlier of the delay and the session's end
-                when = now + min(delay, session.expiry_interval)
-                self.schedule_will(session.clientid, when, msg, ch.context)
-                if session.stored:  # a restart before `when` still publishes it
-                    out.records.append(persistence.will_record(session.clientid, when, msg, ch.context))
-        if keep_session:
-            if session.stored:
-                out.records.append(persistence.session_record(session))
-            return
-        if session.expiry_interval == 0:
-            self._end_session(session, now, out)
-            return
-        if session.stored:
-            out.records.append(persistence.session_record(session))
-        self.schedule_expiry(session)
+    def schedule(self, when: float, kind: str, clientid: str) -> None:
+        """Arm a broker-level deadline ("will", "expire"); `tick` re-checks it when it fires."""
+        heapq.heappush(self._heap, (when, kind, clientid))
 
     def schedule_will(self, clientid: str, when: float, msg: Message, ctx: ClientContext) -> None:
         """Publish `msg` (authorized as `ctx`) at `when` unless the session resumes first."""
-        self._wills[clientid] = (when, msg, ctx)
-        heapq.heappush(self._heap, (when, "will", clientid))
+        lifecycle.schedule_will(self, clientid, when, msg, ctx)
 
     def drop_will(self, clientid: str) -> None:
-        self._wills.pop(clientid, None)
+        self.wills.pop(clientid, None)
 
     def pending_wills(self) -> list[tuple[str, float, Message, ClientContext]]:
-        return [(cid, when, msg, ctx) for cid, (when, msg, ctx) in self._wills.items()]
+        return [(cid, when, msg, ctx) for cid, (when, msg, ctx) in self.wills.items()]
 
     def schedule_expiry(self, session: Session) -> None:
-        expires = session.expires_at()
-        if expires is not None:
-            heapq.heappush(self._heap, (expires, "expire", session.clientid))
+        lifecycle.schedule_expiry(self, session)
 
     def attach_session(self, ch: Channel, now: float) -> tuple[list[Action], bool]:
-        """Take over a connected client id [MQTT-3.1.4-3], then start or resume its session.
-
-        Returns the actions for other channels (DISCONNECT 0x8E + Close) and Session Present.
-        """
-        out = Out()
-        cid = ch.clientid
-        old = self.sessions.get(cid)
-        if old is not None and old.connected_channel is not None:
-            old_ch = self.channels.get(old.connected_channel)
-            if old_ch is not None:
-                self.counters.inc("session.takenover")
-                if old_ch.version == 5:
-                    out.actions.append(old_ch.send(Disconnect(reason_code=ReasonCode.SESSION_TAKEN_OVER)))
-                    self.counters.inc("packets.disconnect.sent")
-                out.actions.append(Close(old_ch.channel_id, "session taken over"))
-                self._gone(old_ch, now, out, normal=False, keep_session=True, reason="session taken over")
-        pending_will = self._wills.pop(cid, None)
-        if pending_will is not None and old is not None and old.stored:
-            out.records.append(WillDone(cid))  # published just below, or dropped [MQTT-3.1.3-10]
-        if ch.clean_start or old is None:
-            if old is not None:
-                self.counters.inc("session.discarded")
-                self._end_session(old, now, out)
-            if pending_will is not None:  # the old session ended: its delayed will goes now
-                self._publish_will(pending_will[1], pending_will[2], now, out)
-            session = Session(cid, created_at=now)
-            self.counters.values["session.created"] += 1
-            present = False
-        else:
-            session = old
-            self.counters.inc("session.resumed")
-            present = True  # [MQTT-3.2.2-3]
-        session.expiry_interval = ch.session_expiry
-        session.username = ch.username
-        session.proto_ver = ch.version
-        session.max_queue_len = self.limits.max_queue_len
-        session.connected_channel = ch.channel_id
-        session.disconnected_at = None
-        ch.session = session
-        self.sessions[cid] = session
-        if session.is_persistent:
-            if not session.stored:
-                session.stored = True
-                out.records.extend(persistence.session_records(session))
-            else:
-                out.records.append(persistence.session_record(session))
-        elif session.stored:
-            session.stored = False
-            out.records.append(SessionDeleted(cid))
-        self.live += 1  # the caller moves the channel to CONNECTED right after this
-        queries.bump_connection_high_water(self)  # only connection gauges grew (a storm's hot path)
-        return out.result(), present
+        """Take over a connected client id, then start or resume its session (`lifecycle.attach`)."""
+        return lifecycle.attach(self, ch, now)
 
     def resume(self, ch: Channel, now: float) -> list[Action]:
         """After CONNACK: resend in-flight messages with DUP, then drain the queue [MQTT-4.4.0-1]."""
-        out = Out()
-        session = ch.session
-        if session is not None:
-            redeliver(ch, session, now, out)
-            drain(ch, session, now, out)
-        return out.result()
+        return lifecycle.resume(ch, now)
 
-    def _end_session(self, session: Session, now: float, out: Out) -> None:
-        for flt in list(session.subscriptions):
-            self.trie.remove(session.clientid, flt)
-        session.subscriptions.clear()
-        if self.sessions.get(session.clientid) is session:
-            del self.sessions[session.clientid]
-            self.last_channel.pop(session.clientid, None)
-        if session.stored:
-            session.stored = False
-            out.records.append(SessionDeleted(session.clientid))
-        self.counters.inc("session.terminated")
-        pending = self._wills.pop(session.clientid, None)
-        if pending is not None:
-            self._publish_will(pending[1], pending[2], now, out)
-
-    def _publish_will(self, msg: Message, ctx: ClientContext, now: float, out: Out) -> None:
-        if self.authorizer.can_publish(ctx, msg.topic):
-            self.counters.inc("messages.publish")
-            self.route(msg, now, out)
+    def release(self, clientid: str, claimed_at: float, now: float) -> list[Action]:
+        """The client id connected on another node of the cluster: disconnect it here (0x8E)."""
+        return lifecycle.release(self, clientid, claimed_at, now)
 
     # --- messages --------------------------------------------------------------------------------
 
@@ -370,7 +248,7 @@ class Broker:
 
     def route(self, msg: Message, now: float, out: Out) -> int:
         """Store if retained, then deliver to every matching session; returns receivers matched."""
-        return routing.route(self, msg, now, out)
+        return self.router.route(msg, now, out)
 
     def is_online(self, clientid: str) -> bool:
         s = self.sessions.get(clientid)
@@ -382,7 +260,7 @@ class Broker:
 
     def add_subscription(self, session: Session, sub: Subscription, out: Out) -> None:
         session.add_subscription(sub)
-        if self.trie.add(sub):
+        if self.router.add(sub, out):
             self.note_growth()
         if session.stored:
             out.records.append(persistence.subscription_record(sub))
@@ -390,7 +268,7 @@ class Broker:
     def remove_subscription(self, session: Session, topic_filter: str, out: Out) -> bool:
         if not session.remove_subscription(topic_filter):
             return False
-        self.trie.remove(session.clientid, topic_filter)
+        self.router.remove(session.clientid, topic_filter, out)
         if session.stored:
             out.records.append(SubscriptionRemoved(session.clientid, topic_filter))
         return True
@@ -414,18 +292,9 @@ class Broker:
             if kind == "kick":
                 kick = True  # one batch per tick, after the loop (the next "kick" is due now too)
             elif kind == "will":
-                pending = self._wills.get(cid)
-                if pending is not None and pending[0] == when:
-                    del self._wills[cid]
-                    session = self.sessions.get(cid)
-                    if session is not None and session.stored:
-                        out.records.append(WillDone(cid))
-                    self._publish_will(pending[1], pending[2], now, out)
+                lifecycle.will_due(self, cid, when, now, out)
             elif kind == "expire":
-                session = self.sessions.get(cid)
-                expires = session.expires_at() if session is not None else None
-                if session is not None and expires is not None and expires <= now:
-                    self._end_session(session, now, out)
+                lifecycle.expiry_due(self, cid, now, out)
             else:
                 queries.publish_sys(self, now, out)
                 heapq.heappush(heap, (now + self.sys_interval, "sys", ""))
@@ -446,7 +315,7 @@ class Broker:
             out.actions.append(ch.send(Disconnect(reason_code=ReasonCode.SERVER_SHUTTING_DOWN)))
             self.counters.inc("packets.disconnect.sent")
         out.actions.append(Close(ch.channel_id, "server shutting down"))
-        self._gone(ch, now, out, normal=True, reason="server shutting down")
+        lifecycle.gone(self, ch, now, out, normal=True, reason="server shutting down")
 
     def cut_off(self, ch: Channel, reason: ReasonCode, why: str, now: float, out: Out) -> None:
         """Disconnect a client from the server side: DISCONNECT `reason` (v5), close; the will goes."""
@@ -454,7 +323,7 @@ class Broker:
             out.actions.append(ch.send(Disconnect(reason_code=reason, properties=ch.reason_props(why))))
             self.counters.inc("packets.disconnect.sent")
         out.actions.append(Close(ch.channel_id, why))
-        self._gone(ch, now, out, normal=False, reason=why)
+        lifecycle.gone(self, ch, now, out, normal=False, reason=why)
 
     # --- durability ------------------------------------------------------------------------------
 
@@ -504,9 +373,9 @@ class Broker:
                 out.actions.append(ch.send(Disconnect(reason_code=ReasonCode.ADMINISTRATIVE_ACTION)))
                 self.counters.inc("packets.disconnect.sent")
             out.actions.append(Close(ch.channel_id, "kicked"))
-            self._gone(ch, now, out, normal=True, keep_session=True, reason="kicked")
+            lifecycle.gone(self, ch, now, out, normal=True, keep_session=True, reason="kicked")
         if self.sessions.get(clientid) is session:
-            self._end_session(session, now, out)
+            lifecycle.end(self, session, now, out)
         return True, out.result()
 
     def publish_api(self, args: contracts.PublishArgs, now: float) -> tuple[str, int, list[Action]]:

@@ -13,6 +13,7 @@ so do delayed wills of disconnected sessions (published when due, even if that p
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from mqttcloud.broker.delivery import Out
 from mqttcloud.broker.durability import (
     InboundQos2Received,
     InboundQos2Released,
@@ -94,6 +95,7 @@ def snapshot(broker: "Broker") -> list[Record]:
 def restore(broker: "Broker", records: Iterable[Record], now: float) -> None:
     """Apply durable records in order (see `durability`); sessions come back disconnected."""
     pending: dict[str, dict[bytes, Delivery]] = {}
+    ignored = Out()  # a cluster announces restored routes with its full table when it joins
     for r in records:
         match r:
             case SessionUpserted():
@@ -113,7 +115,7 @@ def restore(broker: "Broker", records: Iterable[Record], now: float) -> None:
                 broker.drop_will(r.clientid)  # a session's end publishes its pending will
                 if s is not None:
                     for flt in s.subscriptions:
-                        broker.trie.remove(s.clientid, flt)
+                        broker.router.remove(s.clientid, flt, ignored)
             case SubscriptionAdded():
                 s = broker.sessions.get(r.clientid)
                 if s is not None:
@@ -122,11 +124,11 @@ def restore(broker: "Broker", records: Iterable[Record], now: float) -> None:
                         r.retain_handling, r.subscription_id, split_share(r.topic_filter)[0],
                     )  # fmt: skip
                     s.add_subscription(sub)
-                    broker.trie.add(sub)
+                    broker.router.add(sub, ignored)
             case SubscriptionRemoved():
                 s = broker.sessions.get(r.clientid)
                 if s is not None and s.remove_subscription(r.topic_filter):
-                    broker.trie.remove(r.clientid, r.topic_filter)
+                    broker.router.remove(r.clientid, r.topic_filter, ignored)
             case MessageQueued():
                 if r.clientid in broker.sessions:
                     d = Delivery(r.message, r.qos, r.retain, r.subscription_ids)

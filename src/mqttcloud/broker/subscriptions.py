@@ -54,6 +54,7 @@ class SharedGroup:
     """Members of one `$share/<name>/<filter>`; `pick` rotates through them."""
 
     name: str
+    topic_filter: str = ""  # the real filter (without `$share/<name>/`): with `name`, the group's key
     members: dict[str, Subscription] = field(default_factory=dict)
     cursor: int = 0
 
@@ -120,7 +121,7 @@ class SubscriptionTrie:
         else:
             grp = node.shared.get(group)
             if grp is None:
-                grp = node.shared[group] = SharedGroup(group)
+                grp = node.shared[group] = SharedGroup(group, flt)
             is_new = sub.clientid not in grp.members
             grp.members[sub.clientid] = sub
             if is_new:

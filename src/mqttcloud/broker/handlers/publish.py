@@ -18,7 +18,6 @@ with PUBREL (spec 4.3.3). Unknown packet ids are counted as `missed` and answere
 
 from typing import TYPE_CHECKING
 
-from mqttcloud.broker import routing
 from mqttcloud.broker.actions import Action, Send
 from mqttcloud.broker.delivery import Out, drain, redeliver
 from mqttcloud.broker.durability import (
@@ -150,7 +149,7 @@ def handle_publish(ch: "Channel", pkt: Publish, now: float) -> list[Action]:
         topic, pkt.payload, qos=qos, retain=pkt.retain, properties=props, publisher=ch.clientid, now=now
     )
     out = Out()
-    matched = routing.route(broker, msg, now, out)
+    matched = broker.router.route(msg, now, out)
     if qos == 0:
         return out.result()
     packet_id = pkt.packet_id

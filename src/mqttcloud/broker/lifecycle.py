@@ -1,0 +1,232 @@
+"""Session lifecycle: attach, take over, resume, end, expire, and the will messages that go with it.
+
+Owns what happens to a client id's session when a channel connects or goes away: takeover of a
+connected client id [MQTT-3.1.4-3], clean start or resume [MQTT-3.2.2-3], redelivery on resume
+[MQTT-4.4.0-1], session expiry [MQTT-3.1.2-23], wills and the v5 Will Delay Interval [MQTT-3.1.3-9],
+and the release of a client id that connected on another node of a cluster. Channel state transitions
+stay in `broker/channel.py`; the state these functions change lives on the `Broker` (`sessions`,
+`last_channel`, `wills`, its deadline heap).
+
+Rules:
+- Only sessions with expiry > 0 reach the durable log (`persistence`), and a session that stops being
+  persistent leaves it (`SessionDeleted`).
+- A will goes out at most once: published, or dropped when its session resumes [MQTT-3.1.3-10].
+"""
+
+from typing import TYPE_CHECKING, Protocol
+
+from mqttcloud.broker import persistence, queries
+from mqttcloud.broker.actions import INFO, Action, Close, Log
+from mqttcloud.broker.channel import Channel, ChannelState
+from mqttcloud.broker.delivery import Out, drain, redeliver
+from mqttcloud.broker.durability import SessionDeleted, WillDone
+from mqttcloud.broker.hooks import ClientContext
+from mqttcloud.broker.message import Message
+from mqttcloud.broker.session import Session
+from mqttcloud.protocol.packets import Disconnect
+from mqttcloud.protocol.reason_codes import ReasonCode
+
+if TYPE_CHECKING:
+    from mqttcloud.broker.core import Broker
+
+
+class Claims(Protocol):
+    """Told when a client id attaches here, so other nodes of a cluster can let it go (`release`)."""
+
+    def claimed(self, clientid: str, now: float, out: Out) -> None: ...
+
+
+def attach(broker: "Broker", ch: Channel, now: float) -> tuple[list[Action], bool]:
+    """Take over a connected client id [MQTT-3.1.4-3], then start or resume its session.
+
+    Returns the actions for other channels (DISCONNECT 0x8E + Close) and Session Present.
+    """
+    out = Out()
+    cid = ch.clientid
+    old = broker.sessions.get(cid)
+    if old is not None and old.connected_channel is not None:
+        old_ch = broker.channels.get(old.connected_channel)
+        if old_ch is not None:
+            broker.counters.inc("session.takenover")
+            if old_ch.version == 5:
+                out.actions.append(old_ch.send(Disconnect(reason_code=ReasonCode.SESSION_TAKEN_OVER)))
+                broker.counters.inc("packets.disconnect.sent")
+            out.actions.append(Close(old_ch.channel_id, "session taken over"))
+            gone(broker, old_ch, now, out, normal=False, keep_session=True, reason="session taken over")
+    pending_will = broker.wills.pop(cid, None)
+    if pending_will is not None and old is not None and old.stored:
+        out.records.append(WillDone(cid))  # published just below, or dropped [MQTT-3.1.3-10]
+    if ch.clean_start or old is None:
+        if old is not None:
+            broker.counters.inc("session.discarded")
+            end(broker, old, now, out)
+        if pending_will is not None:  # the old session ended: its delayed will goes now
+            publish_will(broker, pending_will[1], pending_will[2], now, out)
+        session = Session(cid, created_at=now)
+        broker.counters.values["session.created"] += 1
+        present = False
+    else:
+        session = old
+        broker.counters.inc("session.resumed")
+        present = True  # [MQTT-3.2.2-3]
+    session.expiry_interval = ch.session_expiry
+    session.username = ch.username
+    session.proto_ver = ch.version
+    session.max_queue_len = broker.limits.max_queue_len
+    session.connected_channel = ch.channel_id
+    session.disconnected_at = None
+    ch.session = session
+    broker.sessions[cid] = session
+    if session.is_persistent:
+        if not session.stored:
+            session.stored = True
+            out.records.extend(persistence.session_records(session))
+        else:
+            out.records.append(persistence.session_record(session))
+    elif session.stored:
+        session.stored = False
+        out.records.append(SessionDeleted(cid))
+    broker.live += 1  # the caller moves the channel to CONNECTED right after this
+    queries.bump_connection_high_water(broker)  # only connection gauges grew (a storm's hot path)
+    if broker.claims is not None:
+        broker.claims.claimed(cid, now, out)
+    return out.result(), present
+
+
+def resume(ch: Channel, now: float) -> list[Action]:
+    """After CONNACK: resend in-flight messages with DUP, then drain the queue [MQTT-4.4.0-1]."""
+    out = Out()
+    session = ch.session
+    if session is not None:
+        redeliver(ch, session, now, out)
+        drain(ch, session, now, out)
+    return out.result()
+
+
+def release(broker: "Broker", clientid: str, claimed_at: float, now: float) -> list[Action]:
+    """The client id connected on another node at `claimed_at`: take it over from here (0x8E).
+
+    A local connection newer than the claim stays (it is the later one). The session ends as after a
+    network failure: the will goes (or waits for its delay) and a persistent session stays until it
+    expires.
+    """
+    session = broker.sessions.get(clientid)
+    if session is None or session.connected_channel is None:
+        return []
+    ch = broker.channels.get(session.connected_channel)
+    if ch is None or (ch.connected_at is not None and ch.connected_at > claimed_at):
+        return []
+    out = Out()
+    broker.counters.inc("session.takenover")
+    if ch.version == 5:
+        out.actions.append(ch.send(Disconnect(reason_code=ReasonCode.SESSION_TAKEN_OVER)))
+        broker.counters.inc("packets.disconnect.sent")
+    out.actions.append(Close(ch.channel_id, "session taken over"))
+    gone(broker, ch, now, out, normal=False, reason="session taken over on another node")
+    return out.result()
+
+
+def gone(
+    broker: "Broker", ch: Channel, now: float, out: Out, *, normal: bool, keep_session: bool = False,
+    reason: str = "",
+) -> None:  # fmt: skip
+    """Bookkeeping when a channel ends; `normal` = DISCONNECT 0x00 (will discarded)."""
+    if ch.state is ChannelState.CLOSED:
+        return
+    was_connected = ch.state is ChannelState.CONNECTED
+    ch.state = ChannelState.CLOSED
+    broker.unsent_total -= ch.reported  # what the runtime still holds for it goes with the transport
+    ch.unsent = ch.reported = 0
+    broker.channels.pop(ch.channel_id, None)
+    if was_connected:
+        broker.live -= 1
+    session = ch.session
+    if not was_connected or session is None or session.connected_channel != ch.channel_id:
+        return
+    broker.counters.inc("client.disconnected")
+    out.actions.append(Log(INFO, "client.disconnected", (("clientid", ch.clientid), ("reason", reason))))
+    if broker.events is not None:
+        broker.events.client_disconnected(ch, reason, now)
+    broker.last_channel[session.clientid] = ch
+    session.connected_channel = None
+    session.disconnected_at = now
+    will, ch.will = ch.will, None
+    if will is not None and not normal:
+        msg = broker.make_message(
+            will.topic, will.payload, qos=int(will.qos), retain=will.retain,
+            properties=will.properties, publisher=ch.clientid, now=now,
+        )  # fmt: skip
+        delay = (will.properties.will_delay_interval or 0) if ch.version == 5 else 0
+        if delay == 0 or (session.expiry_interval == 0 and not keep_session):
+            publish_will(broker, msg, ch.context, now, out)
+        else:
+            # [MQTT-3.1.3-9] sent at the earlier of the delay and the session's end
+            when = now + min(delay, session.expiry_interval)
+            schedule_will(broker, session.clientid, when, msg, ch.context)
+            if session.stored:  # a restart before `when` still publishes it
+                out.records.append(persistence.will_record(session.clientid, when, msg, ch.context))
+    if keep_session:
+        if session.stored:
+            out.records.append(persistence.session_record(session))
+        return
+    if session.expiry_interval == 0:
+        end(broker, session, now, out)
+        return
+    if session.stored:
+        out.records.append(persistence.session_record(session))
+    schedule_expiry(broker, session)
+
+
+def end(broker: "Broker", session: Session, now: float, out: Out) -> None:
+    """The session is over: its subscriptions go, its pending will is published now."""
+    router = broker.router
+    for flt in list(session.subscriptions):
+        router.remove(session.clientid, flt, out)
+    session.subscriptions.clear()
+    if broker.sessions.get(session.clientid) is session:
+        del broker.sessions[session.clientid]
+        broker.last_channel.pop(session.clientid, None)
+    if session.stored:
+        session.stored = False
+        out.records.append(SessionDeleted(session.clientid))
+    broker.counters.inc("session.terminated")
+    pending = broker.wills.pop(session.clientid, None)
+    if pending is not None:
+        publish_will(broker, pending[1], pending[2], now, out)
+
+
+def publish_will(broker: "Broker", msg: Message, ctx: ClientContext, now: float, out: Out) -> None:
+    if broker.authorizer.can_publish(ctx, msg.topic):
+        broker.counters.inc("messages.publish")
+        broker.router.route(msg, now, out)
+
+
+def schedule_will(broker: "Broker", clientid: str, when: float, msg: Message, ctx: ClientContext) -> None:
+    """Publish `msg` (authorized as `ctx`) at `when` unless the session resumes first."""
+    broker.wills[clientid] = (when, msg, ctx)
+    broker.schedule(when, "will", clientid)
+
+
+def schedule_expiry(broker: "Broker", session: Session) -> None:
+    expires = session.expires_at()
+    if expires is not None:
+        broker.schedule(expires, "expire", session.clientid)
+
+
+def will_due(broker: "Broker", clientid: str, when: float, now: float, out: Out) -> None:
+    """A "will" deadline fired: publish the will if it is still the one scheduled for `when`."""
+    pending = broker.wills.get(clientid)
+    if pending is not None and pending[0] == when:
+        del broker.wills[clientid]
+        session = broker.sessions.get(clientid)
+        if session is not None and session.stored:
+            out.records.append(WillDone(clientid))
+        publish_will(broker, pending[1], pending[2], now, out)
+
+
+def expiry_due(broker: "Broker", clientid: str, now: float, out: Out) -> None:
+    """An "expire" deadline fired: end the session if it is still disconnected and past its expiry."""
+    session = broker.sessions.get(clientid)
+    expires = session.expires_at() if session is not None else None
+    if session is not None and expires is not None and expires <= now:
+        end(broker, session, now, out)
