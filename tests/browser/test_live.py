@@ -80,7 +80,9 @@ def test_user_connects_appears_live_and_is_kicked(
         expect(row).to_be_visible()  # the table polls clients.json: no reload
         expect(row).to_contain_text("sensor-user")
         screenshot(page, "clients")
-        row.get_by_role("button", name="Kick").click()
+        row.get_by_role("link", name="Kick").click()
+        expect(page.locator("main")).to_contain_text("Kick browser-sensor-1?")  # a confirmation first
+        page.get_by_role("button", name="Kick").click()
         expect(page.locator("p.notice")).to_contain_text("browser-sensor-1")
         assert client.disconnected.wait(10), "the kicked client was not disconnected"
         expect(page.locator("tr[data-clientid='browser-sensor-1']")).to_have_count(0)

@@ -19,6 +19,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
     from mqttcloud.control.console import (  # noqa: PLC0415
         access_pages,
         audit_pages,
+        client_pages,
         deployment_pages,
         integration_pages,
         live_pages,
@@ -35,6 +36,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
         shadow_pages,
         audit_pages,
         integration_pages,
+        client_pages,
     ):
         app.include_router(module.router)
     app.include_router(routes.entry_router)

@@ -91,6 +91,7 @@ DEPLOYMENT_TABS: list[tuple[str, str, str]] = [
     ("banned", "Banned", "/banned"),
     ("shadows", "Shadows", "/shadows"),
     ("clients", "Clients", "/clients"),
+    ("subscriptions", "Subscriptions", "/subscriptions"),
     ("publish", "Publish", "/publish"),
     ("integration", "Data integration", "/integration"),
     ("metrics", "Charts", "/metrics"),

@@ -72,7 +72,6 @@
   function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
   document.querySelectorAll("section[data-clients]").forEach((root) => {
     const body = root.querySelector("#clients-table tbody");
-    const csrf = root.querySelector("input[name=csrf_token]");
     poll(root.dataset.clients, 2000, (data) => {
       const error = root.querySelector("#clients-error");
       error.hidden = !data.error; error.textContent = data.error || "";
@@ -81,16 +80,15 @@
       const rows = data.rows.map((c) => {
         const tr = document.createElement("tr");
         tr.dataset.clientid = c.clientid;
-        [c.clientid, c.username, c.address, c.protocol, c.connected_at, String(c.subscriptions)].forEach((v) => tr.appendChild(cell(v)));
-        if (root.dataset.canKick === "yes" && csrf) {
+        const id = cell(""); const detail = document.createElement("a");
+        detail.href = root.dataset.detail + "?clientid=" + encodeURIComponent(c.clientid); detail.textContent = c.clientid;
+        id.appendChild(detail); tr.appendChild(id);
+        [c.username, c.address, c.protocol, c.connected_at, String(c.subscriptions)].forEach((v) => tr.appendChild(cell(v)));
+        if (root.dataset.canKick === "yes") {  // a link to the kick's confirmation page
           const td = document.createElement("td"); td.className = "row-actions";
-          const form = document.createElement("form");
-          form.method = "post"; form.action = root.dataset.kick; form.className = "inline";
-          [["csrf_token", csrf.value], ["clientid", c.clientid]].forEach(([name, value]) => {
-            const input = document.createElement("input"); input.type = "hidden"; input.name = name; input.value = value; form.appendChild(input);
-          });
-          const button = document.createElement("button"); button.type = "submit"; button.className = "link danger-link";
-          button.textContent = root.dataset.kickLabel; form.appendChild(button); td.appendChild(form); tr.appendChild(td);
+          const link = document.createElement("a"); link.className = "danger-link";
+          link.href = root.dataset.kick + "?clientid=" + encodeURIComponent(c.clientid);
+          link.textContent = root.dataset.kickLabel; td.appendChild(link); tr.appendChild(td);
         }
         return tr;
       });
