@@ -29,6 +29,7 @@ from mqttcloud.broker.hooks import (
     AllowAll,
     Authorizer,
     ClientContext,
+    ClientEventSink,
     ConnectDecision,
     EventTap,
     MessageTap,
@@ -79,6 +80,7 @@ class Broker:
         self.authorizer: Authorizer = authorizer if authorizer is not None else AllowAll()
         self.tap: MessageTap | None = None  # sees every routed message while set (`LocalRouter.route`)
         self.events: EventTap | None = None  # sees client/session/delivery events while set
+        self.history: ClientEventSink | None = None  # the event history's sink (runtime/events.py)
         self.sys_interval = sys_interval
         self.counters = Metrics()
         self.sessions: dict[str, Session] = {}

@@ -212,7 +212,7 @@ def _count_sent(ch: "Channel", qos: int) -> None:
         m["messages.qos2.sent"] += 1
 
 
-def _drop(ch: "Channel | None", session: Session, d: Delivery, why: str, out: Out) -> None:
+def _drop(ch: "Channel | None", session: Session, d: Delivery, why: str, out: Out, *, now: float) -> None:
     m = ch.broker.counters if ch is not None else None
     session.dropped += 1
     if why == "expired":
@@ -228,6 +228,8 @@ def _drop(ch: "Channel | None", session: Session, d: Delivery, why: str, out: Ou
     if m is not None:
         m.inc("delivery.dropped")
         m.inc(f"delivery.dropped.{why}")
+        if ch is not None and ch.broker.history is not None:
+            ch.broker.history.dropped(session.clientid, d.message.topic, why, now)
     if d.qos and session.stored:
         out.records.append(MessageAcked(session.clientid, d.message.id))
 
@@ -242,7 +244,7 @@ def send_now(
     msg = d.message
     expires = msg.expires_at
     if expires is not None and now >= expires:
-        _drop(ch, session, d, "expired", out)
+        _drop(ch, session, d, "expired", out, now=now)
         return
     qos = d.qos
     pid = 0
@@ -269,7 +271,7 @@ def send_now(
     if data is None:
         if qos:
             del session.inflight[pid]
-        _drop(ch, session, d, "too_large", out)
+        _drop(ch, session, d, "too_large", out, now=now)
         return
     _count_sent(ch, qos)
     ch.unsent += len(data)
@@ -301,6 +303,8 @@ def deliver(
         if ch is not None:
             ch.counters.send_msg_dropped += 1
             ch.counters.send_msg_dropped_queue_full += 1
+            if ch.broker.history is not None:
+                ch.broker.history.dropped(session.clientid, dropped.message.topic, "queue_full", now)
         if dropped.qos and session.stored:
             out.records.append(MessageAcked(session.clientid, dropped.message.id))
     if congested:
@@ -332,7 +336,7 @@ def redeliver(ch: "Channel", session: Session, now: float, out: Out) -> None:
         data = None if d.message.is_expired(now) else _wire(ch, d, None, now, dup=True)
         if data is None:
             del session.inflight[d.packet_id]
-            _drop(ch, session, d, "expired" if d.message.is_expired(now) else "too_large", out)
+            _drop(ch, session, d, "expired" if d.message.is_expired(now) else "too_large", out, now=now)
             continue
         _count_sent(ch, d.qos)
         ch.unsent += len(data)

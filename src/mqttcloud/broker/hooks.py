@@ -10,6 +10,8 @@ P3's `broker/access.py` implements these against a `contracts.TenantSpec`; the c
 - A `MessageTap` sees every routed message; it only records (the runtime hands what it recorded to the
   control plane later), so it is synchronous like the authorizer.
 - An `EventTap` sees client and session events (EMQX's `$events/...` rule sources) the same way.
+- A `ClientEventSink` sees the events of a client's life for the event history: never one per delivery,
+  so it can stay set on every tenant without slowing routing.
 """
 
 from dataclasses import dataclass
@@ -120,3 +122,24 @@ class EventTap(Protocol):
     def message_acked(self, ch: "Channel", msg: Message, qos: int, now: float) -> None: ...
 
     def message_dropped(self, msg: Message, reason: str, now: float) -> None: ...
+
+
+class ClientEventSink(Protocol):
+    """Sees what happens in a client's life, for the event history: `Broker.history`, set by the runtime.
+
+    Connected, refused (a failed CONNACK, with its reason), disconnected (`reason` as `EventTap` gets it),
+    subscribed, unsubscribed, and messages dropped (`clientid` is the publisher for an inbound drop, the
+    receiver for a delivery). Never called per delivered message. Like `EventTap` it must be cheap, must
+    not raise and only records; `ch` is read, never changed."""
+
+    def connected(self, ch: "Channel", now: float) -> None: ...
+
+    def refused(self, ch: "Channel", reason: ReasonCode, why: str, now: float) -> None: ...
+
+    def disconnected(self, ch: "Channel", reason: str, now: float) -> None: ...
+
+    def subscribed(self, ch: "Channel", sub: "Subscription", now: float) -> None: ...
+
+    def unsubscribed(self, ch: "Channel", topic_filter: str, now: float) -> None: ...
+
+    def dropped(self, clientid: str, topic: str, reason: str, now: float) -> None: ...

@@ -147,6 +147,8 @@ def gone(
     out.actions.append(Log(INFO, "client.disconnected", (("clientid", ch.clientid), ("reason", reason))))
     if broker.events is not None:
         broker.events.client_disconnected(ch, reason, now)
+    if broker.history is not None:
+        broker.history.disconnected(ch, reason, now)
     broker.last_channel[session.clientid] = ch
     session.connected_channel = None
     session.disconnected_at = now

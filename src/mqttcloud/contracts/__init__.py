@@ -25,6 +25,7 @@ from typing import Any, Literal, NewType
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mqttcloud.contracts.events import EVENT_BUFFER, ClientEvent, EventBatch, EventKind, EventsArgs
 from mqttcloud.contracts.rules import (
     ActionCounters,
     ConsoleAction,
@@ -38,8 +39,13 @@ from mqttcloud.contracts.rules import (
 )
 
 __all__ = [  # the data-integration contract (contracts/rules.py), re-exported with the rest
+    "EVENT_BUFFER",
     "ActionCounters",
+    "ClientEvent",
     "ConsoleAction",
+    "EventBatch",
+    "EventKind",
+    "EventsArgs",
     "HttpAction",
     "RepublishAction",
     "RuleAction",
@@ -265,6 +271,7 @@ class BrokerSpec(_Model):
     tls: TlsSpec | None = None  # TLS/WSS listeners are opened only while this is set
     tenants: list[TenantSpec] = Field(default_factory=list)
     sys_interval: float = 10.0  # $SYS publish interval, seconds (0 = off)
+    event_history: int = Field(default=EVENT_BUFFER, ge=0)  # client events buffered per tenant (0: none)
     cluster: ClusterSpec | None = None  # None: a single node, no NATS
 
 
@@ -587,6 +594,7 @@ AdminOp = Literal[
     "capture",
     "rule_metrics",
     "trace_log",
+    "events",
 ]
 
 # op → (argument model, result model). Errors: AdminResponse.error with code NOT_FOUND
@@ -608,6 +616,7 @@ ADMIN_OPS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "capture": (CaptureArgs, CaptureBatch),
     "rule_metrics": (RuleMetricsArgs, RuleMetricsResult),
     "trace_log": (TraceLogArgs, TraceLogResult),
+    "events": (EventsArgs, EventBatch),
 }
 
 
@@ -616,6 +625,8 @@ class AdminRequest(_Model):
     token: str
     op: AdminOp
     args: dict[str, Any] = Field(default_factory=dict)  # validated against ADMIN_OPS[op][0]
+    request_id: str | None = Field(default=None, max_length=128)  # the API request that caused it
+    actor: str | None = Field(default=None, max_length=200)  # who: "deployment_key:<app id>", ...
 
 
 class AdminResponse(_Model):

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from mqttcloud import logs
 from mqttcloud.contracts import (
     ADMIN_OPS,
     MAX_ADMIN_FIRST_LINE,
@@ -39,6 +40,8 @@ from mqttcloud.contracts import (
     ClientInfo,
     ClientList,
     EmptyResult,
+    EventBatch,
+    EventsArgs,
     ListClientsArgs,
     ListSubscriptionsArgs,
     PingArgs,
@@ -205,7 +208,12 @@ class BrokerClient:
 
     def _request_line(self, request_id: int, op: AdminOp, args: BaseModel) -> bytes:
         request = AdminRequest(
-            id=request_id, token=self._token, op=op, args=args.model_dump(mode="json", by_alias=True)
+            id=request_id,
+            token=self._token,
+            op=op,
+            args=args.model_dump(mode="json", by_alias=True),
+            request_id=logs.request_id.get(),  # the API request being served, for the broker's logs
+            actor=logs.actor.get(),
         )
         return request.model_dump_json().encode() + b"\n"
 
@@ -344,6 +352,12 @@ class BrokerClient:
             tenant=tenant, consumer=consumer, filters=filters, wait=wait, max_messages=max_messages
         )
         return await self.call("capture", args, CaptureBatch)
+
+    async def events(self, tenant: TenantId, *, wait: float, max_events: int = 5000) -> EventBatch:
+        """The client events `tenant` recorded since the previous call, waiting up to `wait` seconds
+        (< `timeout`) for one (`contracts.EventsArgs`)."""
+        args = EventsArgs(tenant=tenant, wait=wait, max_events=max_events)
+        return await self.call("events", args, EventBatch)
 
     async def rule_metrics(self, tenant: TenantId) -> RuleMetricsResult:
         """Counters of every rule and HTTP action the broker runs for `tenant` (EMQX 5 names)."""

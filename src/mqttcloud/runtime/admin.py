@@ -36,9 +36,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import pydantic
 from pydantic_core import to_json
 
-from mqttcloud import contracts
+from mqttcloud import contracts, logs
 from mqttcloud.broker import queries
 from mqttcloud.protocol.errors import ProtocolError
+from mqttcloud.runtime import events
 from mqttcloud.runtime.capture import TenantTap
 from mqttcloud.runtime.tenants import TenantRuntime
 
@@ -91,6 +92,7 @@ class AdminServer:
             "metrics": self._metrics,
             "capture": self._capture,
             "rule_metrics": self._rule_metrics,
+            "events": self._events,
             "trace_log": self._trace_log,
         }
         assert set(self._handlers) == set(contracts.ADMIN_OPS)
@@ -186,6 +188,7 @@ class AdminServer:
     async def _answer(self, writer: "_Replies", request: contracts.AdminRequest) -> None:
         """Run one accepted request and answer it; never raises (but for cancellation)."""
         arg_model, result_model = contracts.ADMIN_OPS[request.op]
+        logs.bind(request.request_id, request.actor)  # this op's own task: its log lines carry them
         try:
             args = arg_model.model_validate(request.args)
             result = await self._handlers[request.op](args)
@@ -262,7 +265,12 @@ class AdminServer:
     async def _kick(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
         assert isinstance(args, contracts.ClientArgs)
         tenant = self._tenant(args.tenant)
+        who = logs.actor.get()
+        if tenant.history is not None and who is not None:
+            tenant.history.kicked_by[args.clientid] = who  # read by the disconnect event, if one follows
         found, actions = tenant.broker.kick(args.clientid, self.broker.now())
+        if tenant.history is not None:
+            tenant.history.kicked_by.pop(args.clientid, None)
         tenant.perform(actions)
         if not found:
             raise AdminError("CLIENTID_NOT_FOUND", f"client {args.clientid} not found")
@@ -355,6 +363,23 @@ class AdminServer:
     async def _rule_metrics(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
         assert isinstance(args, contracts.RuleMetricsArgs)
         return self._tenant(contracts.TenantId(args.tenant)).rules.metrics()
+
+    async def _events(self, args: pydantic.BaseModel) -> dict[str, Any]:
+        assert isinstance(args, contracts.EventsArgs)
+        history = self._tenant(contracts.TenantId(args.tenant)).history
+        if history is None:  # recording is off in this broker (BrokerSpec.event_history = 0)
+            return {"events": [], "shed": 0, "recorded": 0}
+        if not history.has_events() and args.wait > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(args.wait):
+                    await history.ready.wait()
+        records, shed = history.take(args.max_events)
+        data: list[dict[str, object]] = []
+        for start in range(0, len(records), CHUNK):
+            if start:
+                await asyncio.sleep(0)  # a large batch must not stall the broker
+            data.extend(events.as_dicts(records[start : start + CHUNK]))
+        return {"events": data, "shed": shed, "recorded": history.recorded}
 
     async def _trace_log(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
         assert isinstance(args, contracts.TraceLogArgs)

@@ -98,6 +98,7 @@ class BrokerServer:
             node_name=self.spec.node_name,
             sys_interval=self.spec.sys_interval,
             auth_executor=self.auth_executor,
+            event_history=self.spec.event_history,
             trace_dir=Path(self.spec.data_dir) / "trace" / spec.tenant_id,
         )
         self.registry.by_id[spec.tenant_id] = tenant

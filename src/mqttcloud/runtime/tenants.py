@@ -32,6 +32,7 @@ from mqttcloud.broker.hooks import AuthRequest, ConnectDecision, MessageTap
 from mqttcloud.broker.message import Message
 from mqttcloud.protocol.reason_codes import ReasonCode
 from mqttcloud.runtime.connection import Hub, MqttConnection
+from mqttcloud.runtime.events import DEFAULT_CAPACITY, EventHistory
 from mqttcloud.runtime.rules import HttpSink, RuleEngine
 from mqttcloud.runtime.store import Entry, Store
 from mqttcloud.runtime.trace import TenantTraces, Tracer, TracingAuthorizer
@@ -71,6 +72,7 @@ class TenantRuntime:
         node_name: str,
         sys_interval: float,
         auth_executor: concurrent.futures.Executor,
+        event_history: int = DEFAULT_CAPACITY,
         trace_dir: Path | None = None,
     ) -> None:
         self.spec = spec
@@ -86,6 +88,9 @@ class TenantRuntime:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self.capture_tap: MessageTap | None = None  # set by the admin `capture` op
+        # the client event history (runtime/events.py), taken by the admin `events` op; None: not recorded
+        self.history = EventHistory(event_history) if event_history > 0 else None
+        self.broker.history = self.history
         self.rules = RuleEngine(self.broker, self.perform, sockname=self._sockname)
         self._retired: list[HttpSink] = []  # HTTP sinks of replaced rules, closed by `close_retired`
         if spec.rules:

@@ -27,6 +27,8 @@ def refuse(ch: "Channel", reason: ReasonCode, now: float, why: str) -> list[Acti
     if reason in (ReasonCode.BAD_USER_NAME_OR_PASSWORD, ReasonCode.NOT_AUTHORIZED, ReasonCode.BANNED):
         broker.counters.inc("packets.connack.auth_error")
     ch.will = None
+    if broker.history is not None:
+        broker.history.refused(ch, reason, why, now)
     actions: list[Action] = [
         ch.send(ConnAck(reason_code=reason, properties=ch.reason_props(why))),
         Close(ch.channel_id, f"connect refused: {reason.name}"),
@@ -159,6 +161,8 @@ def connect_decided(ch: "Channel", decision: ConnectDecision, now: float) -> lis
     actions.append(Log(INFO, "client.connected", fields))
     if broker.events is not None:
         broker.events.client_connected(ch, now)
+    if broker.history is not None:
+        broker.history.connected(ch, now)
     actions.extend(broker.resume(ch, now))
     pending, ch.pending = ch.pending, []
     for packet in pending:

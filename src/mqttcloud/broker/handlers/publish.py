@@ -143,6 +143,8 @@ def handle_publish(ch: "Channel", pkt: Publish, now: float) -> list[Action]:
         m["packets.publish.auth_error"] += 1
         m["messages.dropped"] += 1
         c.recv_msg_dropped += 1
+        if broker.history is not None:
+            broker.history.dropped(ch.clientid, topic, "not_authorized", now)
         return _ack(ch, pkt, ReasonCode.NOT_AUTHORIZED, "not authorized")
     m["authorization.allow"] += 1
     msg = broker.make_message(

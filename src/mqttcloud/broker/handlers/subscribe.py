@@ -71,6 +71,8 @@ def handle_subscribe(ch: "Channel", pkt: Subscribe, now: float) -> list[Action]:
         m.inc("client.subscribe")
         if broker.events is not None:
             broker.events.session_subscribed(ch, sub, now)
+        if broker.history is not None:
+            broker.history.subscribed(ch, sub, now)
         codes.append(BY_VALUE[sub.qos])  # granted QoS = requested (we support QoS 2)
         if group is None:
             retained_for.append((sub, is_new))
@@ -95,6 +97,8 @@ def handle_unsubscribe(ch: "Channel", pkt: Unsubscribe, now: float) -> list[Acti
             broker.counters.inc("client.unsubscribe")
             if broker.events is not None:
                 broker.events.session_unsubscribed(ch, flt, now)
+            if broker.history is not None:
+                broker.history.unsubscribed(ch, flt, now)
             codes.append(ReasonCode.SUCCESS)
         else:
             codes.append(ReasonCode.NO_SUBSCRIPTION_EXISTED)  # spec 3.11.3: v5 0x11

@@ -9,6 +9,8 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from mqttcloud import logs
+
 SCOPE_KEY = "mqttcloud.audit_actor"
 
 
@@ -39,6 +41,7 @@ ANONYMOUS = Actor(ActorKind.ANONYMOUS, "", authenticated=False)
 def attach(scope: MutableMapping[str, object], actor: Actor) -> None:
     """Record the request's actor (the latest call wins: a verified actor replaces a presented one)."""
     scope[SCOPE_KEY] = actor
+    logs.actor.set(f"{actor.kind.value}:{actor.id}")  # carried to the broker in the admin requests it causes
 
 
 def attached(scope: MutableMapping[str, object]) -> Actor | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mqttcloud.contracts import (
+    EVENT_BUFFER,
     AclRule,
     AdminSpec,
     BanRecord,
@@ -147,6 +148,7 @@ def dedicated_spec(
         listeners=listeners,
         tls=tls_spec(certificate, box) if certificate is not None else None,
         tenants=[_tenant(deployment, content, limits=Limits(max_connections=deployment.connections))],
+        event_history=EVENT_BUFFER if settings.event_history else 0,  # taken by control/events/
     )
 
 
@@ -195,6 +197,7 @@ def serverless_spec(
         ],
         tls=shared.serverless_tls,
         tenants=tenants,
+        event_history=0,  # Dedicated only, as EMQX offers it (control/events/)
     )
 
 

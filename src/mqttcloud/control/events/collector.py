@@ -1,0 +1,189 @@
+"""Moves each running Dedicated broker's recorded client events into the platform database.
+
+For every Dedicated broker (every node of a deployment) the supervisor reports running, one task
+long-polls the admin op `events` (`contracts.EventsArgs`) and writes each batch with
+`service.write_events` from a worker thread; after a batch smaller than `MAX_BATCH` it waits `LINGER`
+seconds so a burst (a reconnect storm) is stored in a few large INSERTs, not thousands of small ones.
+Every `PURGE_INTERVAL` the collectors apply the retention period and the per-deployment cap
+(`service.purge`).
+
+Rules:
+- `EventCollectors` owns every task: started on RUNNING, cancelled on STOPPED/FAILED, all cancelled and
+  awaited when the lifespan ends. A collector never raises: an unreachable broker or a failed write is
+  retried after `RETRY` seconds (a batch that could not be written is kept and written first).
+- Events the broker shed are never silently lost: they are counted (`shed`, on `/metrics`) and logged.
+- Serverless deployments share one broker and are not collected (EMQX offers Event History on Dedicated
+  deployments only).
+"""
+
+import asyncio
+import contextlib
+import datetime as dt
+import functools
+import logging
+from collections.abc import Coroutine
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from mqttcloud.contracts import ClientEvent, TenantId
+from mqttcloud.control.broker_client import BrokerError, BrokerUnavailable
+from mqttcloud.control.db import Database
+from mqttcloud.control.deployments import service as deployments
+from mqttcloud.control.deployments.lifecycle import BrokerRuntime
+from mqttcloud.control.events import service
+from mqttcloud.control.health import Family
+from mqttcloud.control.supervisor import BrokerStatus
+
+logger = logging.getLogger(__name__)
+
+POLL_WAIT = 5.0  # seconds an `events` call waits for one (the admin client allows 10)
+MAX_BATCH = 5000  # events taken per call
+LINGER = 0.5  # seconds between two calls after a small batch
+RETRY = 1.0  # seconds before calling again a broker that did not answer, or writing again
+PURGE_INTERVAL = 600.0
+
+
+class EventCollectors:
+    """One collecting task per running Dedicated broker, and the periodic purge; entered by the lifespan."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        retention_days: int,
+        max_per_deployment: int,
+        purge_seconds: float | None = PURGE_INTERVAL,
+    ) -> None:
+        self.database = database
+        self.purge_seconds = purge_seconds  # None: only `purge()` purges (a database a thread must not share)
+        self.retention_days = retention_days
+        self.max_per_deployment = max_per_deployment
+        self.stored = 0
+        self.shed = 0  # reported by brokers: events their buffer had no room for
+        self.purged = 0
+        self.runtime: BrokerRuntime | None = None
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self._all: set[asyncio.Task[None]] = set()
+        self._open = False
+
+    def attach(self, runtime: BrokerRuntime) -> "EventCollectors":
+        self.runtime = runtime
+        return self
+
+    async def __aenter__(self) -> "EventCollectors":
+        assert self.runtime is not None, "attach(runtime) first"
+        self._open = True
+        self.runtime.status_listeners.append(self.on_status)
+        if self.purge_seconds is not None:
+            self._start(self._purge_loop(self.purge_seconds), "client-events-purge")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._open = False
+        if self.runtime is not None:
+            with contextlib.suppress(ValueError):
+                self.runtime.status_listeners.remove(self.on_status)
+        self.tasks.clear()
+        tasks = list(self._all)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def on_status(self, broker_id: str, status: BrokerStatus) -> None:
+        if broker_id == deployments.SERVERLESS_BROKER_ID or not self._open:
+            return
+        if status is BrokerStatus.RUNNING and broker_id not in self.tasks:
+            self.tasks[broker_id] = self._start(self._collect(broker_id), f"client-events-{broker_id}")
+        elif status in (BrokerStatus.STOPPED, BrokerStatus.FAILED):
+            stopped = self.tasks.pop(broker_id, None)
+            if stopped is not None:
+                stopped.cancel()
+
+    def _start(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro, name=name)
+        self._all.add(task)
+        task.add_done_callback(functools.partial(self._done, name))
+        return task
+
+    def _done(self, name: str, task: asyncio.Task[None]) -> None:
+        self._all.discard(task)
+        for broker_id, running in list(self.tasks.items()):
+            if running is task:
+                del self.tasks[broker_id]
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("%s ended", name, exc_info=task.exception())
+
+    async def _collect(self, broker_id: str) -> None:
+        assert self.runtime is not None
+        deployment_id = broker_id.partition(".")[0]  # node n of a deployment is broker `<id>.<n>`
+        tenant = TenantId(deployment_id)
+        unwritten: list[ClientEvent] = []
+        while True:
+            if unwritten:
+                try:
+                    await asyncio.to_thread(self._write, deployment_id, unwritten)
+                except SQLAlchemyError:
+                    logger.warning("client events of %s: cannot store %d; retrying", deployment_id,
+                                   len(unwritten), exc_info=True)  # fmt: skip
+                    await asyncio.sleep(RETRY)
+                    continue
+                self.stored += len(unwritten)
+                unwritten = []
+            supervisor = self.runtime.supervisor
+            broker = None if supervisor is None else supervisor.client(broker_id)
+            if broker is None:
+                await asyncio.sleep(RETRY)
+                continue
+            try:
+                batch = await broker.events(tenant, wait=POLL_WAIT, max_events=MAX_BATCH)
+            except (BrokerUnavailable, BrokerError) as exc:
+                logger.debug("client events of %s: %s", deployment_id, exc)
+                await asyncio.sleep(RETRY)
+                continue
+            if batch.shed:
+                self.shed += batch.shed
+                logger.warning("client events of %s: the broker shed %d events (buffer full)", deployment_id,
+                               batch.shed)  # fmt: skip
+            unwritten = list(batch.events)
+            if len(unwritten) < MAX_BATCH:
+                await asyncio.sleep(LINGER)
+
+    def _write(self, deployment_id: str, events: list[ClientEvent]) -> None:
+        with self.database.session() as session:
+            service.write_events(session, deployment_id=deployment_id, events=events)
+
+    async def purge(self) -> int:
+        """Apply the retention period and the per-deployment cap now; returns the rows deleted."""
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=self.retention_days)
+        removed = await asyncio.to_thread(self._purge, cutoff)
+        self.purged += removed
+        if removed:
+            logger.info("client event history: %d events deleted (retention, size cap)", removed)
+        return removed
+
+    def _purge(self, cutoff: dt.datetime) -> int:
+        with self.database.session() as session:
+            return service.purge(session, cutoff=cutoff, max_per_deployment=self.max_per_deployment)
+
+    async def _purge_loop(self, every: float) -> None:
+        while True:
+            try:
+                await self.purge()
+            except SQLAlchemyError:
+                logger.warning("could not apply the client event history retention", exc_info=True)
+            await asyncio.sleep(every)
+
+    def families(self) -> list[Family]:
+        """The collectors' counters for `/metrics`."""
+        return [
+            Family("mqttcloud_client_events_stored_total", "counter", "Client events stored",
+                   [("", {}, self.stored)]),
+            Family("mqttcloud_client_events_shed_total", "counter",
+                   "Client events brokers shed because their buffer was full", [("", {}, self.shed)]),
+            Family("mqttcloud_client_events_purged_total", "counter",
+                   "Client events deleted by retention or the size cap", [("", {}, self.purged)]),
+        ]  # fmt: skip
