@@ -19,6 +19,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from mqttcloud.control import deployment_api, health, migrations
+from mqttcloud.control.alarms import routes as alarm_routes
+from mqttcloud.control.alarms.checker import AlarmChecker
 from mqttcloud.control.audit.log import AuditLog
 from mqttcloud.control.audit.middleware import AuditMiddleware
 from mqttcloud.control.audit.routes import router as audit_router
@@ -33,7 +35,6 @@ from mqttcloud.control.deployments.fast_path import DeploymentReadFastPath
 from mqttcloud.control.deployments.lifecycle import BrokerRuntime, SupervisorLike
 from mqttcloud.control.deployments.routes import router as deployments_router
 from mqttcloud.control.errors import install_error_handlers
-from mqttcloud.control.events.collector import PURGE_INTERVAL, EventCollectors
 from mqttcloud.control.projects.routes import router as projects_router
 from mqttcloud.control.ratelimit import RateLimiter
 from mqttcloud.control.transport_security import StrictTransportSecurity
@@ -88,9 +89,12 @@ def create_app(
                     async with (
                         supervisor_factory(runtime) as supervisor,
                         ShadowRelays(runtime, db, lambda: app.state.deployment_api_quotas),
-                        event_collectors.attach(runtime) if settings.event_history else _nothing(),
+                        AlarmChecker(
+                            runtime, db, settings.alarms, lambda: app.state.deployment_api_quotas
+                        ) as alarm_checker,
                     ):
                         runtime.attach(supervisor)
+                        app.state.alarm_checker = alarm_checker
                         await runtime.restore()
                         yield
                         runtime.supervisor = None
@@ -138,18 +142,12 @@ def create_app(
         db, retention_days=settings.audit_retention_days, flush_seconds=1.0 if owns_database else None
     )
     observability.providers.append(audit_log.families)
-    app.state.event_collectors = event_collectors = EventCollectors(
-        db,
-        retention_days=settings.event_history_retention_days,
-        max_per_deployment=settings.event_history_max_events,
-        purge_seconds=PURGE_INTERVAL if owns_database else None,  # as the audit log's writer, above
-    )
-    observability.providers.append(event_collectors.families)
     for router in (projects_router, deployments_router, tls_router, audit_router):
         app.include_router(router, prefix=PLATFORM_API_PREFIX)
     from mqttcloud.control.serverless import routes as serverless  # noqa: PLC0415  (P9: CA download)
 
     serverless.install(app)  # GET /public_api/v1/serverless/emqxsl-ca.crt and /emqxsl-ca.crt
+    alarm_routes.install(app, PLATFORM_API_PREFIX)  # GET /public_api/v1/alarms (control/alarms/)
     deployment_api.install(app)  # Deployment API (P7): /api/v5 and /api, with their own error shapes
     # Web console (P8): HTML pages under /console, static files under /console/static.
     from mqttcloud.control.console import mount_console  # noqa: PLC0415  (console owns its imports)
@@ -168,11 +166,6 @@ def create_app(
     app.add_middleware(health.HttpMetrics, counters=observability.counters)  # counts the fast paths too
     app.add_middleware(StrictTransportSecurity)  # outermost: every HTTPS response, fast path included
     return app
-
-
-@contextlib.asynccontextmanager
-async def _nothing() -> AsyncIterator[None]:
-    yield
 
 
 def _document_platform_security(app: FastAPI) -> None:

@@ -10,6 +10,7 @@ after each write.
 
 from fastapi import APIRouter, Response
 
+from mqttcloud.control.alarms import routes as alarm_routes
 from mqttcloud.control.deployment_api.acl import v5 as acl
 from mqttcloud.control.deployment_api.authn import v5 as authn
 from mqttcloud.control.deployment_api.banned import v5 as banned
@@ -20,14 +21,14 @@ from mqttcloud.control.deployment_api.paths import ANY_PATH
 from mqttcloud.control.deployment_api.publish import v5 as publish
 from mqttcloud.control.deployment_api.subscriptions import v5 as subscriptions
 from mqttcloud.control.errors import NotFound
-from mqttcloud.control.events import v5 as event_history
 from mqttcloud.control.trace import routes as trace
 
 router = APIRouter(tags=["deployment API v5"])
-for domain in (publish, clients, subscriptions, authn, acl, banned, metrics, integration, event_history):
+for domain in (publish, clients, subscriptions, authn, acl, banned, metrics, integration):
     router.include_router(domain.router)
 
 router.include_router(trace.router)  # log traces (control/trace/)
+router.include_router(alarm_routes.v5_router)  # alarms (control/alarms/)
 
 
 @router.api_route(
