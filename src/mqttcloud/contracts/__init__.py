@@ -507,6 +507,9 @@ class TenantMetrics(_Model):
     """EMQX `metrics` names: messages.received, messages.sent, packets.connect.received, ..."""
 
     values: dict[str, int]
+    # EMQX `emqx_client_disconnected_reason`: disconnects by reason (kicked, takenover, tcp_closed...),
+    # counted by the event history (empty while a broker records none)
+    disconnect_reasons: dict[str, int] = Field(default_factory=dict)
 
 
 class EmptyResult(_Model):

@@ -342,7 +342,11 @@ class AdminServer:
 
     async def _metrics(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
         assert isinstance(args, contracts.TenantArgs)
-        metrics: contracts.TenantMetrics = self._tenant(args.tenant).broker.metrics()
+        tenant = self._tenant(args.tenant)
+        metrics: contracts.TenantMetrics = tenant.broker.metrics()
+        if tenant.history is not None:
+            reasons = dict(tenant.history.disconnect_reasons)
+            metrics = metrics.model_copy(update={"disconnect_reasons": reasons})
         return metrics
 
     async def _capture(self, args: pydantic.BaseModel) -> pydantic.BaseModel:

@@ -14,7 +14,7 @@ Rules this module must not break:
 """
 
 import asyncio
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 
 from mqttcloud.broker.channel import Channel
@@ -72,6 +72,7 @@ class EventHistory:
         self.shed = 0  # since the last take
         self.recorded = 0  # since start, shed ones included
         self.ready = asyncio.Event()
+        self.disconnect_reasons: Counter[str] = Counter()  # EMQX reason -> disconnects, since start
         self.kicked_by: dict[str, str] = {}  # client id -> who asked the admin op `kick` (until it lands)
         self._drops: dict[tuple[str, str, str], list[float]] = {}  # -> [count, first at, last at]
 
@@ -121,6 +122,7 @@ class EventHistory:
     def disconnected(self, ch: Channel, reason: str, now: float) -> None:
         peer = ch.peer
         name, code, text = disconnect_reason(reason)
+        self.disconnect_reasons[name] += 1
         detail: Detail = {"reason_string": text}
         if name == "kicked":
             detail["kicked_by"] = self.kicked_by.pop(ch.clientid, None)

@@ -4,6 +4,7 @@
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.deployment_api.conftest import V5, Live, wait_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -79,3 +80,21 @@ async def test_an_unknown_event_type_is_a_400_naming_the_field(live: Live) -> No
     assert "event" in response.json()["message"]
     response = await live.client.get(HISTORY, params={"start_at": "yesterday"}, auth=live.auth)
     assert response.status_code == 400
+
+
+async def test_prometheus_stats_count_disconnects_by_emqx_reason(live: Live) -> None:
+    await live.user("hist-user")
+    client = live.mqtt("hist-reason", "hist-user")
+    assert client.connect() == 0
+    assert (await live.client.delete(f"{V5}/clients/hist-reason", auth=live.auth)).status_code == 204
+    assert client.disconnected.wait(10)
+    client.paho.loop_stop()
+    response = await live.client.get(f"{V5}/prometheus/stats", auth=live.auth)
+    assert response.status_code == 200
+    reasons = {
+        sample.labels["reason"]: sample.value
+        for family in text_string_to_metric_families(response.text)
+        if family.name == "emqx_client_disconnected_reason"
+        for sample in family.samples
+    }
+    assert reasons.get("kicked", 0) >= 1

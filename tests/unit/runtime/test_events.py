@@ -147,3 +147,12 @@ class _DenyPublish:
 
     def can_subscribe(self, client: object, topic_filter: str) -> bool:
         return True
+
+
+def test_disconnects_are_counted_by_emqx_reason() -> None:
+    h, history = recording()
+    h.connect("dev1")
+    h.connect("dev1", clean_start=False)
+    _found, actions = h.broker.kick("dev1", h.now)
+    h.perform(actions)
+    assert history.disconnect_reasons == {"takenover": 1, "kicked": 1}

@@ -21,14 +21,19 @@ async def stats(target: Live) -> dict[str, int]:
 
 
 async def prometheus_text(target: Live) -> str:
-    """Prometheus text format: stats as gauges, metrics as counters, names `emqx_<name with _>`."""
+    """Prometheus text format: stats as gauges, metrics as counters, names `emqx_<name with _>`, and
+    `emqx_client_disconnected_reason` by EMQX's label `reason`."""
     stats_values = await stats(target)
-    metric_values = await metrics(target)
+    counters = await live.call(target.broker().metrics(target.tenant))
     lines: list[str] = []
-    for kind, values in (("gauge", stats_values), ("counter", metric_values)):
+    for kind, values in (("gauge", stats_values), ("counter", counters.values)):
         for name in sorted(values):
             metric = "emqx_" + name.replace(".", "_").replace("-", "_")
             lines += [f"# TYPE {metric} {kind}", f'{metric}{{node="{target.node}"}} {values[name]}']
+    lines.append("# TYPE emqx_client_disconnected_reason counter")
+    for reason, count in sorted(counters.disconnect_reasons.items()):
+        label = reason.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        lines.append(f'emqx_client_disconnected_reason{{node="{target.node}",reason="{label}"}} {count}')
     return "\n".join(lines) + "\n"
 
 
