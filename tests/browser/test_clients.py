@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 from tests.browser.conftest import Platform, login
-from tests.browser.mqtt_client import connect_when_authorised
+from tests.browser.mqtt_client import MqttClient, connect_when_authorised
 from tests.browser.test_integration import add_user, deployment, shots
 
 pytestmark = pytest.mark.browser
@@ -71,3 +71,30 @@ def test_client_detail_shows_the_session_and_unsubscribes(
         assert client.disconnected.wait(10), "the kicked client was not disconnected"
     finally:
         client.close()
+
+
+def test_mqtt_user_password_is_changed_in_the_console_and_audited(
+    page: Page, platform: Platform, deployment: tuple[str, str], user: str, tmp_path: Path
+) -> None:
+    _deployment_id, address = deployment
+    page.locator(f"tr[data-user='{user}']").get_by_role("link", name="Edit").click()
+    page.get_by_label("New password (leave empty to keep it)").fill("new-detail-password")
+    page.get_by_label("New password again").fill("not-the-same")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#confirm_password-error")).to_contain_text("differ")
+    expect(page.get_by_label("New password (leave empty to keep it)")).to_have_value("")  # never echoed
+    shots(page, platform, tmp_path, "user-edit")
+    page.get_by_label("New password (leave empty to keep it)").fill("new-detail-password")
+    page.get_by_label("New password again").fill("new-detail-password")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(f"tr[data-user='{user}']")).to_be_visible()
+
+    with pytest.raises(AssertionError):  # the old password is refused from now on
+        MqttClient("edited-old", user, "detail-password").connect(address)
+    client = connect_when_authorised("edited-new", user, "new-detail-password", address)
+    client.close()
+
+    page.goto(f"{platform.console}/audit")
+    expect(page.locator("main")).to_contain_text(
+        "POST /console/deployments/{deployment_id}/users/{kind}/{user_id}/edit"
+    )

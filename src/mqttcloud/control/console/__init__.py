@@ -25,6 +25,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
         live_pages,
         routes,
         shadow_pages,
+        user_edit_pages,
     )
 
     app.state.console = ConsoleState(Signer(load_secret(settings.data_dir)), settings, database)
@@ -37,6 +38,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
         audit_pages,
         integration_pages,
         client_pages,
+        user_edit_pages,
     ):
         app.include_router(module.router)
     app.include_router(routes.entry_router)

@@ -497,6 +497,10 @@ ZH_CN: dict[str, str] = {
     "Packets sent": "发送报文数",
     "Bytes received": "接收字节数",
     "Bytes sent": "发送字节数",
+    # Editing an MQTT user (console/user_edit_pages.py)
+    "Edit MQTT user %s": "编辑 MQTT 用户 %s",
+    "New password (leave empty to keep it)": "新密码（留空则保持不变）",
+    "Clients already connected stay connected; the new password is checked at their next connection.": "已连接的客户端保持连接；新密码在其下次连接时校验。",
 }
 
 
