@@ -33,7 +33,7 @@ from mqttcloud.broker.message import Message
 from mqttcloud.protocol.reason_codes import ReasonCode
 from mqttcloud.runtime.connection import Hub, MqttConnection
 from mqttcloud.runtime.events import DEFAULT_CAPACITY, EventHistory
-from mqttcloud.runtime.rules import HttpSink, RuleEngine
+from mqttcloud.runtime.rules import RuleEngine, Sink
 from mqttcloud.runtime.store import Entry, Store
 from mqttcloud.runtime.trace import TenantTraces, Tracer, TracingAuthorizer
 
@@ -92,7 +92,7 @@ class TenantRuntime:
         self.history = EventHistory(event_history) if event_history > 0 else None
         self.broker.history = self.history
         self.rules = RuleEngine(self.broker, self.perform, sockname=self._sockname)
-        self._retired: list[HttpSink] = []  # HTTP sinks of replaced rules, closed by `close_retired`
+        self._retired: list[Sink] = []  # sinks of replaced rules, closed by `close_retired`
         if spec.rules:
             self._apply_rules()
         self.tracer: Tracer | None = None  # while a log trace runs (runtime/trace.py)

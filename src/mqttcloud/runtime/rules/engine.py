@@ -14,8 +14,8 @@ Rules this module must not break:
 - Evaluation is synchronous and never raises into the core; actions only enqueue (HTTP workers and
   the republisher deliver later), so MQTT traffic never waits for an action.
 - Each enabled rule is compiled once per `apply`; SQL that does not parse is skipped and logged (the
-  control plane refuses it). Counters of a rule or HTTP action that stays (same id / same spec)
-  survive `apply`; HTTP sinks whose spec changed or went away are returned to be closed.
+  control plane refuses it). Counters of a rule or delivering action that stays (same id / same spec)
+  survive `apply`; sinks whose spec changed or went away are returned to be closed.
 """
 
 import logging
@@ -30,18 +30,23 @@ from mqttcloud.broker.channel import Channel
 from mqttcloud.broker.core import Broker
 from mqttcloud.broker.message import Message
 from mqttcloud.broker.subscriptions import Subscription
+from mqttcloud.contracts.rules import HttpAction, MqttAction, PgsqlAction, RedisAction
 from mqttcloud.rulesql import EvalError, Rule, SqlError, parse
 from mqttcloud.rulesql.compiler import reads
 from mqttcloud.runtime.rules import columns as cols
 from mqttcloud.runtime.rules.http import HttpSink, Output
+from mqttcloud.runtime.rules.mqtt import MqttSink
 from mqttcloud.runtime.rules.outputs import (
-    ActionError,
     ConsoleOutput,
-    HttpOutput,
     Republisher,
     RepublishOutput,
     RuleOutput,
+    Sink,
+    SinkOutput,
 )
+from mqttcloud.runtime.rules.pgsql import PgsqlSink
+from mqttcloud.runtime.rules.redis import RedisSink
+from mqttcloud.runtime.rules.templates import ActionError
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +114,19 @@ def columns_read(rule: Rule) -> set[str]:
 Matched = tuple[tuple[SqlGroup, ...], cols.MessageReader]
 
 
+def new_sink(action: HttpAction | PgsqlAction | RedisAction | MqttAction) -> Sink:
+    """The sink that delivers for `action` (not started)."""
+    match action:
+        case HttpAction():
+            return HttpSink(action)
+        case PgsqlAction():
+            return PgsqlSink(action)
+        case RedisAction():
+            return RedisSink(action)
+        case MqttAction():
+            return MqttSink(action)
+
+
 class RuleEngine:
     """Every rule of one tenant, with the HTTP sinks its actions use."""
 
@@ -125,7 +143,7 @@ class RuleEngine:
         self._sockname = sockname
         self._now = now
         self.rules: dict[str, CompiledRule] = {}
-        self.sinks: dict[str, HttpSink] = {}
+        self.sinks: dict[str, Sink] = {}
         self._message_groups: tuple[SqlGroup, ...] = ()
         self._by_topic: dict[str, Matched] = {}
         self._by_event: dict[str, tuple[SqlGroup, ...]] = {}
@@ -140,10 +158,10 @@ class RuleEngine:
     def has_event_rules(self) -> bool:
         return bool(self._by_event)
 
-    def apply(self, specs: Sequence[contracts.RuleSpec]) -> list[HttpSink]:
-        """Compile `specs` (enabled ones) and start new HTTP sinks; returns the sinks to close."""
+    def apply(self, specs: Sequence[contracts.RuleSpec]) -> list[Sink]:
+        """Compile `specs` (enabled ones) and start new sinks; returns the sinks to close."""
         old_rules, old_sinks = self.rules, self.sinks
-        sinks: dict[str, HttpSink] = {}
+        sinks: dict[str, Sink] = {}
         rules: dict[str, CompiledRule] = {}
         parsed: dict[str, Rule] = {}
         for spec in specs:
@@ -161,8 +179,8 @@ class RuleEngine:
             outputs = tuple(self._output(spec, action, sinks, old_sinks) for action in spec.actions)
             rules[spec.id] = CompiledRule(spec, rule, counters, outputs)
         retired = [sink for name, sink in old_sinks.items() if sinks.get(name) is not sink]
-        for sink in sinks.values():
-            if old_sinks.get(sink.spec.name) is not sink:
+        for name, sink in sinks.items():
+            if old_sinks.get(name) is not sink:
                 sink.start()
         self.rules, self.sinks = rules, sinks
         members: dict[str, list[CompiledRule]] = {}
@@ -184,25 +202,27 @@ class RuleEngine:
         self,
         spec: contracts.RuleSpec,
         action: contracts.RuleAction,
-        sinks: dict[str, HttpSink],
-        old_sinks: dict[str, HttpSink],
+        sinks: dict[str, Sink],
+        old_sinks: dict[str, Sink],
     ) -> RuleOutput:
         match action:
             case contracts.RepublishAction():
                 return RepublishOutput(action, self.republisher, self.broker.limits.max_topic_levels)
             case contracts.ConsoleAction():
                 return ConsoleOutput(spec.id)
-            case contracts.HttpAction():
+            case HttpAction() | PgsqlAction() | RedisAction() | MqttAction():
                 sink = sinks.get(action.name)
                 if sink is None:
                     old = old_sinks.get(action.name)
-                    sink = old if old is not None and old.spec == action else HttpSink(action)
+                    sink = old if old is not None and old.spec == action else new_sink(action)
                     sinks[action.name] = sink
                 elif sink.spec != action:
                     log.warning(
-                        "http action %s: rules give it different settings; the first is used", action.name
+                        "%s action %s: rules give it different settings; the first is used",
+                        action.kind,
+                        action.name,
                     )
-                return HttpOutput(sink)
+                return SinkOutput(sink)
 
     def metrics(self) -> contracts.RuleMetricsResult:
         return contracts.RuleMetricsResult(
@@ -210,7 +230,7 @@ class RuleEngine:
             actions={name: sink.counters() for name, sink in self.sinks.items()},
         )
 
-    def close_all(self) -> list[HttpSink]:
+    def close_all(self) -> list[Sink]:
         """Forget every rule; returns the sinks to close."""
         self.republisher.cancel()
         return self.apply(())

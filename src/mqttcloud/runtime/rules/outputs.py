@@ -1,4 +1,4 @@
-"""What a rule does with each output: republish it, log it, or hand it to an HTTP action.
+"""What a rule does with each output: republish it, log it, or hand it to a delivering action's sink.
 
 `Republisher` holds the messages rules republish and publishes them through the broker's own routing
 on the next event-loop iteration (never inside the routing call that fed the rule), as the broker
@@ -26,23 +26,15 @@ from mqttcloud.protocol.properties import NO_PROPERTIES, Properties
 from mqttcloud.protocol.topics import validate_topic_name
 from mqttcloud.rulesql.values import json_encode
 from mqttcloud.runtime.rules.http import HttpSink, Output
-from mqttcloud.runtime.rules.templates import Template
+from mqttcloud.runtime.rules.mqtt import MqttSink
+from mqttcloud.runtime.rules.pgsql import PgsqlSink
+from mqttcloud.runtime.rules.redis import RedisSink
+from mqttcloud.runtime.rules.templates import ActionError, Template, bool_value, int_value
 
 log = logging.getLogger(__name__)
 
 MAX_DEPTH: Final = 8  # republish hops a message may have behind it and still be republished
 MAX_PENDING: Final = 100_000  # republished messages waiting for the next loop iteration
-
-_TRUE: Final = frozenset({"true", "1"})
-_FALSE: Final = frozenset({"false", "0", ""})
-
-
-class ActionError(Exception):
-    """An action refused one output; `reason` says why (logged, counted `actions.failed`)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class Republisher:
@@ -92,25 +84,6 @@ class Republisher:
         self._pending.clear()
 
 
-def _int_value(value: object, field: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    raise ActionError(f"{field} is not an integer: {value!r}")
-
-
-def _bool_value(value: object, field: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ActionError(f"{field} is not a boolean: {value!r}")
-
-
 class RepublishOutput:
     """EMQX's `republish`: topic, QoS, retain, payload and user properties from templates."""
 
@@ -133,11 +106,11 @@ class RepublishOutput:
             validate_topic_name(topic, self._max_levels)
         except ProtocolError as exc:
             raise ActionError(f"republish topic {topic!r}: {exc.message}") from None
-        qos = _int_value(self._qos.value(output), "qos") if self._qos is not None else int(spec.qos)
+        qos = int_value(self._qos.value(output), "qos") if self._qos is not None else int(spec.qos)
         if qos not in (0, 1, 2):
             raise ActionError(f"qos must be 0, 1 or 2, got {qos}")
         retain = (
-            _bool_value(self._retain.value(output), "retain")
+            bool_value(self._retain.value(output), "retain")
             if self._retain is not None
             else bool(spec.retain)
         )
@@ -160,14 +133,17 @@ class ConsoleOutput:
         log.info("rule %s output: %s", self._rule_id, json_encode(output))
 
 
-class HttpOutput:
-    """Hands the output to the tenant's `HttpSink` of that name; a full queue is the sink's drop."""
+Sink = HttpSink | PgsqlSink | RedisSink | MqttSink
 
-    def __init__(self, sink: HttpSink) -> None:
+
+class SinkOutput:
+    """Hands the output to the tenant's sink of that action name; a full queue is the sink's drop."""
+
+    def __init__(self, sink: Sink) -> None:
         self.sink = sink
 
     def run(self, output: Output) -> None:
         self.sink.offer(output)
 
 
-RuleOutput = RepublishOutput | ConsoleOutput | HttpOutput
+RuleOutput = RepublishOutput | ConsoleOutput | SinkOutput

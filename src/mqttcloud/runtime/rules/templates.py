@@ -20,7 +20,7 @@ _PLACEHOLDER: Final = re.compile(r"\$\{([^}]*)\}")
 _WHOLE: Final = ()  # the path of `${.}`
 
 
-def _path(text: str) -> tuple[str, ...]:
+def parse_path(text: str) -> tuple[str, ...]:
     text = text.strip()
     if text in (".", ""):
         return _WHOLE
@@ -37,7 +37,7 @@ def lookup(output: Mapping[str, object], path: tuple[str, ...]) -> object:
     return value
 
 
-def _text(value: object) -> str:
+def text_of(value: object) -> str:
     if isinstance(value, dict | list):
         try:
             return json_encode(value)
@@ -61,7 +61,7 @@ class Template:
         for m in _PLACEHOLDER.finditer(source):
             if m.start() > pos:
                 parts.append(source[pos : m.start()])
-            parts.append(_path(m.group(1)))
+            parts.append(parse_path(m.group(1)))
             pos = m.end()
         if pos < len(source):
             parts.append(source[pos:])
@@ -77,7 +77,7 @@ class Template:
             if isinstance(part, str):
                 out.append(part)
             else:
-                out.append(_text(output if part == _WHOLE else lookup(output, part)))
+                out.append(text_of(output if part == _WHOLE else lookup(output, part)))
         return "".join(out)
 
     def value(self, output: Mapping[str, object]) -> object:
@@ -86,3 +86,34 @@ class Template:
             path = self._parts[0]
             return dict(output) if path == _WHOLE else lookup(output, path)
         return self.render(output)
+
+
+_TRUE: Final = frozenset({"true", "1"})
+_FALSE: Final = frozenset({"false", "0", ""})
+
+
+class ActionError(Exception):
+    """An action refused one output; `reason` says why (logged, counted `actions.failed`)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def int_value(value: object, field: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise ActionError(f"{field} is not an integer: {value!r}")
+
+
+def bool_value(value: object, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ActionError(f"{field} is not a boolean: {value!r}")
