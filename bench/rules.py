@@ -1,6 +1,6 @@
 """Rule engine benchmark (issue #11): QoS 0 fan-in through rules, and webhook delivery.
 
-    .venv/bin/python -m bench.rules [--seconds 5] [--hot 0.1] [--webhook 30000]
+    .venv/bin/python -m bench.rules [--seconds 5] [--hot 0.1] [--webhook 30000] [--only pgsql]
 
 The broker runs pinned to CPU 0 (`taskset -c 0`) from a BrokerSpec carrying the rules; this process
 (load generator, HTTP target; uvloop) on CPU 1. Runs alternate so both sides of a comparison share
@@ -16,6 +16,10 @@ the same minutes of the machine's life:
   minimal keep-alive HTTP/1.1 server in this process; N QoS 0 messages with at most 5,000 in flight
   (sent, not yet received by the server); requests/s over the whole run, and the action's counters
   (`success` must equal N: no loss).
+- pgsql (`--only pgsql`, or with the rest when MQTTCLOUD_TEST_DATABASE_URL is set: the cluster of
+  `scripts/postgres.sh`): one rule `SELECT * FROM "pg/#"` with a PostgreSQL action inserting
+  `clientid, topic, payload.temp, timestamp` into a fresh database, batches of `--pg-batch`; N QoS 0
+  messages at most 5,000 ahead of the inserted count; rows/s over the whole run, and the table's count.
 """
 
 import argparse
@@ -44,11 +48,13 @@ from bench.broker import (
 )
 
 from mqttcloud import contracts
+from mqttcloud.contracts.rules import PgsqlAction
 
 TENANT = contracts.TenantId("t1")
 TOKEN = "bench-token"
 RULES = 10
 HOOK_WINDOW = 5_000
+PG_ENV = "MQTTCLOUD_TEST_DATABASE_URL"
 
 
 def payload(temp: int) -> bytes:
@@ -250,6 +256,8 @@ async def run(ns: argparse.Namespace, workdir: Path) -> None:
         await fan_in_runs(ns, workdir)
     if ns.only in (None, "webhook"):
         await webhook_run(ns, workdir)
+    if ns.only == "pgsql" or (ns.only is None and os.environ.get(PG_ENV)):
+        await pgsql_run(ns, workdir)
 
 
 async def fan_in_runs(ns: argparse.Namespace, workdir: Path) -> None:
@@ -293,6 +301,85 @@ async def webhook_run(ns: argparse.Namespace, workdir: Path) -> None:
     )
 
 
+# ------------------------------------------------------------------------------------------ pgsql
+
+
+async def pgsql_run(ns: argparse.Namespace, workdir: Path) -> None:
+    """One rule `SELECT * FROM "pg/#"` inserting into a fresh database; rows/s until all are in."""
+    import psycopg  # noqa: PLC0415  (only this part needs it)
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+    from tests.conftest import create_postgres_database, drop_postgres_database  # noqa: PLC0415
+
+    admin_url = os.environ[PG_ENV]
+    url = create_postgres_database(admin_url, prefix="bench_rules")
+    parsed = make_url(url)
+    dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE TABLE t_mqtt (clientid text, topic text, temp numeric, ts bigint)")
+        action = PgsqlAction(
+            name="pgsql:bench",
+            server=f"{parsed.host}:{parsed.port or 5432}",
+            database=str(parsed.database),
+            username=str(parsed.username),
+            password=parsed.password or "",
+            sql="INSERT INTO t_mqtt (clientid, topic, temp, ts) "
+            "VALUES (${clientid}, ${topic}, ${payload.temp}, ${timestamp})",
+            pool_size=ns.pg_pool,
+            batch_size=ns.pg_batch,
+            batch_time=0.01,
+            max_queue=100_000,
+        )
+        rule = contracts.RuleSpec(id="pg", sql='SELECT * FROM "pg/#"', actions=[action])
+        broker, admin_port = start(workdir / "pgsql", [rule])
+        try:
+            await asyncio.sleep(0.5)  # the pool connects
+            cpu = broker.cpu_seconds()
+            rate, counters = await pgsql_load(broker.port, admin_port, ns.pgsql)
+            cpu = broker.cpu_seconds() - cpu
+        finally:
+            broker.stop()
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute("SELECT count(*) FROM t_mqtt").fetchone()
+        rows = int(row[0]) if row else 0
+    finally:
+        drop_postgres_database(admin_url, url)
+    print(
+        f"pgsql: {ns.pgsql:,} messages, batch {ns.pg_batch}, pool {ns.pg_pool}: {rate:,.0f} rows/s, "
+        f"broker CPU {cpu / ns.pgsql * 1e6:.0f} us per message; rows {rows:,}, "
+        f"success {counters['success']:,}, "
+        f"failed {counters['failed']}, dropped {counters['dropped']}"
+    )
+
+
+async def pgsql_load(port: int, admin_port: int, total: int) -> tuple[float, dict[str, Any]]:
+    """Publish `total` QoS 0 messages, at most HOOK_WINDOW ahead of the action's success count."""
+    pub = Pub("pg-pub")
+    await _connect(port, lambda: pub)
+    await pub.ready
+    assert pub.transport is not None
+    packet = publish_qos0("pg/1", payload(25))
+    sent = 0
+    started = time.perf_counter()
+    counters: dict[str, Any] = {"success": 0, "failed": 0, "dropped": 0}
+    while True:
+        done = counters["success"] + counters["failed"] + counters["dropped"]
+        if done >= total:
+            break
+        if sent < total and sent - done < HOOK_WINDOW:
+            n = min(500, total - sent)
+            await pub.can_write.wait()
+            pub.transport.write(packet * n)
+            sent += n
+            await asyncio.sleep(0)
+            continue
+        await asyncio.sleep(0.005)
+        counters = (await admin(admin_port, "rule_metrics", tenant=TENANT))["actions"]["pgsql:bench"]
+    elapsed = time.perf_counter() - started
+    pub.transport.abort()
+    return counters["success"] / elapsed, counters
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -302,7 +389,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--hot", type=float, default=0.1, help="share of messages with temp > 30")
     parser.add_argument("--distinct", action="store_true", help="10 different SQL texts")
     parser.add_argument("--webhook", type=int, default=30_000, help="messages through the HTTP action")
-    parser.add_argument("--only", choices=["fan-in", "webhook"], help="run one part of the benchmark")
+    parser.add_argument("--only", choices=["fan-in", "webhook", "pgsql"], help="run one part")
+    parser.add_argument(
+        "--pgsql", type=int, default=100_000, help=f"rows through the PostgreSQL action ({PG_ENV})"
+    )
+    parser.add_argument("--pg-batch", type=int, default=100, help="the PostgreSQL action's batch_size")
+    parser.add_argument("--pg-pool", type=int, default=4, help="the PostgreSQL action's pool_size")
     ns = parser.parse_args(argv)
     if len(os.sched_getaffinity(0)) > 1:
         with contextlib.suppress(OSError):
