@@ -16,7 +16,9 @@ Rules the runtime must follow (the core relies on them):
 3. **Closing.** After performing `Close(channel_id, ...)` the runtime closes the transport and does *not*
    call `Broker.channel_closed` for it (the core already did its bookkeeping). When the peer closes the
    socket first, the runtime calls `Broker.channel_closed(channel_id, now)` and performs what it returns.
-4. **Authentication** is I/O-free but may be slow (bcrypt): `Authenticate` asks the runtime to check
+4. **Cluster** actions (`Forward`, `RouteChanged`, `ClientClaimed`, `RetainedChanged`) come only from
+   a cluster router (`broker.cluster`); the runtime hands them to its cluster link, fire-and-forget.
+5. **Authentication** is I/O-free but may be slow (bcrypt): `Authenticate` asks the runtime to check
    the credentials (possibly in a thread) and to call `Broker.connect_decided(channel_id, decision, now)`.
 
 `Send.data` is already-encoded MQTT bytes. One QoS 0 PUBLISH routed to N subscribers of the same
@@ -28,6 +30,7 @@ from typing import NewType
 
 from mqttcloud.broker.durability import Record
 from mqttcloud.broker.hooks import AuthRequest
+from mqttcloud.broker.message import Message
 
 ChannelId = NewType("ChannelId", int)
 
@@ -76,10 +79,47 @@ class Log:
     fields: tuple[tuple[str, str | int | float | bool | None], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """Send `message` to cluster node `node` (`broker.cluster`), which routes it locally.
+
+    `groups` names the shared groups ((name, filter)) whose one member that node must pick.
+    """
+
+    node: str
+    message: Message
+    groups: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RouteChanged:
+    """Tell the cluster that this node has (`added`) or no longer has local subscribers of a filter."""
+
+    topic_filter: str
+    added: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClientClaimed:
+    """Tell the cluster that `clientid` attached here at `at`: other nodes let it go (0x8E)."""
+
+    clientid: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RetainedChanged:
+    """A retained PUBLISH arrived on this node: keep it (or its deletion) in the cluster's store."""
+
+    message: Message
+
+
 #: `logging` level numbers, so the core can grade a `Log` fact without importing logging.
 DEBUG, INFO, WARNING = 10, 20, 30
 
-Action = Send | Close | Authenticate | Persist | Log
+#: What a cluster router adds to a batch (`broker.cluster`); the runtime's cluster link performs them.
+ClusterAction = Forward | RouteChanged | ClientClaimed | RetainedChanged
+Action = Send | Close | Authenticate | Persist | Log | ClusterAction
 
 __all__ = [
     "DEBUG",
@@ -88,8 +128,13 @@ __all__ = [
     "Action",
     "Authenticate",
     "ChannelId",
+    "ClientClaimed",
     "Close",
+    "ClusterAction",
+    "Forward",
     "Log",
     "Persist",
+    "RetainedChanged",
+    "RouteChanged",
     "Send",
 ]

@@ -19,13 +19,26 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import assert_never
+from typing import TYPE_CHECKING, assert_never
 
 from mqttcloud import contracts
 from mqttcloud.broker import queries
 from mqttcloud.broker.access import Access
-from mqttcloud.broker.actions import Action, Authenticate, ChannelId, Close, Log, Persist, Send
+from mqttcloud.broker.actions import (
+    Action,
+    Authenticate,
+    ChannelId,
+    ClientClaimed,
+    Close,
+    Forward,
+    Log,
+    Persist,
+    RetainedChanged,
+    RouteChanged,
+    Send,
+)
 from mqttcloud.broker.channel import Channel
+from mqttcloud.broker.cluster import ClusterRouter
 from mqttcloud.broker.core import Broker
 from mqttcloud.broker.durability import CorruptRecordError, Record, decode_record, encode_record
 from mqttcloud.broker.hooks import AuthRequest, ConnectDecision, MessageTap
@@ -36,6 +49,9 @@ from mqttcloud.runtime.events import DEFAULT_CAPACITY, EventHistory
 from mqttcloud.runtime.rules import RuleEngine, Sink
 from mqttcloud.runtime.store import Entry, Store
 from mqttcloud.runtime.trace import TenantTraces, Tracer, TracingAuthorizer
+
+if TYPE_CHECKING:
+    from mqttcloud.runtime.cluster.link import ClusterLink
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +104,8 @@ class TenantRuntime:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self.capture_tap: MessageTap | None = None  # set by the admin `capture` op
+        self.cluster: ClusterLink | None = None  # the NATS link of a cluster node (`ClusterLink.attach`)
+        self.cluster_router: ClusterRouter | None = None  # the broker's router while in a cluster
         # the client event history (runtime/events.py), taken by the admin `events` op; None: not recorded
         self.history = EventHistory(event_history) if event_history > 0 else None
         self.broker.history = self.history
@@ -254,6 +272,9 @@ class TenantRuntime:
                             event,
                             " ".join(f"{k}={v}" for k, v in fields),
                         )
+                case Forward() | RouteChanged() | ClientClaimed() | RetainedChanged():
+                    if self.cluster is not None:
+                        self.cluster.perform(self.tenant_id, action)
                 case _:
                     assert_never(action)
         if waiting:

@@ -1,0 +1,202 @@
+"""ClusterRouter: one node's `Router` in a cluster of nodes that share one tenant's subscribers.
+
+Owns the cluster route table (EMQX's design: topic filter -> the nodes with at least one local
+subscriber of it, a `SubscriptionTrie` whose "client ids" are node names, this node included), the
+announcements of this node's filters (`RouteChanged` when the first local subscriber of a filter
+appears and when the last goes), the choice of the node that takes a shared-group message, and
+`deliver_remote`, the receiving side of a `Forward`. Transport (NATS) is the runtime's
+(`runtime/cluster/`).
+
+Rules:
+- A message goes to each interested remote node at most once (one `Forward`), whatever number of its
+  filters match: the receiving node routes through its own trie, which merges per client, so
+  overlapping filters give one delivery per client as on one node. `deliver_remote` never forwards.
+- A shared group `$share/g/f` gets one member cluster-wide per message: the publishing node picks one
+  node among those with members (itself included), and only that node picks a local member.
+- A retained PUBLISH goes to every known node (not only interested ones), so each node's retained
+  store has it, and a `RetainedChanged` asks the runtime to keep it for nodes that join later.
+- Table updates are idempotent (a node's filter is in the table or not): replaying a node's full
+  table after a reconnect never makes a message go twice to one node.
+"""
+
+from collections.abc import Iterable
+
+from mqttcloud.broker.actions import Action, ClientClaimed, Forward, RetainedChanged, RouteChanged
+from mqttcloud.broker.delivery import Out
+from mqttcloud.broker.message import Message
+from mqttcloud.broker.routing import GroupKey, LocalRouter
+from mqttcloud.broker.subscriptions import SharedGroup, Subscription, SubscriptionTrie
+
+#: Topics whose targets (nodes, shared groups) are cached per route-table generation.
+MAX_TARGETS = 4096
+
+_Targets = tuple[frozenset[str], list[SharedGroup]]
+
+
+class ClusterRouter:
+    """Routes through the local router and forwards to the other nodes that want the message."""
+
+    def __init__(self, local: LocalRouter, node: str) -> None:
+        self.local = local
+        self.node = node
+        self.table = SubscriptionTrie()  # Subscription(clientid=node name, topic_filter=filter)
+        self.counts: dict[str, int] = {}  # filter as subscribed -> local subscriptions of it
+        self.nodes: set[str] = set()  # remote nodes known alive
+        self._targets: dict[str, _Targets] = {}
+        self._targets_generation = -1
+        for sub in local.trie:  # restored sessions: their filters are this node's routes already
+            self._count_up(sub.topic_filter, Out())
+
+    # --- Router ----------------------------------------------------------------------------------
+
+    def add(self, sub: Subscription, out: Out) -> bool:
+        is_new = self.local.add(sub, out)
+        if is_new:
+            self._count_up(sub.topic_filter, out)
+        return is_new
+
+    def remove(self, clientid: str, topic_filter: str, out: Out) -> bool:
+        if not self.local.remove(clientid, topic_filter, out):
+            return False
+        left = self.counts[topic_filter] - 1
+        if left:
+            self.counts[topic_filter] = left
+        else:
+            del self.counts[topic_filter]
+            self.table.remove(self.node, topic_filter)
+            out.actions.append(RouteChanged(topic_filter, added=False))
+        return True
+
+    def retained_match(self, topic_filter: str, now: float) -> list[Message]:
+        return self.local.retained_match(topic_filter, now)
+
+    def route(self, msg: Message, now: float, out: Out) -> int:
+        """Deliver here when this node is interested, and forward once to every other node that is."""
+        if not self.nodes:  # alone in the cluster: the local router's answer
+            matched = self.local.route(msg, now, out)
+            if msg.retain:
+                out.actions.append(RetainedChanged(msg))
+            return matched
+        nodes, groups = self._match(msg.topic)
+        picks: dict[str, list[GroupKey]] = {}
+        for group in groups:
+            sub = group.pick(self._is_alive)
+            if sub is not None:
+                picks.setdefault(sub.clientid, []).append((group.name, group.topic_filter))
+        me = self.node
+        local_groups = frozenset(picks.get(me, ())) if groups else None
+        remote = self.nodes if msg.retain else (nodes | picks.keys())
+        matched = 0
+        if me in nodes or me in picks or msg.retain or not remote - {me}:
+            matched = self.local.route(msg, now, out, local_groups)
+        else:
+            tap = self.local.broker.tap
+            if tap is not None:
+                tap.offer(msg)
+        actions = out.actions
+        for node in remote:
+            if node != me:
+                actions.append(Forward(node, msg, tuple(picks.get(node, ()))))
+                matched += 1
+        if msg.retain:
+            actions.append(RetainedChanged(msg))
+        return matched
+
+    # --- Claims (`lifecycle.Claims`) --------------------------------------------------------------
+
+    def claimed(self, clientid: str, now: float, out: Out) -> None:
+        out.actions.append(ClientClaimed(clientid, now))
+
+    # --- the receiving side ----------------------------------------------------------------------
+
+    def deliver_remote(self, msg: Message, groups: Iterable[GroupKey], now: float) -> list[Action]:
+        """A message another node published and forwarded here: route it locally, never onwards."""
+        out = Out()
+        self.local.route(msg, now, out, frozenset(groups), tap=False)
+        return out.result()
+
+    # --- the route table -------------------------------------------------------------------------
+
+    def local_filters(self) -> list[str]:
+        """This node's routes: every filter with at least one local subscriber (the full table)."""
+        return list(self.counts)
+
+    def node_seen(self, node: str) -> bool:
+        """A node is alive (heartbeat or announcement); True when it was not known."""
+        if node == self.node or node in self.nodes:
+            return False
+        self.nodes.add(node)
+        return True
+
+    def routes_added(self, node: str, filters: Iterable[str]) -> None:
+        if node == self.node:
+            return
+        self.node_seen(node)
+        for flt in filters:
+            self.table.add(Subscription(node, flt, 0))
+
+    def routes_removed(self, node: str, filters: Iterable[str]) -> None:
+        if node == self.node:
+            return
+        for flt in filters:
+            self.table.remove(node, flt)
+
+    def routes_replaced(self, node: str, filters: Iterable[str]) -> None:
+        """A node's full table (on join, after a reconnect): what it no longer has goes."""
+        if node == self.node:
+            return
+        wanted = set(filters)
+        stale = [
+            sub.topic_filter for sub in self.table if sub.clientid == node and sub.topic_filter not in wanted
+        ]
+        self.routes_removed(node, stale)
+        self.routes_added(node, wanted)
+
+    def node_down(self, node: str) -> None:
+        """A node left or fell silent: its routes go (its sessions are another matter)."""
+        self.nodes.discard(node)
+        self.routes_removed(node, [sub.topic_filter for sub in self.table if sub.clientid == node])
+
+    def remote_routes(self) -> dict[str, set[str]]:
+        """Filters per remote node, as this node knows them."""
+        routes: dict[str, set[str]] = {}
+        for sub in self.table:
+            if sub.clientid != self.node:
+                routes.setdefault(sub.clientid, set()).add(sub.topic_filter)
+        return routes
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _count_up(self, topic_filter: str, out: Out) -> None:
+        n = self.counts.get(topic_filter, 0)
+        self.counts[topic_filter] = n + 1
+        if n == 0:
+            self.table.add(Subscription(self.node, topic_filter, 0))
+            out.actions.append(RouteChanged(topic_filter, added=True))
+
+    def _is_alive(self, node: str) -> bool:
+        return node == self.node or node in self.nodes
+
+    def _match(self, topic: str) -> _Targets:
+        """Nodes with a plain subscriber of `topic`, and the shared groups (members: nodes) it matches."""
+        table = self.table
+        cache = self._targets
+        if self._targets_generation != table.generation:
+            cache.clear()
+            self._targets_generation = table.generation
+        found = cache.get(topic)
+        if found is None:
+            subs, groups = table.match(topic)
+            if len(cache) >= MAX_TARGETS:
+                cache.clear()
+            found = cache[topic] = (frozenset(s.clientid for s in subs), groups)
+        return found
+
+
+def join(broker_router: LocalRouter, node: str) -> ClusterRouter:
+    """Put a `ClusterRouter` in front of a broker's local router (after `restore`, before clients)."""
+    router = ClusterRouter(broker_router, node)
+    broker = broker_router.broker
+    broker.router = router
+    broker.claims = router
+    return router
