@@ -4,9 +4,13 @@
     mqttcloud broker --listen tcp://127.0.0.1:1883 [--listen ws://127.0.0.1:8083/mqtt ...]
                      [--cert F --key F [--cafile F]] [--allow-anonymous] [--data-dir DIR]
                      [--admin-port N] [--admin-token T] [--ready-file F] [--log-level L]
+                     [--cluster nats://HOST:PORT [--node-name NAME]]
 
 Flags build a one-tenant spec (tenant "default"); URL schemes: tcp/mqtt, ws, tls/ssl/mqtts, wss. Port 0
 binds an ephemeral port (read it back from the ready file). `--cafile` turns on two-way TLS.
+`--cluster` joins the cluster named by `--broker-id` through that NATS server (`runtime/cluster`); the
+listeners then bind with SO_REUSEPORT, so nodes of one machine can share ports. `--node-name` must be
+unique in the cluster (default `mqttcloud-<random>@127.0.0.1`).
 
 Exit codes: 0 after a clean shutdown, 1 when the broker cannot start (bad spec, port in use), 2 on usage
 errors.
@@ -136,8 +140,18 @@ def spec_from_flags(ns: argparse.Namespace) -> contracts.BrokerSpec:
             ca_pem=Path(ns.cafile).read_text() if ns.cafile else None,
         )
     token = ns.admin_token or secrets.token_urlsafe(24)
+    cluster: contracts.ClusterSpec | None = None
+    if ns.cluster:
+        if urlsplit(ns.cluster).scheme not in ("nats", "tls"):
+            raise UsageError(f"bad --cluster URL {ns.cluster!r} (want nats://HOST:PORT)")
+        cluster = contracts.ClusterSpec(nats_url=ns.cluster, name=ns.broker_id, node_timeout=ns.node_timeout)
+    elif ns.node_name:
+        raise UsageError("--node-name needs --cluster")
+    node_name = ns.node_name or (f"mqttcloud-{secrets.token_hex(4)}@127.0.0.1" if cluster else None)
     return contracts.BrokerSpec(
         broker_id=ns.broker_id,
+        **({"node_name": node_name} if node_name else {}),
+        cluster=cluster,
         data_dir=str(data_dir),
         ready_file=str(Path(ns.ready_file).resolve()) if ns.ready_file else str(data_dir / "ready.json"),
         admin=contracts.AdminSpec(port=ns.admin_port, token=token),
@@ -165,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ready-file", help="where to write the ReadyFile (default DATA_DIR/ready.json)")
     p.add_argument("--broker-id", default="default", help="broker id reported by ping")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    p.add_argument("--cluster", help="join the cluster `--broker-id` through NATS (nats://HOST:PORT)")
+    p.add_argument("--node-name", help="this node's name in the cluster (unique; default: random)")
+    p.add_argument(
+        "--node-timeout", type=float, default=10.0, help="seconds of silence before a node is dropped"
+    )
     return p
 
 

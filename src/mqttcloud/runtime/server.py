@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mqttcloud import contracts
 from mqttcloud.runtime.admin import AdminServer
@@ -27,6 +28,9 @@ from mqttcloud.runtime.connection import Hub
 from mqttcloud.runtime.listeners import Listeners, shares_ports
 from mqttcloud.runtime.store import Entry, Store
 from mqttcloud.runtime.tenants import TenantRegistry, TenantRuntime
+
+if TYPE_CHECKING:
+    from mqttcloud.runtime.cluster.link import ClusterLink
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,11 @@ class BrokerServer:
         self.store = Store.open(Path(spec.data_dir) / "store")
         self.listeners = Listeners(self.hub, self.registry, reuse_port=shares_ports(spec))
         self.admin = AdminServer(self)
+        self.cluster: ClusterLink | None = None
+        if spec.cluster is not None:
+            from mqttcloud.runtime.cluster import link  # noqa: PLC0415  (nats-py only for clusters)
+
+            self.cluster = link.ClusterLink(spec.cluster, spec.node_name, self.registry)
         self.auth_executor = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="auth")
         self._apply_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
@@ -84,6 +93,8 @@ class BrokerServer:
             log.warning("durable log has records for unknown tenant %s; they are dropped", orphan)
         self.registry.rebuild_sni()
         self.store.snapshot_source = self._snapshot
+        if self.cluster is not None:  # routes and the cluster's retained messages before any client
+            await self.cluster.start()
         await self.listeners.apply(self.spec.listeners, self.spec.tls)
         await self.admin.start(self.spec.admin.host, self.spec.admin.port)
         for tenant in self.registry.by_id.values():
@@ -102,6 +113,8 @@ class BrokerServer:
             trace_dir=Path(self.spec.data_dir) / "trace" / spec.tenant_id,
         )
         self.registry.by_id[spec.tenant_id] = tenant
+        if self.cluster is not None:
+            self.cluster.attach(tenant)
         return tenant
 
     def _snapshot(self) -> Iterator[Entry]:
@@ -203,6 +216,8 @@ class BrokerServer:
             if tenant.traces is not None:
                 tenant.traces.close()
         await self.admin.close()
+        if self.cluster is not None:
+            await self.cluster.close()
         await self.store.close()
         self.auth_executor.shutdown(wait=False, cancel_futures=True)
         remove_ready_file(self.spec.ready_file)

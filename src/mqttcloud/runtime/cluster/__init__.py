@@ -1,0 +1,1 @@
+"""Cluster nodes joined through NATS: the wire format (`codec`) and the link (`link`)."""

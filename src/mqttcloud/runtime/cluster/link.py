@@ -1,0 +1,377 @@
+"""ClusterLink: this node's one NATS connection, carrying the cluster actions of every tenant.
+
+Subjects live under `mqc.<cluster>.` (`ClusterSpec.name`; node names are hex-encoded as subject
+tokens): `fwd.<node>` is a node's inbox of forward batches (`codec`), `routes` carries route-table
+changes and full tables, `hello` asks every node for its full table, `hb` carries heartbeats, `claim`
+announces a client id that connected somewhere. Retained messages are also kept in the JetStream
+key-value bucket `mqc_<cluster>_retained`, which a node reads when it starts.
+
+Rules this module must not break:
+- Sending never blocks the broker: cluster actions are queued by `perform` and published by one pump
+  task, once per loop iteration, so forwards to one node share one NATS message per iteration.
+- While NATS is away, local traffic goes on: forwards, route changes and claims are dropped (counted),
+  retained messages wait for the key-value store; on every (re)connect the node says `hello` and
+  publishes its full table, and every node answers with its own. Tables are replaced, never added to,
+  so a resync never makes a message go twice to one node (`broker.cluster`).
+- A node silent for `ClusterSpec.node_timeout` is dropped from every tenant's route table.
+- Every task has an owner: `start` creates them, `close` cancels and awaits them.
+"""
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js.kv import KeyValue
+
+from mqttcloud import contracts
+from mqttcloud.broker.actions import ClientClaimed, ClusterAction, Forward, RetainedChanged, RouteChanged
+from mqttcloud.broker.cluster import ClusterRouter, join
+from mqttcloud.broker.delivery import Out
+from mqttcloud.runtime.cluster.codec import decode_frames, decode_message, encode_frame, encode_message
+
+if TYPE_CHECKING:
+    from mqttcloud.runtime.tenants import TenantRegistry, TenantRuntime
+
+log = logging.getLogger(__name__)
+
+#: Seconds the first connection (and the retained store's read) may take before the node starts alone.
+START_TIMEOUT = 3.0
+#: Seconds between reconnect attempts while NATS is away.
+RECONNECT_WAIT = 0.5
+
+
+def token(name: str) -> str:
+    """A name as one NATS subject token (no dots, spaces or wildcards)."""
+    return name.encode().hex()
+
+
+def _retained_key(tenant: str, topic: str) -> str:
+    return base64.urlsafe_b64encode(f"{tenant}\x00{topic}".encode()).decode().rstrip("=")
+
+
+def _key_owner(key: str) -> tuple[str, str]:
+    tenant, _, topic = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4)).decode().partition("\x00")
+    return tenant, topic
+
+
+class ClusterLink:
+    """One node's membership in the cluster `spec.name`."""
+
+    def __init__(self, spec: contracts.ClusterSpec, node: str, registry: "TenantRegistry") -> None:
+        self.spec = spec
+        self.node = node
+        self.registry = registry
+        prefix = f"mqc.{token(spec.name)}"
+        self.subject_routes = f"{prefix}.routes"
+        self.subject_hello = f"{prefix}.hello"
+        self.subject_hb = f"{prefix}.hb"
+        self.subject_claim = f"{prefix}.claim"
+        self.subject_fwd = f"{prefix}.fwd."
+        self.inbox = self.subject_fwd + token(node)
+        self.bucket = (
+            "mqc_" + "".join(c if c.isalnum() or c in "-_" else "_" for c in spec.name) + "_retained"
+        )
+        self.heartbeat_interval = min(1.0, spec.node_timeout / 4)
+        self.nc: NatsClient | None = None
+        self.kv: KeyValue | None = None
+        self.last_seen: dict[str, float] = {}  # remote node -> when it was last heard from
+        self.dropped = 0  # cluster actions dropped while NATS was away
+        self._forwards: dict[str, list[bytes]] = {}
+        self._route_ops: list[tuple[str, bool, str]] = []
+        self._claims: list[tuple[str, str, float]] = []
+        self._retained: dict[tuple[str, str], bytes | None] = {}  # KV writes to do (None: delete)
+        self._resync = False  # say hello and publish the full table
+        self._send_table = False  # publish the full table
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- tenants ---------------------------------------------------------------------------------
+
+    def attach(self, tenant: "TenantRuntime") -> ClusterRouter:
+        """Put the tenant's broker behind a cluster router that this link carries."""
+        router = join(tenant.broker.local_router, self.node)
+        for node in self.last_seen:
+            router.node_seen(node)
+        tenant.cluster = self
+        tenant.cluster_router = router
+        self._send_table = True
+        self._wake.set()
+        return router
+
+    def _routers(self) -> dict[str, ClusterRouter]:
+        return {
+            tid: t.cluster_router for tid, t in self.registry.by_id.items() if t.cluster_router is not None
+        }
+
+    def perform(self, tenant_id: str, action: ClusterAction) -> None:
+        """Queue one cluster action of a tenant's batch; the pump publishes it this loop iteration."""
+        match action:
+            case Forward(node=node, message=msg, groups=groups):
+                self._forwards.setdefault(node, []).append(encode_frame(tenant_id, groups, msg))
+            case RouteChanged(topic_filter=flt, added=added):
+                self._route_ops.append((tenant_id, added, flt))
+            case ClientClaimed(clientid=clientid, at=at):
+                self._claims.append((tenant_id, clientid, at))
+            case RetainedChanged(message=msg):
+                self._retained[(tenant_id, msg.topic)] = encode_message(msg) if msg.payload else None
+        self._wake.set()
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect (or keep trying in the background) and read the retained store, within START_TIMEOUT."""
+        try:
+            async with asyncio.timeout(START_TIMEOUT):
+                await self._connect()
+                await self._load_retained()
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
+            log.warning("cluster %s: NATS at %s not reachable (%s); serving alone until it is",
+                        self.spec.name, self.spec.nats_url, exc)  # fmt: skip
+        self._tasks = [
+            asyncio.create_task(self._pump(), name="cluster-pump"),
+            asyncio.create_task(self._heartbeat(), name="cluster-heartbeat"),
+        ]
+        if self.nc is None:
+            self._tasks.append(asyncio.create_task(self._connect_later(), name="cluster-connect"))
+
+    async def _connect(self) -> None:
+        nc = NatsClient()
+        await nc.connect(
+            servers=[self.spec.nats_url],
+            name=f"mqttcloud {self.node}",
+            no_echo=True,  # a node never hears itself
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=RECONNECT_WAIT,  # type: ignore[arg-type]  # nats-py annotates int, sleeps a float
+            connect_timeout=2,
+            disconnected_cb=self._disconnected,
+            reconnected_cb=self._reconnected,
+            error_cb=self._error,
+        )
+        await nc.subscribe(self.inbox, cb=self._on_forward)
+        await nc.subscribe(self.subject_routes, cb=self._on_routes)
+        await nc.subscribe(self.subject_hello, cb=self._on_hello)
+        await nc.subscribe(self.subject_hb, cb=self._on_heartbeat)
+        await nc.subscribe(self.subject_claim, cb=self._on_claim)
+        self.nc = nc
+        log.info("cluster %s: node %s joined through %s", self.spec.name, self.node, self.spec.nats_url)
+        self._resync = True
+        self._wake.set()
+
+    async def _connect_later(self) -> None:
+        while self.nc is None:
+            await asyncio.sleep(RECONNECT_WAIT)
+            try:
+                await self._connect()
+                await self._load_retained()
+            except (TimeoutError, OSError, nats.errors.Error):
+                continue
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self.nc is not None:
+            with contextlib.suppress(Exception):  # closing a link that is already broken
+                await self.nc.close()
+
+    @property
+    def connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
+    async def _disconnected(self) -> None:
+        log.warning("cluster %s: NATS connection lost; serving local traffic", self.spec.name)
+
+    async def _reconnected(self) -> None:
+        log.info("cluster %s: NATS connection back; resynchronising", self.spec.name)
+        self._resync = True
+        self._wake.set()
+
+    async def _error(self, exc: Exception) -> None:
+        log.debug("cluster %s: NATS: %s", self.spec.name, exc)
+
+    # --- retained store --------------------------------------------------------------------------
+
+    async def _load_retained(self) -> None:
+        """Read the cluster's retained messages into every tenant (the stored message wins if newer)."""
+        assert self.nc is not None
+        js = self.nc.jetstream()
+        try:
+            self.kv = await js.key_value(self.bucket)
+        except nats.js.errors.BucketNotFoundError:
+            self.kv = await js.create_key_value(bucket=self.bucket, history=1)
+        try:
+            keys = await self.kv.keys()
+        except nats.js.errors.NoKeysError:
+            return
+        now = time.time()
+        loaded = 0
+        for key in keys:
+            try:
+                tenant_id, _topic = _key_owner(key)
+                entry = await self.kv.get(key)
+                msg = decode_message(entry.value or b"")
+            except (ValueError, binascii.Error, nats.js.errors.KeyNotFoundError):
+                continue
+            tenant = self.registry.by_id.get(contracts.TenantId(tenant_id))
+            if tenant is None or msg.is_expired(now):
+                continue
+            local = tenant.broker.retained.get(msg.topic)
+            if local is None or local.timestamp <= msg.timestamp:
+                out = Out()
+                tenant.broker.local_router.store_retained(msg, out)
+                tenant.perform(out.result())
+                loaded += 1
+        log.info("cluster %s: %d retained messages from the cluster store", self.spec.name, loaded)
+
+    # --- sending ---------------------------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._send_queued()
+            except Exception:  # a broken link must not stop the pump; NATS reconnects on its own
+                log.exception("cluster %s: sending failed", self.spec.name)
+
+    async def _send_queued(self) -> None:
+        forwards, self._forwards = self._forwards, {}
+        ops, self._route_ops = self._route_ops, []
+        claims, self._claims = self._claims, []
+        nc = self.nc
+        if nc is None or not nc.is_connected:
+            self.dropped += sum(map(len, forwards.values())) + len(ops) + len(claims)
+            return
+        if self._resync:
+            self._resync = self._send_table = False
+            ops = []  # the full table says it all
+            await nc.publish(self.subject_hello, self._json({}))
+            await self._publish_table(nc)
+        elif self._send_table:
+            self._send_table = False
+            ops = []
+            await self._publish_table(nc)
+        for node, frames in forwards.items():
+            await nc.publish(self.subject_fwd + token(node), b"".join(frames))
+        if ops:
+            await nc.publish(self.subject_routes, self._json({"ops": [[t, a, f] for t, a, f in ops]}))
+        for tenant_id, clientid, at in claims:
+            await nc.publish(
+                self.subject_claim, self._json({"tenant": tenant_id, "clientid": clientid, "at": at})
+            )
+        if self._retained and self.kv is not None:
+            retained, self._retained = self._retained, {}
+            for (tenant_id, topic), value in retained.items():
+                key = _retained_key(tenant_id, topic)
+                if value is None:
+                    await self.kv.delete(key)
+                else:
+                    await self.kv.put(key, value)
+
+    async def _publish_table(self, nc: NatsClient) -> None:
+        full = {tid: router.local_filters() for tid, router in self._routers().items()}
+        await nc.publish(self.subject_routes, self._json({"full": full}))
+
+    def _json(self, body: dict[str, Any]) -> bytes:
+        return json.dumps({"node": self.node, **body}).encode()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            nc = self.nc
+            if nc is not None and nc.is_connected:
+                with contextlib.suppress(nats.errors.Error):
+                    await nc.publish(self.subject_hb, self._json({}))
+            self._expire(time.monotonic())
+
+    def _expire(self, now: float) -> None:
+        for node, seen in list(self.last_seen.items()):
+            if now - seen > self.spec.node_timeout:
+                log.warning("cluster %s: node %s silent for %.1f s; dropping its routes",
+                            self.spec.name, node, now - seen)  # fmt: skip
+                del self.last_seen[node]
+                for router in self._routers().values():
+                    router.node_down(node)
+
+    # --- receiving -------------------------------------------------------------------------------
+
+    def _seen(self, node: str) -> None:
+        """`node` spoke: a node not known (new, or back after being dropped) gets our table and ours its."""
+        is_new = node not in self.last_seen
+        self.last_seen[node] = time.monotonic()
+        if is_new:
+            for router in self._routers().values():
+                router.node_seen(node)
+            self._resync = True
+            self._wake.set()
+
+    def _parse(self, msg: Msg) -> dict[str, Any] | None:
+        try:
+            body = json.loads(msg.data)
+        except ValueError:
+            return None
+        if not isinstance(body, dict) or not isinstance(body.get("node"), str) or body["node"] == self.node:
+            return None
+        self._seen(body["node"])
+        return body
+
+    async def _on_forward(self, msg: Msg) -> None:
+        try:
+            frames = decode_frames(msg.data)
+        except ValueError as exc:
+            log.warning("cluster %s: undecodable forward batch dropped: %s", self.spec.name, exc)
+            return
+        now = time.time()
+        by_id = self.registry.by_id
+        for tenant_id, groups, message in frames:
+            tenant = by_id.get(contracts.TenantId(tenant_id))
+            if tenant is not None and tenant.cluster_router is not None:
+                tenant.perform(tenant.cluster_router.deliver_remote(message, groups, now))
+
+    async def _on_routes(self, msg: Msg) -> None:
+        body = self._parse(msg)
+        if body is None:
+            return
+        node: str = body["node"]
+        routers = self._routers()
+        full = body.get("full")
+        if isinstance(full, dict):
+            for tenant_id, router in routers.items():
+                filters = full.get(tenant_id, [])
+                router.routes_replaced(node, [f for f in filters if isinstance(f, str)])
+        for op in body.get("ops", ()):
+            if isinstance(op, list) and len(op) == 3 and isinstance(op[2], str):
+                target = routers.get(op[0])
+                if target is not None:
+                    (target.routes_added if op[1] else target.routes_removed)(node, [op[2]])
+
+    async def _on_hello(self, msg: Msg) -> None:
+        if self._parse(msg) is not None:
+            self._send_table = True
+            self._wake.set()
+
+    async def _on_heartbeat(self, msg: Msg) -> None:
+        self._parse(msg)
+
+    async def _on_claim(self, msg: Msg) -> None:
+        body = self._parse(msg)
+        if body is None:
+            return
+        tenant = self.registry.by_id.get(contracts.TenantId(str(body.get("tenant"))))
+        clientid, at = body.get("clientid"), body.get("at")
+        if tenant is not None and isinstance(clientid, str) and isinstance(at, int | float):
+            tenant.perform(tenant.broker.release(clientid, float(at), time.time()))

@@ -1,0 +1,87 @@
+"""paho-mqtt clients for cluster tests: network loop in a thread, messages and disconnects recorded."""
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+
+class Paho:
+    def __init__(self, port: int, client_id: str, *, version: int = 5, clean: bool = True) -> None:
+        protocol = mqtt.MQTTv5 if version == 5 else mqtt.MQTTv311
+        kw = {} if version == 5 else {"clean_session": clean}
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol, **kw)  # type: ignore[arg-type]  # paho's overloads
+        self.messages: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self.disconnects: list[int] = []
+        self.connected = threading.Event()
+        self.gone = threading.Event()
+        self.client.on_message = lambda _c, _u, m: self.messages.put(m)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.connect("127.0.0.1", port, keepalive=30)
+        self.client.loop_start()
+        assert self.connected.wait(10), f"{client_id}: no CONNACK"
+
+    def _on_connect(self, _c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: object) -> None:
+        self.connected.set()
+
+    def _on_disconnect(
+        self, _c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: Properties | None
+    ) -> None:
+        self.disconnects.append(rc.value)
+        self.gone.set()
+
+    def subscribe(self, topic_filter: str, qos: int = 0) -> None:
+        done = threading.Event()
+        self.client.on_subscribe = lambda *_a: done.set()
+        self.client.subscribe(topic_filter, qos)
+        assert done.wait(10), "no SUBACK"
+
+    def publish(self, topic: str, payload: bytes = b"x", qos: int = 0, retain: bool = False) -> None:
+        info = self.client.publish(topic, payload, qos, retain)
+        if qos:
+            info.wait_for_publish(10)
+
+    def take(self, timeout: float = 5.0) -> mqtt.MQTTMessage:
+        return self.messages.get(timeout=timeout)
+
+    def drain(self, settle: float = 1.0) -> list[mqtt.MQTTMessage]:
+        """Everything received until nothing arrives for `settle` seconds."""
+        got: list[mqtt.MQTTMessage] = []
+        while True:
+            try:
+                got.append(self.messages.get(timeout=settle))
+            except queue.Empty:
+                return got
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_routed(pub: Paho, subs: list[Paho], topic: str, timeout: float = 10.0) -> None:
+    """Publish probes on `topic` until every subscriber got one (routes have spread), then drain all."""
+    deadline = time.monotonic() + timeout
+    waiting = list(subs)
+    while waiting and time.monotonic() < deadline:
+        pub.publish(topic, b"probe")
+        time.sleep(0.1)
+        waiting = [s for s in waiting if s.messages.empty()]
+    if waiting:
+        raise AssertionError(f"no route for {topic}")
+    for s in subs:
+        s.drain(0.5)

@@ -1,0 +1,115 @@
+"""Three broker nodes joined through a real nats-server, paho clients on different nodes (issue #12)."""
+
+import time
+from collections.abc import Callable
+
+from tests.integration.cluster.clients import Paho, eventually, wait_routed
+from tests.integration.cluster.conftest import NODE_TIMEOUT, Nats, Node
+
+Start = Callable[[int], list[Node]]
+
+
+def test_publish_on_a_reaches_b_and_c_at_their_qos(cluster: Start) -> None:
+    a, b, c = cluster(3)
+    sb, sc = Paho(b.port, "sb"), Paho(c.port, "sc")
+    sb.subscribe("t/#", qos=1)
+    sc.subscribe("t/+", qos=0)
+    pub = Paho(a.port, "pub")
+    wait_routed(pub, [sb, sc], "t/probe")
+    pub.publish("t/1", b"hello", qos=1)
+    got_b, got_c = sb.take(), sc.take()
+    assert (got_b.payload, got_b.qos) == (b"hello", 1)
+    assert (got_c.payload, got_c.qos) == (b"hello", 0)
+
+
+def test_overlapping_filters_on_one_client_give_one_delivery(cluster: Start) -> None:
+    a, b, _c = cluster(3)
+    sub = Paho(b.port, "over")
+    for flt in ("o/#", "o/+", "o/1"):
+        sub.subscribe(flt, qos=1)
+    pub = Paho(a.port, "opub")
+    wait_routed(pub, [sub], "o/1")
+    for i in range(20):
+        pub.publish("o/1", str(i).encode(), qos=1)
+    got = sub.drain()
+    assert [m.payload for m in got] == [str(i).encode() for i in range(20)]
+
+
+def test_shared_subscription_delivers_each_message_once_cluster_wide(cluster: Start) -> None:
+    nodes = cluster(3)
+    members = [Paho(node.port, f"m{i}{j}") for i, node in enumerate(nodes) for j in range(2)]
+    for m in members:
+        m.subscribe("$share/g/job/+", qos=1)
+    pub = Paho(nodes[0].port, "jpub")
+    time.sleep(1.5)  # routes spread (no probe: a probe would land on one member)
+    for i in range(100):
+        pub.publish(f"job/{i}", str(i).encode(), qos=1)
+    got = [m.payload for member in members for m in member.drain()]
+    assert sorted(got) == sorted(str(i).encode() for i in range(100))
+    assert sum(1 for member in members if member.drain(0.1) == []) == len(members)  # nothing late
+
+
+def test_retained_on_a_is_seen_on_c_and_by_a_node_started_later(cluster: Start) -> None:
+    a, _b, c = cluster(3)
+    Paho(a.port, "rpub").publish("r/state", b"on", qos=1, retain=True)
+    eventually(lambda: _retained(c, "r/#", "rs1") == b"on", what="retained on c")
+    [d] = cluster(1)
+    assert _retained(d, "r/#", "rs2") == b"on"
+
+
+def _retained(node: Node, flt: str, clientid: str) -> bytes | None:
+    sub = Paho(node.port, clientid)
+    sub.subscribe(flt)
+    got = sub.drain(0.5)
+    sub.close()
+    return bytes(got[0].payload) if got else None
+
+
+def test_same_client_id_on_b_kicks_it_on_a_with_0x8e(cluster: Start) -> None:
+    a, b, _c = cluster(3)
+    old = Paho(a.port, "dev-1")
+    time.sleep(0.1)
+    new = Paho(b.port, "dev-1")
+    assert old.gone.wait(5)
+    assert old.disconnects[0] == 0x8E
+    assert not new.gone.is_set()
+
+
+def test_kill9_of_a_node_keeps_the_others_routing_and_drops_its_routes(cluster: Start) -> None:
+    a, b, c = cluster(3)
+    sb, sc = Paho(b.port, "ksb"), Paho(c.port, "ksc")
+    sb.subscribe("k/#", qos=1)
+    sc.subscribe("k/#", qos=1)
+    pub = Paho(a.port, "kpub")
+    wait_routed(pub, [sb, sc], "k/probe")
+    c.kill9()
+    for i in range(10):
+        pub.publish("k/1", str(i).encode(), qos=1)
+    assert [m.payload for m in sb.drain()] == [str(i).encode() for i in range(10)]
+    time.sleep(NODE_TIMEOUT + 2)  # a drops c's routes: no more forwards to a dead inbox
+    a_log = a.stderr()
+    assert "node n2 silent" in a_log, a_log[-2000:]
+
+
+def test_nats_restart_keeps_local_traffic_and_resumes_without_duplicates(cluster: Start, nats: Nats) -> None:
+    a, b, _c = cluster(3)
+    local_sub = Paho(a.port, "lsub")
+    remote_sub = Paho(b.port, "rsub")
+    local_sub.subscribe("n/#", qos=1)
+    remote_sub.subscribe("n/#", qos=1)
+    pub = Paho(a.port, "npub")
+    wait_routed(pub, [remote_sub, local_sub], "n/probe")
+    nats.stop()
+    time.sleep(0.5)
+    for i in range(10):
+        pub.publish("n/out", str(i).encode(), qos=1)
+    assert [m.payload for m in local_sub.drain()] == [str(i).encode() for i in range(10)]
+    nats.start()
+    wait_routed(pub, [remote_sub, local_sub], "n/probe", timeout=20)
+    for i in range(50):
+        pub.publish("n/back", str(i).encode(), qos=1)
+    time.sleep(1.0)
+    got_remote = [m.payload for m in remote_sub.drain() if m.topic == "n/back"]
+    got_local = [m.payload for m in local_sub.drain() if m.topic == "n/back"]
+    assert got_remote == [str(i).encode() for i in range(50)]
+    assert got_local == [str(i).encode() for i in range(50)]
