@@ -4,9 +4,9 @@ Routers: the Platform API under `/public_api/v1` (OpenAPI at `/public_api/v1/ope
 Deployment API (`/api/v5`, `/api`), the Serverless CA download and the console (`/console`); in front of
 them, the measured fast path for cached `GET /public_api/v1/deployments/{id}` (deployments/fast_path.py);
 around everything, the audit log of every write (audit/) and the request metrics of `/metrics` (health/).
-The lifespan migrates the database, starts the broker supervisor and brings every desired-running
-deployment back; on shutdown it stops the brokers (their desired state stays in the database) and closes
-the database.
+The lifespan migrates the database, starts the broker supervisor and the monitoring sampler
+(monitoring/sampler.py) and brings every desired-running deployment back; on shutdown it stops the
+brokers (their desired state stays in the database) and closes the database.
 """
 
 import contextlib
@@ -35,6 +35,7 @@ from mqttcloud.control.deployments.fast_path import DeploymentReadFastPath
 from mqttcloud.control.deployments.lifecycle import BrokerRuntime, SupervisorLike
 from mqttcloud.control.deployments.routes import router as deployments_router
 from mqttcloud.control.errors import install_error_handlers
+from mqttcloud.control.monitoring.sampler import Sampler
 from mqttcloud.control.projects.routes import router as projects_router
 from mqttcloud.control.ratelimit import RateLimiter
 from mqttcloud.control.transport_security import StrictTransportSecurity
@@ -92,6 +93,10 @@ def create_app(
                         AlarmChecker(
                             runtime, db, settings.alarms, lambda: app.state.deployment_api_quotas
                         ) as alarm_checker,
+                        # A database passed in (tests) is one connection: no task shares it on its own clock.
+                        Sampler(runtime, db, interval=settings.monitor_interval)
+                        if owns_database
+                        else contextlib.nullcontext(),
                     ):
                         runtime.attach(supervisor)
                         app.state.alarm_checker = alarm_checker

@@ -21,6 +21,8 @@ Environment variables:
     MQTTCLOUD_AUDIT_LOG            "on" (default) or "off": record writes in the audit log (control/audit/)
     MQTTCLOUD_AUDIT_RETENTION_DAYS days audit log entries are kept (default 90)
     MQTTCLOUD_ALARM_*              alarm webhook and thresholds (see control/alarms/settings.py)
+    MQTTCLOUD_MONITOR_INTERVAL     seconds between two samples of every running deployment's stats and
+                                   metrics, 1-60 (default 10; see control/monitoring/)
 """
 
 import ipaddress
@@ -65,6 +67,7 @@ class Settings:
     audit_log: bool = True  # record every write in the audit log
     audit_retention_days: int = 90
     alarms: AlarmSettings = field(default_factory=AlarmSettings)  # MQTTCLOUD_ALARM_* (alarms/settings.py)
+    monitor_interval: int = 10  # seconds between two monitoring samples (control/monitoring/sampler.py)
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -133,6 +136,8 @@ class Settings:
             values["audit_log"] = audit.lower() == "on"
         if (days := get("AUDIT_RETENTION_DAYS")) is not None:
             values["audit_retention_days"] = _parse_int("MQTTCLOUD_AUDIT_RETENTION_DAYS", days)
+        if (interval := get("MONITOR_INTERVAL")) is not None:
+            values["monitor_interval"] = _parse_int("MQTTCLOUD_MONITOR_INTERVAL", interval)
         settings = cls(**values)  # type: ignore[arg-type]  # values are built per field above
         settings = settings.with_overrides(**overrides)
         settings.validate()
@@ -152,6 +157,10 @@ class Settings:
         if self.audit_retention_days < 1:
             raise ConfigError(
                 f"MQTTCLOUD_AUDIT_RETENTION_DAYS must be at least 1, not {self.audit_retention_days}"
+            )
+        if not 1 <= self.monitor_interval <= 60:
+            raise ConfigError(
+                f"MQTTCLOUD_MONITOR_INTERVAL must be 1 to 60 seconds, not {self.monitor_interval}"
             )
 
 

@@ -23,6 +23,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
         deployment_pages,
         integration_pages,
         live_pages,
+        monitoring_pages,
         routes,
         shadow_pages,
         user_edit_pages,
@@ -41,6 +42,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
         user_edit_pages,
     ):
         app.include_router(module.router)
+    app.include_router(monitoring_pages.router)
     app.include_router(routes.entry_router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
 

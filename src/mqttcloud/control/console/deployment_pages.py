@@ -343,7 +343,6 @@ async def delete_deployment(
 ) -> Response:
     await deployment_form(request, page, session, deployment_id, require=require_lifecycle)
     await run(deployments.delete_deployment, session, deployment_id=deployment_id)
-    page.state.history.forget(deployment_id)
     await runtime.reconcile()
     return redirect(f"{PREFIX}/deployments")
 

@@ -1,12 +1,11 @@
-"""Console live view of a running deployment: connected clients (filter, page, kick), publish, charts.
+"""Console live view of a running deployment: connected clients (filter, page, kick), publish.
 
 Live data comes from the deployment's broker through the Deployment API's use cases (`clients`,
 `publish`, `metrics` services), exactly as `/api/v5/clients`, `/publish` and `/stats` get it; a
-stopped or not-yet-running deployment is shown as such instead of a table. Chart samples are taken when
-the chart page polls (`metrics_history.py`); kicking and publishing need `Role.may_edit_deployments`.
+stopped or not-yet-running deployment is shown as such instead of a table (charts: `monitoring_pages.py`);
+kicking and publishing need `Role.may_edit_deployments`.
 """
 
-import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,7 +13,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from mqttcloud.contracts import ClientFilter, ClientInfo
-from mqttcloud.control.console.metrics_history import Sample
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -29,7 +27,6 @@ from mqttcloud.control.console.sections import deployment_form, load_view, rende
 from mqttcloud.control.db import SessionDep
 from mqttcloud.control.deployment_api.auth import DeploymentContext, quotas_of
 from mqttcloud.control.deployment_api.clients import service as clients
-from mqttcloud.control.deployment_api.metrics import service as metrics_service
 from mqttcloud.control.deployment_api.publish import service as publishing
 from mqttcloud.control.deployment_api.target import Target
 from mqttcloud.control.deployments.lifecycle import BrokerRuntime
@@ -41,8 +38,6 @@ router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=Fa
 
 CLIENTS_PER_PAGE = 20
 PROTOCOL_VERSIONS = {3: "3.1", 4: "3.1.1", 5: "5.0"}
-# Gauges shown as numbers under the charts (EMQX `stats` names).
-CURRENT_STATS = ("connections.count", "subscriptions.count", "topics.count", "retained.count")
 MAX_PAYLOAD_CHARS = 256 * 1024
 
 
@@ -214,58 +209,3 @@ async def publish(
         else page.t("Published (message %s); no subscriber matched the topic.") % result.id
     )
     return _render_publish(page, view, form=values, result=message)
-
-
-# --------------------------------------------------------------------------------------------------
-# Charts
-# --------------------------------------------------------------------------------------------------
-
-
-@router.get("/deployments/{deployment_id}/metrics", response_class=HTMLResponse)
-async def metrics_page(deployment_id: str, page: LoggedIn, session: SessionDep) -> Response:
-    view = await load_view(session, page, deployment_id)
-    return render_section(page, view, "metrics.html", tab="metrics", window=page.state.history.window)
-
-
-@router.get("/deployments/{deployment_id}/metrics.json")
-async def metrics_json(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> JSONResponse:
-    """Take a sample if one is due (and the broker runs), then answer the last hour's points."""
-    view = await load_view(session, page, deployment_id)
-    history = page.state.history
-    now = time.time()
-    error = ""
-    stats: dict[str, int] | None = None
-    if history.is_due(deployment_id, now):
-        target = target_of(request, session, runtime, view)
-        try:
-            stats = await metrics_service.stats(target)
-            metrics = await metrics_service.metrics(target)
-        except ApiError as exc:
-            error = exc.message
-        else:
-            history.record(
-                deployment_id,
-                Sample(
-                    at=now,
-                    connections=stats.get("connections.count", 0),
-                    received=metrics.get("messages.received", 0),
-                    sent=metrics.get("messages.sent", 0),
-                ),
-            )
-    points = history.points(deployment_id, now)
-    current = {name: stats.get(name, 0) for name in CURRENT_STATS} if not error and stats else {}
-    return JSONResponse(
-        {
-            "now": now,
-            "window": history.window,
-            "error": page.t(error) if error else "",
-            "current": current,
-            "points": [
-                {"at": p.at, "connections": p.connections, "received": p.received_rate, "sent": p.sent_rate}
-                for p in points
-            ],
-        },
-        headers={"Cache-Control": "no-store"},
-    )

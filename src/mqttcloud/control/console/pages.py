@@ -30,7 +30,6 @@ from mqttcloud.control.accounts import sessions
 from mqttcloud.control.accounts.models import Account, Role
 from mqttcloud.control.config import Settings
 from mqttcloud.control.console import i18n
-from mqttcloud.control.console.metrics_history import MetricsHistory
 from mqttcloud.control.console.security import LOGIN_COOKIE, SESSION_COOKIE, LoginThrottle, Signer, SignInGate
 from mqttcloud.control.db import Database, end_request_transactions
 from mqttcloud.control.errors import ApiError
@@ -127,7 +126,6 @@ class ConsoleState:
     signer: Signer
     settings: Settings
     database: Database
-    history: MetricsHistory = field(default_factory=MetricsHistory)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     sign_in_gate: SignInGate = field(default_factory=SignInGate)
     # Secrets to show once after a redirect: (session nonce, label) → (value, expiry on the loop clock).

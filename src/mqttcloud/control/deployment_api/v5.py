@@ -21,11 +21,13 @@ from mqttcloud.control.deployment_api.paths import ANY_PATH
 from mqttcloud.control.deployment_api.publish import v5 as publish
 from mqttcloud.control.deployment_api.subscriptions import v5 as subscriptions
 from mqttcloud.control.errors import NotFound
+from mqttcloud.control.monitoring import api as monitoring
 from mqttcloud.control.trace import routes as trace
 
 router = APIRouter(tags=["deployment API v5"])
 for domain in (publish, clients, subscriptions, authn, acl, banned, metrics, integration):
     router.include_router(domain.router)
+router.include_router(monitoring.router)  # stored history: /monitor, /monitor_current (monitoring/api.py)
 
 router.include_router(trace.router)  # log traces (control/trace/)
 router.include_router(alarm_routes.v5_router)  # alarms (control/alarms/)

@@ -239,8 +239,7 @@ async def test_live_pages_say_the_broker_is_not_reachable(root_console: Console)
     assert clients.status_code == 200
     assert "Deployment is not running" in clients.text
     assert (await root_console.get(f"{base}/clients.json")).json()["error"] == "Deployment is not running"
-    metrics = (await root_console.get(f"{base}/metrics.json")).json()
-    assert (metrics["error"], metrics["points"]) == ("Deployment is not running", [])
+    assert (await root_console.get(f"{base}/metrics.json")).json()["points"] == []  # nothing sampled
     publish = await root_console.submit(
         f"{base}/publish", f"{base}/publish", {"topic": "a/b", "payload": "x", "qos": "0"}
     )
