@@ -35,6 +35,7 @@ from mqttcloud.control.deployments.fast_path import DeploymentReadFastPath
 from mqttcloud.control.deployments.lifecycle import BrokerRuntime, SupervisorLike
 from mqttcloud.control.deployments.routes import router as deployments_router
 from mqttcloud.control.errors import install_error_handlers
+from mqttcloud.control.events.collector import PURGE_INTERVAL, EventCollectors
 from mqttcloud.control.monitoring.sampler import Sampler
 from mqttcloud.control.projects.routes import router as projects_router
 from mqttcloud.control.ratelimit import RateLimiter
@@ -90,6 +91,7 @@ def create_app(
                     async with (
                         supervisor_factory(runtime) as supervisor,
                         ShadowRelays(runtime, db, lambda: app.state.deployment_api_quotas),
+                        event_collectors.attach(runtime) if settings.event_history else _nothing(),
                         AlarmChecker(
                             runtime, db, settings.alarms, lambda: app.state.deployment_api_quotas
                         ) as alarm_checker,
@@ -147,6 +149,13 @@ def create_app(
         db, retention_days=settings.audit_retention_days, flush_seconds=1.0 if owns_database else None
     )
     observability.providers.append(audit_log.families)
+    app.state.event_collectors = event_collectors = EventCollectors(
+        db,
+        retention_days=settings.event_history_retention_days,
+        max_per_deployment=settings.event_history_max_events,
+        purge_seconds=PURGE_INTERVAL if owns_database else None,  # as the audit log's writer, above
+    )
+    observability.providers.append(event_collectors.families)
     for router in (projects_router, deployments_router, tls_router, audit_router):
         app.include_router(router, prefix=PLATFORM_API_PREFIX)
     from mqttcloud.control.serverless import routes as serverless  # noqa: PLC0415  (P9: CA download)
@@ -171,6 +180,11 @@ def create_app(
     app.add_middleware(health.HttpMetrics, counters=observability.counters)  # counts the fast paths too
     app.add_middleware(StrictTransportSecurity)  # outermost: every HTTPS response, fast path included
     return app
+
+
+@contextlib.asynccontextmanager
+async def _nothing() -> AsyncIterator[None]:
+    yield
 
 
 def _document_platform_security(app: FastAPI) -> None:

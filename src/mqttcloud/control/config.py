@@ -20,6 +20,9 @@ Environment variables:
                                    none: the TCP peer is the client; see console/security.py)
     MQTTCLOUD_AUDIT_LOG            "on" (default) or "off": record writes in the audit log (control/audit/)
     MQTTCLOUD_AUDIT_RETENTION_DAYS days audit log entries are kept (default 90)
+    MQTTCLOUD_EVENT_HISTORY        "on" (default) or "off": record client events (control/events/)
+    MQTTCLOUD_EVENT_HISTORY_RETENTION_DAYS  days client events are kept (default 3)
+    MQTTCLOUD_EVENT_HISTORY_MAX_EVENTS      client events kept per deployment, oldest go first (100000)
     MQTTCLOUD_ALARM_*              alarm webhook and thresholds (see control/alarms/settings.py)
     MQTTCLOUD_MONITOR_INTERVAL     seconds between two samples of every running deployment's stats and
                                    metrics, 1-60 (default 10; see control/monitoring/)
@@ -66,6 +69,9 @@ class Settings:
     trusted_proxies: tuple[IPNetwork, ...] = ()  # whose X-Forwarded-For names the client (sign-in throttle)
     audit_log: bool = True  # record every write in the audit log
     audit_retention_days: int = 90
+    event_history: bool = True  # record client events (brokers buffer them, the platform stores them)
+    event_history_retention_days: int = 3
+    event_history_max_events: int = 100_000  # per deployment
     alarms: AlarmSettings = field(default_factory=AlarmSettings)  # MQTTCLOUD_ALARM_* (alarms/settings.py)
     monitor_interval: int = 10  # seconds between two monitoring samples (control/monitoring/sampler.py)
 
@@ -138,6 +144,16 @@ class Settings:
             values["audit_retention_days"] = _parse_int("MQTTCLOUD_AUDIT_RETENTION_DAYS", days)
         if (interval := get("MONITOR_INTERVAL")) is not None:
             values["monitor_interval"] = _parse_int("MQTTCLOUD_MONITOR_INTERVAL", interval)
+        if (history := get("EVENT_HISTORY")) is not None:
+            if history.lower() not in {"on", "off"}:
+                raise ConfigError(f"MQTTCLOUD_EVENT_HISTORY must be on or off, not {history!r}")
+            values["event_history"] = history.lower() == "on"
+        for name, key in (
+            ("EVENT_HISTORY_RETENTION_DAYS", "event_history_retention_days"),
+            ("EVENT_HISTORY_MAX_EVENTS", "event_history_max_events"),
+        ):
+            if (number := get(name)) is not None:
+                values[key] = _parse_int(_ENV_PREFIX + name, number)
         settings = cls(**values)  # type: ignore[arg-type]  # values are built per field above
         settings = settings.with_overrides(**overrides)
         settings.validate()
@@ -157,6 +173,15 @@ class Settings:
         if self.audit_retention_days < 1:
             raise ConfigError(
                 f"MQTTCLOUD_AUDIT_RETENTION_DAYS must be at least 1, not {self.audit_retention_days}"
+            )
+        if self.event_history_retention_days < 1:
+            raise ConfigError(
+                "MQTTCLOUD_EVENT_HISTORY_RETENTION_DAYS must be at least 1, "
+                f"not {self.event_history_retention_days}"
+            )
+        if self.event_history_max_events < 1:
+            raise ConfigError(
+                f"MQTTCLOUD_EVENT_HISTORY_MAX_EVENTS must be at least 1, not {self.event_history_max_events}"
             )
         if not 1 <= self.monitor_interval <= 60:
             raise ConfigError(

@@ -21,11 +21,12 @@ from mqttcloud.control.deployment_api.paths import ANY_PATH
 from mqttcloud.control.deployment_api.publish import v5 as publish
 from mqttcloud.control.deployment_api.subscriptions import v5 as subscriptions
 from mqttcloud.control.errors import NotFound
+from mqttcloud.control.events import v5 as event_history
 from mqttcloud.control.monitoring import api as monitoring
 from mqttcloud.control.trace import routes as trace
 
 router = APIRouter(tags=["deployment API v5"])
-for domain in (publish, clients, subscriptions, authn, acl, banned, metrics, integration):
+for domain in (publish, clients, subscriptions, authn, acl, banned, metrics, integration, event_history):
     router.include_router(domain.router)
 router.include_router(monitoring.router)  # stored history: /monitor, /monitor_current (monitoring/api.py)
 
