@@ -508,6 +508,12 @@ ZH_CN: dict[str, str] = {
     "Edit MQTT user %s": "编辑 MQTT 用户 %s",
     "New password (leave empty to keep it)": "新密码（留空则保持不变）",
     "Clients already connected stay connected; the new password is checked at their next connection.": "已连接的客户端保持连接；新密码在其下次连接时校验。",
+    # Client event history (console/event_pages.py)
+    "Event history": "事件历史",
+    "Filter events": "筛选事件",
+    "Event": "事件",
+    "Details": "详情",
+    "No event matches.": "没有匹配的事件。",
 }
 
 

@@ -21,7 +21,7 @@ from mqttcloud.control.accounts.models import Account, Role
 from mqttcloud.control.api_keys import service as api_keys
 from mqttcloud.control.api_keys.models import ALL_PROJECTS, Scope
 from mqttcloud.control.auth import KeyVerifier
-from mqttcloud.control.console import i18n
+from mqttcloud.control.console import event_pages, i18n
 from mqttcloud.control.console.pages import (
     LANG_COOKIE,
     PREFIX,
@@ -535,3 +535,7 @@ async def change_password(request: Request, page: LoggedIn, session: SessionDep)
     response = _render_account(page, done=True)
     await _set_session(response, page, session, account)
     return response
+
+
+# The client event history (event_pages.py), under this router's prefix.
+router.include_router(event_pages.router)
