@@ -1,10 +1,12 @@
-"""Log setup for `serve` and brokers, and the request context their log lines carry.
+"""Log formats and the request context that log lines carry, shared by `serve` and brokers.
 
-`setup(level, fmt)` installs one stderr handler: `text` (the human format) or `json` (one object per
-line: time, level, logger, message, and `request_id` when known; `exc_info` as text). The context is two
-context variables: `request_id` (an API request's id, set by the control plane's `RequestIds` middleware
-and, in a broker, from the admin request that carries it) and `actor` (who made the request, e.g.
-`deployment_key:<app id>`), so a broker's log line for the work an API call caused carries that call's id.
+`setup(level, fmt)` installs one stderr handler: `text` (the human format, plus ` request_id=<id>` when
+known) or `json` (one object per line: time, level, logger, message, and `request_id` when known;
+`exc_info` as text). The context is two context variables: `request_id` (the API request being
+served) and `actor` (who made it, e.g. `deployment_key:<app id>`, set where the auth layer names the
+actor, `control/audit/actor.py`). The control plane's admin client sends both with every admin request
+it makes while serving a request, and a broker binds them for the op's task (`runtime/admin.py`), so
+the broker's log lines for the work an API call caused carry that call's id.
 
 Rule: an actor is an id, never a secret; both values come from the caller and are logged as given
 (JSON-escaped), never interpreted.
