@@ -108,6 +108,7 @@ def create_app(
                 else:
                     yield
         finally:
+            await runtime.close()  # the local nats-server of multi-node deployments, after their brokers
             if owns_database:
                 db.dispose()
 

@@ -20,6 +20,11 @@ Environment variables:
                                    none: the TCP peer is the client; see console/security.py)
     MQTTCLOUD_AUDIT_LOG            "on" (default) or "off": record writes in the audit log (control/audit/)
     MQTTCLOUD_AUDIT_RETENTION_DAYS days audit log entries are kept (default 90)
+    MQTTCLOUD_NATS_URL             nats://HOST:PORT of the NATS server (or cluster) that joins the nodes of
+                                   multi-node deployments; unset: `serve` runs a local nats-server when
+                                   a deployment has more than one node (control/supervisor/nats.py)
+    MQTTCLOUD_NATS_PORT            client port of that local nats-server on 127.0.0.1 (default 4222)
+    MQTTCLOUD_NATS_SERVER          the nats-server program, a name on PATH or a path (default nats-server)
     MQTTCLOUD_EVENT_HISTORY        "on" (default) or "off": record client events (control/events/)
     MQTTCLOUD_EVENT_HISTORY_RETENTION_DAYS  days client events are kept (default 3)
     MQTTCLOUD_EVENT_HISTORY_MAX_EVENTS      client events kept per deployment, oldest go first (100000)
@@ -69,6 +74,9 @@ class Settings:
     trusted_proxies: tuple[IPNetwork, ...] = ()  # whose X-Forwarded-For names the client (sign-in throttle)
     audit_log: bool = True  # record every write in the audit log
     audit_retention_days: int = 90
+    nats_url: str | None = None  # None: a local nats-server, started when a deployment has nodes > 1
+    nats_port: int = 4222  # the local nats-server's client port (127.0.0.1)
+    nats_server: str = "nats-server"
     event_history: bool = True  # record client events (brokers buffer them, the platform stores them)
     event_history_retention_days: int = 3
     event_history_max_events: int = 100_000  # per deployment
@@ -91,6 +99,11 @@ class Settings:
     @property
     def brokers_dir(self) -> Path:
         return self.data_dir / "brokers"
+
+    @property
+    def nats_dir(self) -> Path:
+        """The local nats-server's JetStream store, log and pid file."""
+        return self.data_dir / "nats"
 
     def with_overrides(self, **overrides: object) -> "Settings":
         """Return a copy with the given fields replaced; `None` values are ignored."""
@@ -121,11 +134,15 @@ class Settings:
             ("BROKER_HOST", "broker_host"),
             ("SERVERLESS_DOMAIN", "serverless_domain"),
             ("SECRET_KEY", "secret_key"),
+            ("NATS_URL", "nats_url"),
+            ("NATS_SERVER", "nats_server"),
         ):
             if (value := get(name)) is not None:
                 values[key] = value
         if (port := get("PORT")) is not None:
             values["port"] = _parse_int("MQTTCLOUD_PORT", port)
+        if (nats_port := get("NATS_PORT")) is not None:
+            values["nats_port"] = _parse_int("MQTTCLOUD_NATS_PORT", nats_port)
         if (ports := get("BROKER_PORTS")) is not None:
             values["broker_port_low"], values["broker_port_high"] = parse_port_range(ports)
         if (profile := get("RATE_LIMIT_PROFILE")) is not None:
@@ -170,6 +187,10 @@ class Settings:
             raise ConfigError(f"bad broker port range {self.broker_port_low}-{self.broker_port_high}")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"bad port {self.port}")
+        if not 1 <= self.nats_port <= 65535:
+            raise ConfigError(f"MQTTCLOUD_NATS_PORT must be 1 to 65535, not {self.nats_port}")
+        if self.nats_url is not None and not self.nats_url.startswith(("nats://", "tls://")):
+            raise ConfigError(f"MQTTCLOUD_NATS_URL must look like nats://HOST:PORT, not {self.nats_url!r}")
         if self.audit_retention_days < 1:
             raise ConfigError(
                 f"MQTTCLOUD_AUDIT_RETENTION_DAYS must be at least 1, not {self.audit_retention_days}"

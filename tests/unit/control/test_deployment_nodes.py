@@ -7,14 +7,15 @@ from pathlib import Path
 import pytest
 from httpx import ASGITransport, AsyncClient, Response
 from sqlalchemy import select
-from tests.unit.control.conftest import ROOT_PASSWORD, Platform, build_app, make_settings
+from tests.unit.control.conftest import ROOT_PASSWORD, Platform, build_app, make_settings, open_platform
 
-from mqttcloud.contracts import TlsSpec
+from mqttcloud.contracts import ClusterSpec, TlsSpec
 from mqttcloud.control.accounts import service as accounts
 from mqttcloud.control.audit.log import AuditLog
 from mqttcloud.control.audit.models import AuditEntry
 from mqttcloud.control.db import Database
 from mqttcloud.control.deployments.models import Deployment
+from mqttcloud.control.supervisor import BrokerStatus
 
 API = "/public_api/v1"
 
@@ -160,3 +161,98 @@ async def test_put_is_audited(audited_app: tuple[Platform, AuditLog]) -> None:
     assert put.target.startswith(f"deployment_id={deployment_id}")
     assert put.status == 200
     assert '"nodes":2' in put.summary
+
+
+# -- nodes as brokers (a fake supervisor records the specs) -----------------------------------------
+
+NATS = "nats://127.0.0.1:4222"
+
+
+@pytest.fixture
+async def clustered(database: Database, data_dir: Path, serverless_tls: TlsSpec) -> AsyncIterator[Platform]:
+    """A platform told where NATS is (`MQTTCLOUD_NATS_URL`): nothing is started for it."""
+    async for opened in open_platform(database, make_settings(data_dir, nats_url=NATS), serverless_tls):
+        yield opened
+
+
+def broker_ids(platform: Platform) -> list[str]:
+    return sorted(platform.supervisor.desired)
+
+
+async def test_each_node_is_a_broker_with_its_own_name_dirs_and_the_same_ports(clustered: Platform) -> None:
+    body = await create(clustered, clustered.key(), nodes=3)
+    deployment_id = str(body["deploymentID"])
+    assert broker_ids(clustered) == [deployment_id, f"{deployment_id}.2", f"{deployment_id}.3"]
+    specs = [clustered.supervisor.desired[b] for b in broker_ids(clustered)]
+    assert [s.node_name for s in specs] == [
+        f"emqx@{deployment_id}",
+        f"emqx@{deployment_id}.2",
+        f"emqx@{deployment_id}.3",
+    ]
+    assert len({s.data_dir for s in specs}) == len({s.ready_file for s in specs}) == 3
+    assert all(s.listeners == specs[0].listeners and s.tenants == specs[0].tenants for s in specs)
+    assert all(s.admin == specs[0].admin and s.admin.port == 0 for s in specs)  # each its own port
+    assert {s.cluster for s in specs} == {ClusterSpec(nats_url=NATS, name=deployment_id)}
+    assert body["status"] == "running"  # every node reported running
+
+
+async def test_changing_nodes_adds_and_stops_only_those_nodes(clustered: Platform) -> None:
+    key = clustered.key()
+    deployment_id = str((await create(clustered, key, nodes=3))["deploymentID"])
+    second = clustered.supervisor.desired[f"{deployment_id}.2"]
+    one = await clustered.client.put(f"{API}/deployments/{deployment_id}", json={"nodes": 1}, auth=key)
+    assert one.json()["status"] == "running"
+    assert broker_ids(clustered) == [deployment_id]
+    assert clustered.supervisor.desired[deployment_id].cluster is None  # one node needs no NATS
+    two = await clustered.client.put(f"{API}/deployments/{deployment_id}", json={"nodes": 2}, auth=key)
+    assert two.json()["status"] == "running"
+    assert broker_ids(clustered) == [deployment_id, f"{deployment_id}.2"]
+    assert clustered.supervisor.desired[f"{deployment_id}.2"] == second
+    three = await clustered.client.put(f"{API}/deployments/{deployment_id}", json={"nodes": 3}, auth=key)
+    assert three.status_code == 200
+    assert clustered.supervisor.desired[f"{deployment_id}.2"] == second  # node 2 kept as it was
+
+
+async def test_deployment_runs_only_when_every_node_runs(clustered: Platform) -> None:
+    clustered.supervisor.auto = False
+    key = clustered.key()
+    deployment_id = str((await create(clustered, key, nodes=2))["deploymentID"])
+    nodes = (deployment_id, f"{deployment_id}.2")
+
+    async def status() -> object:
+        return (await clustered.client.get(f"{API}/deployments/{deployment_id}", auth=key)).json()["status"]
+
+    for node in nodes:
+        await clustered.supervisor.report(node, BrokerStatus.STARTING)
+    await clustered.supervisor.report(nodes[0], BrokerStatus.RUNNING)
+    assert await status() == "starting"
+    await clustered.supervisor.report(nodes[1], BrokerStatus.RUNNING)
+    assert await status() == "running"
+    await clustered.supervisor.report(nodes[1], BrokerStatus.STARTING, "restarting in 0.5 s")
+    assert await status() == "starting"
+    await clustered.supervisor.report(nodes[1], BrokerStatus.FAILED, "5 crashes; last: exited with code 1")
+    await clustered.supervisor.report(nodes[0], BrokerStatus.RUNNING, "pid 7, generation 2")
+    shown = (await clustered.client.get(f"{API}/deployments/{deployment_id}", auth=key)).json()
+    assert shown["status"] == "failed"
+    assert "5 crashes" in shown["statusReason"]  # the failed node's reason stays
+
+
+async def test_without_nats_server_a_multi_node_deployment_fails_and_others_run(
+    database: Database, data_dir: Path, serverless_tls: TlsSpec
+) -> None:
+    settings = make_settings(data_dir, nats_server=str(data_dir / "no-such-nats-server"))
+    async for platform in open_platform(database, settings, serverless_tls):
+        key = platform.key()
+        single = str((await create(platform, key))["deploymentID"])
+        multi = str((await create(platform, key, nodes=2))["deploymentID"])
+        shown = (await platform.client.get(f"{API}/deployments/{multi}", auth=key)).json()
+        assert shown["status"] == "failed"
+        assert "nats-server is not installed" in shown["statusReason"]
+        assert "MQTTCLOUD_NATS_URL" in shown["statusReason"]
+        assert broker_ids(platform) == [single]
+        assert (await platform.client.get(f"{API}/deployments/{single}", auth=key)).json()[
+            "status"
+        ] == "running"
+        back = await platform.client.put(f"{API}/deployments/{multi}", json={"nodes": 1}, auth=key)
+        assert back.json()["status"] == "running"  # one node needs no NATS: it runs at once
+        assert broker_ids(platform) == sorted([single, multi])

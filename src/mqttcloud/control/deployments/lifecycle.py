@@ -1,10 +1,13 @@
 """Glue between the desired state in the database and the broker supervisor.
 
 `BrokerRuntime.reconcile()` reads every deployment (and certificate) from the database, builds the specs
-with `spec_builder` and hands the complete set to the supervisor. The supervisor's callbacks come back
-here and update the database: broker status → deployment status (a failure with its reason, from
-`failure.py`), and a spec generation applied by a broker → the certificate it serves is `running`,
-Serverless tenants enabled/disabled → running/stopped.
+with `spec_builder` (one per node) and hands the complete set to the supervisor. A deployment with more
+than one node needs NATS: the given `MQTTCLOUD_NATS_URL`, or a local nats-server started on first need
+(`supervisor/nats.py`); when none can be had, that deployment fails with the reason and the others run.
+The supervisor's callbacks come back here and update the database: node statuses → deployment status
+(`policy.combined_status`: running once every node runs; a failure with its reason, from `failure.py`),
+and a spec generation applied by a broker → the certificate it serves is `running`, Serverless tenants
+enabled/disabled → running/stopped.
 
 At start (`restore`) private keys stored in plain text by an older version are sealed. A deleted
 deployment's broker folder (spec with its admin token, user hashes, message store, logs) is removed once
@@ -18,7 +21,7 @@ import asyncio
 import dataclasses
 import logging
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from sqlalchemy import select
@@ -34,7 +37,8 @@ from mqttcloud.control.deployment_api import access as deployment_api_access
 from mqttcloud.control.deployments import failure, spec_builder
 from mqttcloud.control.deployments import service as deployments
 from mqttcloud.control.deployments.models import Deployment, DeploymentStatus, DeploymentType
-from mqttcloud.control.supervisor import BrokerStatus, processes
+from mqttcloud.control.supervisor import BrokerStatus, policy, processes
+from mqttcloud.control.supervisor.nats import GivenNats, LocalNats, NatsProvider, NatsUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +70,23 @@ class SupervisorLike(Protocol):
         ...
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Plan:
+    """What one reconcile hands over, read from the database in one go."""
+
+    specs: list[BrokerSpec]
+    retry: list[str]  # broker ids whose failure a start request clears
+    nodes: Mapping[str, list[str]]  # Dedicated deployment id → its node broker ids
+    waiting: list[str]  # multi-node deployments left out for want of a NATS URL
+
+
+def nats_provider(settings: Settings) -> NatsProvider:
+    """`MQTTCLOUD_NATS_URL` when set, else a local nats-server under `<data-dir>/nats`."""
+    if settings.nats_url is not None:
+        return GivenNats(settings.nats_url)
+    return LocalNats(settings.nats_dir, port=settings.nats_port, binary=settings.nats_server)
+
+
 class BrokerRuntime:
     """Reconciles the database's desired state with the supervisor and records what it reports."""
 
@@ -81,9 +102,31 @@ class BrokerRuntime:
         self._lock = asyncio.Lock()
         self._specs: dict[str, dict[int, BrokerSpec]] = {}  # broker id → generation → spec handed over
         self._early_applied: dict[str, int] = {}  # applied before set_desired returned its generation
+        self.nats = nats_provider(settings)
+        self._nats_url: str | None = None  # known once a multi-node deployment needed it
+        self._nodes: Mapping[str, list[str]] = {}  # deployment id → node broker ids, as last reconciled
+        self._desired_ids: set[str] = set()  # broker ids handed to the supervisor last time
 
     def attach(self, supervisor: SupervisorLike) -> None:
         self.supervisor = supervisor
+
+    def node_ids(self, deployment_id: str) -> list[str]:
+        """The broker ids of a Dedicated deployment's nodes, node 1 first (its id alone until reconciled)."""
+        return list(self._nodes.get(deployment_id, [deployment_id]))
+
+    def running_nodes(self, broker_id: str) -> list[tuple[str, BrokerClient]]:
+        """(node name, admin client) of each running node of a deployment's broker, node 1 first.
+
+        `broker_id` is a Dedicated deployment's id (its nodes) or the Serverless broker's (itself)."""
+        if self.supervisor is None:
+            return []
+        members = [broker_id] if broker_id == deployments.SERVERLESS_BROKER_ID else self.node_ids(broker_id)
+        running = ((member, self.supervisor.client(member)) for member in members)
+        return [(spec_builder.node_name(member), client) for member, client in running if client is not None]
+
+    async def close(self) -> None:
+        """At platform shutdown, once the brokers are stopped: stop the local nats-server, if one runs."""
+        await self.nats.close()
 
     def desired_generation(self, broker_id: str) -> int | None:
         """The newest spec generation handed to the supervisor for `broker_id` (None: none handed yet)."""
@@ -121,8 +164,22 @@ class BrokerRuntime:
         if self.supervisor is None:
             return
         async with self._lock:
-            specs, retry_ids = await asyncio.to_thread(self._load)
+            plan = await asyncio.to_thread(self._load, self._nats_url)
+            if plan.waiting:
+                try:
+                    self._nats_url = await self.nats.url()
+                except NatsUnavailable as exc:
+                    logger.warning("multi-node deployments cannot run: %s", exc)
+                    await asyncio.to_thread(self._fail, plan.waiting, str(exc))
+                else:
+                    plan = await asyncio.to_thread(self._load, self._nats_url)
+            specs, retry_ids = plan.specs, plan.retry
+            resized = [d for d, ids in plan.nodes.items() if d in self._nodes and self._nodes[d] != ids]
+            self._nodes = plan.nodes
+            self._desired_ids = {spec.broker_id for spec in specs}
             generations = await self.supervisor.set_desired(specs)
+            for deployment_id in resized:  # nodes added (starting) or removed (maybe all others run)
+                await self._refresh_status(deployment_id)
             by_id = {spec.broker_id: spec for spec in specs}
             for broker_id, generation in generations.items():
                 kept = self._specs.setdefault(broker_id, {})
@@ -140,7 +197,7 @@ class BrokerRuntime:
         for broker_id, generation in early:
             await self.on_applied(broker_id, generation)
 
-    def _load(self) -> tuple[list[BrokerSpec], list[str]]:
+    def _load(self, nats_url: str | None) -> _Plan:
         with self.database.session() as session:
             rows = deployments.desired_deployments(session)
             certs = certificates.certificates_by_deployment(session)
@@ -148,26 +205,48 @@ class BrokerRuntime:
             shared = dataclasses.replace(
                 self.shared, tenants=deployment_api_access.tenant_contents(session), box=self.secrets
             )
-            specs = spec_builder.desired_specs(self.settings, rows, certs, shared)
+            specs = spec_builder.desired_specs(self.settings, rows, certs, shared, nats_url)
+            nodes = {
+                d.id: spec_builder.node_ids(d.id, spec_builder.node_count(d))
+                for d in rows
+                if not d.deployment_type.is_serverless
+            }
             # A start requested after a failure: the supervisor must forget the crash history.
-            retry = [d.id for d in rows if d.desired_running and d.status is DeploymentStatus.STARTING]
-            if any(d.deployment_type.is_serverless and d.id in retry for d in rows):
+            restarted = [d for d in rows if d.desired_running and d.status is DeploymentStatus.STARTING]
+            retry = [broker_id for d in restarted for broker_id in nodes.get(d.id, [])]
+            if any(d.deployment_type.is_serverless for d in restarted):
                 retry.append(deployments.SERVERLESS_BROKER_ID)
-            return specs, retry
+            waiting = [d.id for d in rows if spec_builder.needs_cluster(d)] if nats_url is None else []
+            return _Plan(specs, retry, nodes, waiting)
+
+    def _fail(self, deployment_ids: Sequence[str], reason: str) -> None:
+        with self.database.session() as session:
+            for deployment_id in deployment_ids:
+                deployments.record_status(
+                    session, deployment_id=deployment_id, status=DeploymentStatus.FAILED, message=reason
+                )
 
     # ----------------------------------------------------------------------------------------------
     # Supervisor → database (callbacks)
     # ----------------------------------------------------------------------------------------------
 
     def _leftover_dirs(self) -> list[str]:
-        """Broker folders of deleted deployments with no process of them running."""
+        """Broker folders of deleted deployments (and of nodes past a deployment's `nodes`) with no
+        process of them running."""
         brokers_dir = self.settings.brokers_dir
         if not brokers_dir.is_dir():
             return []
         with self.database.session() as session:
-            existing = set(session.scalars(select(Deployment.id)))
-        kept = existing | self._live | {deployments.SERVERLESS_BROKER_ID}
-        return sorted(p.name for p in brokers_dir.iterdir() if p.is_dir() and p.name not in kept)
+            node_counts = {
+                row.id: row.nodes for row in session.execute(select(Deployment.id, Deployment.nodes))
+            }
+        kept = self._live | self._desired_ids | {deployments.SERVERLESS_BROKER_ID}
+
+        def is_kept(name: str) -> bool:
+            deployment_id, index = spec_builder.split_broker_id(name)
+            return name in kept or index <= node_counts.get(deployment_id, 0)
+
+        return sorted(p.name for p in brokers_dir.iterdir() if p.is_dir() and not is_kept(p.name))
 
     async def on_status(self, broker_id: str, status: BrokerStatus, detail: str) -> None:
         for listener in list(self.status_listeners):
@@ -177,11 +256,35 @@ class BrokerRuntime:
             self._live.discard(broker_id)
         else:
             self._live.add(broker_id)
-        await asyncio.to_thread(self._record_status, broker_id, status, detail)
-        if status is BrokerStatus.STOPPED and broker_id != deployments.SERVERLESS_BROKER_ID:
+        if broker_id == deployments.SERVERLESS_BROKER_ID:
+            await asyncio.to_thread(self._record_status, broker_id, status, detail)
+            return
+        deployment_id, _index = spec_builder.split_broker_id(broker_id)
+        members = self._nodes.get(deployment_id, [deployment_id])
+        if broker_id in members:  # not a node being retired (fewer nodes): those say nothing
+            combined = policy.combined_status(
+                status if member == broker_id else self._node_status(member) for member in members
+            )
+            # A failed node's reason stays until the deployment is started again.
+            if combined is not BrokerStatus.FAILED or status is BrokerStatus.FAILED:
+                await asyncio.to_thread(self._record_status, broker_id, combined, detail)
+        if status is BrokerStatus.STOPPED:
             await asyncio.to_thread(self._remove_if_deleted, broker_id)
 
+    async def _refresh_status(self, deployment_id: str) -> None:
+        """Record a deployment's status from its nodes' after its set of nodes changed."""
+        combined = policy.combined_status(self._node_status(member) for member in self._nodes[deployment_id])
+        if combined is not BrokerStatus.FAILED:  # a failure comes with its reason, from its own report
+            await asyncio.to_thread(self._record_status, deployment_id, combined, "")
+
+    def _node_status(self, broker_id: str) -> BrokerStatus:
+        status = self.supervisor.status(broker_id) if self.supervisor is not None else None
+        if status is not None:
+            return status
+        return BrokerStatus.STARTING if broker_id in self._desired_ids else BrokerStatus.STOPPED
+
     def _record_status(self, broker_id: str, status: BrokerStatus, detail: str) -> None:
+        """Record `status` for the deployment of `broker_id` (a node's) or the Serverless tenants."""
         new_status = _STATUS_MAP[status]
         message = ""
         if status is BrokerStatus.FAILED:  # the broker's own last error says why (a port taken, a bad file)
@@ -189,8 +292,9 @@ class BrokerRuntime:
             message = failure.reason(detail, log_path)
         with self.database.session() as session:
             if broker_id != deployments.SERVERLESS_BROKER_ID:
+                deployment_id, _index = spec_builder.split_broker_id(broker_id)
                 deployments.record_status(
-                    session, deployment_id=broker_id, status=new_status, message=message
+                    session, deployment_id=deployment_id, status=new_status, message=message
                 )
                 return
             # The shared broker: its state is the state of every tenant that follows it.
@@ -204,8 +308,9 @@ class BrokerRuntime:
                 )
 
     def _remove_if_deleted(self, broker_id: str) -> None:
+        deployment_id, _index = spec_builder.split_broker_id(broker_id)
         with self.database.session() as session:
-            if session.get(Deployment, broker_id) is not None:
+            if session.get(Deployment, deployment_id) is not None:
                 return
         shutil.rmtree(self.settings.brokers_dir / broker_id, ignore_errors=True)
 
@@ -224,7 +329,9 @@ class BrokerRuntime:
                     deployments.record_status(session, deployment_id=tenant.tenant_id, status=status)
                 return
             certificates.mark_served(
-                session, deployment_id=broker_id, cert_pem=spec.tls.cert_pem if spec.tls is not None else None
+                session,
+                deployment_id=spec_builder.split_broker_id(broker_id)[0],
+                cert_pem=spec.tls.cert_pem if spec.tls is not None else None,
             )
 
     @staticmethod

@@ -161,9 +161,7 @@ def update_deployment(session: Session, *, deployment_id: str, request: Deployme
     deployment = get_deployment(session, deployment_id=deployment_id)
     _check_nodes(serverless=deployment.deployment_type.is_serverless, nodes=request.nodes)
     if deployment.nodes != request.nodes:
-        deployment.nodes = request.nodes
-        if deployment.desired_running and deployment.status is DeploymentStatus.RUNNING:
-            deployment.status = DeploymentStatus.STARTING  # running again once every node is ready
+        deployment.nodes = request.nodes  # the status follows the nodes' (`lifecycle.BrokerRuntime`)
         session.commit()
     return deployment
 

@@ -3,9 +3,13 @@
 Pure: it reads rows and settings, never the database or the clock, so the same rows always give the same
 spec (the supervisor compares specs to decide whether anything changed).
 
-- A Dedicated deployment is one broker (`broker_id` = deployment id) with one tenant. Its tcp and ws
-  listeners are always open; tls and wss only while a certificate is installed. Ports come from the
-  deployment row (allocated once), so they survive restarts.
+- A Dedicated deployment is `nodes` brokers with one tenant each. Its tcp and ws listeners are always
+  open; tls and wss only while a certificate is installed. Ports come from the deployment row (allocated
+  once), so they survive restarts.
+- Its nodes: node 1 is broker `<id>` named `emqx@<id>`, node n is broker `<id>.<n>` named `emqx@<id>.<n>`
+  (EMQX's `name@host` shape), each with its own data dir, ready file and admin port. With more than one
+  node every node has the same listeners and tenant and `cluster` = the deployment's NATS cluster
+  (listeners with SO_REUSEPORT); one node has no `cluster` and needs no NATS.
 - Serverless deployments are tenants of one shared broker (`broker_id` "serverless") with tls and wss
   listeners only, the tenant chosen by SNI host name `<id>.<serverless domain>`, with the Serverless quotas
   of spec §1.10. A stopped Serverless deployment stays as a disabled tenant (its data is kept).
@@ -23,6 +27,7 @@ from mqttcloud.contracts import (
     AdminSpec,
     BanRecord,
     BrokerSpec,
+    ClusterSpec,
     Limits,
     ListenerKind,
     ListenerSpec,
@@ -80,6 +85,34 @@ class SharedSecrets:
     box: SecretBox | None = None
 
 
+NODE_SEPARATOR = "."  # `<deployment id>.<n>`: a deployment id is a letter and hex digits, never a dot
+
+
+def node_broker_id(deployment_id: str, index: int) -> str:
+    """The broker id of node `index` (1-based) of a Dedicated deployment: node 1 keeps the bare id."""
+    return deployment_id if index == 1 else f"{deployment_id}{NODE_SEPARATOR}{index}"
+
+
+def node_count(deployment: Deployment) -> int:
+    """`deployment.nodes`, also for a row built in memory and not flushed yet (its default unset)."""
+    return deployment.nodes or 1
+
+
+def node_ids(deployment_id: str, nodes: int) -> list[str]:
+    return [node_broker_id(deployment_id, index) for index in range(1, nodes + 1)]
+
+
+def split_broker_id(broker_id: str) -> tuple[str, int]:
+    """(deployment id, node index) of a broker id; the Serverless broker is ("serverless", 1)."""
+    deployment_id, _, index = broker_id.partition(NODE_SEPARATOR)
+    return deployment_id, int(index) if index.isdecimal() else 1
+
+
+def node_name(broker_id: str) -> str:
+    """`emqx@<broker id>`: reported as `node` in API objects and rule events."""
+    return f"emqx@{broker_id}"
+
+
 def broker_paths(settings: Settings, broker_id: str) -> tuple[Path, Path]:
     """(data dir, ready file) of a broker: `<data-dir>/brokers/<id>/data` and `.../ready.json`."""
     base = settings.brokers_dir.resolve() / broker_id
@@ -115,6 +148,41 @@ def _tenant(
     )
 
 
+def dedicated_specs(
+    settings: Settings,
+    deployment: Deployment,
+    certificate: Certificate | None,
+    content: TenantContent = TenantContent(),
+    *,
+    box: SecretBox | None = None,
+    nats_url: str | None = None,
+) -> list[BrokerSpec]:
+    """The nodes of one Dedicated deployment, node 1 first.
+
+    Raises:
+        ValueError: more than one node and no `nats_url` to join them (the caller says why it failed).
+    """
+    single = dedicated_spec(settings, deployment, certificate, content, box)
+    nodes = node_count(deployment)
+    if nodes == 1:
+        return [single]
+    if nats_url is None:
+        raise ValueError(f"deployment {deployment.id} has {nodes} nodes and no NATS server")
+    cluster = ClusterSpec(nats_url=nats_url, name=deployment.id)
+    specs = []
+    for broker_id in node_ids(deployment.id, nodes):
+        data_dir, ready_file = broker_paths(settings, broker_id)
+        update = {
+            "broker_id": broker_id,
+            "node_name": node_name(broker_id),
+            "data_dir": str(data_dir),
+            "ready_file": str(ready_file),
+            "cluster": cluster,
+        }
+        specs.append(single.model_copy(update=update))
+    return specs
+
+
 def dedicated_spec(
     settings: Settings,
     deployment: Deployment,
@@ -122,7 +190,7 @@ def dedicated_spec(
     content: TenantContent = TenantContent(),
     box: SecretBox | None = None,
 ) -> BrokerSpec:
-    """The broker of one Dedicated deployment (`box` opens the certificate's stored key)."""
+    """The broker of a one-node Dedicated deployment (`box` opens the certificate's stored key)."""
     data_dir, ready_file = broker_paths(settings, deployment.id)
     tenant = TenantId(deployment.id)
     host = settings.broker_host
@@ -141,7 +209,7 @@ def dedicated_spec(
         ]
     return BrokerSpec(
         broker_id=deployment.id,
-        node_name=f"emqx@{deployment.id}",
+        node_name=node_name(deployment.id),
         data_dir=str(data_dir),
         ready_file=str(ready_file),
         admin=AdminSpec(token=deployment.admin_token),
@@ -201,19 +269,38 @@ def serverless_spec(
     )
 
 
+def needs_cluster(deployment: Deployment) -> bool:
+    """Whether the deployment runs (or should run) nodes joined through NATS."""
+    return (
+        deployment.desired_running
+        and not deployment.deployment_type.is_serverless
+        and node_count(deployment) > 1
+    )
+
+
 def desired_specs(
     settings: Settings,
     deployments: Sequence[Deployment],
     certificates: Mapping[str, Certificate],
     shared: SharedSecrets,
+    nats_url: str | None = None,
 ) -> list[BrokerSpec]:
-    """Every broker that should run: one per desired-running Dedicated deployment, plus Serverless."""
+    """Every broker that should run: the nodes of each desired-running Dedicated deployment, plus
+    Serverless. A multi-node deployment is left out when there is no `nats_url`."""
     specs = [
-        dedicated_spec(
-            settings, d, certificates.get(d.id), shared.tenants.get(d.id, TenantContent()), shared.box
-        )
+        spec
         for d in deployments
-        if d.desired_running and not d.deployment_type.is_serverless
+        if d.desired_running
+        and not d.deployment_type.is_serverless
+        and (nats_url is not None or not needs_cluster(d))
+        for spec in dedicated_specs(
+            settings,
+            d,
+            certificates.get(d.id),
+            shared.tenants.get(d.id, TenantContent()),
+            box=shared.box,
+            nats_url=nats_url,
+        )
     ]
     serverless = serverless_spec(
         settings, [d for d in deployments if d.deployment_type.is_serverless], shared

@@ -6,6 +6,7 @@ acts on the answer. That keeps every restart rule unit-testable with plain numbe
 Rules this module must not break:
 - `reconcile` never asks to restart a running broker for a change `apply_spec` can carry live
   (listeners, TLS, tenants, users, ACL, bans, limits, $SYS interval): clients stay connected.
+- `combined_status` is a deployment's status from its nodes': running only when every node runs.
 - A broker marked failed is not spawned again until its desired spec changes (or the caller clears the
   failure, which is what "start requested again" means).
 """
@@ -93,8 +94,9 @@ class Nothing:
 Step = Spawn | Stop | Apply | Restart | Nothing
 
 # Fields a running broker cannot change in place: the admin endpoint it listens on and reports in the
-# ReadyFile, where it keeps its data, where it writes the ReadyFile, and the node name it reports.
-_PROCESS_FIELDS = ("admin", "data_dir", "ready_file", "node_name")
+# ReadyFile, where it keeps its data, where it writes the ReadyFile, the node name it reports, and the
+# cluster it joined (its NATS connection, and SO_REUSEPORT on its listening sockets).
+_PROCESS_FIELDS = ("admin", "data_dir", "ready_file", "node_name", "cluster")
 
 
 def needs_restart(old: BrokerSpec, new: BrokerSpec) -> bool:
@@ -131,6 +133,24 @@ def reconcile(desired: Mapping[str, DesiredBroker], running: Mapping[str, Runnin
         else:
             steps.append(Apply(broker_id, want.spec, want.generation))
     return steps
+
+
+def combined_status(statuses: Iterable[BrokerStatus]) -> BrokerStatus:
+    """The status of a deployment from the statuses of its nodes (at least one).
+
+    Failed if any node failed; running when all run; stopped when all stopped; stopping while any
+    stops; starting otherwise (a node starting, restarting after a crash, or just added).
+    """
+    seen = set(statuses)
+    if BrokerStatus.FAILED in seen:
+        return BrokerStatus.FAILED
+    if seen == {BrokerStatus.RUNNING}:
+        return BrokerStatus.RUNNING
+    if seen == {BrokerStatus.STOPPED}:
+        return BrokerStatus.STOPPED
+    if BrokerStatus.STOPPING in seen:
+        return BrokerStatus.STOPPING
+    return BrokerStatus.STARTING
 
 
 def backoff(failures: int, policy: RestartPolicy = DEFAULT_POLICY) -> float:
