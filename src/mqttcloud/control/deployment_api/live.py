@@ -1,9 +1,10 @@
 """Live operations on a deployment's running broker, through its admin channel (`control/broker_client.py`).
 
-Rule: every live endpoint gets its client from `client_for(runtime, context)`; a deployment that is
-stopped, or whose broker is not running (yet), answers 503 `SERVICE_UNAVAILABLE` (v4 code 101, "RPC
+Rule: every live endpoint gets its deployment's running nodes from `nodes_for(runtime, context)` (all of
+them, as one broker: `nodes.Nodes`) or, to publish, one node from `client_for`; a deployment that is
+stopped, or none of whose nodes runs (yet), answers 503 `SERVICE_UNAVAILABLE` (v4 code 101, "RPC
 error"), while stored data (users, ACL, bans) stays readable and editable. Broker-reported errors become
-API errors here: CLIENTID_NOT_FOUND → 404, BAD_REQUEST → 400.
+API errors here: CLIENTID_NOT_FOUND → 404, BAD_REQUEST → 400. A write waits until every node applied it.
 """
 
 import asyncio
@@ -14,21 +15,28 @@ from typing import TypeVar
 from mqttcloud.control.broker_client import BrokerClient, BrokerError, BrokerUnavailable
 from mqttcloud.control.deployment_api.auth import DeploymentContext
 from mqttcloud.control.deployment_api.errors import ServiceUnavailable
+from mqttcloud.control.deployment_api.nodes import Node, Nodes
 from mqttcloud.control.deployments.lifecycle import BrokerRuntime
 from mqttcloud.control.errors import ApiError, BadRequest, NotFound
 
 T = TypeVar("T")
 
 
-def client_for(runtime: BrokerRuntime, context: DeploymentContext) -> BrokerClient:
-    """Raises: ServiceUnavailable when the deployment is stopped or its broker is not running."""
-    supervisor = runtime.supervisor
+def nodes_for(runtime: BrokerRuntime, context: DeploymentContext) -> Nodes:
+    """The deployment's running nodes. Raises: ServiceUnavailable (stopped, or no node running)."""
     if not context.desired_running:
         raise ServiceUnavailable("Deployment is stopped", code="SERVICE_UNAVAILABLE")
-    client = supervisor.client(context.broker_id) if supervisor is not None else None
-    if client is None:
+    running = runtime.running_nodes(context.broker_id)
+    if not running:
         raise ServiceUnavailable("Deployment is not running", code="SERVICE_UNAVAILABLE")
-    return client
+    return Nodes([Node(name, client) for name, client in running])
+
+
+def client_for(runtime: BrokerRuntime, context: DeploymentContext) -> BrokerClient:
+    """One running node (the first) of the deployment, to publish through: the cluster forwards.
+
+    Raises: ServiceUnavailable when the deployment is stopped or none of its nodes runs."""
+    return nodes_for(runtime, context).first
 
 
 async def call(awaitable: Awaitable[T]) -> T:
@@ -62,12 +70,16 @@ async def push(runtime: BrokerRuntime, context: DeploymentContext, *, within: fl
     """
     await runtime.reconcile()
     supervisor = runtime.supervisor
-    target = runtime.desired_generation(context.broker_id)
-    if supervisor is None or target is None:
+    if supervisor is None:
         return
+    members = [context.broker_id] if context.serverless else runtime.node_ids(context.broker_id)
+    targets = {member: runtime.desired_generation(member) for member in members}
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        ready = supervisor.ready(context.broker_id)
-        if ready is None or ready.spec_generation >= target:
+        pending = False
+        for member, target in targets.items():
+            ready = supervisor.ready(member)
+            pending |= target is not None and ready is not None and ready.spec_generation < target
+        if not pending:
             return
         await asyncio.sleep(0.02)

@@ -18,10 +18,10 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from mqttcloud.contracts import TenantId
-from mqttcloud.control.broker_client import BrokerClient
 from mqttcloud.control.db import SessionDep
 from mqttcloud.control.deployment_api import live
 from mqttcloud.control.deployment_api.auth import DeploymentContext, deployment_access, quotas_of
+from mqttcloud.control.deployment_api.nodes import Nodes
 from mqttcloud.control.deployment_api.quotas import Quotas
 from mqttcloud.control.deployments.lifecycle import BrokerRuntime
 from mqttcloud.control.deps import RuntimeDep
@@ -48,9 +48,10 @@ class Live:
     def node(self) -> str:
         return self.deployment.node
 
-    def broker(self) -> BrokerClient:
-        """The running broker's admin client. Raises: ServiceUnavailable (stopped, not running)."""
-        return live.client_for(self.runtime, self.deployment)
+    def broker(self) -> Nodes:
+        """The deployment's running nodes, as one broker. Raises: ServiceUnavailable (stopped, not
+        running)."""
+        return live.nodes_for(self.runtime, self.deployment)
 
 
 @dataclass(frozen=True, slots=True)

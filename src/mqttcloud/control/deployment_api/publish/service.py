@@ -15,6 +15,7 @@ import pydantic
 from mqttcloud.contracts import PublishArgs, PublishResult, TenantId
 from mqttcloud.control.broker_client import BrokerClient
 from mqttcloud.control.deployment_api import live
+from mqttcloud.control.deployment_api.nodes import Nodes
 from mqttcloud.control.errors import BadRequest
 
 MAX_PAYLOAD_BYTES = 1024 * 1024  # spec §1.10: maximum message size 1 MB (Serverless and Dedicated default)
@@ -102,6 +103,6 @@ def _args(
     )
 
 
-async def publish(broker: BrokerClient, args: PublishArgs) -> PublishResult:
+async def publish(broker: BrokerClient | Nodes, args: PublishArgs) -> PublishResult:
     """Hand the message to the broker. Raises: ServiceUnavailable, BadRequest (`BAD_TOPIC`, ...)."""
     return await live.call(broker.publish(args))
