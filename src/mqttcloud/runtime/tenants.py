@@ -221,6 +221,9 @@ class TenantRuntime:
         if not actions:
             return
         hub = self.hub
+        if self.cluster is not None and type(actions[0]) is Forward and len(actions) == 1:
+            self.cluster.perform(self.tenant_id, actions[0])  # a QoS 0 PUBLISH only another node wants
+            return
         for action in actions:
             if type(action) is not Send:
                 break

@@ -34,7 +34,15 @@ from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 
 from mqttcloud import contracts
-from mqttcloud.broker.actions import ClientClaimed, ClusterAction, Forward, RetainedChanged, RouteChanged
+from mqttcloud.broker.actions import (
+    Action,
+    ClientClaimed,
+    ClusterAction,
+    Forward,
+    Persist,
+    RetainedChanged,
+    RouteChanged,
+)
 from mqttcloud.broker.cluster import ClusterRouter, join
 from mqttcloud.broker.delivery import Out
 from mqttcloud.runtime.cluster.codec import decode_frames, decode_message, encode_frame, encode_message
@@ -337,10 +345,28 @@ class ClusterLink:
             return
         now = time.time()
         by_id = self.registry.by_id
+        # One `perform` per run of messages without records (the tenant's all-Sends fast path); a
+        # result with `Persist` goes alone, after what came before it, so per-connection order holds.
+        pending: list[Action] = []
+        owner: TenantRuntime | None = None
         for tenant_id, groups, message in frames:
             tenant = by_id.get(contracts.TenantId(tenant_id))
-            if tenant is not None and tenant.cluster_router is not None:
-                tenant.perform(tenant.cluster_router.deliver_remote(message, groups, now))
+            if tenant is None or tenant.cluster_router is None:
+                continue
+            actions = tenant.cluster_router.deliver_remote(message, groups, now)
+            if not actions:
+                continue
+            if owner is not tenant or type(actions[0]) is Persist:
+                if owner is not None and pending:
+                    owner.perform(pending)
+                pending = []
+                owner = tenant
+                if type(actions[0]) is Persist:
+                    tenant.perform(actions)
+                    continue
+            pending.extend(actions)
+        if owner is not None and pending:
+            owner.perform(pending)
 
     async def _on_routes(self, msg: Msg) -> None:
         body = self._parse(msg)
