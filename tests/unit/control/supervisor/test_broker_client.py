@@ -23,6 +23,8 @@ from mqttcloud.contracts import (
     PublishArgs,
     SubscriptionFilter,
     TenantId,
+    TraceLogArgs,
+    TraceLogResult,
 )
 from mqttcloud.control.broker_client import BrokerClient, BrokerError, BrokerUnavailable
 
@@ -104,6 +106,8 @@ RESULTS: dict[str, dict[str, Any]] = {
         "rules": {"r1": {"matched": 3, "passed": 2, "failed.no_result": 1, "failed": 1}},
         "actions": {"http:hook": {"matched": 2, "success": 1, "queuing": 1, "status": "connected"}},
     },
+    "trace_log": {"size": 2, "mtime": 1.5, "data_b64": "aGk="},
+    "events": {"events": [], "shed": 0, "recorded": 4},
 }
 
 
@@ -201,6 +205,9 @@ async def test_every_op_sends_its_contract_args_and_parses_its_result(
     results["metrics"] = await client.metrics(T1)
     results["capture"] = await client.capture(T1, consumer="shadows", filters=["shadow/+"], wait=0.0)
     results["rule_metrics"] = await client.rule_metrics(T1)
+    trace_args = TraceLogArgs(tenant=T1, name="t1", limit=10)
+    results["trace_log"] = await client.call("trace_log", trace_args, TraceLogResult)
+    results["events"] = await client.events(T1, wait=0.0)
     assert [r.op for r in admin.requests] == list(ADMIN_OPS)
     for op, result in results.items():
         expected_type = ADMIN_OPS[op][1]
