@@ -4,7 +4,9 @@ Items (JSON objects with a `kind`):
 - `republish` (v5 function `republish`, v4 action `republish`): topic, qos, retain, payload templates;
 - `console` (v5 function `console`, v4 `inspect`); `do_nothing` (v4);
 - `action` (v5 `"http:<name>"`): names a stored v5 action;
-- `webhook` (v4 `data_to_webserver`): names a `web_hook` resource, with path/method/headers/payload_tmpl.
+- `webhook` (v4 `data_to_webserver`): names a `web_hook` resource, with path/method/headers/payload_tmpl;
+- `resource` (v4 `data_to_pgsql`, `data_to_redis`, `data_to_mqtt_broker`): `action` names the v4 action,
+  `resource` its resource, `params` its params (`targets.py` checks and resolves them).
 Every item carries `id`, its v4 action instance id (`<v4 name>_<number>`), which also names its counters.
 Rule: an item's references are checked when the rule is written; resolving (`resolve`) skips what has
 gone since (a deleted or disabled action), as EMQX counts such outputs as failed, never as an error.
@@ -15,7 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from mqttcloud.contracts import ConsoleAction, RepublishAction, RuleAction
-from mqttcloud.control.deployment_api.integration import config
+from mqttcloud.control.deployment_api.integration import config, targets
 from mqttcloud.control.errors import BadRequest
 
 Item = dict[str, object]
@@ -139,6 +141,24 @@ def _from_v4(actions: Sequence[tuple[str, Mapping[str, object]]], resources: Map
             items.append({"kind": "do_nothing", "id": instance_id(name)})
         elif name == "republish":
             items.append(_republish(params, f"{field}.params", v4=True))
+        elif name in targets.V4_ACTIONS_ALL:
+            resource = params.get("$resource")
+            wanted = targets.V4_ACTIONS_ALL[name]
+            if not isinstance(resource, str) or resources.get(resource) != wanted:
+                raise BadRequest(
+                    f"{field}.params.$resource must name a {wanted} resource",
+                    field=f"{field}.params.$resource",
+                )
+            checked = targets.check_v4_params(name, params, f"{field}.params")
+            items.append(
+                {
+                    "kind": "resource",
+                    "id": instance_id(name),
+                    "action": name,
+                    "resource": resource,
+                    "params": checked,
+                }
+            )
         elif name == "data_to_webserver":
             resource = params.get("$resource")
             if not isinstance(resource, str) or resources.get(resource) != "web_hook":
@@ -174,7 +194,9 @@ def _mapping(value: object) -> Mapping[str, object]:
 def references(items: Sequence[Item]) -> set[str]:
     """The v5 actions and v4 resources the items name."""
     return {
-        str(i.get("action") or i.get("resource")) for i in items if i.get("kind") in {"action", "webhook"}
+        str(i.get("resource") or i.get("action"))
+        for i in items
+        if i.get("kind") in {"action", "webhook", "resource"}
     }
 
 
@@ -188,13 +210,14 @@ def as_v5(item: Item) -> str | dict[str, object]:
         return {"function": "republish", "args": args}
     if kind == "console":
         return {"function": "console"}
-    return {"function": V4_NAMES.get(str(kind), str(kind)), "args": _v4_params(item)}
+    name = str(item["action"]) if kind == "resource" else V4_NAMES.get(str(kind), str(kind))
+    return {"function": name, "args": _v4_params(item)}
 
 
 def as_v4(item: Item) -> dict[str, object]:
     """One item as EMQX 4 shows it: `{"id", "name", "params"}` (metrics are added by the presenter)."""
     kind = str(item.get("kind"))
-    name = str(item["action"]) if kind == "action" else V4_NAMES.get(kind, kind)
+    name = str(item["action"]) if kind in {"action", "resource"} else V4_NAMES.get(kind, kind)
     return {"id": item.get("id", ""), "name": name, "params": _v4_params(item)}
 
 
@@ -222,7 +245,7 @@ def resolve(
     resources: Mapping[str, Mapping[str, object]],
 ) -> list[RuleAction]:
     """The items as the broker runs them. `actions`: enabled v5 action id -> (connector config, action
-    config); `resources`: v4 resource id -> config. Items naming something missing are skipped."""
+    config); `resources`: enabled v4 resource id -> config. Items naming something missing are skipped."""
     resolved: list[RuleAction] = []
     for item in items:
         kind = item.get("kind")
@@ -239,7 +262,18 @@ def resolve(
         elif kind == "console":
             resolved.append(ConsoleAction())
         elif kind == "action" and (pair := actions.get(str(item["action"]))) is not None:
-            resolved.append(config.connector_action(str(item["action"]), pair[0], pair[1]))
+            action_id = str(item["action"])
+            if action_id.startswith("http:"):
+                resolved.append(config.connector_action(action_id, pair[0], pair[1]))
+            else:
+                resolved.append(targets.v5_action(action_id, pair[0], pair[1]))
+        elif kind == "resource" and (resource := resources.get(str(item["resource"]))) is not None:
+            params = item.get("params")
+            resolved.append(
+                targets.v4_action(
+                    str(item["id"]), str(item["action"]), resource, params if isinstance(params, dict) else {}
+                )
+            )
         elif kind == "webhook" and (resource := resources.get(str(item["resource"]))) is not None:
             params = {
                 "path": item.get("path"),

@@ -17,6 +17,7 @@ from mqttcloud import rulesql
 from mqttcloud.contracts import RuleSpec
 from mqttcloud.control.db import utcnow
 from mqttcloud.control.deployment_api.integration import actions as items
+from mqttcloud.control.deployment_api.integration import targets
 from mqttcloud.control.deployment_api.integration.models import ActionRow, ConnectorRow, RuleRow
 from mqttcloud.control.deployment_api.quotas import require_room
 from mqttcloud.control.errors import BadRequest, NotFound
@@ -393,7 +394,8 @@ def records(session: Session, *, deployment_id: str) -> list[RuleSpec]:
         conn = all_connectors.get(f"{row.type}:{row.connector}")
         if row.enabled and conn is not None and conn.enabled:
             resolved_actions[row.action_id] = (conn.config, row.parameters)
-    resources = {cid: c.config for cid, c in all_connectors.items() if c.type == "web_hook" and c.enabled}
+    v4_types = {"web_hook", *targets.V4_RESOURCES}
+    resources = {cid: c.config for cid, c in all_connectors.items() if c.type in v4_types and c.enabled}
     return [
         RuleSpec(id=r.rule_id, sql=r.sql, actions=items.resolve(r.actions, resolved_actions, resources))
         for r in enabled_rules

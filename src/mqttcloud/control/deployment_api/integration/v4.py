@@ -1,8 +1,9 @@
 """v4 presenter of data integration: `/resources`, `/resource_types`, `/rules`, `/actions` (spec §2.3.10).
 
-Resources are `web_hook` (`resource:<8 hex>`), rules `rule:<8 hex>` with action instances
-`{id, name, params, metrics}`; `POST /rules?test=true` runs `rawsql` on `ctx` without storing anything.
-Metrics items carry EMQX 4's names per node; counters come from the running broker (0 while stopped).
+Resources are `web_hook`, `backend_pgsql`, `backend_redis_single` or `bridge_mqtt` (`resource:<8 hex>`;
+passwords shown as "******"), rules `rule:<8 hex>` with action instances `{id, name, params, metrics}`;
+`POST /rules?test=true` runs `rawsql` on `ctx` without storing anything. Metrics items carry EMQX 4's
+names per node; counters come from the running broker (0 while stopped).
 """
 
 from typing import Annotated, Any
@@ -16,7 +17,7 @@ from mqttcloud.contracts import RuleMetricsResult
 from mqttcloud.control.deployment_api import common, schemas
 from mqttcloud.control.deployment_api.errors import V4Route
 from mqttcloud.control.deployment_api.integration import actions as items
-from mqttcloud.control.deployment_api.integration import catalog, config, service
+from mqttcloud.control.deployment_api.integration import catalog, config, service, targets
 from mqttcloud.control.deployment_api.integration.models import ConnectorRow, RuleRow
 from mqttcloud.control.deployment_api.integration.schemas import ResourceIn, V4RuleIn, WebHookConfigIn
 from mqttcloud.control.deployment_api.integration.service import RuleChange
@@ -42,6 +43,9 @@ def _validated(model: type[WebHookConfigIn], value: object) -> WebHookConfigIn:
 def _resource_config(body: ResourceIn) -> dict[str, object]:
     if body.type not in catalog.RESOURCE_TYPES:
         raise BadRequest(f"Resource Type {body.type} Not Found", field="type")
+    if body.type in targets.V4_RESOURCES:
+        targets.check_v4_resource(body.type, body.config)
+        return dict(body.config)  # as given; `targets.v4_action` reads it
     checked = _validated(WebHookConfigIn, body.config)
     config.check_url(checked.url, "config.url")
     config.seconds(checked.connect_timeout, "config.connect_timeout")
@@ -60,7 +64,8 @@ def _resource_alive(
 
 
 def _resource_out(row: ConnectorRow) -> dict[str, object]:
-    return {"id": row.connector_id, "type": row.type, "config": row.config, "description": row.description}
+    shown = targets.masked(row.config)
+    return {"id": row.connector_id, "type": row.type, "config": shown, "description": row.description}
 
 
 @router.post("/resources")
@@ -78,7 +83,7 @@ async def create_resource(body: ResourceIn, target: Rules) -> JSONResponse:
 
 @router.get("/resources")
 async def list_resources(target: Rules) -> JSONResponse:
-    rows = await service.connectors(target, type_="web_hook")
+    rows = [r for t in catalog.RESOURCE_TYPES for r in await service.connectors(target, type_=t)]
     rules, metrics = await service.rules(target), await service.metrics_or_none(target)
     return schemas.v4_data(
         [{**_resource_out(r), "status": _resource_alive(target, r, rules, metrics)} for r in rows]

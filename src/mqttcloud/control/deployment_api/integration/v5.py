@@ -1,29 +1,36 @@
 """v5 presenter of data integration (EMQX 5 `/rules`, `/rule_test`, `/connectors`, `/actions`).
 
-Connectors and actions are `http` typed, with ids `http:<name>`; rule actions are `"http:<name>"` or
-`{"function": "republish" | "console", "args"}`. Creates answer 201, deletes 204, errors
-`{"code", "message"}` (a SQL error says where). Status and metrics come from the running broker; while
-it is not running, connectors and actions are `disconnected` and counters are 0.
+Connectors and actions are typed `http`, `pgsql`, `redis` or `mqtt` (EMQX 5's bodies; the last three
+in `targets.py`), with ids `<type>:<name>`; rule actions are `"<type>:<name>"` or
+`{"function": "republish" | "console", "args"}`. Passwords are shown as "******". Creates answer 201,
+deletes 204, errors `{"code", "message"}` (a SQL error says where). Status and metrics come from the
+running broker; while it is not running, connectors and actions are `disconnected` and counters are 0.
 """
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from mqttcloud.contracts import ActionCounters, RuleCounters, RuleMetricsResult
 from mqttcloud.control.deployment_api import common, schemas
 from mqttcloud.control.deployment_api.integration import actions as items
-from mqttcloud.control.deployment_api.integration import config, service
+from mqttcloud.control.deployment_api.integration import config, service, targets
 from mqttcloud.control.deployment_api.integration.models import ActionRow, ConnectorRow, RuleRow
-from mqttcloud.control.deployment_api.integration.schemas import ActionIn, ConnectorIn, RuleIn, RuleTestIn
+from mqttcloud.control.deployment_api.integration.schemas import (
+    ActionIn,
+    ConnectorIn,
+    RuleIn,
+    RuleTestIn,
+    TypedIn,
+)
 from mqttcloud.control.deployment_api.integration.service import RuleChange
 from mqttcloud.control.deployment_api.target import Target, target_dep
 from mqttcloud.control.errors import BadRequest
 
 router = APIRouter()
 Rules = Annotated[Target, Depends(target_dep("rules"))]
-_TYPES = ("http",)
+_TYPES = ("http", "pgsql", "redis", "mqtt")
 
 
 def _type(value: str | None) -> str:
@@ -35,11 +42,18 @@ def _type(value: str | None) -> str:
 # -- connectors --------------------------------------------------------------------------------------
 
 
-def _connector_config(body: ConnectorIn) -> dict[str, object]:
-    config.check_url(body.url)
-    config.seconds(body.connect_timeout, "connect_timeout")
-    config.check_pem(body.ssl.cacertfile, "ssl.cacertfile")
-    return body.model_dump(mode="json", exclude={"type", "name", "enable", "description"})
+def _connector_config(type_: str, body: object) -> tuple[dict[str, object], TypedIn]:
+    """The stored config of a connector body of `type_`, and its common fields. Raises: 400, 422."""
+    common = targets.validated(TypedIn, body)
+    assert isinstance(common, TypedIn)
+    if type_ != "http":
+        return targets.check_v5_connector(type_, body), common
+    checked = targets.validated(ConnectorIn, body)
+    assert isinstance(checked, ConnectorIn)
+    config.check_url(checked.url)
+    config.seconds(checked.connect_timeout, "connect_timeout")
+    config.check_pem(checked.ssl.cacertfile, "ssl.cacertfile")
+    return checked.model_dump(mode="json", exclude={"type", "name", "enable", "description"}), common
 
 
 def _status(counters: list[ActionCounters], enabled: bool, live: bool) -> tuple[str, str]:
@@ -61,7 +75,7 @@ def _connector_out(
         "name": row.name,
         "enable": row.enabled,
         "description": row.description,
-        **row.config,
+        **targets.masked(row.config),
         "status": status,
         "status_reason": reason,
         "node_status": _node_status(target, status, reason),
@@ -78,14 +92,17 @@ async def list_connectors(target: Rules) -> JSONResponse:
 
 
 @router.post("/connectors", status_code=201)
-async def create_connector(body: ConnectorIn, target: Rules) -> JSONResponse:
+async def create_connector(body: Annotated[Any, Body()], target: Rules) -> JSONResponse:
+    """`type` http, pgsql, redis or mqtt, each with EMQX 5's connector fields."""
+    type_ = _type(body.get("type") if isinstance(body, dict) else None)
+    stored, common = _connector_config(type_, body)
     row = await service.create_connector(
         target,
-        type_=_type(body.type),
-        name=config.check_name(body.name),
-        config=_connector_config(body),
-        enabled=body.enable,
-        description=body.description,
+        type_=type_,
+        name=config.check_name(common.name),
+        config=stored,
+        enabled=common.enable,
+        description=common.description,
     )
     out = _connector_out(target, row, [], await service.metrics_or_none(target))
     return JSONResponse(out, status_code=201)
@@ -99,13 +116,16 @@ async def get_connector(connector_id: str, target: Rules) -> JSONResponse:
 
 
 @router.put("/connectors/{connector_id}")
-async def update_connector(connector_id: str, body: ConnectorIn, target: Rules) -> JSONResponse:
+async def update_connector(connector_id: str, body: Annotated[Any, Body()], target: Rules) -> JSONResponse:
+    """A password sent as "******" keeps the stored one."""
+    current = await service.connector(target, connector_id)
+    stored, common = _connector_config(current.type, body)
     row = await service.update_connector(
         target,
         connector_id,
-        config=_connector_config(body),
-        enabled=body.enable,
-        description=body.description,
+        config=targets.keep_secret(stored, current.config),
+        enabled=common.enable,
+        description=common.description,
     )
     actions, metrics = await service.actions(target), await service.metrics_or_none(target)
     return JSONResponse(_connector_out(target, row, actions, metrics))
@@ -120,9 +140,18 @@ async def delete_connector(connector_id: str, target: Rules) -> Response:
 # -- actions -----------------------------------------------------------------------------------------
 
 
-def _action_parameters(body: ActionIn) -> dict[str, object]:
-    config.seconds(body.resource_opts.request_ttl, "resource_opts.request_ttl")
-    return body.model_dump(mode="json", include={"parameters", "resource_opts"})
+def _action_parameters(type_: str, body: object) -> tuple[dict[str, object], str, TypedIn]:
+    """An action body of `type_`: its stored parameters, connector name and common fields."""
+    common = targets.validated(TypedIn, body)
+    assert isinstance(common, TypedIn)
+    if type_ != "http":
+        stored = targets.check_v5_action(type_, body)
+        connector = body.get("connector") if isinstance(body, dict) else None
+        return stored, str(connector), common
+    checked = targets.validated(ActionIn, body)
+    assert isinstance(checked, ActionIn)
+    config.seconds(checked.resource_opts.request_ttl, "resource_opts.request_ttl")
+    return checked.model_dump(mode="json", include={"parameters", "resource_opts"}), checked.connector, common
 
 
 def _action_out(target: Target, row: ActionRow, metrics: RuleMetricsResult | None) -> dict[str, object]:
@@ -149,15 +178,18 @@ async def list_actions(target: Rules) -> JSONResponse:
 
 
 @router.post("/actions", status_code=201)
-async def create_action(body: ActionIn, target: Rules) -> JSONResponse:
+async def create_action(body: Annotated[Any, Body()], target: Rules) -> JSONResponse:
+    """`type` http, pgsql, redis or mqtt over a connector of the same type."""
+    type_ = _type(body.get("type") if isinstance(body, dict) else None)
+    parameters, connector, common = _action_parameters(type_, body)
     row = await service.create_action(
         target,
-        type_=_type(body.type),
-        name=config.check_name(body.name),
-        connector_name=body.connector,
-        parameters=_action_parameters(body),
-        enabled=body.enable,
-        description=body.description,
+        type_=type_,
+        name=config.check_name(common.name),
+        connector_name=connector,
+        parameters=parameters,
+        enabled=common.enable,
+        description=common.description,
     )
     return JSONResponse(_action_out(target, row, await service.metrics_or_none(target)), status_code=201)
 
@@ -169,14 +201,16 @@ async def get_action(action_id: str, target: Rules) -> JSONResponse:
 
 
 @router.put("/actions/{action_id}")
-async def update_action(action_id: str, body: ActionIn, target: Rules) -> JSONResponse:
+async def update_action(action_id: str, body: Annotated[Any, Body()], target: Rules) -> JSONResponse:
+    current = await service.action(target, action_id)
+    parameters, connector, common = _action_parameters(current.type, body)
     row = await service.update_action(
         target,
         action_id,
-        connector_name=body.connector,
-        parameters=_action_parameters(body),
-        enabled=body.enable,
-        description=body.description,
+        connector_name=connector,
+        parameters=parameters,
+        enabled=common.enable,
+        description=common.description,
     )
     return JSONResponse(_action_out(target, row, await service.metrics_or_none(target)))
 

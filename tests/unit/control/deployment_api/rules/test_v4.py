@@ -52,7 +52,12 @@ async def test_documented_examples(platform: Platform, dedicated: tuple[str, Aut
     web_hook = data(await c.get("/api/resource_types/web_hook", auth=auth))
     assert {"title", "provider", "params", "name", "description"} <= set(web_hook)
     assert web_hook["params"]["url"]["required"] is True
-    assert [t["name"] for t in data(await c.get("/api/resource_types", auth=auth))] == ["web_hook"]
+    assert [t["name"] for t in data(await c.get("/api/resource_types", auth=auth))] == [
+        "web_hook",
+        "backend_pgsql",
+        "backend_redis_single",
+        "bridge_mqtt",
+    ]
 
     rule = data(await c.post("/api/rules", content=RULE, headers=FORM, auth=auth))
     assert re.fullmatch(r"rule:[0-9a-f]{8}", rule["id"])
