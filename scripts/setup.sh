@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the platform and its tests need on a fresh Debian machine (run as root, idempotent):
 # Debian packages (PostgreSQL, mosquitto + clients for interop and benchmarks, Chromium for the console
-# tests), then the project's venv in .venv with the dev extras.
+# tests, nats-server for clusters, redis-server for the Redis action), then the project's venv in .venv
+# with the dev extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,14 +17,21 @@ command -v openssl >/dev/null || need+=(openssl)
 # curl and jq: every example of the user guide (docs/) uses them, and tests/docs runs them all
 command -v curl >/dev/null || need+=(curl)
 command -v jq >/dev/null || need+=(jq)
+# nats-server joins the nodes of multi-node deployments (serve starts it; tests/integration/cluster);
+# redis-server is the target of the Redis data-integration action's tests
+[ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null || need+=(nats-server)
+[ -x /usr/bin/redis-server ] || command -v redis-server >/dev/null || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-# Debian's mosquitto service would take 1883; our tests never use fixed ports, but keep it quiet.
+# Debian's mosquitto, nats-server and redis services would take 1883, 4222 and 6379; our tests never use
+# fixed ports, but keep them quiet (serve starts its own nats-server when a deployment needs one).
 systemctl disable --now mosquitto >/dev/null 2>&1 || true
+systemctl disable --now nats-server >/dev/null 2>&1 || true
+systemctl disable --now redis-server >/dev/null 2>&1 || true
 
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
