@@ -11,8 +11,9 @@ Rules this module must not break:
   computed once and cached (`MAX_CACHED_TOPICS`), columns are built only when a rule matches, and an
   event no rule selects costs one dict lookup. Rules with the same SQL text are evaluated once per
   input (`SqlGroup`; evaluation is pure), then each is counted and runs its own actions.
-- Evaluation is synchronous and never raises into the core; actions only enqueue (HTTP workers and
-  the republisher deliver later), so MQTT traffic never waits for an action.
+- Evaluation is synchronous and never raises into the core; actions only enqueue (sinks and the
+  republisher deliver later), so MQTT traffic never waits for an action. An action failing in a loop
+  is counted each time and logged at most once per `sink.LOG_INTERVAL` per rule.
 - Each enabled rule is compiled once per `apply`; SQL that does not parse is skipped and logged (the
   control plane refuses it). Counters of a rule or delivering action that stays (same id / same spec)
   survive `apply`; sinks whose spec changed or went away are returned to be closed.
@@ -46,6 +47,7 @@ from mqttcloud.runtime.rules.outputs import (
 )
 from mqttcloud.runtime.rules.pgsql import PgsqlSink
 from mqttcloud.runtime.rules.redis import RedisSink
+from mqttcloud.runtime.rules.sink import ThrottledLog
 from mqttcloud.runtime.rules.templates import ActionError
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,7 @@ class CompiledRule:
     rule: Rule
     counters: RuleCounters
     outputs: tuple[RuleOutput, ...] = field(default=())
+    failures: ThrottledLog = field(default_factory=lambda: ThrottledLog("rule"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +180,8 @@ class RuleEngine:
             previous = old_rules.get(spec.id)
             counters = previous.counters if previous is not None else RuleCounters()
             outputs = tuple(self._output(spec, action, sinks, old_sinks) for action in spec.actions)
-            rules[spec.id] = CompiledRule(spec, rule, counters, outputs)
+            failures = previous.failures if previous is not None else ThrottledLog(f"rule {spec.id}")
+            rules[spec.id] = CompiledRule(spec, rule, counters, outputs, failures)
         retired = [sink for name, sink in old_sinks.items() if sinks.get(name) is not sink]
         for name, sink in sinks.items():
             if old_sinks.get(name) is not sink:
@@ -272,7 +276,7 @@ class RuleEngine:
                 action.run(output)
             except (ActionError, EvalError) as exc:
                 counters.actions_failed += 1
-                log.warning("rule %s: action failed: %s", compiled.spec.id, exc)
+                compiled.failures.warning(f"action failed: {exc}")
                 continue
             except Exception:
                 counters.actions_failed += 1

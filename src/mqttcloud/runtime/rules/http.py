@@ -12,6 +12,7 @@ Rules this module must not break:
   only when the queue is full (`dropped`) or a reachable target keeps failing past `max_retries`
   (`failed`).
 - Every answer counts once: `success` (2xx), `failed` (after the retries), `dropped` (queue full).
+  Failures log at most one line per `sink.LOG_INTERVAL` (`ThrottledLog`).
 """
 
 import asyncio
@@ -34,6 +35,7 @@ from mqttcloud.runtime.rules.httpclient import (
     open_connection,
     parse_url,
 )
+from mqttcloud.runtime.rules.sink import ThrottledLog
 from mqttcloud.runtime.rules.templates import Template
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class HttpSink:
         self._connected = asyncio.Event()  # set while connected: workers take outputs
         self._lost = asyncio.Event()  # set while disconnected: the probe tries again
         self._task: asyncio.Task[None] | None = None
+        self.failures = ThrottledLog(f"http action {spec.name}")
 
     # ---------------------------------------------------------------------------- the caller's side
 
@@ -222,7 +225,7 @@ class HttpSink:
             origin, data = self._request(output)
         except RequestFailedError as exc:
             self.failed += 1
-            log.warning("http action %s: %s", self.spec.name, exc.reason)
+            self.failures.warning(exc.reason)
             return
         attempt = 0
         while True:
@@ -246,9 +249,7 @@ class HttpSink:
             attempt += 1
             if attempt > self.spec.max_retries:
                 self.failed += 1
-                log.warning(
-                    "http action %s: %s %s failed: %s", self.spec.name, self._method, origin.target, reason
-                )
+                self.failures.warning(f"{self._method} {origin.target} failed: {reason}")
                 return
             self.retried += 1
             await asyncio.sleep(backoff(attempt, RETRY_BASE, RECONNECT_MAX))

@@ -101,6 +101,10 @@ class ActionError(Exception):
 
 
 def int_value(value: object, field: str) -> int:
+    """A template's value as an integer; a placeholder that leads nowhere is 0 (EMQX's default QoS).
+    Raises: ActionError."""
+    if value is None:
+        return 0
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
@@ -109,6 +113,10 @@ def int_value(value: object, field: str) -> int:
 
 
 def bool_value(value: object, field: str) -> bool:
+    """A template's value as a boolean; a placeholder that leads nowhere is false (EMQX's default
+    retain). Raises: ActionError."""
+    if value is None:
+        return False
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 
 import pytest
 from tests.unit.broker.pair import Client, Harness, publish
@@ -10,6 +11,7 @@ from mqttcloud import contracts
 from mqttcloud.protocol.packets import Disconnect, PubAck, Publish, QoS, Subscribe, Subscription, Unsubscribe
 from mqttcloud.runtime.rules import RuleEngine
 from mqttcloud.runtime.rules.outputs import MAX_DEPTH
+from mqttcloud.runtime.rules.sink import LOG_INTERVAL, ThrottledLog
 
 
 def rule(rule_id: str, sql: str, *actions: contracts.RuleAction) -> contracts.RuleSpec:
@@ -125,6 +127,35 @@ async def test_a_republish_to_an_invalid_topic_fails_the_action_not_the_rule() -
     }
 
 
+async def test_an_action_failing_in_a_loop_is_counted_each_time_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = Harness()
+    engine = engine_for(h, rule("r1", 'SELECT payload.to AS to FROM "t"', republish("out/${to}")))
+    device, _ = h.connect("dev1")
+    with caplog.at_level(logging.WARNING):
+        for _ in range(50):
+            device.send(publish("t", b'{"to": "a/#"}'))
+    assert counters(engine, "r1")["actions.failed"] == 50
+    lines = [r.getMessage() for r in caplog.records if "r1" in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert "out/a/#" in lines[0]
+
+
+def test_throttled_log_says_how_many_lines_it_held_back(caplog: pytest.LogCaptureFixture) -> None:
+    clock = [100.0]
+    throttled = ThrottledLog("pgsql action p", clock=lambda: clock[0])
+    with caplog.at_level(logging.WARNING):
+        for n in range(5):
+            throttled.warning(f"failure {n}")
+        clock[0] += LOG_INTERVAL
+        throttled.warning("failure 5")
+    assert [r.getMessage() for r in caplog.records] == [
+        "pgsql action p: failure 0",
+        "pgsql action p: failure 5 (and 4 more failures not logged)",
+    ]
+
+
 async def test_republish_qos_and_retain_come_from_templates() -> None:
     h = Harness()
     engine_for(
@@ -141,6 +172,28 @@ async def test_republish_qos_and_retain_come_from_templates() -> None:
     (out,) = await received(watcher)
     assert (out.payload, out.qos) == (b"abc", 1)
     assert h.broker.retained.match("out", h.now)[0].payload == b"abc"
+
+
+async def test_emqx_default_qos_and_retain_templates_fall_back_to_0_and_false() -> None:
+    """`${qos}` / `${flags.retain}` (EMQX 5's defaults) keep the message's flags when the SELECT keeps
+    them, and give QoS 0 and no retain when it does not, as EMQX renders a missing variable."""
+    h = Harness()
+    defaults = {"qos": "${qos}", "retain": "${flags.retain}"}
+    engine = engine_for(
+        h,
+        rule("all", 'SELECT * FROM "t"', republish("all", "${payload}", **defaults)),
+        rule("some", 'SELECT payload FROM "t"', republish("some", "${payload}", **defaults)),
+    )
+    watcher, _ = h.connect("watcher")
+    sub(watcher, "all", qos=2)
+    sub(watcher, "some", qos=2)
+    device, _ = h.connect("dev1")
+    device.send(publish("t", b"abc", qos=1, packet_id=7, retain=True))
+    watcher.take()
+    got = {p.topic: (p.qos, p.retain) for p in await received(watcher)}
+    assert got == {"all": (1, False), "some": (0, False)}  # retain is cleared towards live subscribers
+    assert sorted(m.topic for m in h.broker.retained.match("#", h.now)) == ["all", "t"]
+    assert counters(engine, "some")["actions.success"] == 1
 
 
 async def test_client_connected_and_disconnected_events_carry_emqx_fields() -> None:

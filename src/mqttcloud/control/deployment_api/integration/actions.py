@@ -74,10 +74,10 @@ def _republish(args: Mapping[str, object], field: str, *, v4: bool) -> Item:
         user_properties = ""
     else:
         topic = _text(args, "topic", "", field)
-        # Unset QoS and retain are 0 and false, not EMQX's `${qos}` / `${flags.retain}`: those render
-        # nothing when the SELECT does not keep them, which the broker would count as a failed action.
-        qos = _qos(args.get("qos", 0), f"{field}.qos")
-        retain = _retain(args.get("retain", False), f"{field}.retain")
+        # EMQX's defaults: the message's QoS and retain flag; when the SELECT does not keep them the
+        # broker uses 0 and false, as EMQX does (`templates.int_value` / `bool_value`).
+        qos = _qos(args.get("qos", "${qos}"), f"{field}.qos")
+        retain = _retain(args.get("retain", "${flags.retain}"), f"{field}.retain")
         payload = _text(args, "payload", "${payload}", field)
         user_properties = _text(args, "user_properties", "", field)
     if not topic or len(topic) > 1024:

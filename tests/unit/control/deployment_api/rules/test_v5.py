@@ -93,7 +93,9 @@ async def test_connector_action_rule_reach_the_broker_spec(
         request_timeout=10.0,
         pool_size=4,
     )
-    assert republish == RepublishAction(topic="alerts/${clientid}", qos=1, retain=False, payload="${t}")
+    assert republish == RepublishAction(
+        topic="alerts/${clientid}", qos=1, retain="${flags.retain}", payload="${t}"
+    )
     assert console == ConsoleAction()
 
     disabled = await platform.client.put("/api/v5/rules/hot", json={"enable": False}, auth=auth)
