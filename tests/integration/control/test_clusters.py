@@ -182,3 +182,24 @@ def test_nodes_change_3_1_2_and_a_killed_node_comes_back(cluster: Cluster, clien
     os.kill(killed, signal.SIGKILL)
     poll(lambda: cluster.node_pids().get(second, killed) != killed, within=30, what="node 2 restarted")
     cluster.wait_status("running")
+
+
+def test_a_message_crosses_from_one_node_to_another(cluster: Cluster, clients: list[Client]) -> None:
+    """Publisher and subscriber on different nodes of a deployment created through the API."""
+    for index in range(CLIENTS):
+        clients.append(Client(f"x{index:02d}").connect(cluster.address))
+    listed = poll(lambda: (b := cluster.clients(limit=100))["meta"]["count"] == CLIENTS and b, what="clients")
+    node_of = {row["clientid"]: row["node"] for row in listed["data"]}
+    subscriber = clients[0]
+    publisher = next(c for c in clients if node_of[c.client_id] != node_of[subscriber.client_id])
+    received: list[bytes] = []
+    subscriber.client.on_message = lambda _c, _u, message: received.append(bytes(message.payload))
+    subscriber.client.subscribe("cross/node", qos=1)
+
+    def delivered() -> bool:
+        if not received:  # again until the subscription's route has reached the publisher's node
+            publisher.client.publish("cross/node", b"hello", qos=1)
+        return bool(received)
+
+    poll(delivered, within=15, interval=0.3, what="a message from another node")
+    assert set(received) == {b"hello"}
