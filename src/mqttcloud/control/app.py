@@ -39,6 +39,7 @@ from mqttcloud.control.events.collector import PURGE_INTERVAL, EventCollectors
 from mqttcloud.control.monitoring.sampler import Sampler
 from mqttcloud.control.projects.routes import router as projects_router
 from mqttcloud.control.ratelimit import RateLimiter
+from mqttcloud.control.serverless.lifecycle import ServerlessLifecycle
 from mqttcloud.control.transport_security import StrictTransportSecurity
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,9 @@ def create_app(
                     ):
                         runtime.attach(supervisor)
                         app.state.alarm_checker = alarm_checker
+                        ServerlessLifecycle(
+                            runtime, db, settings.serverless_lifecycle, audited=settings.audit_log
+                        ).attach(alarm_checker)
                         await runtime.restore()
                         yield
                         runtime.supervisor = None

@@ -29,6 +29,9 @@ Environment variables:
     MQTTCLOUD_EVENT_HISTORY_RETENTION_DAYS  days client events are kept (default 3)
     MQTTCLOUD_EVENT_HISTORY_MAX_EVENTS      client events kept per deployment, oldest go first (100000)
     MQTTCLOUD_ALARM_*              alarm webhook and thresholds (see control/alarms/settings.py)
+    MQTTCLOUD_SERVERLESS_STOP_AFTER, _DELETE_AFTER, _WARN_BEFORE  the Serverless lifecycle: idle time
+                                   before the stop (30d), stopped time before the deletion (30d), leads
+                                   of the warning alarms (7d,1d) (see control/serverless/lifecycle_policy.py)
     MQTTCLOUD_MONITOR_INTERVAL     seconds between two samples of every running deployment's stats and
                                    metrics, 1-60 (default 10; see control/monitoring/)
 """
@@ -41,6 +44,7 @@ from pathlib import Path
 
 from mqttcloud.control.alarms.settings import AlarmSettings
 from mqttcloud.control.errors import ConfigError
+from mqttcloud.control.serverless.lifecycle_policy import LifecycleSettings
 from mqttcloud.control.serverless.plans import parse_limit_overrides
 
 _ENV_PREFIX = "MQTTCLOUD_"
@@ -81,6 +85,7 @@ class Settings:
     event_history_retention_days: int = 3
     event_history_max_events: int = 100_000  # per deployment
     alarms: AlarmSettings = field(default_factory=AlarmSettings)  # MQTTCLOUD_ALARM_* (alarms/settings.py)
+    serverless_lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     monitor_interval: int = 10  # seconds between two monitoring samples (control/monitoring/sampler.py)
 
     @property
@@ -124,6 +129,7 @@ class Settings:
 
         values: dict[str, object] = {}
         values["alarms"] = AlarmSettings.from_env(get)
+        values["serverless_lifecycle"] = LifecycleSettings.from_env(get)
         if (data_dir := get("DATA_DIR")) is not None:
             values["data_dir"] = Path(data_dir)
         for name, key in (

@@ -62,6 +62,7 @@ RULES = (
     "tls.update",
     "tls.delete",
     "audit_logs.list",
+    "alarms.list",
 )
 
 PROFILES: dict[str, dict[str, Limit | None]] = {
@@ -79,6 +80,7 @@ PROFILES: dict[str, dict[str, Limit | None]] = {
         "tls.update": Limit(6, HOUR),
         "tls.delete": Limit(6, HOUR),
         "audit_logs.list": Limit(60, HOUR),  # a Platform API extension: read like the other lists
+        "alarms.list": Limit(60, HOUR),  # a Platform API extension too
     },
     "default": {
         "projects.list": Limit(600, MINUTE),
@@ -94,6 +96,7 @@ PROFILES: dict[str, dict[str, Limit | None]] = {
         "tls.update": Limit(30, MINUTE),
         "tls.delete": Limit(30, MINUTE),
         "audit_logs.list": Limit(600, MINUTE),
+        "alarms.list": Limit(600, MINUTE),
     },
     "off": dict.fromkeys(RULES),
 }

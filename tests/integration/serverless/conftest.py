@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from tests.integration.serverless.wire import connect, open_tls
 
 from mqttcloud.control.accounts import service as accounts
@@ -81,6 +82,7 @@ class RunningPlatform:
     wss_port: int
     created: list[str] = field(default_factory=list)
     app_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    app: FastAPI | None = None
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(TIMEOUT)
@@ -148,15 +150,19 @@ class RunningPlatform:
         return ssl.create_default_context(cadata=self.ca_pem)
 
 
-def _start_platform(data_dir: Path) -> tuple[RunningPlatform, Callable[[], None]]:
+def _start_platform(
+    data_dir: Path, configure: Callable[[Settings], Settings] = lambda s: s
+) -> tuple[RunningPlatform, Callable[[], None]]:
     low = consecutive_free_ports()
-    settings = Settings(
-        data_dir=data_dir,
-        broker_port_low=low,
-        broker_port_high=low + 1,
-        rate_limit_profile="off",
-        serverless_domain=DOMAIN,
-        use_tls=False,
+    settings = configure(
+        Settings(
+            data_dir=data_dir,
+            broker_port_low=low,
+            broker_port_high=low + 1,
+            rate_limit_profile="off",
+            serverless_domain=DOMAIN,
+            use_tls=False,
+        )
     )
     shared = SharedSecrets("serverless-admin-token", serverless_tls(settings))
     app = create_app(settings, shared=shared)
@@ -199,6 +205,7 @@ def _start_platform(data_dir: Path) -> tuple[RunningPlatform, Callable[[], None]
         ca_pem=platform_ca(settings).ca_pem,
         mqtts_port=low,
         wss_port=low + 1,
+        app=app,
     )
     return platform, shutdown
 

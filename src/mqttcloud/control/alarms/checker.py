@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from mqttcloud.contracts import Limits, PublishArgs, TenantId
 from mqttcloud.control.alarms import conditions, store
@@ -83,6 +83,9 @@ class AlarmChecker:
         self.quotas = quotas
         self.extra_checks: list[ExtraCheck] = []
         self.platform_alarms: dict[str, Condition] = {}  # raised while the database was unreachable
+        # Live connections of each running deployment whose broker answered, as of the current check:
+        # what `extra_checks` (the Serverless lifecycle) read instead of asking the brokers again.
+        self.live_connections: dict[str, int] = {}
         self._restarts: dict[str, deque[float]] = {}
         self._last_status: dict[str, BrokerStatus] = {}
         self._task: asyncio.Task[None] | None = None
@@ -141,6 +144,7 @@ class AlarmChecker:
         except Exception as exc:  # the database is gone: nothing else can be stored either
             await self._database_down(str(exc))
             return [], []
+        self.live_connections = {}
         observed = await self._observe(rows, certs, contents)
         for extra in self.extra_checks:
             try:
@@ -172,6 +176,8 @@ class AlarmChecker:
         self, observed: list[Condition], now: dt.datetime, down: Condition | None
     ) -> tuple[list[AlarmRow], list[AlarmRow]]:
         with self.database.session() as session:
+            existing = set(session.scalars(select(Deployment.id)))  # some may be deleted since `_read`
+            observed = [c for c in observed if c.deployment_id is None or c.deployment_id in existing]
             active = store.active(session)
             raised, cleared = conditions.diff(active, observed)
             if down is not None:  # the outage is over: keep its record, raised and cleared now
@@ -237,6 +243,7 @@ class AlarmChecker:
         found: list[Condition | None] = []
         try:
             stats = (await client.stats(TenantId(deployment.id))).values
+            self.live_connections[deployment.id] = stats.get("live_connections.count", 0)
         except (BrokerError, BrokerUnavailable) as exc:
             log.info("alarm check: no stats from %s: %s", deployment.id, exc)
             stats = {}

@@ -48,7 +48,7 @@ async def clear_alarms(target: Alarms) -> Response:
 
 
 def _visible(session: Session, principal: Principal, activated: bool | None) -> list[tuple[AlarmRow, bool]]:
-    kinds = dict(session.execute(select(Deployment.id, Deployment.deployment_type)).tuples())
+    kinds = dict(session.execute(select(Deployment.id, Deployment.deployment_type)).all())
     allowed: set[str] | None = None
     if principal.project_ids is not None:
         query = select(Deployment.id).where(Deployment.project_id.in_(principal.project_ids))

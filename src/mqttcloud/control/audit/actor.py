@@ -19,6 +19,7 @@ class ActorKind(StrEnum):
     DEPLOYMENT_KEY = "deployment_key"
     ACCOUNT = "account"
     ANONYMOUS = "anonymous"
+    SYSTEM = "system"  # the platform acting on its own (the Serverless lifecycle policy)
 
 
 class Interface(StrEnum):
@@ -26,6 +27,7 @@ class Interface(StrEnum):
     DEPLOYMENT_API = "deployment_api"
     CONSOLE = "console"
     CLI = "cli"
+    SYSTEM = "system"
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,7 @@ async def list_audit_logs(
         str | None, Query(pattern=RESULT_PATTERN, description="success, failure or a status")
     ] = None,
     interface: Annotated[
-        str | None, Query(alias="from", pattern=r"^(platform_api|deployment_api|console|cli)$")
+        str | None, Query(alias="from", pattern=r"^(platform_api|deployment_api|console|cli|system)$")
     ] = None,
     since: Annotated[
         dt.datetime | None, Query(description="from this time on (ISO 8601; UTC if no zone)")

@@ -11,8 +11,8 @@ from mqttcloud.control.audit.models import AuditEntry
 class AuditEntryOut(BaseModel):
     id: int
     created_at: dt.datetime
-    from_: str = Field(alias="from", description="platform_api, deployment_api, console or cli")
-    source_kind: str = Field(description="platform_key, deployment_key, account or anonymous")
+    from_: str = Field(alias="from", description="platform_api, deployment_api, console, cli or system")
+    source_kind: str = Field(description="platform_key, deployment_key, account, anonymous or system")
     source: str = Field(description="key id, App ID or user name of the actor; empty when anonymous")
     authenticated: bool = Field(description="false: the source was presented but not verified")
     source_ip: str | None

@@ -18,7 +18,7 @@ from mqttcloud.control.db import SessionDep
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 
 PAGE_SIZE = 50
-INTERFACES = ("platform_api", "deployment_api", "console", "cli")
+INTERFACES = ("platform_api", "deployment_api", "console", "cli", "system")
 FILTERS = ("actor", "action", "target", "result", "from", "since", "until")
 
 
