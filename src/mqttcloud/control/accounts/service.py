@@ -1,4 +1,6 @@
-"""Account use cases: the root account, sub-accounts, password checks (Argon2 via argon2-cffi).
+"""Account use cases: the root account, sub-accounts (create, change role, reset password, delete), password
+checks (Argon2 via argon2-cffi). Only the root account and Administrators manage sub-accounts; the root
+account is changed by nobody but itself, and the last Administrator keeps its role.
 
 Rule: Argon2 never runs inside a database transaction. Sign-in and password change read what they need,
 end the transaction, check or hash the password, then write in a short transaction of their own; a
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -170,6 +172,81 @@ def delete_sub_account(session: Session, *, actor: Account, account_id: int) -> 
         raise Forbidden("the root account cannot be deleted")
     session.delete(account)
     session.commit()
+
+
+def _require_manager(actor: Account) -> None:
+    if not actor.role.may_manage_platform_keys:
+        raise Forbidden("only the root account or an Administrator can manage sub-accounts")
+
+
+def _editable_target(session: Session, *, actor: Account, account_id: int) -> Account:
+    """The sub-account `actor` may change. Raises: Forbidden (not a manager, or the root account),
+    NotFound."""
+    _require_manager(actor)
+    account = get_account(session, account_id=account_id)
+    if account.role is Role.ROOT:
+        raise Forbidden("the root account cannot be changed here")
+    return account
+
+
+def update_sub_account(
+    session: Session, *, actor: Account, account_id: int, role: Role, project_ids: Sequence[str]
+) -> Account:
+    """Change a sub-account's role and assigned projects; it acts with them from its next request.
+
+    Raises:
+        Forbidden: `actor` is not the root account or an Administrator, or the target is the root account.
+        NotFound: no such account.
+        Invalid (field `role`): the root role; an account changing its own role (`OWN_ROLE`: it could
+            lock itself out); demoting the last Administrator (`LAST_ADMINISTRATOR`).
+    """
+    account = _editable_target(session, actor=actor, account_id=account_id)
+    if role is Role.ROOT:
+        raise Invalid("there is exactly one root account", field="role")
+    if role is not account.role:
+        if account.id == actor.id:
+            raise Invalid("you cannot change your own role", code="OWN_ROLE", field="role")
+        if account.role is Role.ADMINISTRATOR:
+            others = session.scalar(
+                select(func.count())
+                .select_from(Account)
+                .where(Account.role == Role.ADMINISTRATOR, Account.id != account.id)
+            )
+            if not others:
+                raise Invalid(
+                    "the last Administrator keeps its role", code="LAST_ADMINISTRATOR", field="role"
+                )
+    account.role = role
+    account.project_ids = list(dict.fromkeys(project_ids))
+    session.commit()
+    return account
+
+
+def reset_password(session: Session, *, actor: Account, account_id: int, new_password: str) -> Account:
+    """Set another sub-account's password (it forgot it) and end all its console sessions.
+
+    Argon2 runs outside any transaction. An account changes its own password with `change_password`,
+    which asks for the old one.
+
+    Raises:
+        Forbidden: `actor` is not the root account or an Administrator, or the target is the root account
+            or `actor` itself.
+        NotFound: no such account.
+        Invalid (field `password`): the new password breaks the rules.
+    """
+    account = _editable_target(session, actor=actor, account_id=account_id)
+    if account.id == actor.id:
+        raise Forbidden("change your own password on your account page")
+    session.rollback()  # no transaction while Argon2 runs
+    try:
+        _check_password_rules(new_password)
+    except Invalid as error:
+        raise Invalid(error.message, field="password") from None
+    new_hash = hash_password(new_password)
+    session.execute(update(Account).where(Account.id == account_id).values(password_hash=new_hash))
+    session.execute(delete(ConsoleSession).where(ConsoleSession.account_id == account_id))
+    session.commit()
+    return get_account(session, account_id=account_id)
 
 
 def change_password(session: Session, *, account_id: int, old_password: str, new_password: str) -> Account:

@@ -21,6 +21,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
         audit_pages,
         client_pages,
         deployment_pages,
+        edit_pages,
         integration_pages,
         live_pages,
         monitoring_pages,
@@ -40,6 +41,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
         integration_pages,
         client_pages,
         user_edit_pages,
+        edit_pages,
     ):
         app.include_router(module.router)
     app.include_router(monitoring_pages.router)

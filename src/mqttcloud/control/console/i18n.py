@@ -514,6 +514,27 @@ ZH_CN: dict[str, str] = {
     "Event": "事件",
     "Details": "详情",
     "No event matches.": "没有匹配的事件。",
+    # Editing a deployment's name, a project, an account (console/edit_pages.py) and their services
+    "Rename": "重命名",
+    "Rename deployment": "重命名部署",
+    "The deployment ID %s and its addresses stay the same.": "部署 ID %s 及其连接地址保持不变。",
+    "The name must be 1 to 64 characters.": "名称须为 1 到 64 个字符。",
+    "deploymentName must not be blank": "部署名称不能为空",
+    "Edit project": "编辑项目",
+    "Edit project %s": "编辑项目 %s",
+    "Your role cannot edit this project.": "您的角色不能编辑该项目。",
+    "project name must be 1-64 characters": "项目名称须为 1 到 64 个字符",
+    "description must be at most 500 characters": "描述最多 500 个字符",
+    "Edit account %s": "编辑账号 %s",
+    "Role and projects": "角色与项目",
+    "Reset password": "重置密码",
+    "The account is signed out everywhere; give it the new password another way.": "该账号将在所有地方退出登录；请通过其他方式告知其新密码。",
+    "The password of %s was reset; its sessions were signed out.": "%s 的密码已重置，其会话已退出登录。",
+    "The root account cannot be changed here.": "不能在此修改 root 账号。",
+    "you cannot change your own role": "不能修改自己的角色",
+    "the last Administrator keeps its role": "最后一个管理员不能更改角色",
+    "there is exactly one root account": "只能有一个 root 账号",
+    "password must be at least 8 characters": "密码至少需要 8 个字符",
 }
 
 

@@ -8,7 +8,8 @@ service (the Platform API is key-based), so the console applies the role propert
 - visibility: roles that see all projects see every deployment; the others only their projects';
 - create / start / stop / delete deployments: `Role.may_start_stop`;
 - TLS, deployment API keys, users, ACL, bans, kick, publish: `Role.may_edit_deployments`;
-- creating projects and listing accounts: managers (root, Administrator); the Auditor reads accounts.
+- creating projects and listing accounts: managers (root, Administrator); the Auditor reads accounts;
+- editing a project: managers, and Project Administrators for their own projects.
 """
 
 from collections.abc import Collection
@@ -47,6 +48,13 @@ def require_edit(account: Account) -> None:
 def may_manage(account: Account) -> bool:
     """Root and Administrators: platform keys, sub-accounts, projects (the key rule of spec §1.3)."""
     return account.role.may_manage_platform_keys
+
+
+def may_edit_project(account: Account, project_id: str) -> bool:
+    """Managers edit every project; a Project Administrator the projects assigned to it (spec §1.9)."""
+    if may_manage(account):
+        return True
+    return account.role is Role.PROJECT_ADMINISTRATOR and project_id in account.project_ids
 
 
 def may_read_accounts(account: Account) -> bool:

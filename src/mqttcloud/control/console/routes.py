@@ -38,7 +38,12 @@ from mqttcloud.control.console.pages import (
     redirect,
     run,
 )
-from mqttcloud.control.console.permissions import may_manage, may_read_accounts, visible_projects
+from mqttcloud.control.console.permissions import (
+    may_edit_project,
+    may_manage,
+    may_read_accounts,
+    visible_projects,
+)
 from mqttcloud.control.console.security import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -467,6 +472,7 @@ async def _render_projects(
         errors=errors or {},
         form=form or {"name": "", "description": ""},
         can_manage=may_manage(page.signed_in),
+        editable=[p.id for p in rows if may_edit_project(page.signed_in, p.id)],  # edit_pages.py
     )
 
 

@@ -1,4 +1,5 @@
-"""Platform API deployment routes (spec §2.1.2): list, create, read, update (`nodes`), start, stop, delete.
+"""Platform API deployment routes (spec §2.1.2): list, create, read, update (name, `nodes`), start, stop,
+delete.
 
 Thin: authenticate (dependency), call one service function in a worker thread, check the project scope,
 ask the broker runtime to reconcile after a write, return a schema.
@@ -112,8 +113,8 @@ async def update_deployment(
     settings: SettingsDep,
     runtime: RuntimeDep,
 ) -> DeploymentOut:
-    """Change `nodes` (an extension): the broker processes of a Dedicated deployment, 1 to 16. Nodes are
-    added or stopped live; the others keep their clients."""
+    """Rename the deployment (`deploymentName`) and/or change `nodes`, the broker processes of a Dedicated
+    deployment, 1 to 16 (extensions). Nodes are added or stopped live; the others keep their clients."""
     await _check_project(session, principal, deployment_id)
     await asyncio.to_thread(service.update_deployment, session, deployment_id=deployment_id, request=body)
     await runtime.reconcile()

@@ -7,7 +7,7 @@ ignore unknown fields.
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mqttcloud.control.deployments.models import DeploymentStatus, DeploymentType
 
@@ -45,11 +45,19 @@ class DeploymentCreate(BaseModel):
 
 
 class DeploymentUpdate(BaseModel):
-    """`PUT /deployments/{id}` (an extension: EMQX documents no update of a deployment)."""
+    """`PUT /deployments/{id}` (an extension: EMQX documents no update of a deployment): a new name
+    (`deploymentName`, as in the create body) and/or `nodes`; a field left out keeps its value."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    nodes: int = Field(ge=1, le=MAX_NODES)
+    deployment_name: str | None = Field(default=None, alias="deploymentName", min_length=1, max_length=64)
+    nodes: int | None = Field(default=None, ge=1, le=MAX_NODES)
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> "DeploymentUpdate":
+        if self.deployment_name is None and self.nodes is None:
+            raise ValueError("give deploymentName, nodes or both")
+        return self
 
 
 class Endpoints(BaseModel):

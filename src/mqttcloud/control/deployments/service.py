@@ -1,4 +1,5 @@
-"""Deployment use cases: create, list, read, resize, start, stop, delete, and the supervisor's status reports.
+"""Deployment use cases: create, list, read, rename, resize, start, stop, delete, and the supervisor's
+status reports.
 
 These functions change only the database (the desired state). The caller then asks the broker runtime
 to reconcile (`control/deployments/lifecycle.py`); no HTTP handler touches a process.
@@ -152,16 +153,27 @@ def _check_nodes(*, serverless: bool, nodes: int) -> None:
 
 
 def update_deployment(session: Session, *, deployment_id: str, request: DeploymentUpdate) -> Deployment:
-    """Change how many nodes run a deployment; the supervisor adds or stops nodes at the next reconcile.
+    """Rename a deployment and/or change how many nodes run it (the supervisor adds or stops nodes at the
+    next reconcile); a field the request leaves out keeps its value.
 
     Raises:
         NotFound: no such deployment.
-        Invalid: a Serverless deployment asked for more than one node (422 on `nodes`).
+        Invalid: a blank name (422 on `deploymentName`); a Serverless deployment asked for more than one
+            node (422 on `nodes`).
     """
     deployment = get_deployment(session, deployment_id=deployment_id)
-    _check_nodes(serverless=deployment.deployment_type.is_serverless, nodes=request.nodes)
-    if deployment.nodes != request.nodes:
+    name = None if request.deployment_name is None else request.deployment_name.strip()
+    if name == "":
+        raise Invalid("deploymentName must not be blank", code="INVALID_PARAMETERS", field="deploymentName")
+    if request.nodes is not None:
+        _check_nodes(serverless=deployment.deployment_type.is_serverless, nodes=request.nodes)
+    changed = False
+    if name is not None and deployment.name != name:
+        deployment.name, changed = name, True
+    if request.nodes is not None and deployment.nodes != request.nodes:
         deployment.nodes = request.nodes  # the status follows the nodes' (`lifecycle.BrokerRuntime`)
+        changed = True
+    if changed:
         session.commit()
     return deployment
 
