@@ -18,6 +18,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
     # Imported here: the route modules import this package's submodules.
     from mqttcloud.control.console import (  # noqa: PLC0415
         access_pages,
+        acl_order_pages,
         audit_pages,
         client_pages,
         deployment_pages,
@@ -42,6 +43,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
         client_pages,
         user_edit_pages,
         edit_pages,
+        acl_order_pages,
     ):
         app.include_router(module.router)
     app.include_router(monitoring_pages.router)

@@ -535,6 +535,11 @@ ZH_CN: dict[str, str] = {
     "the last Administrator keeps its role": "最后一个管理员不能更改角色",
     "there is exactly one root account": "只能有一个 root 账号",
     "password must be at least 8 characters": "密码至少需要 8 个字符",
+    # The order of ACL rules (console/acl_order_pages.py)
+    "Move up": "上移",
+    "Move down": "下移",
+    "Move a rule up or down.": "只能上移或下移规则。",
+    "The arrows move a rule before or after its neighbour.": "箭头可将规则移到相邻规则之前或之后。",
 }
 
 

@@ -7,6 +7,7 @@ broker, so a call returns once the broker enforces them.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
@@ -84,6 +85,16 @@ async def append_rule(target: Target, item: RuleFor) -> None:
 async def get_rule(target: Target, *, rule_id: int) -> AclRuleRow:
     """One rule by its id. Raises: NotFound."""
     return await target.read(lambda s: store.get_rule(s, deployment_id=target.deployment_id, rule_id=rule_id))
+
+
+async def move_rule(target: Target, *, rule_id: int, direction: Literal["up", "down"]) -> bool:
+    """Move one rule before (up) or after (down) its neighbour among its target's rules; the broker then
+    evaluates them in the new order (first match wins). Returns False at the first (last) place.
+    Raises: NotFound."""
+    offset = -1 if direction == "up" else 1
+    return await target.write(
+        lambda s: store.move_rule(s, deployment_id=target.deployment_id, rule_id=rule_id, offset=offset)
+    )
 
 
 async def delete_rule_id(target: Target, *, rule_id: int) -> None:

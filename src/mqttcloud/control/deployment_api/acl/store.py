@@ -6,6 +6,7 @@ EMQX's built-in database evaluates them the same way, first match wins.
 Action names: requests may say `pub`/`sub`/`pubsub` (docs, v4) or `publish`/`subscribe`/`all` (EMQX 5);
 they are stored as the latter. A topic is a valid MQTT topic filter (`protocol.topics`), after an `eq `
 prefix if any; `${username}`/`${clientid}` (`%u`/`%c`) placeholders fill whole levels or parts of them.
+The order within one target is the order written (v5 PUT) or appended, and `move_rule` changes it.
 Two ways to add one rule: v4's `add_rule` replaces a rule for the same target and topic; the console's
 `append_rule` keeps every rule (allow publish and deny subscribe on one topic are two rules) and refuses
 only an exact duplicate.
@@ -197,6 +198,30 @@ def get_rule(session: Session, *, deployment_id: str, rule_id: int) -> AclRuleRo
     if row is None or row.deployment_id != deployment_id:
         raise NotFound("ACL rule not found", code="NOT_FOUND")
     return row
+
+
+def move_rule(session: Session, *, deployment_id: str, rule_id: int, offset: int) -> bool:
+    """Move one rule `offset` places (-1: up, +1: down) among its target's rules, which are then numbered
+    0.. in their new order. Returns False when it is already first (last) and nothing moved.
+
+    Raises: NotFound (also for another deployment's rule).
+    """
+    row = get_rule(session, deployment_id=deployment_id, rule_id=rule_id)
+    same_target = select(AclRuleRow).where(
+        AclRuleRow.deployment_id == deployment_id,
+        AclRuleRow.target_kind == row.target_kind,
+        AclRuleRow.target == row.target,
+    )
+    rows = list(session.scalars(same_target.order_by(AclRuleRow.position, AclRuleRow.id)))
+    index = next(i for i, r in enumerate(rows) if r.id == row.id)
+    to = index + offset
+    if not 0 <= to < len(rows):
+        return False
+    rows.insert(to, rows.pop(index))
+    for position, item in enumerate(rows):
+        item.position = position
+    session.commit()
+    return True
 
 
 def delete_rule_id(session: Session, *, deployment_id: str, rule_id: int) -> None:
