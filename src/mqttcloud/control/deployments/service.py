@@ -167,14 +167,13 @@ def update_deployment(session: Session, *, deployment_id: str, request: Deployme
         raise Invalid("deploymentName must not be blank", code="INVALID_PARAMETERS", field="deploymentName")
     if request.nodes is not None:
         _check_nodes(serverless=deployment.deployment_type.is_serverless, nodes=request.nodes)
-    changed = False
-    if name is not None and deployment.name != name:
-        deployment.name, changed = name, True
-    if request.nodes is not None and deployment.nodes != request.nodes:
+    if name is not None:
+        deployment.name = name
+    if request.nodes is not None:
         deployment.nodes = request.nodes  # the status follows the nodes' (`lifecycle.BrokerRuntime`)
-        changed = True
-    if changed:
-        session.commit()
+    # Commit even when nothing changed: it ends the transaction, which must not stay open (and on
+    # SQLite hold its lock) while the route reconciles the brokers.
+    session.commit()
     return deployment
 
 
