@@ -3,8 +3,10 @@
 
 Templates write `{{ _("Deployments") }}` and routes `page.t("...")`; a message without a translation falls
 back to English. A unit test checks that every message used by a template, a route or a label table has
-its zh-CN text. Service error messages (from the APIs' services) are shown as the services word them.
+its zh-CN text. Service error messages (from the APIs' services) are translated by `errors_i18n`.
 """
+
+from mqttcloud.control.console import errors_i18n
 
 LANGUAGES = ("en", "zh-CN")
 LANGUAGE_NAMES = {"en": "English", "zh-CN": "简体中文"}
@@ -544,6 +546,7 @@ ZH_CN: dict[str, str] = {
 
 
 def translate(lang: str, message: str) -> str:
+    """`message` in `lang`: the console's own table, then the services' error messages, else as given."""
     if lang == "zh-CN":
-        return ZH_CN.get(message, message)
+        return errors_i18n.translate_error(message, ZH_CN) or message
     return message
