@@ -39,6 +39,7 @@ from mqttcloud.control.events.collector import PURGE_INTERVAL, EventCollectors
 from mqttcloud.control.monitoring.sampler import Sampler
 from mqttcloud.control.projects.routes import router as projects_router
 from mqttcloud.control.ratelimit import RateLimiter
+from mqttcloud.control.request_ids import RequestIds
 from mqttcloud.control.serverless.lifecycle import ServerlessLifecycle
 from mqttcloud.control.transport_security import StrictTransportSecurity
 
@@ -51,11 +52,16 @@ SupervisorFactory = Callable[[BrokerRuntime], AbstractAsyncContextManager[Superv
 
 
 def default_supervisor(runtime: BrokerRuntime) -> AbstractAsyncContextManager[SupervisorLike]:
-    """The real supervisor: one `mqttcloud broker` process per desired spec, under `<data-dir>/brokers`."""
-    from mqttcloud.control.supervisor import Supervisor  # noqa: PLC0415  (only when brokers really run)
+    """The real supervisor: one `mqttcloud broker` process per desired spec, under `<data-dir>/brokers`,
+    logging in the platform's format."""
+    from mqttcloud.control.supervisor import Supervisor, processes  # noqa: PLC0415  (only when brokers run)
 
+    command = (*processes.DEFAULT_COMMAND, "--log-format", runtime.settings.log_format)
     return Supervisor(
-        runtime.settings.brokers_dir, on_status=runtime.on_status, on_applied=runtime.on_applied
+        runtime.settings.brokers_dir,
+        on_status=runtime.on_status,
+        on_applied=runtime.on_applied,
+        command=command,
     )
 
 
@@ -183,6 +189,7 @@ def create_app(
     if settings.audit_log:  # every write of the three surfaces (publishing excepted), denied ones too
         app.add_middleware(AuditMiddleware, log=audit_log, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(health.HttpMetrics, counters=observability.counters)  # counts the fast paths too
+    app.add_middleware(RequestIds)  # an id per request, in its logs and admin requests (request_ids.py)
     app.add_middleware(StrictTransportSecurity)  # outermost: every HTTPS response, fast path included
     return app
 

@@ -91,7 +91,7 @@ class _Connection:
         self.used = False  # a request was sent (the broker has checked a token on this connection)
         self._out: list[bytes] = []
         # Owned by this connection and awaited in `close()`.
-        self.read_task = asyncio.create_task(self._read_loop())
+        self.read_task = asyncio.create_task(self._read_loop(), context=logs.unbound())  # outlives a request
 
     async def _read_loop(self) -> None:
         error = "admin connection closed by the broker"

@@ -32,6 +32,8 @@ Environment variables:
     MQTTCLOUD_SERVERLESS_STOP_AFTER, _DELETE_AFTER, _WARN_BEFORE  the Serverless lifecycle: idle time
                                    before the stop (30d), stopped time before the deletion (30d), leads
                                    of the warning alarms (7d,1d) (see control/serverless/lifecycle_policy.py)
+    MQTTCLOUD_LOG_FORMAT           "text" (default) or "json": one JSON object per log line, for `serve` and
+                                   the brokers it starts (mqttcloud/logs.py)
     MQTTCLOUD_MONITOR_INTERVAL     seconds between two samples of every running deployment's stats and
                                    metrics, 1-60 (default 10; see control/monitoring/)
 """
@@ -42,6 +44,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from mqttcloud import logs
 from mqttcloud.control.alarms.settings import AlarmSettings
 from mqttcloud.control.errors import ConfigError
 from mqttcloud.control.serverless.lifecycle_policy import LifecycleSettings
@@ -87,6 +90,7 @@ class Settings:
     alarms: AlarmSettings = field(default_factory=AlarmSettings)  # MQTTCLOUD_ALARM_* (alarms/settings.py)
     serverless_lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     monitor_interval: int = 10  # seconds between two monitoring samples (control/monitoring/sampler.py)
+    log_format: logs.LogFormat = "text"  # serve's and its brokers' log lines (logs.py)
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -165,6 +169,11 @@ class Settings:
             values["audit_log"] = audit.lower() == "on"
         if (days := get("AUDIT_RETENTION_DAYS")) is not None:
             values["audit_retention_days"] = _parse_int("MQTTCLOUD_AUDIT_RETENTION_DAYS", days)
+        if (log_format := get("LOG_FORMAT")) is not None:
+            try:
+                values["log_format"] = logs.parse_format(log_format)
+            except ValueError as exc:
+                raise ConfigError(f"MQTTCLOUD_LOG_FORMAT: {exc}") from None
         if (interval := get("MONITOR_INTERVAL")) is not None:
             values["monitor_interval"] = _parse_int("MQTTCLOUD_MONITOR_INTERVAL", interval)
         if (history := get("EVENT_HISTORY")) is not None:

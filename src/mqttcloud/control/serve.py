@@ -1,13 +1,14 @@
 """`mqttcloud serve`: run the platform (console, Platform API, Deployment API) on one HTTPS listener.
 
     mqttcloud serve [--data-dir DIR] [--host H] [--port P] [--http]
-                    [--public-host NAME] [--broker-ports LOW-HIGH]
+                    [--public-host NAME] [--broker-ports LOW-HIGH] [--log-format text|json]
 
-Start-up order: settings → private data folder (umask 077; folders 0700, files 0600) and its data key →
-database migrations → root account (its password is printed once, unless
-MQTTCLOUD_ROOT_PASSWORD gave it) → HTTPS certificate from the platform CA (`--http` serves plain HTTP for
-a TLS-terminating proxy) → bind → uvicorn (whose lifespan brings every desired-running deployment back)
-→ print where everything listens. `--port 0` picks a free port; the banner shows the real one.
+Start-up order: settings → logging (`--log-format` or MQTTCLOUD_LOG_FORMAT; the brokers it starts log
+the same way) → private data folder (umask 077; folders 0700, files 0600) and its data key → database
+migrations → root account (its password is printed once, unless MQTTCLOUD_ROOT_PASSWORD gave it) → HTTPS
+certificate from the platform CA (`--http` serves plain HTTP for a TLS-terminating proxy) → bind →
+uvicorn (whose lifespan brings every desired-running deployment back) → print where everything listens.
+`--port 0` picks a free port; the banner shows the real one.
 
 Rules: the listening socket is never inheritable, so brokers never hold it: after a kill -9 of `serve`,
 the brokers it leaves running (which the next `serve` adopts or stops) do not keep its port. uvicorn's
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import uvicorn
 
+from mqttcloud import logs
 from mqttcloud.control import migrations
 from mqttcloud.control.accounts import service as accounts
 from mqttcloud.control.accounts.models import ROOT_USERNAME
@@ -52,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--http", action="store_true", help="plain HTTP (behind a TLS-terminating proxy)")
     parser.add_argument("--public-host", help="host name shown in URLs and deployment endpoints")
     parser.add_argument("--broker-ports", help="port range for broker listeners, LOW-HIGH")
+    parser.add_argument(
+        "--log-format", choices=logs.LOG_FORMATS, help="text (default) or json: one object per line"
+    )
     return parser
 
 
@@ -66,6 +71,7 @@ def _settings(argv: Sequence[str]) -> Settings:
         public_host=args.public_host,
         broker_port_low=low,
         broker_port_high=high,
+        log_format=args.log_format,
     )
 
 
@@ -131,9 +137,9 @@ class _Server(uvicorn.Server):
 
 
 def main(argv: Sequence[str]) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = _settings(argv)
+        logs.setup(logging.INFO, settings.log_format)
         os.umask(PRIVATE_UMASK)  # the database, its WAL, logs and brokers' files: owner only
         secure_data_dir(settings.data_dir)
         SecretBox.for_settings(settings)  # a bad MQTTCLOUD_SECRET_KEY stops the start here
@@ -176,8 +182,9 @@ def main(argv: Sequence[str]) -> int:
 
     config = uvicorn.Config(
         create_app(settings),
+        log_config=None,  # uvicorn's own lines go through our handler, in the chosen format
         log_level="warning",
-        access_log=False,
+        access_log=False,  # request lines come from control/request_ids.py, with their id
         lifespan="on",
         timeout_graceful_shutdown=5,
         # uvicorn's default rewrites the client address from X-Forwarded-For sent by 127.0.0.1 before our

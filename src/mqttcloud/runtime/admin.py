@@ -272,6 +272,8 @@ class AdminServer:
         if tenant.history is not None:
             tenant.history.kicked_by.pop(args.clientid, None)
         tenant.perform(actions)
+        # Logged in the op's task: the line carries the API request's id and actor (logs.py).
+        log.info("tenant %s: kick %s: %s", args.tenant, args.clientid, "kicked" if found else "not found")
         if not found:
             raise AdminError("CLIENTID_NOT_FOUND", f"client {args.clientid} not found")
         return contracts.EmptyResult()

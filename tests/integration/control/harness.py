@@ -48,6 +48,7 @@ class ServeProcess:
     data_dir: Path
     env: dict[str, str]
     port: int = 0  # 0: any free port; set it to the first start's port to restart on the same one
+    args: tuple[str, ...] = ()  # more `serve` flags
     process: subprocess.Popen[str] | None = None
     base_url: str = ""
     banner: str = ""
@@ -76,6 +77,7 @@ class ServeProcess:
                 str(self.data_dir),
                 "--port",
                 str(self.port),
+                *self.args,
             ],
             stdout=subprocess.PIPE,
             stderr=stderr,

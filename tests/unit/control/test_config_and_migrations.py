@@ -53,11 +53,18 @@ def test_environment_is_read_and_overrides_win(tmp_path: Path) -> None:
         {"MQTTCLOUD_BROKER_PORTS": "30000-20000"},
         {"MQTTCLOUD_RATE_LIMIT_PROFILE": "fast"},
         {"MQTTCLOUD_RATE_LIMITS": "tls.get"},
+        {"MQTTCLOUD_LOG_FORMAT": "yaml"},
     ],
 )
 def test_bad_environment_is_a_config_error(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         Settings.from_env(env)
+
+
+def test_log_format_comes_from_the_environment_and_the_flag_wins() -> None:
+    assert Settings.from_env({}).log_format == "text"
+    assert Settings.from_env({"MQTTCLOUD_LOG_FORMAT": "JSON"}).log_format == "json"
+    assert Settings.from_env({"MQTTCLOUD_LOG_FORMAT": "json"}, log_format="text").log_format == "text"
 
 
 def test_advertised_host_replaces_wildcard() -> None:

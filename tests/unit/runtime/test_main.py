@@ -6,7 +6,14 @@ import pytest
 from tests.certs import default_pki
 
 from mqttcloud import contracts
-from mqttcloud.runtime.main import UsageError, build_parser, load_spec_file, parse_listen, spec_from_flags
+from mqttcloud.runtime.main import (
+    UsageError,
+    build_parser,
+    load_spec_file,
+    main,
+    parse_listen,
+    spec_from_flags,
+)
 
 T = contracts.TenantId("default")
 
@@ -123,3 +130,13 @@ def test_fixed_listener_with_a_tenant_of_the_spec_loads(tmp_path: Path) -> None:
 def test_sni_listener_needs_no_tenant(tmp_path: Path) -> None:
     spec = load_spec_file(_toml_spec(tmp_path, 'tenant_selector = "sni"\n'))
     assert spec.listeners[0].tenant is None
+
+
+def test_an_unknown_log_format_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("MQTTCLOUD_LOG_FORMAT", raising=False)
+    assert main(["--log-format", "yaml"]) == 2
+    monkeypatch.setenv("MQTTCLOUD_LOG_FORMAT", "xml")  # the flag's default
+    assert main([]) == 2
+    assert "log format must be one of text, json, not 'xml'" in capsys.readouterr().err

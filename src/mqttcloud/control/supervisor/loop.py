@@ -26,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from pathlib import Path
 
+from mqttcloud import logs
 from mqttcloud.contracts import BrokerSpec, ReadyFile
 from mqttcloud.control.broker_client import BrokerClient, BrokerError, BrokerUnavailable
 from mqttcloud.control.supervisor import policy, processes
@@ -184,7 +185,10 @@ class Supervisor:
                         previous_worker = self._find_retiring(broker_id)
                         worker = _Worker(self, desired[broker_id], previous_worker)
                         self._workers[broker_id] = worker
-                        tg.create_task(worker.run(), name=f"broker-worker:{broker_id}")
+                        # Unbound: a worker outlives the request that started it (logs.py).
+                        tg.create_task(
+                            worker.run(), name=f"broker-worker:{broker_id}", context=logs.unbound()
+                        )
                     case policy.Stop(broker_id=broker_id):
                         worker = self._workers.pop(broker_id)
                         self._retiring.add(worker)

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from mqttcloud import logs
 from mqttcloud.control.supervisor import policy
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,9 @@ class LocalNats:
                 "(Debian: apt-get install nats-server) or set MQTTCLOUD_NATS_URL"
             )
         if self._task is None:
-            self._task = asyncio.create_task(self._keep_running(program), name="nats-server")
+            self._task = asyncio.create_task(  # it outlives the request that started it (logs.py)
+                self._keep_running(program), name="nats-server", context=logs.unbound()
+            )
         within = 1.0 if self._waited else self.ready_timeout
         self._waited = True
         try:
