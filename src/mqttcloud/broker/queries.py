@@ -1,9 +1,11 @@
 """Admin queries and other whole-broker operations kept out of `core.py` for size.
 
 Owns: the admin-channel answers (`ClientInfo`, `SubscriptionInfo`, pages, on-behalf subscribe,
-HTTP publish, `stats`) and `$SYS` publishing. Every function takes the `Broker` first.
+HTTP publish, `stats`, retained messages listed, read and deleted) and `$SYS` publishing. Every function
+takes the `Broker` first.
 Rule: queries never change state; the mutating ones (subscribe/unsubscribe on behalf, publish) go
-through the same core methods as MQTT packets do.
+through the same core methods as MQTT packets do, and a retained message deleted here is recorded in the
+durable log as an empty retained PUBLISH's deletion is.
 """
 
 import base64
@@ -15,13 +17,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from mqttcloud import contracts
 from mqttcloud.broker.actions import Action
 from mqttcloud.broker.delivery import Out
+from mqttcloud.broker.durability import RetainedDeleted
 from mqttcloud.broker.hooks import PeerInfo
+from mqttcloud.broker.message import Message
 from mqttcloud.broker.metrics import ConnCounters
 from mqttcloud.broker.session import Session
 from mqttcloud.broker.subscriptions import Subscription, filter_matches, split_share
+from mqttcloud.contracts.retained import MAX_RETAINED_PAYLOAD
 from mqttcloud.protocol.errors import ProtocolError
 from mqttcloud.protocol.properties import NO_PROPERTIES, Properties
-from mqttcloud.protocol.topics import validate_topic_filter, validate_topic_name
+from mqttcloud.protocol.topics import match, validate_topic_filter, validate_topic_name
 
 if TYPE_CHECKING:
     from mqttcloud.broker.channel import Channel
@@ -462,3 +467,66 @@ def publish_sys(broker: "Broker", now: float, out: Out) -> None:
             now=now,
         )
         broker.route(msg, now, out)
+
+
+# --- retained messages (admin ops list_retained / get_retained / delete_retained) ----------------------
+
+
+def _retained(broker: "Broker", topic: str | None, now: float) -> list[Message]:
+    """Unexpired retained messages whose topic matches `topic` (a name or a filter; None: all), by topic.
+
+    Raises: ValueError for an invalid topic filter."""
+    if topic is not None:
+        try:
+            validate_topic_filter(topic, broker.limits.max_topic_levels)
+        except ProtocolError as exc:
+            raise ValueError(exc.message) from None
+        if topic.startswith("$share/"):
+            raise ValueError("a shared subscription filter names no retained message")
+    found = [m for m in broker.retained if not m.is_expired(now) and (topic is None or match(topic, m.topic))]
+    return sorted(found, key=lambda m: m.topic)
+
+
+def _retained_summary(msg: Message) -> contracts.RetainedSummary:
+    return contracts.RetainedSummary(
+        msgid=msg.id_hex,
+        topic=msg.topic,
+        qos=msg.qos,
+        publish_at=msg.timestamp,
+        from_clientid=msg.publisher,
+        payload_size=len(msg.payload),
+    )
+
+
+def retained_page(
+    broker: "Broker", topic: str | None, page: int, limit: int, now: float
+) -> contracts.RetainedList:
+    """One page of retained messages in topic order. Raises: ValueError (invalid filter)."""
+    found = _retained(broker, topic, now)
+    items, hasnext = _page(found, page, limit)
+    return contracts.RetainedList(
+        data=[_retained_summary(m) for m in items], count=len(found), page=page, limit=limit, hasnext=hasnext
+    )
+
+
+def retained_message(broker: "Broker", topic: str, now: float) -> contracts.RetainedMessage | None:
+    """The retained message of `topic` (of a filter: the first match in topic order), with its payload
+    unless larger than `MAX_RETAINED_PAYLOAD`; None when none. Raises: ValueError (invalid filter)."""
+    found = _retained(broker, topic, now)
+    if not found:
+        return None
+    msg = found[0]
+    small = len(msg.payload) <= MAX_RETAINED_PAYLOAD
+    payload = base64.b64encode(msg.payload).decode() if small else None
+    return contracts.RetainedMessage(message=_retained_summary(msg), payload_b64=payload)
+
+
+def delete_retained(broker: "Broker", topic: str, now: float) -> tuple[int, list[Action]]:
+    """Delete the retained message of `topic` (every one a filter matches), as an empty retained PUBLISH
+    would, but delivered to nobody; the durable log records each deletion. Raises: ValueError."""
+    out = Out()
+    found = _retained(broker, topic, now)
+    for msg in found:
+        if broker.retained.delete(msg.topic):
+            out.records.append(RetainedDeleted(msg.topic))
+    return len(found), out.result()

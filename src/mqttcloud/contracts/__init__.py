@@ -26,6 +26,14 @@ from typing import Any, Literal, NewType
 from pydantic import BaseModel, ConfigDict, Field
 
 from mqttcloud.contracts.events import EVENT_BUFFER, ClientEvent, EventBatch, EventKind, EventsArgs
+from mqttcloud.contracts.retained import (
+    RetainedArgs,
+    RetainedDeleted,
+    RetainedList,
+    RetainedListArgs,
+    RetainedMessage,
+    RetainedSummary,
+)
 from mqttcloud.contracts.rules import (
     ActionCounters,
     ConsoleAction,
@@ -38,7 +46,7 @@ from mqttcloud.contracts.rules import (
     RuleSpec,
 )
 
-__all__ = [  # the data-integration contract (contracts/rules.py), re-exported with the rest
+__all__ = [  # the data-integration (rules.py) and retained-message (retained.py) contracts, re-exported
     "EVENT_BUFFER",
     "ActionCounters",
     "ClientEvent",
@@ -48,6 +56,12 @@ __all__ = [  # the data-integration contract (contracts/rules.py), re-exported w
     "EventsArgs",
     "HttpAction",
     "RepublishAction",
+    "RetainedArgs",
+    "RetainedDeleted",
+    "RetainedList",
+    "RetainedListArgs",
+    "RetainedMessage",
+    "RetainedSummary",
     "RuleAction",
     "RuleCounters",
     "RuleMetricsArgs",
@@ -598,6 +612,9 @@ AdminOp = Literal[
     "rule_metrics",
     "trace_log",
     "events",
+    "list_retained",
+    "get_retained",
+    "delete_retained",
 ]
 
 # op → (argument model, result model). Errors: AdminResponse.error with code NOT_FOUND
@@ -620,6 +637,9 @@ ADMIN_OPS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "rule_metrics": (RuleMetricsArgs, RuleMetricsResult),
     "trace_log": (TraceLogArgs, TraceLogResult),
     "events": (EventsArgs, EventBatch),
+    "list_retained": (RetainedListArgs, RetainedList),
+    "get_retained": (RetainedArgs, RetainedMessage),
+    "delete_retained": (RetainedArgs, RetainedDeleted),
 }
 
 

@@ -7,7 +7,8 @@ and fit in `MAX_AUTH_LINE` bytes (a larger first request goes after a `ping`), o
 `contracts.MAX_ADMIN_LINE` applies only once the token was verified.
 Arguments are validated against `ADMIN_OPS[op][0]`, results dumped from `ADMIN_OPS[op][1]` with
 `by_alias=True`. Errors are `ErrorBody` codes: NOT_FOUND (unknown tenant), CLIENTID_NOT_FOUND,
-BAD_REQUEST (invalid arguments, topic, spec), UNAUTHORIZED, INTERNAL_ERROR (a bug, logged).
+RETAINED_NOT_FOUND, BAD_REQUEST (invalid arguments, topic, spec), UNAUTHORIZED, INTERNAL_ERROR (a bug,
+logged).
 `capture` long-polls the messages a tenant routes on topic filters (`runtime/capture.py`): its waiting
 runs in the op's own task like any other op.
 
@@ -94,6 +95,9 @@ class AdminServer:
             "rule_metrics": self._rule_metrics,
             "events": self._events,
             "trace_log": self._trace_log,
+            "list_retained": self._list_retained,
+            "get_retained": self._get_retained,
+            "delete_retained": self._delete_retained,
         }
         assert set(self._handlers) == set(contracts.ADMIN_OPS)
 
@@ -393,6 +397,35 @@ class AdminServer:
         if traces is None or args.name not in traces.files:
             raise AdminError("NOT_FOUND", f"trace {args.name} not found")
         return await asyncio.to_thread(traces.read, args.name, args.offset, args.limit)
+
+    async def _list_retained(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
+        assert isinstance(args, contracts.RetainedListArgs)
+        broker = self._tenant(contracts.TenantId(args.tenant)).broker
+        try:
+            return queries.retained_page(broker, args.topic, args.page, args.limit, self.broker.now())
+        except ValueError as exc:
+            raise AdminError("BAD_REQUEST", str(exc)) from exc
+
+    async def _get_retained(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
+        assert isinstance(args, contracts.RetainedArgs)
+        broker = self._tenant(contracts.TenantId(args.tenant)).broker
+        try:
+            found = queries.retained_message(broker, args.topic, self.broker.now())
+        except ValueError as exc:
+            raise AdminError("BAD_REQUEST", str(exc)) from exc
+        if found is None:
+            raise AdminError("RETAINED_NOT_FOUND", f"no retained message on {args.topic}")
+        return found
+
+    async def _delete_retained(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
+        assert isinstance(args, contracts.RetainedArgs)
+        tenant = self._tenant(contracts.TenantId(args.tenant))
+        try:
+            deleted, actions = queries.delete_retained(tenant.broker, args.topic, self.broker.now())
+        except ValueError as exc:
+            raise AdminError("BAD_REQUEST", str(exc)) from exc
+        tenant.perform(actions)
+        return contracts.RetainedDeleted(deleted=deleted)
 
 
 class _Replies:

@@ -21,6 +21,11 @@ from mqttcloud.contracts import (
     ListenerAddress,
     ListenerKind,
     PublishArgs,
+    RetainedArgs,
+    RetainedDeleted,
+    RetainedList,
+    RetainedListArgs,
+    RetainedMessage,
     SubscriptionFilter,
     TenantId,
     TraceLogArgs,
@@ -73,6 +78,14 @@ def page(data: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # op → a valid result for it, so every typed method can be checked against the contract.
+RETAINED = {
+    "msgid": "0" * 31 + "B",
+    "topic": "r/1",
+    "qos": 1,
+    "publish_at": 1.5,
+    "from_clientid": "c1",
+    "payload_size": 2,
+}
 RESULTS: dict[str, dict[str, Any]] = {
     "ping": {"pid": 42, "broker_id": "d1", "uptime": 1.5, "spec_generation": 3, "tenants": ["t1"]},
     "apply_spec": {
@@ -108,6 +121,9 @@ RESULTS: dict[str, dict[str, Any]] = {
     },
     "trace_log": {"size": 2, "mtime": 1.5, "data_b64": "aGk="},
     "events": {"events": [], "shed": 0, "recorded": 4},
+    "list_retained": page([RETAINED]),
+    "get_retained": {"message": RETAINED, "payload_b64": "aGk="},
+    "delete_retained": {"deleted": 1},
 }
 
 
@@ -208,6 +224,10 @@ async def test_every_op_sends_its_contract_args_and_parses_its_result(
     trace_args = TraceLogArgs(tenant=T1, name="t1", limit=10)
     results["trace_log"] = await client.call("trace_log", trace_args, TraceLogResult)
     results["events"] = await client.events(T1, wait=0.0)
+    retained = RetainedArgs(tenant=T1, topic="r/#")
+    results["list_retained"] = await client.call("list_retained", RetainedListArgs(tenant=T1), RetainedList)
+    results["get_retained"] = await client.call("get_retained", retained, RetainedMessage)
+    results["delete_retained"] = await client.call("delete_retained", retained, RetainedDeleted)
     assert [r.op for r in admin.requests] == list(ADMIN_OPS)
     for op, result in results.items():
         expected_type = ADMIN_OPS[op][1]

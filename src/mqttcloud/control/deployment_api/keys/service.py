@@ -32,6 +32,7 @@ GROUPS = (
     "shadows",
     "rules",  # data integration: rules, connectors, actions (v4 resources)
     "trace",  # log traces (control/trace/)
+    "retainer",  # retained messages (deployment_api/retained/), EMQX's tag for /mqtt/retainer
 )
 METHODS = ("GET", "POST", "PUT", "DELETE", "*")
 _APP_ID_ALPHABET = string.ascii_lowercase + string.digits
