@@ -1,13 +1,14 @@
 """Alarm rows: raise, clear and list. Rule: at most one active row per key; every write commits."""
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from mqttcloud.control.alarms.conditions import AlarmKey, Condition
 from mqttcloud.control.alarms.models import AlarmRow
+from mqttcloud.control.deployments.models import Deployment
 
 
 def active(session: Session) -> dict[AlarmKey, AlarmRow]:
@@ -52,6 +53,33 @@ def alarms(
     elif activated is False:
         query = query.where(AlarmRow.deactivated_at.is_not(None))
     return list(session.scalars(query))
+
+
+def visible(
+    session: Session,
+    *,
+    project_ids: Collection[str] | None,
+    deployment_id: str | None = None,
+    activated: bool | None = None,
+    limit: int = 1000,
+) -> list[tuple[AlarmRow, str | None]]:
+    """The alarms of the deployments of `project_ids` (None: every project, and the platform-wide alarms
+    too), newest first, each with its deployment's name (None for a platform-wide alarm)."""
+    query = (
+        select(AlarmRow, Deployment.name)
+        .outerjoin(Deployment, AlarmRow.deployment_id == Deployment.id)
+        .order_by(AlarmRow.activated_at.desc(), AlarmRow.id.desc())
+        .limit(limit)
+    )
+    if project_ids is not None:
+        query = query.where(Deployment.project_id.in_(list(project_ids)))
+    if deployment_id is not None:
+        query = query.where(AlarmRow.deployment_id == deployment_id)
+    if activated is True:
+        query = query.where(AlarmRow.deactivated_at.is_(None))
+    elif activated is False:
+        query = query.where(AlarmRow.deactivated_at.is_not(None))
+    return [(row, name) for row, name in session.execute(query)]
 
 
 def purge_deactivated(session: Session, *, deployment_id: str) -> int:

@@ -28,6 +28,7 @@ from starlette.datastructures import FormData, UploadFile
 from mqttcloud.control import audit
 from mqttcloud.control.accounts import sessions
 from mqttcloud.control.accounts.models import Account, Role
+from mqttcloud.control.alarms import store as alarm_store
 from mqttcloud.control.config import Settings
 from mqttcloud.control.console import i18n
 from mqttcloud.control.console.security import LOGIN_COOKIE, SESSION_COOKIE, LoginThrottle, Signer, SignInGate
@@ -91,9 +92,13 @@ DEPLOYMENT_TABS: list[tuple[str, str, str]] = [
     ("shadows", "Shadows", "/shadows"),
     ("clients", "Clients", "/clients"),
     ("subscriptions", "Subscriptions", "/subscriptions"),
+    ("retained", "Retained messages", "/retained"),
     ("publish", "Publish", "/publish"),
+    ("mqtt-client", "Online test", "/mqtt-client"),
     ("integration", "Data integration", "/integration"),
     ("metrics", "Charts", "/metrics"),
+    ("trace", "Log trace", "/trace"),
+    ("alarms", "Alarms", "/alarms"),
 ]
 DEDICATED_ONLY_TABS = {"tls", "shadows"}
 
@@ -158,6 +163,17 @@ def language(request: Request) -> str:
     return "zh-CN" if accept.startswith("zh") else "en"
 
 
+@dataclass(frozen=True, slots=True)
+class AlarmBanner:
+    """The active alarms the signed-in account may see, for the banner on every page (base.html)."""
+
+    count: int
+    shown: tuple[tuple[str, str], ...]  # (alarm name, deployment name or "") of the newest few
+
+
+BANNER_SHOWN = 3
+
+
 @dataclass
 class Page:
     """What every template gets: the request, the signed-in account (or None), language and CSRF token."""
@@ -168,6 +184,7 @@ class Page:
     lang: str
     csrf: str
     nonce: str
+    alarms: AlarmBanner | None = None  # None: no alarm active for what the account sees
 
     @property
     def signed_in(self) -> Account:
@@ -219,9 +236,20 @@ def login_redirect(request: Request) -> RedirectResponse:
     return redirect(f"{PREFIX}/login?next={quote(target, safe='')}")
 
 
-def _load_signed_in(database: Database, token: str) -> sessions.SignedIn | None:
+def _load_signed_in(database: Database, token: str) -> tuple[sessions.SignedIn | None, AlarmBanner | None]:
+    """The session's account, and the banner of the active alarms it may see (one read session)."""
     with database.read_session() as session:
-        return sessions.find_session(session, token=token)
+        signed_in = sessions.find_session(session, token=token)
+        if signed_in is None:
+            return None, None
+        account = signed_in.account
+        # permissions.visible_projects, which imports this module: the same one-line rule.
+        projects = None if account.role.sees_all_projects else account.project_ids
+        rows = alarm_store.visible(session, project_ids=projects, activated=True, limit=100)
+        if not rows:
+            return signed_in, None
+        shown = tuple((row.name, name or "") for row, name in rows[:BANNER_SHOWN])
+        return signed_in, AlarmBanner(len(rows), shown)
 
 
 _PAGE_KEY = "mqttcloud.console_page"  # request.scope key: the page context `current_page` resolved
@@ -236,11 +264,13 @@ async def current_page(request: Request) -> Page:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise LoginRequired
-    signed_in = await run(_load_signed_in, state.database, token)
+    signed_in, banner = await run(_load_signed_in, state.database, token)
     if signed_in is None:
         raise LoginRequired
     nonce = signed_in.session_id
-    page = Page(request, state, signed_in.account, language(request), state.signer.csrf_token(nonce), nonce)
+    page = Page(
+        request, state, signed_in.account, language(request), state.signer.csrf_token(nonce), nonce, banner
+    )
     request.scope[_PAGE_KEY] = page
     audit.attach(request.scope, audit.Actor(audit.ActorKind.ACCOUNT, signed_in.account.username))
     return page

@@ -21,7 +21,7 @@ from mqttcloud.control.accounts.models import Account, Role
 from mqttcloud.control.api_keys import service as api_keys
 from mqttcloud.control.api_keys.models import ALL_PROJECTS, Scope
 from mqttcloud.control.auth import KeyVerifier
-from mqttcloud.control.console import event_pages, i18n
+from mqttcloud.control.console import alarm_pages, event_pages, i18n, trace_pages
 from mqttcloud.control.console.pages import (
     LANG_COOKIE,
     PREFIX,
@@ -545,3 +545,6 @@ async def change_password(request: Request, page: LoggedIn, session: SessionDep)
 
 # The client event history (event_pages.py), under this router's prefix.
 router.include_router(event_pages.router)
+# Alarms (alarm_pages.py) and a deployment's log traces (trace_pages.py), likewise.
+router.include_router(alarm_pages.router)
+router.include_router(trace_pages.router)
