@@ -26,6 +26,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
         integration_pages,
         live_pages,
         monitoring_pages,
+        retained_pages,
         routes,
         shadow_pages,
         user_edit_pages,
@@ -44,6 +45,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
         user_edit_pages,
         edit_pages,
         acl_order_pages,
+        retained_pages,
     ):
         app.include_router(module.router)
     app.include_router(monitoring_pages.router)

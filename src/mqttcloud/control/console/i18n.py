@@ -589,6 +589,23 @@ ZH_CN: dict[str, str] = {
     "Move down": "下移",
     "Move a rule up or down.": "只能上移或下移规则。",
     "The arrows move a rule before or after its neighbour.": "箭头可将规则移到相邻规则之前或之后。",
+    # Retained messages (console/retained_pages.py)
+    "retainer": "保留消息",  # deployment API key group (retained messages)
+    "Filter retained messages": "筛选保留消息",
+    "The last retained message of each topic, sent to every new subscriber of a matching filter.": "每个主题最后一条保留消息，会发送给匹配主题过滤器的每个新订阅者。",
+    "Published by": "发布者",
+    "Published at": "发布时间",
+    "Size (bytes)": "大小（字节）",
+    "No retained message matches.": "没有匹配的保留消息。",
+    "Deleted the retained message on %s.": "已删除 %s 上的保留消息。",
+    "Retained message on %s": "%s 上的保留消息",
+    "Message ID": "消息 ID",
+    "The payload is larger than 1 MB and is not shown.": "消息内容超过 1 MB，不予显示。",
+    "Payload (text)": "消息内容（文本）",
+    "Payload (hex)": "消息内容（十六进制）",
+    "Delete retained message": "删除保留消息",
+    "Delete the retained message on %s? New subscribers will no longer receive it.": "删除 %s 上的保留消息？新的订阅者将不再收到它。",
+    "Viewed message doesn't exist": "该消息不存在",
 }
 
 

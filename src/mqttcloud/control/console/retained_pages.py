@@ -1,0 +1,161 @@
+"""Console pages for a deployment's retained messages: browse by topic filter, view one message's payload,
+delete one after a confirmation.
+
+A thin presenter over the `retained` use cases, the ones behind `/api/v5/mqtt/retainer/...`, so what the
+page shows and deletes is the running broker's retained store. A stopped deployment shows why nothing
+is listed; a bad filter is shown next to the filter field. Deleting needs `Role.may_edit_deployments` and
+is audited as every console write is.
+"""
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from mqttcloud.contracts import RetainedMessage, RetainedSummary
+from mqttcloud.control.console.live_pages import target_of
+from mqttcloud.control.console.pages import (
+    PREFIX,
+    ConsoleRoute,
+    LoggedIn,
+    field_text,
+    format_time,
+    page_number,
+    redirect,
+)
+from mqttcloud.control.console.sections import deployment_form, guarded_view, load_view, render_section
+from mqttcloud.control.db import SessionDep
+from mqttcloud.control.deployment_api.retained import service as retained
+from mqttcloud.control.deps import RuntimeDep
+from mqttcloud.control.errors import ApiError, BadRequest
+
+router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
+
+MESSAGES_PER_PAGE = 50
+
+
+def _url(deployment_id: str, path: str, topic: str) -> str:
+    return f"{PREFIX}/deployments/{deployment_id}/retained{path}?topic={quote(topic, safe='')}"
+
+
+def _row(message: RetainedSummary, deployment_id: str) -> dict[str, Any]:
+    return {
+        "topic": message.topic,
+        "qos": message.qos,
+        "from_clientid": message.from_clientid or "",
+        "published": format_time(message.publish_at),
+        "size": message.payload_size,
+        "view": _url(deployment_id, "/message", message.topic),
+        "delete": _url(deployment_id, "/delete", message.topic),
+    }
+
+
+def payload_views(found: RetainedMessage) -> tuple[str | None, str | None]:
+    """(text, hex) of the payload: the text when it is UTF-8, the hex digits always; (None, None) when
+    the broker left out a payload over 1 MB."""
+    if found.payload_b64 is None:
+        return None, None
+    try:
+        raw = base64.b64decode(found.payload_b64, validate=True)
+    except (binascii.Error, ValueError):
+        return None, None
+    try:
+        text: str | None = raw.decode()
+    except UnicodeDecodeError:
+        text = None
+    return text, raw.hex(" ")
+
+
+@router.get("/deployments/{deployment_id}/retained", response_class=HTMLResponse)
+async def retained_page(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    view = await load_view(session, page, deployment_id)
+    topic = request.query_params.get("topic", "").strip()
+    number = page_number(request)
+    errors: dict[str, str] = {}
+    rows: list[dict[str, Any]] = []
+    count, hasnext, live_error = 0, False, ""
+    try:
+        result = await retained.page(
+            target_of(request, session, runtime, view),
+            topic=topic or None,
+            page=number,
+            limit=MESSAGES_PER_PAGE,
+        )
+    except BadRequest as error:
+        errors["topic"] = page.t(error.message)
+    except ApiError as error:
+        live_error = error.message
+    else:
+        rows = [_row(m, deployment_id) for m in result.data]
+        count, hasnext = result.count, result.hasnext
+    deleted = page.state.pop_once(page.nonce, f"retained-deleted:{deployment_id}")  # only after a delete
+    return render_section(
+        page,
+        view,
+        "retained.html",
+        tab="retained",
+        status=400 if errors else 200,
+        rows=rows,
+        count=count,
+        hasnext=hasnext,
+        live_error=live_error,
+        topic=topic,
+        query=urlencode({"topic": topic} if topic else {}),
+        page_number=number,
+        errors=errors,
+        notice=deleted["topic"] if deleted else "",
+    )
+
+
+@router.get("/deployments/{deployment_id}/retained/message", response_class=HTMLResponse)
+async def retained_message_page(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """One message by its exact topic name (`?topic=`), its payload as text and hex."""
+    view = await load_view(session, page, deployment_id)
+    topic = request.query_params.get("topic", "")
+    found = await retained.get(target_of(request, session, runtime, view), topic=topic)
+    text, hexed = payload_views(found)
+    return render_section(
+        page,
+        view,
+        "retained_message.html",
+        tab="retained",
+        message=_row(found.message, deployment_id),
+        msgid=found.message.msgid,
+        text=text,
+        hexed=hexed,
+    )
+
+
+@router.get("/deployments/{deployment_id}/retained/delete", response_class=HTMLResponse)
+async def delete_retained_page(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep
+) -> Response:
+    view = await guarded_view(session, page, deployment_id)
+    topic = request.query_params.get("topic", "")
+    return page.render(
+        "confirm.html",
+        title=page.t("Delete retained message"),
+        question=page.t("Delete the retained message on %s? New subscribers will no longer receive it.")
+        % topic,
+        action=f"{PREFIX}/deployments/{view.deployment.id}/retained/delete",
+        fields=[("topic", topic)],
+        cancel=f"{PREFIX}/deployments/{view.deployment.id}/retained",
+    )
+
+
+@router.post("/deployments/{deployment_id}/retained/delete")
+async def delete_retained(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    form, view = await deployment_form(request, page, session, deployment_id)
+    topic = field_text(form, "topic", strip=False)
+    await retained.delete(target_of(request, session, runtime, view), topic=topic)
+    page.state.stash_once(page.nonce, f"retained-deleted:{deployment_id}", {"topic": topic})
+    return redirect(f"{PREFIX}/deployments/{deployment_id}/retained")
