@@ -26,6 +26,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
         integration_pages,
         live_pages,
         monitoring_pages,
+        mqtt_client_pages,
         retained_pages,
         routes,
         shadow_pages,
@@ -49,6 +50,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
     ):
         app.include_router(module.router)
     app.include_router(monitoring_pages.router)
+    app.include_router(mqtt_client_pages.router)
     app.include_router(routes.entry_router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
 
