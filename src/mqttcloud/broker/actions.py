@@ -16,8 +16,9 @@ Rules the runtime must follow (the core relies on them):
 3. **Closing.** After performing `Close(channel_id, ...)` the runtime closes the transport and does *not*
    call `Broker.channel_closed` for it (the core already did its bookkeeping). When the peer closes the
    socket first, the runtime calls `Broker.channel_closed(channel_id, now)` and performs what it returns.
-4. **Cluster** actions (`Forward`, `RouteChanged`, `ClientClaimed`, `RetainedChanged`) come only from
-   a cluster router (`broker.cluster`); the runtime hands them to its cluster link, fire-and-forget.
+4. **Cluster** actions (`Forward`, `RouteChanged`, `ClientClaimed`, `RetainedChanged`) and session
+   actions (`SessionChanged`, `StoreOffline`) come only from a cluster router (`broker.cluster`); the
+   runtime hands them to its cluster link, fire-and-forget.
 5. **Authentication** is I/O-free but may be slow (bcrypt): `Authenticate` asks the runtime to check
    the credentials (possibly in a thread) and to call `Broker.connect_decided(channel_id, decision, now)`.
 
@@ -114,12 +115,29 @@ class RetainedChanged:
     message: Message
 
 
+@dataclass(frozen=True, slots=True)
+class SessionChanged:
+    """What the cluster knows of `clientid` (node, online, subscriptions, will) may have changed."""
+
+    clientid: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOffline:
+    """Keep a QoS 1/2 `message` in the cluster's store for the offline persistent sessions `clientids`."""
+
+    message: Message
+    clientids: tuple[str, ...]
+
+
 #: `logging` level numbers, so the core can grade a `Log` fact without importing logging.
 DEBUG, INFO, WARNING = 10, 20, 30
 
 #: What a cluster router adds to a batch (`broker.cluster`); the runtime's cluster link performs them.
 ClusterAction = Forward | RouteChanged | ClientClaimed | RetainedChanged
-Action = Send | Close | Authenticate | Persist | Log | ClusterAction
+#: What a cluster router says about sessions (`broker.cluster`); the link's session registry performs them.
+SessionAction = SessionChanged | StoreOffline
+Action = Send | Close | Authenticate | Persist | Log | ClusterAction | SessionAction
 
 __all__ = [
     "DEBUG",
@@ -137,4 +155,7 @@ __all__ = [
     "RetainedChanged",
     "RouteChanged",
     "Send",
+    "SessionAction",
+    "SessionChanged",
+    "StoreOffline",
 ]

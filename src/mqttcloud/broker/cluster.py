@@ -3,8 +3,10 @@
 Owns the cluster route table (EMQX's design: topic filter -> the nodes with at least one local
 subscriber of it, a `SubscriptionTrie` whose "client ids" are node names, this node included), the
 announcements of this node's filters (`RouteChanged` when the first local subscriber of a filter
-appears and when the last goes), the choice of the node that takes a shared-group message, and
-`deliver_remote`, the receiving side of a `Forward`. Transport (NATS) is the runtime's
+appears and when the last goes), the choice of the node that takes a shared-group message,
+`deliver_remote`, the receiving side of a `Forward`, and the offline trie: the plain subscriptions of
+the cluster's offline persistent sessions (whatever node they live on), for which a QoS 1/2 message
+published here is kept in the cluster's store (`StoreOffline`). Transport (NATS) is the runtime's
 (`runtime/cluster/`).
 
 Rules:
@@ -17,15 +19,25 @@ Rules:
   store has it, and a `RetainedChanged` asks the runtime to keep it for nodes that join later.
 - Table updates are idempotent (a node's filter is in the table or not): replaying a node's full
   table after a reconnect never makes a message go twice to one node.
+- Only the publishing node stores a message for offline sessions (`route`, never `deliver_remote`),
+  once, naming every offline session it is for; a QoS 0 message never looks at the offline trie.
 """
 
 from collections.abc import Iterable
 
-from mqttcloud.broker.actions import Action, ClientClaimed, Forward, RetainedChanged, RouteChanged
+from mqttcloud.broker.actions import (
+    Action,
+    ClientClaimed,
+    Forward,
+    RetainedChanged,
+    RouteChanged,
+    SessionChanged,
+    StoreOffline,
+)
 from mqttcloud.broker.delivery import Out
 from mqttcloud.broker.message import Message
 from mqttcloud.broker.routing import GroupKey, LocalRouter
-from mqttcloud.broker.subscriptions import SharedGroup, Subscription, SubscriptionTrie
+from mqttcloud.broker.subscriptions import SharedGroup, Subscription, SubscriptionTrie, split_share
 
 #: Topics whose targets (nodes, shared groups) are cached per route-table generation.
 MAX_TARGETS = 4096
@@ -44,6 +56,8 @@ class ClusterRouter:
         self.nodes: set[str] = set()  # remote nodes known alive
         self._targets: dict[str, _Targets] = {}
         self._targets_generation = -1
+        self.offline = SubscriptionTrie()  # Subscription(clientid, filter, qos) of offline sessions
+        self.offline_filters: dict[str, list[str]] = {}  # client id -> its filters in `offline`
         for sub in local.trie:  # restored sessions: their filters are this node's routes already
             self._count_up(sub.topic_filter, Out())
 
@@ -53,11 +67,13 @@ class ClusterRouter:
         is_new = self.local.add(sub, out)
         if is_new:
             self._count_up(sub.topic_filter, out)
+        self._subscriptions_changed(sub.clientid, out)
         return is_new
 
     def remove(self, clientid: str, topic_filter: str, out: Out) -> bool:
         if not self.local.remove(clientid, topic_filter, out):
             return False
+        self._subscriptions_changed(clientid, out)
         left = self.counts[topic_filter] - 1
         if left:
             self.counts[topic_filter] = left
@@ -72,6 +88,8 @@ class ClusterRouter:
 
     def route(self, msg: Message, now: float, out: Out) -> int:
         """Deliver here when this node is interested, and forward once to every other node that is."""
+        if msg.qos and self.offline_filters:
+            self._store_offline(msg, out)
         if not self.nodes:  # alone in the cluster: the local router's answer
             matched = self.local.route(msg, now, out)
             if msg.retain:
@@ -106,6 +124,30 @@ class ClusterRouter:
 
     def claimed(self, clientid: str, now: float, out: Out) -> None:
         out.actions.append(ClientClaimed(clientid, now))
+
+    def changed(self, clientid: str, out: Out) -> None:
+        out.actions.append(SessionChanged(clientid))
+
+    # --- offline sessions of the cluster ---------------------------------------------------------
+
+    def set_offline(self, clientid: str, subs: Iterable[Subscription]) -> None:
+        """`clientid` is a persistent session nobody is connected to (or its node died) with `subs`.
+
+        Shared subscriptions are left out: a shared message goes to a member that is online.
+        """
+        self.clear_offline(clientid)
+        filters: list[str] = []
+        for sub in subs:
+            if sub.share_group is None and split_share(sub.topic_filter)[0] is None:
+                self.offline.add(Subscription(clientid, sub.topic_filter, sub.qos, sub.no_local))
+                filters.append(sub.topic_filter)
+        if filters:
+            self.offline_filters[clientid] = filters
+
+    def clear_offline(self, clientid: str) -> None:
+        """`clientid` is online again, moved, or its session ended."""
+        for flt in self.offline_filters.pop(clientid, ()):
+            self.offline.remove(clientid, flt)
 
     # --- the receiving side ----------------------------------------------------------------------
 
@@ -173,6 +215,18 @@ class ClusterRouter:
         if n == 0:
             self.table.add(Subscription(self.node, topic_filter, 0))
             out.actions.append(RouteChanged(topic_filter, added=True))
+
+    def _subscriptions_changed(self, clientid: str, out: Out) -> None:
+        session = self.local.broker.sessions.get(clientid)
+        if session is not None and session.is_persistent:
+            out.actions.append(SessionChanged(clientid))
+
+    def _store_offline(self, msg: Message, out: Out) -> None:
+        subs, _groups = self.offline.match(msg.topic)
+        publisher = msg.publisher
+        clientids = sorted({s.clientid for s in subs if not (s.no_local and s.clientid == publisher)})
+        if clientids:
+            out.actions.append(StoreOffline(msg, tuple(clientids)))
 
     def _is_alive(self, node: str) -> bool:
         return node == self.node or node in self.nodes

@@ -3,7 +3,8 @@
 Owns what happens to a client id's session when a channel connects or goes away: takeover of a
 connected client id [MQTT-3.1.4-3], clean start or resume [MQTT-3.2.2-3], redelivery on resume
 [MQTT-4.4.0-1], session expiry [MQTT-3.1.2-23], wills and the v5 Will Delay Interval [MQTT-3.1.3-9],
-and the release of a client id that connected on another node of a cluster. Channel state transitions
+the release of a client id that connected on another node of a cluster, and a persistent session's
+move between nodes (`hand_over` on the node it leaves, `adopt` on the one it joins). Channel state transitions
 stay in `broker/channel.py`; the state these functions change lives on the `Broker` (`sessions`,
 `last_channel`, `wills`, its deadline heap).
 
@@ -11,6 +12,8 @@ Rules:
 - Only sessions with expiry > 0 reach the durable log (`persistence`), and a session that stops being
   persistent leaves it (`SessionDeleted`).
 - A will goes out at most once: published, or dropped when its session resumes [MQTT-3.1.3-10].
+- A session lives on one node: `hand_over` removes it here (routes, durable copy, pending will: it
+  resumes elsewhere) in the same call that returns its records, which `adopt` installs on the other.
 """
 
 from typing import TYPE_CHECKING, Protocol
@@ -19,7 +22,7 @@ from mqttcloud.broker import persistence, queries
 from mqttcloud.broker.actions import INFO, Action, Close, Log
 from mqttcloud.broker.channel import Channel, ChannelState
 from mqttcloud.broker.delivery import Out, drain, redeliver
-from mqttcloud.broker.durability import SessionDeleted, WillDone
+from mqttcloud.broker.durability import Record, SessionDeleted, WillDone
 from mqttcloud.broker.hooks import ClientContext
 from mqttcloud.broker.message import Message
 from mqttcloud.broker.session import Session
@@ -31,9 +34,12 @@ if TYPE_CHECKING:
 
 
 class Claims(Protocol):
-    """Told when a client id attaches here, so other nodes of a cluster can let it go (`release`)."""
+    """Told when a client id attaches here, so other nodes of a cluster can let it go (`release`), and
+    when what a cluster knows of a session (online, subscriptions, will, end) may have changed."""
 
     def claimed(self, clientid: str, now: float, out: Out) -> None: ...
+
+    def changed(self, clientid: str, out: Out) -> None: ...
 
 
 def attach(broker: "Broker", ch: Channel, now: float) -> tuple[list[Action], bool]:
@@ -90,6 +96,7 @@ def attach(broker: "Broker", ch: Channel, now: float) -> tuple[list[Action], boo
     queries.bump_connection_high_water(broker)  # only connection gauges grew (a storm's hot path)
     if broker.claims is not None:
         broker.claims.claimed(cid, now, out)
+        broker.claims.changed(cid, out)
     return out.result(), present
 
 
@@ -124,6 +131,79 @@ def release(broker: "Broker", clientid: str, claimed_at: float, now: float) -> l
     out.actions.append(Close(ch.channel_id, "session taken over"))
     gone(broker, ch, now, out, normal=False, reason="session taken over on another node")
     return out.result()
+
+
+def hand_over(
+    broker: "Broker", clientid: str, claimed_at: float, now: float
+) -> tuple[list[Record] | None, list[Action]]:
+    """Another node resumes `clientid` (claimed there at `claimed_at`): release it and give its session.
+
+    Returns the session's records (`persistence.session_records`: subscriptions, queued and in-flight
+    messages, inbound QoS 2 ids) and the actions of the release; None instead of records when there is
+    no session here or a connection newer than the claim holds it. The session is gone from here
+    afterwards, its pending will dropped: it resumes on the other node [MQTT-3.1.3-10].
+    """
+    actions = release(broker, clientid, claimed_at, now)
+    session = broker.sessions.get(clientid)
+    if session is None or session.connected_channel is not None:
+        return None, actions
+    records = persistence.session_records(session)
+    out = Out()
+    _discard(broker, session, out)
+    actions.extend(out.result())
+    return records, actions
+
+
+def adopt(broker: "Broker", clientid: str, records: list[Record], now: float) -> list[Action]:
+    """Install a session that moved here from another node (`hand_over`'s records, or the cluster's
+    durable copy of a dead node's session), disconnected, so the CONNECT that follows resumes it.
+
+    A local copy that is not connected is replaced (it is older: the cluster said the session lived
+    elsewhere); a connected one stays and the records are ignored.
+    """
+    out = Out()
+    old = broker.sessions.get(clientid)
+    if old is not None:
+        if old.connected_channel is not None:
+            return []
+        _discard(broker, old, out)
+    persistence.restore(broker, records, now, out)
+    session = broker.sessions.get(clientid)
+    if session is not None and session.is_persistent:
+        session.stored = True
+        out.records.extend(persistence.session_records(session))
+        if broker.claims is not None:
+            broker.claims.changed(clientid, out)
+    elif session is not None:
+        session.stored = False
+    return out.result()
+
+
+def forget(broker: "Broker", clientid: str) -> list[Action]:
+    """The cluster says `clientid`'s session lives on another node: drop a disconnected copy here
+    (routes, durable copy, pending will) without ending it (no will, no `changed`)."""
+    session = broker.sessions.get(clientid)
+    if session is None or session.connected_channel is not None:
+        return []
+    out = Out()
+    _discard(broker, session, out)
+    return out.result()
+
+
+def _discard(broker: "Broker", session: Session, out: Out) -> None:
+    cid = session.clientid
+    if broker.wills.pop(cid, None) is not None and session.stored:
+        out.records.append(WillDone(cid))
+    router = broker.router
+    for flt in list(session.subscriptions):
+        router.remove(cid, flt, out)
+    session.subscriptions.clear()
+    if broker.sessions.get(cid) is session:
+        del broker.sessions[cid]
+        broker.last_channel.pop(cid, None)
+    if session.stored:
+        session.stored = False
+        out.records.append(SessionDeleted(cid))
 
 
 def gone(
@@ -167,6 +247,8 @@ def gone(
             schedule_will(broker, session.clientid, when, msg, ch.context)
             if session.stored:  # a restart before `when` still publishes it
                 out.records.append(persistence.will_record(session.clientid, when, msg, ch.context))
+    if broker.claims is not None:
+        broker.claims.changed(session.clientid, out)
     if keep_session:
         if session.stored:
             out.records.append(persistence.session_record(session))
@@ -192,6 +274,8 @@ def end(broker: "Broker", session: Session, now: float, out: Out) -> None:
         session.stored = False
         out.records.append(SessionDeleted(session.clientid))
     broker.counters.inc("session.terminated")
+    if broker.claims is not None:
+        broker.claims.changed(session.clientid, out)
     pending = broker.wills.pop(session.clientid, None)
     if pending is not None:
         publish_will(broker, pending[1], pending[2], now, out)
@@ -224,6 +308,8 @@ def will_due(broker: "Broker", clientid: str, when: float, now: float, out: Out)
         if session is not None and session.stored:
             out.records.append(WillDone(clientid))
         publish_will(broker, pending[1], pending[2], now, out)
+        if broker.claims is not None:
+            broker.claims.changed(clientid, out)
 
 
 def expiry_due(broker: "Broker", clientid: str, now: float, out: Out) -> None:

@@ -92,13 +92,21 @@ def snapshot(broker: "Broker") -> list[Record]:
     return records
 
 
-def restore(broker: "Broker", records: Iterable[Record], now: float) -> None:
-    """Apply durable records in order (see `durability`); sessions come back disconnected."""
+def restore(broker: "Broker", records: Iterable[Record], now: float, out: Out | None = None) -> None:
+    """Apply durable records in order (see `durability`); sessions come back disconnected.
+
+    Args:
+        out: where route changes go (a session moved in from another node of a cluster); None at
+            start, and then every session's expiry is scheduled, else only the sessions of `records`.
+    """
     pending: dict[str, dict[bytes, Delivery]] = {}
-    ignored = Out()  # a cluster announces restored routes with its full table when it joins
+    touched: set[str] = set()
+    # at start, a cluster announces restored routes with its full table when it joins
+    ignored = out if out is not None else Out()
     for r in records:
         match r:
             case SessionUpserted():
+                touched.add(r.clientid)
                 s = broker.sessions.get(r.clientid)
                 if s is None:
                     s = broker.sessions[r.clientid] = Session(r.clientid, created_at=r.created_at)
@@ -166,5 +174,7 @@ def restore(broker: "Broker", records: Iterable[Record], now: float) -> None:
                 s.inflight[d.packet_id] = d
             elif not d.message.is_expired(now):
                 s.append_restored(d)
-    for s in broker.sessions.values():
+    sessions = broker.sessions
+    scheduled = sessions.values() if out is None else [sessions[c] for c in touched if c in sessions]
+    for s in scheduled:
         broker.schedule_expiry(s)

@@ -36,6 +36,8 @@ from mqttcloud.broker.actions import (
     RetainedChanged,
     RouteChanged,
     Send,
+    SessionChanged,
+    StoreOffline,
 )
 from mqttcloud.broker.channel import Channel
 from mqttcloud.broker.cluster import ClusterRouter
@@ -278,6 +280,9 @@ class TenantRuntime:
                 case Forward() | RouteChanged() | ClientClaimed() | RetainedChanged():
                     if self.cluster is not None:
                         self.cluster.perform(self.tenant_id, action)
+                case SessionChanged() | StoreOffline():
+                    if self.cluster is not None:
+                        self.cluster.sessions.perform(self.tenant_id, action)
                 case _:
                     assert_never(action)
         if waiting:
@@ -294,7 +299,7 @@ class TenantRuntime:
             decision = self._decide(self.access, request)
             if self.tracer is not None:
                 self.tracer.authenticated(request, decision)
-            self.perform(self.broker.connect_decided(channel_id, decision, time.time()))
+            self._connect_decided(channel_id, decision)
             return
         conn = self.hub.connections.get(channel_id)
         if conn is None:
@@ -310,7 +315,8 @@ class TenantRuntime:
             try:
                 if self.tracer is not None:
                     self.tracer.authenticated(request, f.result())
-                self.perform(self.broker.connect_decided(channel_id, f.result(), time.time()))
+                if self._connect_decided(channel_id, f.result()):
+                    return  # the cluster fetches the session and finishes the CONNECT
             except Exception:
                 log.exception("tenant %s: connect_decided failed", self.tenant_id)
                 conn.abort()
@@ -318,6 +324,19 @@ class TenantRuntime:
             conn.authentication_finished()
 
         fut.add_done_callback(done)
+
+    def _connect_decided(self, channel_id: ChannelId, decision: ConnectDecision) -> bool:
+        """Finish an authenticated CONNECT; True when a cluster first fetches the session from another
+        node (it calls `connect_decided` itself, without a round trip for other CONNECTs)."""
+        cluster = self.cluster
+        if (
+            cluster is not None
+            and decision.allowed
+            and cluster.sessions.before_connect(self, channel_id, decision)
+        ):
+            return True
+        self.perform(self.broker.connect_decided(channel_id, decision, time.time()))
+        return False
 
     @staticmethod
     def _decide(access: Access, request: AuthRequest) -> ConnectDecision:

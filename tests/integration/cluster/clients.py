@@ -6,13 +6,19 @@ import time
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import ConnectFlags
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 
 class Paho:
-    def __init__(self, port: int, client_id: str, *, version: int = 5, clean: bool = True) -> None:
+    def __init__(
+        self, port: int, client_id: str, *, version: int = 5, clean: bool = True, expiry: int = 0,
+        will: tuple[str, bytes, int] | None = None,
+    ) -> None:  # fmt: skip
+        """`clean`: clean start (v5) / clean session (v3.1.1); `expiry`: v5 Session Expiry Interval."""
         protocol = mqtt.MQTTv5 if version == 5 else mqtt.MQTTv311
         kw = {} if version == 5 else {"clean_session": clean}
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol, **kw)  # type: ignore[arg-type]  # paho's overloads
@@ -20,14 +26,26 @@ class Paho:
         self.disconnects: list[int] = []
         self.connected = threading.Event()
         self.gone = threading.Event()
+        self.session_present: bool | None = None
         self.client.on_message = lambda _c, _u, m: self.messages.put(m)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
-        self.client.connect("127.0.0.1", port, keepalive=30)
+        if will is not None:
+            self.client.will_set(will[0], will[1], will[2])
+        if version == 5:
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho: no annotation
+            if expiry:
+                props.SessionExpiryInterval = expiry
+            self.client.connect("127.0.0.1", port, keepalive=30, clean_start=clean, properties=props)
+        else:
+            self.client.connect("127.0.0.1", port, keepalive=30)
         self.client.loop_start()
         assert self.connected.wait(10), f"{client_id}: no CONNACK"
 
-    def _on_connect(self, _c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: object) -> None:
+    def _on_connect(
+        self, _c: mqtt.Client, _u: object, flags: ConnectFlags, _rc: ReasonCode, _p: object
+    ) -> None:
+        self.session_present = flags.session_present
         self.connected.set()
 
     def _on_disconnect(

@@ -34,6 +34,7 @@ from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 
 from mqttcloud import contracts
+from mqttcloud.broker import lifecycle
 from mqttcloud.broker.actions import (
     Action,
     ClientClaimed,
@@ -46,6 +47,7 @@ from mqttcloud.broker.actions import (
 from mqttcloud.broker.cluster import ClusterRouter, join
 from mqttcloud.broker.delivery import Out
 from mqttcloud.runtime.cluster.codec import decode_frames, decode_message, encode_frame, encode_message
+from mqttcloud.runtime.cluster.sessions import SessionRegistry
 
 if TYPE_CHECKING:
     from mqttcloud.runtime.tenants import TenantRegistry, TenantRuntime
@@ -86,9 +88,9 @@ class ClusterLink:
         self.subject_claim = f"{prefix}.claim"
         self.subject_fwd = f"{prefix}.fwd."
         self.inbox = self.subject_fwd + token(node)
-        self.bucket = (
-            "mqc_" + "".join(c if c.isalnum() or c in "-_" else "_" for c in spec.name) + "_retained"
-        )
+        safe_name = "".join(c if c.isalnum() or c in "-_" else "_" for c in spec.name)
+        self.bucket = "mqc_" + safe_name + "_retained"
+        self.sessions = SessionRegistry(self, prefix, safe_name)  # persistent sessions, moves, wills
         self.heartbeat_interval = min(1.0, spec.node_timeout / 4)
         self.nc: NatsClient | None = None
         self.kv: KeyValue | None = None
@@ -142,6 +144,7 @@ class ClusterLink:
             async with asyncio.timeout(START_TIMEOUT):
                 await self._connect()
                 await self._load_retained()
+                await self._start_sessions()
         except (TimeoutError, OSError, nats.errors.Error) as exc:
             log.warning("cluster %s: NATS at %s not reachable (%s); serving alone until it is",
                         self.spec.name, self.spec.nats_url, exc)  # fmt: skip
@@ -182,10 +185,16 @@ class ClusterLink:
             try:
                 await self._connect()
                 await self._load_retained()
+                await self._start_sessions()
             except (TimeoutError, OSError, nats.errors.Error):
                 continue
 
+    async def _start_sessions(self) -> None:
+        if self.nc is not None:
+            await self.sessions.start(self.nc)
+
     async def close(self) -> None:
+        await self.sessions.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -207,6 +216,7 @@ class ClusterLink:
         log.info("cluster %s: NATS connection back; resynchronising", self.spec.name)
         self._resync = True
         self._wake.set()
+        self.sessions.resync()
 
     async def _error(self, exc: Exception) -> None:
         log.debug("cluster %s: NATS: %s", self.spec.name, exc)
@@ -314,6 +324,7 @@ class ClusterLink:
                 del self.last_seen[node]
                 for router in self._routers().values():
                     router.node_down(node)
+                self.sessions.node_down(node)
 
     # --- receiving -------------------------------------------------------------------------------
 
@@ -324,6 +335,7 @@ class ClusterLink:
         if is_new:
             for router in self._routers().values():
                 router.node_seen(node)
+            self.sessions.node_seen(node)
             self._resync = True
             self._wake.set()
 
@@ -401,3 +413,5 @@ class ClusterLink:
         clientid, at = body.get("clientid"), body.get("at")
         if tenant is not None and isinstance(clientid, str) and isinstance(at, int | float):
             tenant.perform(tenant.broker.release(clientid, float(at), time.time()))
+            # still here after the release: a clean start there (or a move that took the stored copy)
+            tenant.perform(lifecycle.forget(tenant.broker, clientid))

@@ -1,0 +1,453 @@
+"""SessionRegistry: where the cluster's persistent sessions and wills live, moves, and dead nodes.
+
+Shared state, namespaced by the cluster name (`ClusterLink`):
+- KV bucket `mqc_<cluster>_sessions`, one key per (tenant, client id) with a persistent session or a
+  will: its node, whether it is online, its durable state (session and subscription records), its will,
+  and `checkpoint`, the offline stream's sequence up to which the session's own queue holds what the
+  stream kept for it. Every node keeps the whole bucket as a local replica (a KV watch).
+- Stream `mqc_<cluster>_offline` (subjects `mqc.<cluster>.off.<tenant>`): each QoS 1/2 message
+  published while a persistent session it matches is offline, once, with the client ids it is for.
+- `mqc.<cluster>.sess.<node>`: requests to hand a session over to the asking node.
+
+Rules this module must not break:
+- A CONNECT with clean start, or of a client id the replica does not place on another node, waits for
+  nothing: no NATS round trip. Otherwise the session is asked of its node (`MOVE_TIMEOUT`); a node that
+  does not answer is taken as dead and the session comes from the bucket plus the stream, replayed from
+  its checkpoint (at least once: a message may come twice, none acknowledged and stored is lost).
+- One writer per entry: a node writes an entry while it holds the session online, or while the entry
+  is its own; a dead node's entries are changed only by the node elected for it (lowest live name),
+  with compare-and-set, so a will is published once.
+- Writes never block the broker: they are queued by `perform`/`SessionChanged` and published by one
+  pump task (core NATS publishes into the bucket and the stream: no round trip per message).
+"""
+
+import asyncio
+import binascii
+import contextlib
+import dataclasses
+import json
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import api
+from nats.js.kv import KeyValue
+
+from mqttcloud import contracts
+from mqttcloud.broker import lifecycle, persistence
+from mqttcloud.broker.actions import SessionAction, SessionChanged, StoreOffline
+from mqttcloud.broker.durability import (
+    CorruptRecordError,
+    Record,
+    SessionUpserted,
+    SubscriptionAdded,
+)
+from mqttcloud.broker.hooks import ConnectDecision
+from mqttcloud.runtime.cluster.codec import encode_message
+from mqttcloud.runtime.cluster.entries import (
+    Entry,
+    Key,
+    build_entry,
+    entry_key,
+    key_owner,
+    offline_frame,
+    pack_records,
+    replayed_records,
+    unpack_records,
+)
+
+if TYPE_CHECKING:
+    from mqttcloud.broker.actions import ChannelId
+    from mqttcloud.runtime.cluster.link import ClusterLink
+    from mqttcloud.runtime.tenants import TenantRuntime
+
+log = logging.getLogger(__name__)
+
+#: Seconds a node gets to hand a session over before the asking node takes the durable copy.
+MOVE_TIMEOUT = 1.0
+#: How long the offline stream keeps a message (the longest a dead node's session can wait for it).
+OFFLINE_MAX_AGE = 7 * 24 * 3600.0
+#: Messages fetched per pull while replaying the offline stream.
+REPLAY_BATCH = 256
+
+
+class SessionRegistry:
+    """One node's view of the cluster's sessions, and the moves in and out of this node."""
+
+    def __init__(self, link: "ClusterLink", prefix: str, safe_name: str) -> None:
+        self.link = link
+        self.node = link.node
+        self.subject_move = f"{prefix}.sess."
+        self.subject_off = f"{prefix}.off."
+        self.bucket = f"mqc_{safe_name}_sessions"
+        self.stream = f"mqc_{safe_name}_offline"
+        self.entries: dict[Key, Entry] = {}
+        self.kv: KeyValue | None = None
+        self._dirty: dict[Key, None] = {}  # keys whose entry this node may have to write (ordered set)
+        self._stored: list[tuple[str, bytes]] = []  # (subject, frame) for the offline stream
+        self._checkpoints: dict[Key, int] = {}  # checkpoint for an entry adopted from a dead node
+        self._adopted: set[Key] = set()  # moved here: written even while offline
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._jobs: set[asyncio.Task[None]] = set()  # moves in flight, wills of dead nodes
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self, nc: NatsClient) -> None:
+        """Bind the bucket and the stream, load the replica, answer moves; then drop stale local copies."""
+        js = nc.jetstream()
+        try:
+            self.kv = await js.key_value(self.bucket)
+        except nats.js.errors.BucketNotFoundError:
+            self.kv = await js.create_key_value(bucket=self.bucket, history=1)
+        try:
+            await js.stream_info(self.stream)
+        except nats.js.errors.NotFoundError:
+            await js.add_stream(
+                name=self.stream, subjects=[self.subject_off + ">"], max_age=OFFLINE_MAX_AGE,
+                storage=api.StorageType.FILE,
+            )  # fmt: skip
+        await nc.subscribe(self.subject_move + self.link_token(self.node), cb=self._on_move)
+        watcher = await self.kv.watchall()
+        while True:  # the initial values, then None
+            update = await watcher.updates(timeout=5.0)  # type: ignore[no-untyped-call]  # nats-py: no annotation
+            if update is None:
+                break
+            self._apply(update.key, update.value, update.operation, update.revision)
+        for tenant in self.link.registry.by_id.values():
+            self._mark_all(tenant)
+        self._tasks = [
+            asyncio.create_task(self._pump(), name="cluster-sessions-pump"),
+            asyncio.create_task(self._watch(watcher), name="cluster-sessions-watch"),
+        ]
+        self._wake.set()
+
+    async def close(self) -> None:
+        for task in [*self._tasks, *self._jobs]:
+            task.cancel()
+        for task in [*self._tasks, *self._jobs]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    def link_token(self, name: str) -> str:
+        return name.encode().hex()
+
+    def resync(self) -> None:
+        """NATS is back: write again every entry this node holds (writes were dropped meanwhile)."""
+        for tenant in self.link.registry.by_id.values():
+            self._mark_all(tenant)
+        self._wake.set()
+
+    def _mark_all(self, tenant: "TenantRuntime") -> None:
+        broker = tenant.broker
+        tid = tenant.tenant_id
+        for cid, session in broker.sessions.items():
+            if session.is_persistent or session.connected_channel is not None:
+                self._dirty[(tid, cid)] = None
+        for cid in broker.wills:
+            self._dirty[(tid, cid)] = None
+
+    # --- the broker's session actions --------------------------------------------------------------
+
+    def perform(self, tenant_id: str, action: SessionAction) -> None:
+        match action:
+            case SessionChanged(clientid=cid):
+                self._dirty[(tenant_id, cid)] = None
+            case StoreOffline(message=msg, clientids=ids):
+                subject = self.subject_off + self.link_token(tenant_id)
+                self._stored.append((subject, offline_frame(ids, encode_message(msg))))
+        self._wake.set()
+
+    # --- writing ---------------------------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._flush()
+            except Exception:  # a broken link must not stop the pump; NATS reconnects on its own
+                log.exception("cluster %s: writing sessions failed", self.link.spec.name)
+
+    async def _flush(self) -> None:
+        nc = self.link.nc
+        if nc is None or not nc.is_connected:
+            self.link.dropped += len(self._stored)
+            self._stored = []
+            return  # entries stay dirty; `resync` on reconnect marks every one again anyway
+        stored, self._stored = self._stored, []
+        for subject, frame in stored:
+            await nc.publish(subject, frame)
+        dirty, self._dirty = list(self._dirty), {}
+        last_seq: int | None = None
+        now = time.time()
+        for key in dirty:
+            tenant = self.link.registry.by_id.get(contracts.TenantId(key[0]))
+            if tenant is None:
+                continue
+            prev = self.entries.get(key)
+            entry = build_entry(tenant, key[1], self.node, now)
+            mine = prev is None or prev.node == self.node or key in self._adopted
+            if entry is None:
+                if prev is not None and prev.node == self.node:
+                    await self._publish(nc, key, None, prev.revision)
+                continue
+            if not entry.online and not mine:  # the session lives elsewhere now: this copy is stale
+                tenant.perform(lifecycle.forget(tenant.broker, key[1]))
+                continue
+            if key in self._checkpoints:
+                entry.checkpoint = self._checkpoints.pop(key)
+            elif entry.online and (prev is None or (prev.node == self.node and not prev.online)):
+                if last_seq is None:
+                    last_seq = await self._last_seq()
+                entry.checkpoint = last_seq  # what was stored before is in the session's queue
+            elif prev is not None:
+                entry.checkpoint = prev.checkpoint
+            self._adopted.discard(key)
+            if prev is None or not prev.same(entry):
+                # a connection here is the newest claim: it overwrites; anything else must not
+                # overwrite what another node wrote since (the server refuses a stale revision)
+                expected = None if entry.online or prev is None else prev.revision
+                await self._publish(nc, key, entry, expected)
+
+    async def _publish(self, nc: NatsClient, key: Key, entry: Entry | None, expected: int | None) -> None:
+        """Write (or delete) an entry with a core publish into the bucket; the replica follows at once.
+
+        `expected`: the revision the bucket must still hold (0 or None: no check).
+        """
+        subject = f"$KV.{self.bucket}.{entry_key(*key)}"
+        headers = {"Nats-Expected-Last-Subject-Sequence": str(expected)} if expected else {}
+        if entry is None:
+            self.entries.pop(key, None)
+            self._refresh(key)
+            await nc.publish(subject, b"", headers={"KV-Operation": "DEL", **headers})
+            return
+        self.entries[key] = entry
+        self._refresh(key)
+        await nc.publish(subject, entry.encode(), headers=headers or None)
+
+    async def _last_seq(self) -> int:
+        nc = self.link.nc
+        assert nc is not None
+        info = await nc.jetstream().stream_info(self.stream)
+        return info.state.last_seq
+
+    # --- the replica -----------------------------------------------------------------------------
+
+    async def _watch(self, watcher: KeyValue.KeyWatcher) -> None:
+        while True:
+            try:
+                update = await watcher.updates(timeout=3600.0)  # type: ignore[no-untyped-call]  # nats-py: no annotation
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            if update is not None:
+                try:
+                    self._apply(update.key, update.value, update.operation, update.revision)
+                except Exception:
+                    log.exception("cluster %s: session entry %s not applied", self.link.spec.name, update.key)
+
+    def _apply(self, raw_key: str, value: bytes | None, operation: str | None, revision: int | None) -> None:
+        try:
+            key = key_owner(raw_key)
+        except (ValueError, binascii.Error):
+            return
+        if operation in ("DEL", "PURGE"):
+            self.entries.pop(key, None)
+            self._refresh(key)
+            return
+        entry = Entry.decode(value or b"", revision or 0)
+        if entry is None:
+            return
+        self.entries[key] = entry
+        self._refresh(key)
+        tenant = self.link.registry.by_id.get(contracts.TenantId(key[0]))
+        if entry.node != self.node and tenant is not None:  # it lives elsewhere: a local copy is stale
+            tenant.perform(lifecycle.forget(tenant.broker, key[1]))
+
+    def _is_alive(self, node: str) -> bool:
+        return node == self.node or node in self.link.last_seen
+
+    def _refresh(self, key: Key) -> None:
+        """Put the session in its tenant's offline trie, or take it out."""
+        tenant = self.link.registry.by_id.get(contracts.TenantId(key[0]))
+        router = tenant.cluster_router if tenant is not None else None
+        if router is None:
+            return
+        entry = self.entries.get(key)
+        if entry is not None and entry.is_persistent and (not entry.online or not self._is_alive(entry.node)):
+            router.set_offline(key[1], entry.subscriptions())
+        else:
+            router.clear_offline(key[1])
+
+    def node_seen(self, node: str) -> None:
+        for key, entry in self.entries.items():
+            if entry.node == node:
+                self._refresh(key)
+
+    def node_down(self, node: str) -> None:
+        """`node` fell silent: its sessions are offline; the elected node publishes its clients' wills."""
+        for key, entry in self.entries.items():
+            if entry.node == node:
+                self._refresh(key)
+        if min({self.node, *self.link.last_seen}) != self.node:
+            return
+        job = asyncio.create_task(self._take_over_dead(node), name="cluster-dead-node")
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
+
+    async def _take_over_dead(self, node: str) -> None:
+        """Elected for a dead node: per entry (compare-and-set), its will is scheduled here and the
+        entry says offline (or goes, when there is no persistent session)."""
+        kv = self.kv
+        if kv is None:
+            return
+        now = time.time()
+        for key, entry in list(self.entries.items()):
+            if entry.node != node or not (entry.online or entry.will) or not entry.revision:
+                continue
+            try:
+                will = entry.will_record()
+                if entry.is_persistent:
+                    left = dataclasses.replace(entry, online=False, will=b"", delay=None)
+                    await kv.update(entry_key(*key), left.encode(), last=entry.revision)
+                else:
+                    await kv.delete(entry_key(*key), last=entry.revision)
+            except (nats.errors.Error, CorruptRecordError) as exc:
+                log.info(
+                    "cluster %s: entry of %s taken by another node (%s)", self.link.spec.name, key[1], exc
+                )
+                continue
+            tenant = self.link.registry.by_id.get(contracts.TenantId(key[0]))
+            if will is None or tenant is None:
+                continue
+            due = will.due if entry.delay is None else now + entry.delay
+            msg = will.message
+            if msg.expires_at is not None:
+                msg = dataclasses.replace(msg, expires_at=now + (msg.expires_at - msg.timestamp))
+            msg = dataclasses.replace(msg, timestamp=now)
+            log.info("cluster %s: will of %s (node %s died) due in %.1f s", self.link.spec.name,
+                     key[1], node, max(0.0, due - now))  # fmt: skip
+            tenant.broker.schedule_will(key[1], due, msg, persistence.will_context(will))
+            tenant.arm_timer()
+
+    # --- moves -----------------------------------------------------------------------------------
+
+    def before_connect(
+        self, tenant: "TenantRuntime", channel_id: "ChannelId", decision: ConnectDecision
+    ) -> bool:
+        """An accepted CONNECT: True when its session lives on another node and is being fetched (the
+        registry then finishes the CONNECT); False when it can go on at once."""
+        ch = tenant.broker.channel(channel_id)
+        if ch is None or ch.clean_start:
+            return False
+        key = (tenant.tenant_id, ch.clientid)
+        entry = self.entries.get(key)
+        if entry is None or entry.node == self.node or not entry.is_persistent:
+            return False
+        conn = tenant.hub.connections.get(channel_id)
+        if conn is not None:
+            conn.authentication_started()  # packets after CONNECT wait for the session
+        job = asyncio.create_task(
+            self._move_in(tenant, channel_id, decision, key, entry), name="cluster-move"
+        )
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
+        return True
+
+    async def _move_in(
+        self,
+        tenant: "TenantRuntime",
+        channel_id: "ChannelId",
+        decision: ConnectDecision,
+        key: Key,
+        entry: Entry,
+    ) -> None:
+        clientid = key[1]
+        try:
+            records = await self._fetch(key, entry)
+            if records is not None:
+                self._adopted.add(key)
+                tenant.perform(lifecycle.adopt(tenant.broker, clientid, records, time.time()))
+        except Exception:
+            log.exception("cluster %s: moving the session of %s failed", self.link.spec.name, clientid)
+        tenant.perform(tenant.broker.connect_decided(channel_id, decision, time.time()))
+        tenant.arm_timer()
+        conn = tenant.hub.connections.get(channel_id)
+        if conn is not None:
+            conn.authentication_finished()
+
+    async def _fetch(self, key: Key, entry: Entry) -> list[Record] | None:
+        """The session's records from its node, or (node silent) from the bucket and the stream."""
+        nc = self.link.nc
+        if nc is None or not nc.is_connected:
+            return None
+        if self._is_alive(entry.node):
+            body = json.dumps({"tenant": key[0], "clientid": key[1], "at": time.time(), "node": self.node})
+            try:
+                reply = await nc.request(
+                    self.subject_move + self.link_token(entry.node), body.encode(), timeout=MOVE_TIMEOUT
+                )
+            except (TimeoutError, nats.errors.Error):
+                log.info("cluster %s: node %s did not hand %s over; taking the stored copy",
+                         self.link.spec.name, entry.node, key[1])  # fmt: skip
+            else:
+                return unpack_records(reply.data[1:]) if reply.data[:1] == b"1" else None
+        return await self._stored_copy(nc, key, entry)
+
+    async def _stored_copy(self, nc: NatsClient, key: Key, entry: Entry) -> list[Record]:
+        records: list[Record] = [
+            r for r in entry.records() if isinstance(r, SessionUpserted | SubscriptionAdded)
+        ]
+        frames, last = await self._replay(nc, key[0], entry.checkpoint)
+        records.extend(replayed_records(key[1], entry.subscriptions(), frames))
+        self._checkpoints[key] = last
+        return records
+
+    async def _replay(self, nc: NatsClient, tenant_id: str, checkpoint: int) -> tuple[list[bytes], int]:
+        """Every stored frame of the tenant after `checkpoint`, and the last sequence read."""
+        js = nc.jetstream()
+        config = api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=checkpoint + 1,
+            ack_policy=api.AckPolicy.NONE, inactive_threshold=30.0,
+        )  # fmt: skip
+        sub = await js.pull_subscribe(
+            self.subject_off + self.link_token(tenant_id), stream=self.stream, config=config
+        )
+        frames: list[bytes] = []
+        last = checkpoint
+        try:
+            pending = (await sub.consumer_info()).num_pending or 0
+            while len(frames) < pending:
+                for m in await sub.fetch(min(REPLAY_BATCH, pending - len(frames)), timeout=5.0):
+                    frames.append(m.data)
+                    last = max(last, m.metadata.sequence.stream)
+        finally:
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
+        return frames, last
+
+    async def _on_move(self, msg: Msg) -> None:
+        """Another node resumes one of our sessions: release the client, answer with the session."""
+        try:
+            body = json.loads(msg.data)
+            key = (str(body["tenant"]), str(body["clientid"]))
+            at = float(body["at"])
+        except (ValueError, KeyError, TypeError):
+            await msg.respond(b"0")
+            return
+        tenant = self.link.registry.by_id.get(contracts.TenantId(key[0]))
+        records: list[Record] | None = None
+        if tenant is not None:
+            records, actions = lifecycle.hand_over(tenant.broker, key[1], at, time.time())
+            tenant.perform(actions)
+            if records is not None:
+                self._dirty.pop(key, None)  # the asking node writes the entry from now on
+                prev = self.entries.get(key)
+                if prev is not None:
+                    self.entries[key] = dataclasses.replace(prev, node=str(body.get("node", "")))
+        await msg.respond(b"0" if records is None else b"1" + pack_records(records))

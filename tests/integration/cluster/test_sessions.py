@@ -1,0 +1,103 @@
+"""Persistent sessions across the nodes of a real cluster: moves on takeover, dead nodes, wills (#12)."""
+
+import time
+from collections.abc import Callable
+
+from tests.integration.cluster.clients import Paho, eventually, wait_routed
+from tests.integration.cluster.conftest import NODE_TIMEOUT, Node
+
+Start = Callable[[int], list[Node]]
+
+
+def _settle() -> None:
+    """Let the session registry's writes reach every node (core NATS publishes, a few ms)."""
+    time.sleep(0.5)
+
+
+def test_takeover_on_b_moves_the_session_from_a(cluster: Start) -> None:
+    """Queued QoS 1 messages, subscriptions and Session Present=1 follow the client to node B."""
+    a, b, c = cluster(3)
+    x = Paho(a.port, "mover", clean=False, expiry=300)
+    assert x.session_present is False
+    x.subscribe("mv/#", qos=1)
+    pub = Paho(c.port, "mvpub")
+    wait_routed(pub, [x], "mv/probe")
+    x.close()
+    _settle()
+    for i in range(10):
+        pub.publish("mv/q", str(i).encode(), qos=1)
+    moved = Paho(b.port, "mover", clean=False, expiry=300)
+    assert moved.session_present is True
+    got = [m.payload for m in moved.drain()]
+    assert got == [str(i).encode() for i in range(10)]
+    assert [m.qos for m in moved.drain(0.1)] == []
+    pub.publish("mv/after", b"live", qos=1)  # the subscription lives on B now
+    assert moved.take().payload == b"live"
+    assert "session taken over" not in b.stderr()
+
+
+def test_takeover_of_a_connected_client_disconnects_a_with_0x8e_and_keeps_the_session(cluster: Start) -> None:
+    a, b, _c = cluster(3)
+    old = Paho(a.port, "live-mover", clean=False, expiry=300)
+    old.subscribe("lm/#", qos=1)
+    _settle()
+    new = Paho(b.port, "live-mover", clean=False, expiry=300)
+    assert old.gone.wait(5)
+    assert old.disconnects[0] == 0x8E
+    assert new.session_present is True
+    pub = Paho(a.port, "lmpub")
+    wait_routed(pub, [new], "lm/probe")
+
+
+def test_clean_start_on_b_does_not_resume_the_session_of_a(cluster: Start) -> None:
+    a, b, _c = cluster(3)
+    x = Paho(a.port, "fresh", clean=False, expiry=300)
+    x.subscribe("fr/#", qos=1)
+    x.close()
+    _settle()
+    again = Paho(b.port, "fresh", clean=True, expiry=300)
+    assert again.session_present is False
+
+
+def test_kill9_of_the_sessions_node_resumes_it_elsewhere_with_every_stored_message(cluster: Start) -> None:
+    """QoS 1 messages queued while offline (before and after the kill) all reach the resumed session."""
+    a, b, c = cluster(3)
+    x = Paho(a.port, "survivor", clean=False, expiry=300)
+    x.subscribe("sv/#", qos=1)
+    pub = Paho(c.port, "svpub")
+    wait_routed(pub, [x], "sv/probe")
+    x.close()
+    _settle()
+    for i in range(20):
+        pub.publish("sv/q", f"before-{i}".encode(), qos=1)
+    a.kill9()
+    for i in range(10):
+        pub.publish("sv/q", f"after-{i}".encode(), qos=1)
+    back = Paho(b.port, "survivor", clean=False, expiry=300)
+    assert back.session_present is True
+    got = [m.payload.decode() for m in back.drain(2.0)]
+    want = [f"before-{i}" for i in range(20)] + [f"after-{i}" for i in range(10)]
+    assert sorted(set(got)) == sorted(want), got  # every one (at least once)
+    assert got == want  # and here, once each, in order
+    pub.publish("sv/live", b"live", qos=1)  # the subscription came back with the session
+    eventually(lambda: any(m.payload == b"live" for m in back.drain(0.2)), what="live message on b")
+
+
+def test_will_of_a_client_of_a_killed_node_is_published_once(cluster: Start) -> None:
+    a, b, c = cluster(3)
+    subs = [Paho(b.port, "wsb"), Paho(c.port, "wsc")]
+    for s in subs:
+        s.subscribe("will/#", qos=1)
+    Paho(a.port, "doomed", will=("will/doomed", b"gone", 1))
+    pub = Paho(a.port, "wpub")
+    wait_routed(pub, subs, "will/probe")
+    _settle()
+    killed_at = time.monotonic()
+    a.kill9()
+    got = subs[0].take(timeout=NODE_TIMEOUT + 5)
+    took = time.monotonic() - killed_at
+    assert (got.topic, got.payload) == ("will/doomed", b"gone")
+    assert took <= NODE_TIMEOUT + 2, took
+    time.sleep(1.0)
+    assert [m.payload for m in subs[0].drain(0.5)] == []
+    assert [m.payload for m in subs[1].drain(0.5)] == [b"gone"]

@@ -1,0 +1,183 @@
+"""Sessions across cluster nodes, sans I/O: hand-over and adoption, the offline trie, session facts."""
+
+from typing import TypeVar
+
+from tests.unit.broker.pair import Client, publish
+from tests.unit.broker.test_cluster import Cluster
+from tests.unit.broker.test_subscribe import subscribe
+
+from mqttcloud.broker import lifecycle
+from mqttcloud.broker.actions import Action, RouteChanged, SessionChanged, StoreOffline
+from mqttcloud.broker.durability import Record, SessionDeleted, SessionUpserted, SubscriptionAdded
+from mqttcloud.broker.subscriptions import Subscription
+from mqttcloud.protocol.packets import Disconnect, PubAck, Publish, PubRec, PubRel
+from mqttcloud.protocol.properties import Properties
+from mqttcloud.protocol.reason_codes import ReasonCode
+
+PERSISTENT = Properties(session_expiry_interval=300)
+
+
+def _connect(c: Cluster, node: str, clientid: str, *, clean: bool = False) -> tuple[Client, bool]:
+    client, ack = c.harness[node].connect(clientid, clean_start=clean, properties=PERSISTENT)
+    return client, ack.session_present
+
+
+def _move(c: Cluster, src: str, dst: str, clientid: str) -> None:
+    """What the runtime does for a CONNECT on `dst` of a session `src` holds (the NATS request)."""
+    records, actions = lifecycle.hand_over(
+        c.harness[src].broker, clientid, c.harness[dst].now, c.harness[src].now
+    )
+    c.harness[src].perform(actions)
+    assert records is not None
+    c.harness[dst].perform(lifecycle.adopt(c.harness[dst].broker, clientid, records, c.harness[dst].now))
+
+
+A = TypeVar("A", bound=Action)
+
+
+def _of(kind: type[A], batches: list[list[Action]]) -> list[A]:
+    return [a for batch in batches for a in batch if isinstance(a, kind)]
+
+
+def test_hand_over_and_adopt_move_subscriptions_queue_and_session_present() -> None:
+    c = Cluster()
+    x, _ = _connect(c, "a", "x")
+    subscribe(x, "m/#", qos=1)
+    x.send(Disconnect())
+    pub = c.connect("c", "p")
+    for i in range(3):
+        pub.send(publish("m/1", str(i).encode(), qos=1, packet_id=i + 1))
+    _move(c, "a", "b", "x")
+    assert "x" not in c.harness["a"].broker.sessions
+    assert SessionDeleted("x") in c.harness["a"].log  # a's durable copy goes
+    assert c.routers["a"].local_filters() == []
+    assert c.routers["b"].local_filters() == ["m/#"]
+    moved, present = _connect(c, "b", "x")
+    assert present  # [MQTT-3.2.2-3]
+    assert [p.payload for p in moved.only(Publish)] == [b"0", b"1", b"2"]
+    pub.send(publish("m/2", b"live", qos=1, packet_id=9))
+    assert [p.payload for p in moved.only(Publish)] == [b"live"]
+    assert any(isinstance(r, SessionUpserted) and r.clientid == "x" for r in c.harness["b"].log)
+
+
+def test_hand_over_keeps_qos2_owing_pubrel_with_its_packet_id() -> None:
+    c = Cluster()
+    x, _ = _connect(c, "a", "x")
+    subscribe(x, "q2", qos=2)
+    c.connect("a", "p").send(publish("q2", b"two", qos=2, packet_id=1))
+    [sent] = x.only(Publish)
+    assert sent.packet_id is not None
+    x.send(PubRec(packet_id=sent.packet_id))  # the broker now owes PUBREL
+    x.send(Disconnect())
+    _move(c, "a", "b", "x")
+    moved, present = _connect(c, "b", "x")
+    assert present
+    assert [p.packet_id for p in moved.only(PubRel)] == [sent.packet_id]  # [MQTT-4.4.0-1]
+
+
+def test_takeover_of_a_connected_client_releases_it_with_0x8e_in_the_hand_over() -> None:
+    c = Cluster()
+    x, _ = _connect(c, "a", "x")
+    subscribe(x, "t", qos=1)
+    c.harness["b"].now += 1
+    _move(c, "a", "b", "x")
+    assert x.closed
+    assert [d.reason_code for d in x.only(Disconnect)] == [ReasonCode.SESSION_TAKEN_OVER]
+    _moved, present = _connect(c, "b", "x")
+    assert present
+
+
+def test_hand_over_of_an_unknown_or_newer_connection_gives_nothing() -> None:
+    c = Cluster()
+    assert lifecycle.hand_over(c.harness["a"].broker, "nobody", 0.0, 1.0) == (None, [])
+    _connect(c, "a", "x")
+    claimed_before = c.harness["a"].now - 10  # the connection here is newer than the claim
+    records, _actions = lifecycle.hand_over(c.harness["a"].broker, "x", claimed_before, c.harness["a"].now)
+    assert records is None
+    assert c.harness["a"].broker.is_online("x")
+
+
+def test_forget_drops_a_stale_disconnected_copy_without_its_will() -> None:
+    c = Cluster()
+    x, _ = _connect(c, "a", "x")
+    subscribe(x, "f/#")
+    x.send(Disconnect())
+    actions = lifecycle.forget(c.harness["a"].broker, "x")
+    assert "x" not in c.harness["a"].broker.sessions
+    assert RouteChanged("f/#", added=False) in actions
+
+
+def test_qos1_message_for_an_offline_session_is_stored_once_by_the_publishing_node_only() -> None:
+    c = Cluster()
+    for r in c.routers.values():  # the replica of every node says x (on a) is offline
+        r.set_offline("x", [Subscription("x", "o/#", 1), Subscription("x", "$share/g/o/#", 1)])
+    s = c.connect("b", "s")
+    subscribe(s, "o/#", qos=1)
+    pub = c.connect("c", "p")
+    pub.send(publish("o/1", b"q1", qos=1, packet_id=1))
+    pub.send(publish("o/1", b"q0", qos=0))
+    stored = _of(StoreOffline, c.harness["c"].batches)
+    assert [(a.message.payload, a.clientids) for a in stored] == [(b"q1", ("x",))]
+    assert _of(StoreOffline, c.harness["b"].batches) == []  # the receiving node never stores
+    for r in c.routers.values():
+        r.clear_offline("x")
+    pub.send(publish("o/1", b"again", qos=1, packet_id=2))
+    assert len(_of(StoreOffline, c.harness["c"].batches)) == 1
+
+
+def test_no_local_offline_session_is_not_stored_its_own_messages() -> None:
+    c = Cluster()
+    c.routers["a"].set_offline("me", [Subscription("me", "n/#", 1, no_local=True)])
+    c.routers["a"].set_offline("other", [Subscription("other", "n/#", 1)])
+    pub = c.connect("a", "me")
+    pub.send(publish("n/1", qos=1, packet_id=1))
+    [stored] = _of(StoreOffline, c.harness["a"].batches)
+    assert isinstance(stored, StoreOffline)
+    assert stored.clientids == ("other",)
+
+
+def test_persistent_sessions_report_changes_and_clean_ones_only_connect_and_end() -> None:
+    c = Cluster()
+    x, _ = _connect(c, "a", "x")
+    subscribe(x, "s/1")
+    x.send(Disconnect())
+    facts = _of(SessionChanged, c.harness["a"].batches)
+    assert len(facts) >= 3  # attach, subscribe, disconnect
+    before = len(facts)
+    clean = c.connect("a", "clean")
+    subscribe(clean, "s/2")
+    assert len(_of(SessionChanged, c.harness["a"].batches)) == before + 1  # attach only
+
+
+def test_adopt_replaces_a_stale_copy_and_schedules_its_expiry() -> None:
+    c = Cluster()
+    x, _ = _connect(c, "b", "x")
+    subscribe(x, "old/#")
+    x.send(Disconnect())
+    h = c.harness["b"]
+    records: list[Record] = [
+        SessionUpserted("x", 30, h.now, h.now, 5, None),
+        SubscriptionAdded("x", "new/#", 1, False, False, 0, None),
+    ]
+    h.perform(lifecycle.adopt(h.broker, "x", records, h.now))
+    assert list(h.broker.sessions["x"].subscriptions) == ["new/#"]
+    assert c.routers["b"].local_filters() == ["new/#"]
+    h.tick(h.now + 31)
+    assert "x" not in h.broker.sessions
+
+
+def test_qos1_acknowledged_on_b_after_a_move_is_not_redelivered() -> None:
+    c = Cluster()
+    x, _ = _connect(c, "a", "x")
+    subscribe(x, "r", qos=1)
+    x.send(Disconnect())
+    c.connect("a", "p").send(publish("r", b"1", qos=1, packet_id=1))
+    _move(c, "a", "b", "x")
+    moved, _ = _connect(c, "b", "x")
+    [got] = moved.only(Publish)
+    assert got.packet_id is not None
+    moved.send(PubAck(packet_id=got.packet_id))
+    moved.send(Disconnect())
+    again, present = _connect(c, "b", "x")
+    assert present
+    assert again.only(Publish) == []
