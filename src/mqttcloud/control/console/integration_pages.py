@@ -1,6 +1,6 @@
-"""Console Data Integration page of a deployment: connectors (v5 `http`, v4 `web_hook` resources) with
-their status, HTTP actions, rules with enable/disable and live metrics, and the rule editor with its
-test run.
+"""Console Data Integration page of a deployment: connectors (v5 `http`, `pgsql`, `redis`, `mqtt`; every v4
+resource type) with their status and its reason, HTTP actions, rules with enable/disable and live
+metrics, and the rule editor with its test run.
 
 A thin presenter over `deployment_api/integration/service.py`, the use cases the v5 and v4 APIs share:
 every write goes through them (so the running broker applies it when the page answers), statuses come
@@ -30,7 +30,7 @@ from mqttcloud.control.console.pages import (
 from mqttcloud.control.console.rule_form import RuleForm
 from mqttcloud.control.console.sections import deployment_form, guarded_view, load_view, render_section
 from mqttcloud.control.db import SessionDep
-from mqttcloud.control.deployment_api.integration import config, service
+from mqttcloud.control.deployment_api.integration import catalog, config, service
 from mqttcloud.control.deployment_api.integration.models import ActionRow, ConnectorRow, RuleRow
 from mqttcloud.control.deployment_api.integration.service import RuleChange
 from mqttcloud.control.deployment_api.integration.testing import NotMatch
@@ -41,11 +41,22 @@ from mqttcloud.control.errors import ApiError, BadRequest
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 
-CONNECTOR_TYPES = ("http", "web_hook")
+# Every type the Deployment API creates: v5 connectors, then v4 resources (`catalog.RESOURCE_TYPES`).
+CONNECTOR_TYPES = ("http", "pgsql", "redis", "mqtt", *catalog.RESOURCE_TYPES)
+ADDRESS_FIELDS = ("url", "server", "address")  # where a connector's config names its target
 HTTP_METHODS = ("post", "put", "get", "delete")
 # Per rule, EMQX 5's counter names (`/rules/{id}/metrics`), as the table's columns.
 RULE_METRICS = ("matched", "passed", "failed", "actions.success", "actions.failed")
 TEST_EVENTS = ("", "message_publish", *rulesql.EVENT_FIELDS)
+
+
+def connector_address(row: ConnectorRow) -> str:
+    """What the connector reaches: an HTTP URL, a database or broker `host:port`."""
+    for name in ADDRESS_FIELDS:
+        value = row.config.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 def _base(deployment_id: str) -> str:
@@ -118,6 +129,7 @@ async def _render_page(
         tab="integration",
         status=status,
         connectors=connectors,
+        addresses={c.connector_id: connector_address(c) for c in connectors},
         actions=actions,
         rules=rules,
         live=_live(connectors, actions, rules, metrics),
