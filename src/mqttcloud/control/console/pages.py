@@ -97,6 +97,7 @@ DEPLOYMENT_TABS: list[tuple[str, str, str]] = [
     ("mqtt-client", "Online test", "/mqtt-client"),
     ("integration", "Data integration", "/integration"),
     ("metrics", "Charts", "/metrics"),
+    ("usage", "Plan usage", "/usage"),
     ("trace", "Log trace", "/trace"),
     ("alarms", "Alarms", "/alarms"),
 ]
