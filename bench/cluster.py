@@ -13,6 +13,12 @@ Per path: QoS 0 fan-in throughput (8 publishers -> 1 subscriber on `bench/#`, de
 CPU per delivered message (user + system time of every node process, /proc/<pid>/stat, over the
 throughput phase), and QoS 1 publish -> deliver latency p50/p99 at 1,000 msg/s. Targets (issue #12):
 cross-node CPU per message <= 2x local, cross-node QoS 1 p99 <= 3x local.
+
+With `--sessions` (3 nodes, node timeout 3 s): takeover time across nodes (a persistent v3.1.1 session
+with a QoS 1 subscription, connected on one node, CONNECTs on the other: CONNECT sent until CONNACK
+with Session Present, p50/p99 over the rounds) and recovery after kill -9 (persistent clients on node
+A, a publisher on node C at 200 msg/s; A is killed, every client reconnects to node B at once: time
+from the kill until every client has received a message published after the kill). Target: <= 10 s.
 """
 
 import argparse
@@ -21,9 +27,12 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -40,8 +49,10 @@ from bench.broker import (
     _free_port,
     _packet,
     _utf8,
+    connect_packet,
     percentile,
     publish_qos0,
+    subscribe_packet,
 )
 
 #: (fan-in QoS 0 deliveries/s, node CPU µs per delivery, QoS 1 p50 ms, QoS 1 p99 ms)
@@ -50,7 +61,7 @@ NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
 
 class Node:
-    def __init__(self, name: str, nats_url: str, workdir: Path) -> None:
+    def __init__(self, name: str, nats_url: str, workdir: Path, node_timeout: float = 10.0) -> None:
         self.name = name
         self.dir = workdir / name
         self.dir.mkdir()
@@ -59,6 +70,7 @@ class Node:
             sys.executable, "-m", "mqttcloud", "broker", "--broker-id", "bench", "--cluster", nats_url,
             "--node-name", name, "--listen", "tcp://127.0.0.1:0", "--allow-anonymous",
             "--data-dir", str(self.dir / "data"), "--ready-file", str(ready), "--log-level", "WARNING",
+            "--node-timeout", str(node_timeout),
         ]  # fmt: skip
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=(self.dir / "err").open("wb"))
         deadline = time.monotonic() + 20
@@ -190,12 +202,146 @@ def run(seconds: float) -> dict[str, Row]:
     return results
 
 
+def _connect_persistent(port: int, clientid: str) -> tuple[socket.socket, bool]:
+    """A v3.1.1 CONNECT with CleanSession=0; returns the socket and Session Present."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+    sock.sendall(_packet(0x10, _utf8("MQTT") + bytes([4, 0x00]) + struct.pack("!H", 60) + _utf8(clientid)))
+    ack = _read_exact(sock, 4)
+    assert ack[0] == 0x20, ack
+    assert ack[3] == 0, ack
+    return sock, bool(ack[2] & 1)
+
+
+def _read_exact(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+def _read_packet(sock: socket.socket) -> tuple[int, bytes]:
+    first = _read_exact(sock, 1)[0]
+    length, shift = 0, 0
+    while True:
+        b = _read_exact(sock, 1)[0]
+        length |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            break
+    return first, _read_exact(sock, length)
+
+
+def takeover(ports: list[int], rounds: int) -> list[float]:
+    """Seconds from CONNECT on the other node to CONNACK with the session, per round."""
+    sock, _present = _connect_persistent(ports[0], "tk")
+    sock.sendall(subscribe_packet("tk/#", 1))
+    _read_packet(sock)  # SUBACK
+    time.sleep(0.5)  # the registry entry reaches every node
+    samples: list[float] = []
+    for i in range(rounds):
+        t0 = time.perf_counter()
+        new, present = _connect_persistent(ports[(i + 1) % len(ports)], "tk")
+        samples.append(time.perf_counter() - t0)
+        assert present, "session not moved"
+        sock.close()
+        sock = new
+        time.sleep(0.05)
+    sock.close()
+    return samples
+
+
+def recovery(nodes: list[Node], clients: int) -> float:
+    """Seconds from kill -9 of nodes[0] until every client (moved to nodes[1]) got a fresh message."""
+    a, b, c = nodes
+    socks = []
+    for i in range(clients):
+        sock, _present = _connect_persistent(a.port, f"rc{i}")
+        sock.sendall(subscribe_packet("rc/all", 1))
+        _read_packet(sock)
+        socks.append(sock)
+    time.sleep(1.0)  # routes and registry entries spread
+    pub = socket.create_connection(("127.0.0.1", c.port))
+    pub.sendall(connect_packet("rcpub"))
+    _read_exact(pub, 4)
+    stop = threading.Event()
+
+    def publish() -> None:
+        topic = _utf8("rc/all")
+        while not stop.is_set():
+            pub.sendall(_packet(0x30, topic + struct.pack("!d", time.time())))
+            time.sleep(0.005)
+
+    publisher = threading.Thread(target=publish, daemon=True)
+    publisher.start()
+    time.sleep(0.5)
+    killed = time.time()
+    a.proc.send_signal(signal.SIGKILL)
+    a.proc.wait()
+    back: list[float] = []
+    moved = []
+    for i, old in enumerate(socks):
+        old.close()
+        sock, present = _connect_persistent(b.port, f"rc{i}")
+        assert present, f"rc{i}: session not resumed"
+        moved.append(sock)
+    for sock in moved:
+        while True:
+            first, body = _read_packet(sock)
+            if first >> 4 != 3:
+                continue
+            tlen = struct.unpack_from("!H", body)[0]
+            offset = 2 + tlen + (2 if first & 0x06 else 0)
+            if struct.unpack_from("!d", body, offset)[0] > killed:
+                back.append(time.time() - killed)
+                break
+    stop.set()
+    publisher.join()
+    for sock in [*moved, pub]:
+        sock.close()
+    return max(back)
+
+
+def run_sessions(rounds: int, clients: int) -> tuple[list[float], float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        port = _free_port()
+        nats = subprocess.Popen(
+            [NATS_SERVER, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(work / "js")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(0.5)
+        nodes: list[Node] = []
+        try:
+            nodes.extend(Node(f"s{i}", f"nats://127.0.0.1:{port}", work, node_timeout=3.0) for i in range(3))
+            samples = takeover([nodes[0].port, nodes[1].port], rounds)
+            recovered = recovery(nodes, clients)
+        finally:
+            for node in nodes:
+                node.stop()
+            nats.send_signal(signal.SIGTERM)
+            nats.wait(10)
+    return samples, recovered
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each measured phase")
+    parser.add_argument("--sessions", action="store_true", help="takeover and kill -9 recovery instead")
+    parser.add_argument("--rounds", type=int, default=50, help="takeovers measured (--sessions)")
+    parser.add_argument("--clients", type=int, default=50, help="clients on the killed node (--sessions)")
     ns = parser.parse_args(argv)
+    if ns.sessions:
+        samples, recovered = run_sessions(ns.rounds, ns.clients)
+        ms = [s * 1000 for s in samples]
+        print(f"takeover across nodes ({len(ms)} rounds): p50 {percentile(ms, 0.5):.2f} ms, "
+              f"p99 {percentile(ms, 0.99):.2f} ms, max {max(ms):.2f} ms")  # fmt: skip
+        print(f"recovery after kill -9 ({ns.clients} clients): {recovered:.2f} s (target <= 10 s)")
+        return 0
     results = run(ns.seconds)
     print(f"{'path':<18}{'fan-in QoS 0 msg/s':>20}{'CPU µs/msg':>12}{'QoS 1 p50 ms':>14}{'p99 ms':>9}")
     for path, (rate, cpu, p50, p99) in results.items():
