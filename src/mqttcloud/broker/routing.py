@@ -19,6 +19,10 @@ Rules:
 - Plan cache: who receives a topic (merged per client, with QoS, retain flag and subscription ids) is
   computed once per (topic, QoS, retain) and reused until the trie's `generation` moves (any
   subscribe/unsubscribe); shared groups and no-local subscriptions are planned per message.
+- A message no subscription matches is counted (`messages.dropped.no_subscribers`) and reported to the
+  event history as a drop by its publisher; the history keeps one counter per (publisher, topic) and
+  makes it one `message.dropped` event per take, so a topic nobody reads costs a dict update per
+  message, never an event each (runtime/events.py).
 - QoS 0 bytes without properties come from `encode_publish_qos0` (one join; no `EncodeCache` or
   `EncodedPublish` per message unless a receiver needs properties or QoS 1/2).
 """
@@ -189,6 +193,9 @@ class LocalRouter:
             m["messages.dropped.no_subscribers"] += 1
             if events is not None:
                 events.message_dropped(msg, "no_subscribers", now)
+            history = broker.history
+            if history is not None and msg.publisher is not None:  # one counter per (publisher, topic)
+                history.dropped(msg.publisher, msg.topic, "no_subscribers", now)
             return 0
         cache: EncodeCache | None = None
         # QoS 0 bytes and their length by version alone (no RETAIN, no ids: the common case, an int key

@@ -102,6 +102,21 @@ def test_denied_publishes_are_one_counted_drop_event() -> None:
     assert event.detail["topic"] == "secret/x"
 
 
+def test_publishes_nobody_subscribes_to_are_one_counted_drop_event_per_topic() -> None:
+    h, history = recording()
+    client, _ = h.connect("dev1")
+    watcher, _ = h.connect("watcher")
+    watcher.send(Subscribe(packet_id=1, subscriptions=(Subscription(topic_filter="read/#", qos=QoS(0)),)))
+    taken(history)
+    for _ in range(5):
+        client.send(publish("nobody/reads"))
+    client.send(publish("read/this"))  # delivered: no drop
+    [event] = taken(history)
+    assert (event.event, event.clientid, event.reason) == (EventKind.DROPPED, "dev1", "no_subscribers")
+    assert event.detail["topic"] == "nobody/reads"
+    assert event.detail["count"] == 5
+
+
 def test_a_full_buffer_sheds_the_oldest_and_counts_it() -> None:
     h, history = recording(capacity=3)
     for i in range(5):

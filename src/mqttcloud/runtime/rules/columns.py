@@ -4,9 +4,11 @@ Builders here turn core objects (`Message`, `Channel`, `Subscription`) into the 
 `Rule.evaluate` takes, with exactly the names of `rulesql.events` (`MESSAGE_FIELDS`, `EVENT_FIELDS`).
 
 Rules: a builder runs only when some rule is about to read its result (the engine checks first), and
-it reads core objects without changing them. Times are EMQX's: milliseconds since the epoch. A
-message's columns are built all at once for `SELECT *` (one dict literal) and one by one for rules
-that name what they read (`message_reader`): most rules read two or three of the fourteen.
+it reads core objects without changing them. Why a client went is named by `runtime/events.py`
+(`disconnect_reason`), the one owner of that mapping, so a rule and the event history agree. Times are
+EMQX's: milliseconds since the epoch. A message's columns are built all at once for `SELECT *` (one
+dict literal) and one by one for rules that name what they read (`message_reader`): most rules read
+two or three of the fourteen.
 """
 
 from collections.abc import Callable, Collection
@@ -16,26 +18,9 @@ from mqttcloud.broker.core import Broker
 from mqttcloud.broker.message import Message
 from mqttcloud.broker.subscriptions import Subscription
 from mqttcloud.protocol.properties import Properties
+from mqttcloud.runtime.events import disconnect_reason
 
 Columns = dict[str, object]
-
-# The core's disconnect reasons -> EMQX's `reason` column of `$events/client_disconnected`.
-_DISCONNECT_REASONS = {
-    "connection closed by peer": "tcp_closed",
-    "connection lost": "tcp_closed",
-    "keep alive timeout": "keepalive_timeout",
-    "kicked": "kicked",
-    "session taken over": "takenover",
-    "server shutting down": "shutdown",
-    "": "normal",
-}
-
-
-def disconnect_reason(reason: str) -> str:
-    """EMQX's name for why a client went: a DISCONNECT from the client is `normal`."""
-    if reason.startswith("DISCONNECT"):
-        return "normal"
-    return _DISCONNECT_REASONS.get(reason, reason.replace(" ", "_"))
 
 
 def payload_column(payload: bytes) -> str | bytes:
@@ -182,7 +167,7 @@ def client_connected(broker: Broker, ch: Channel, sockname: str, now: float) -> 
 def client_disconnected(broker: Broker, ch: Channel, reason: str, sockname: str, now: float) -> Columns:
     return {
         "event": "client.disconnected",
-        "reason": disconnect_reason(reason),
+        "reason": disconnect_reason(reason)[0],  # EMQX's name, as the event history's
         "clientid": ch.clientid,
         "username": ch.username,
         "peername": _peername(ch),

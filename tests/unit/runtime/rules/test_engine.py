@@ -9,6 +9,8 @@ from tests.unit.broker.pair import Client, Harness, publish
 
 from mqttcloud import contracts
 from mqttcloud.protocol.packets import Disconnect, PubAck, Publish, QoS, Subscribe, Subscription, Unsubscribe
+from mqttcloud.protocol.reason_codes import ReasonCode
+from mqttcloud.runtime.events import disconnect_reason
 from mqttcloud.runtime.rules import RuleEngine
 from mqttcloud.runtime.rules.outputs import MAX_DEPTH
 from mqttcloud.runtime.rules.sink import LOG_INTERVAL, ThrottledLog
@@ -223,6 +225,20 @@ async def test_client_connected_and_disconnected_events_carry_emqx_fields() -> N
         "normal",
     )
     assert counters(engine, "disc")["passed"] == 1
+
+
+async def test_a_disconnect_reason_is_named_as_the_event_history_names_it() -> None:
+    """One mapping (runtime/events.py): a v5 DISCONNECT 0x04 is EMQX's `disconnect_with_will_message`."""
+    h = Harness()
+    engine_for(h, rule("disc", 'SELECT reason FROM "$events/client_disconnected"', republish("ev/disc")))
+    watcher, _ = h.connect("watcher")
+    sub(watcher, "ev/#")
+    device, _ = h.connect("dev1")
+    device.send(Disconnect(reason_code=ReasonCode.DISCONNECT_WITH_WILL_MESSAGE))
+    (disconnected,) = await received(watcher)
+    reason = json.loads(disconnected.payload)["reason"]
+    assert reason == "disconnect_with_will_message"
+    assert reason == disconnect_reason("DISCONNECT DISCONNECT_WITH_WILL_MESSAGE")[0]
 
 
 async def test_session_and_message_events() -> None:
