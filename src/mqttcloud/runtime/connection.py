@@ -12,7 +12,8 @@ Rules this module must not break:
   DISCONNECT 0x81/0x95/... for v5, a bare close for v3.1.1); the runtime only performs them.
 - Durability before acknowledgement (`broker.actions` rule 1): a send held back for a `Persist` of its
   batch waits in `_held` with the log sequence number it depends on, and every later send to the same
-  connection queues behind it, so per-connection order is kept.
+  connection queues behind it, so per-connection order is kept. A cluster's route barrier holds sends
+  the same way, with a token above every sequence number (`barrier_passed`).
 - While an `Authenticate` is outstanding (slow hashes run in a thread), inbound packets are framed but
   not handled; they are handled, in order, after `connect_decided`.
 - At most MAX_FRAMES_PER_TICK packets of one connection are handled per loop iteration; the rest wait
@@ -485,6 +486,14 @@ class MqttConnection(asyncio.Protocol):
         self.flush()
         if self.transport is not None:
             self.hub.close_soon(self)  # a kick-all closes 10,000: spread over iterations
+
+    def barrier_passed(self, token: int, seq: int) -> None:
+        """Sends held with a cluster `route_barrier` token now wait only for log entry `seq` (0: none)."""
+        held = self._held
+        for i, (held_seq, data) in enumerate(held):
+            if held_seq == token:
+                held[i] = (seq, data)
+        self.release(self.tenant.store.durable_seq if self.tenant is not None else 0)
 
     def release(self, durable_seq: int) -> None:
         """Sends held for durability whose log entries are now on disk go out, in order."""

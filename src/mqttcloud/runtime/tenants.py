@@ -248,20 +248,27 @@ class TenantRuntime:
                 tid = self.tenant_id
                 for record in action.records:
                     seq = store.append(tid, encode_record(record))
+        barrier = 0  # a new route: its SUBACK waits until the other nodes have it (`ClusterLink`)
+        if self.cluster is not None:
+            for action in actions:
+                if type(action) is RouteChanged and action.added:
+                    barrier = self.cluster.route_barrier()
+                    break
+        hold = barrier or seq
         conns = hub.connections
-        waiting: list[MqttConnection] | None = [] if seq else None
+        waiting: list[MqttConnection] | None = [] if hold else None
         for action in actions:
             match action:
                 case Send(channel_id=cid, data=data):
                     conn = conns.get(cid)
                     if conn is not None:
-                        conn.send(data, seq)
+                        conn.send(data, hold)
                         if waiting is not None:
                             waiting.append(conn)
                 case Close(channel_id=cid, reason=reason):
                     conn = conns.get(cid)
                     if conn is not None:
-                        conn.close_by_core(reason, seq)
+                        conn.close_by_core(reason, hold)
                         if waiting is not None:
                             waiting.append(conn)
                 case Persist():
@@ -285,7 +292,15 @@ class TenantRuntime:
                         self.cluster.sessions.perform(self.tenant_id, action)
                 case _:
                     assert_never(action)
-        if waiting:
+        if waiting and barrier and self.cluster is not None:
+            held = waiting
+
+            def passed() -> None:
+                for conn in held:
+                    conn.barrier_passed(barrier, seq)
+
+            self.cluster.after_routes(passed)
+        if waiting and seq:
             store = self.store
 
             def release() -> None:

@@ -1,4 +1,7 @@
-"""Black-box broker behaviour over a raw socket, exact bytes, one behaviour per test."""
+"""Black-box broker behaviour over a raw socket, exact bytes, one behaviour per test.
+
+Each client asks `broker.port()` for its port: against a cluster (tests/integration/cluster/
+test_suites_on_nodes.py) the clients of one test land on different nodes."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -30,8 +33,7 @@ def test_pingreq_gets_pingresp(broker: BrokerProcess) -> None:
 
 
 def test_qos1_publish_is_acked_and_delivered(broker: BrokerProcess) -> None:
-    port = broker.port()
-    with w.connected(port, "bb-sub") as sub, w.connected(port, "bb-pub") as pub:
+    with w.connected(broker.port(), "bb-sub") as sub, w.connected(broker.port(), "bb-pub") as pub:
         sub.send(w.subscribe(1, "bb/#", 1))
         sub.expect(b"\x90\x03\x00\x01\x01")
         pub.send(w.publish("bb/x", b"hello", qos=1, mid=7))
@@ -81,8 +83,7 @@ def test_mqtt31_connect_accepted_then_subscribe_and_publish(broker: BrokerProces
 
 
 def test_malformed_packet_closes_only_that_connection(broker: BrokerProcess) -> None:
-    port = broker.port()
-    with w.connected(port, "bb-good") as good, w.connected(port, "bb-bad") as bad:
+    with w.connected(broker.port(), "bb-good") as good, w.connected(broker.port(), "bb-bad") as bad:
         bad.send(b"\x00\x00")  # reserved packet type 0
         assert bad.is_closed()
         good.send(w.PINGREQ)
@@ -105,8 +106,10 @@ def test_oversized_packet_v5_gets_disconnect_0x95(
         tenant_id=TENANT, allow_anonymous=True, limits=contracts.Limits(max_packet_size=1024)
     )
     b = broker_factory(make_spec(tmp_path, tenants=[tenant]))
-    port = b.port()
-    with w.connected(port, "bb-ok", version=5) as ok, w.connected(port, "bb-big", version=5) as big:
+    with (
+        w.connected(b.port(), "bb-ok", version=5) as ok,
+        w.connected(b.port(), "bb-big", version=5) as big,
+    ):
         big.send(w.publish("big", b"x" * 2000, version=5))
         reply = big.recv_packet()
         assert reply[0] == 0xE0

@@ -1,5 +1,6 @@
 """Interop with real clients: paho-mqtt 2.x (3.1.1 and 5) and Debian's mosquitto_pub/mosquitto_sub,
-over TCP, WebSocket, TLS and WSS."""
+over TCP, WebSocket, TLS and WSS. Each client asks the broker fixture for its port (a cluster hands
+out its nodes in turn: tests/integration/cluster/test_suites_on_nodes.py)."""
 
 import queue
 import shutil
@@ -189,7 +190,7 @@ def test_mosquitto_clients_pub_sub(
 ) -> None:
     assert MOSQUITTO_SUB is not None, "mosquitto-clients missing: run scripts/setup.sh"
     assert MOSQUITTO_PUB is not None
-    base = _mosquitto_args(tls_broker, secure, ca_file)
+    base = _mosquitto_args(tls_broker, secure, ca_file)  # the subscriber's; each publisher asks again
     topic = f"mosq/{version}/{int(secure)}"
     client_id = f"mosq-sub-{version}-{int(secure)}"
     sub = subprocess.Popen(
@@ -201,8 +202,9 @@ def test_mosquitto_clients_pub_sub(
     try:
         wait_for_subscription(tls_broker, client_id)
         for qos in ("0", "1", "2"):
+            pub_base = _mosquitto_args(tls_broker, secure, ca_file)
             subprocess.run(
-                [MOSQUITTO_PUB, *base, "-V", version, "-t", topic, "-m", f"hello-q{qos}", "-q", qos],
+                [MOSQUITTO_PUB, *pub_base, "-V", version, "-t", topic, "-m", f"hello-q{qos}", "-q", qos],
                 check=True,
                 timeout=TIMEOUT,
             )

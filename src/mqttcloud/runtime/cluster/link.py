@@ -14,6 +14,10 @@ Rules this module must not break:
   publishes its full table, and every node answers with its own. Tables are replaced, never added to,
   so a resync never makes a message go twice to one node (`broker.cluster`).
 - A node silent for `ClusterSpec.node_timeout` is dropped from every tenant's route table.
+- A new route is in every live node's table before the SUBACK that made it goes out (EMQX adds a
+  route before it acknowledges the SUBSCRIBE): the tenant holds that batch's sends behind a
+  `route_barrier`, the routes message asks for acknowledgements (`ack.<node>`), and the sends go once
+  every node known alive answered, or after ROUTE_ACK_TIMEOUT (a node about to be found dead).
 - Every task has an owner: `start` creates them, `close` cancels and awaits them.
 """
 
@@ -24,6 +28,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import nats
@@ -58,6 +63,8 @@ log = logging.getLogger(__name__)
 START_TIMEOUT = 3.0
 #: Seconds between reconnect attempts while NATS is away.
 RECONNECT_WAIT = 0.5
+#: Seconds a batch held behind a `route_barrier` waits at most for the other nodes' acknowledgements.
+ROUTE_ACK_TIMEOUT = 0.5
 
 
 def token(name: str) -> str:
@@ -87,6 +94,7 @@ class ClusterLink:
         self.subject_hb = f"{prefix}.hb"
         self.subject_claim = f"{prefix}.claim"
         self.subject_fwd = f"{prefix}.fwd."
+        self.subject_acks = f"{prefix}.ack.{token(node)}"
         self.inbox = self.subject_fwd + token(node)
         safe_name = "".join(c if c.isalnum() or c in "-_" else "_" for c in spec.name)
         self.bucket = "mqc_" + safe_name + "_retained"
@@ -104,6 +112,10 @@ class ClusterLink:
         self._send_table = False  # publish the full table
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._barrier = 1 << 62  # last `route_barrier` token: above any durable log sequence number
+        self._held: list[Callable[[], None]] = []  # releases waiting for the next routes message
+        self._round = 0
+        self._confirming: dict[int, tuple[set[str], list[Callable[[], None]]]] = {}  # round -> waits
 
     # --- tenants ---------------------------------------------------------------------------------
 
@@ -134,6 +146,19 @@ class ClusterLink:
                 self._claims.append((tenant_id, clientid, at))
             case RetainedChanged(message=msg):
                 self._retained[(tenant_id, msg.topic)] = encode_message(msg) if msg.payload else None
+        self._wake.set()
+
+    def route_barrier(self) -> int:
+        """A token to hold a batch's sends with until the route changes queued so far are in every
+        other node's table (`after_routes`); 0 when there is no one to wait for."""
+        if not self.last_seen or not self.connected:
+            return 0
+        self._barrier += 1
+        return self._barrier
+
+    def after_routes(self, release: Callable[[], None]) -> None:
+        """Call `release` once the other nodes acknowledged this node's next routes message."""
+        self._held.append(release)
         self._wake.set()
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -174,6 +199,7 @@ class ClusterLink:
         await nc.subscribe(self.subject_hello, cb=self._on_hello)
         await nc.subscribe(self.subject_hb, cb=self._on_heartbeat)
         await nc.subscribe(self.subject_claim, cb=self._on_claim)
+        await nc.subscribe(self.subject_acks, cb=self._on_ack)
         self.nc = nc
         log.info("cluster %s: node %s joined through %s", self.spec.name, self.node, self.spec.nats_url)
         self._resync = True
@@ -270,23 +296,34 @@ class ClusterLink:
         forwards, self._forwards = self._forwards, {}
         ops, self._route_ops = self._route_ops, []
         claims, self._claims = self._claims, []
+        held, self._held = self._held, []
         nc = self.nc
         if nc is None or not nc.is_connected:
             self.dropped += sum(map(len, forwards.values())) + len(ops) + len(claims)
+            for release in held:
+                release()
             return
+        routes: dict[str, Any] = {"ops": [[t, a, f] for t, a, f in ops]}
         if self._resync:
             self._resync = self._send_table = False
-            ops = []  # the full table says it all
             await nc.publish(self.subject_hello, self._json({}))
-            await self._publish_table(nc)
+            routes = self._table()  # the full table says it all
         elif self._send_table:
             self._send_table = False
-            ops = []
-            await self._publish_table(nc)
+            routes = self._table()
         for node, frames in forwards.items():
             await nc.publish(self.subject_fwd + token(node), b"".join(frames))
-        if ops:
-            await nc.publish(self.subject_routes, self._json({"ops": [[t, a, f] for t, a, f in ops]}))
+        if held and self.last_seen:
+            self._round += 1
+            self._confirming[self._round] = (set(self.last_seen), held)
+            asyncio.get_running_loop().call_later(ROUTE_ACK_TIMEOUT, self._confirmed, self._round, None)
+            routes["round"] = self._round
+            await nc.publish(self.subject_routes, self._json(routes), reply=self.subject_acks)
+        else:
+            for release in held:
+                release()
+            if routes.get("ops") != []:
+                await nc.publish(self.subject_routes, self._json(routes))
         for tenant_id, clientid, at in claims:
             await nc.publish(
                 self.subject_claim, self._json({"tenant": tenant_id, "clientid": clientid, "at": at})
@@ -300,9 +337,20 @@ class ClusterLink:
                 else:
                     await self.kv.put(key, value)
 
-    async def _publish_table(self, nc: NatsClient) -> None:
-        full = {tid: router.local_filters() for tid, router in self._routers().items()}
-        await nc.publish(self.subject_routes, self._json({"full": full}))
+    def _table(self) -> dict[str, Any]:
+        return {"full": {tid: router.local_filters() for tid, router in self._routers().items()}}
+
+    def _confirmed(self, round_: int, node: str | None) -> None:
+        """`node` has the routes of `round_` (None: its time is up); the last one releases the sends."""
+        entry = self._confirming.get(round_)
+        if entry is None:
+            return
+        waiting, releases = entry
+        waiting.discard(node or "")
+        if node is None or not waiting:
+            del self._confirming[round_]
+            for release in releases:
+                release()
 
     def _json(self, body: dict[str, Any]) -> bytes:
         return json.dumps({"node": self.node, **body}).encode()
@@ -396,6 +444,14 @@ class ClusterLink:
                 target = routers.get(op[0])
                 if target is not None:
                     (target.routes_added if op[1] else target.routes_removed)(node, [op[2]])
+        if msg.reply and isinstance(body.get("round"), int) and self.nc is not None:
+            with contextlib.suppress(nats.errors.Error):  # unanswered, the sender waits its timeout
+                await self.nc.publish(msg.reply, self._json({"round": body["round"]}))
+
+    async def _on_ack(self, msg: Msg) -> None:
+        body = self._parse(msg)
+        if body is not None and isinstance(body.get("round"), int):
+            self._confirmed(body["round"], body["node"])
 
     async def _on_hello(self, msg: Msg) -> None:
         if self._parse(msg) is not None:
