@@ -402,6 +402,10 @@ class PingResult(_Model):
     uptime: float
     spec_generation: int
     tenants: list[TenantId]
+    # The longest event-loop stall since the previous ping, and the part of it that was the broker's own
+    # CPU work rather than the machine's other load (runtime/loop_lag.py).
+    loop_stall_ms: float = 0.0
+    loop_stall_cpu_ms: float = 0.0
 
 
 class ApplySpecArgs(_Model):

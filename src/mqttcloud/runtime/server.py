@@ -26,6 +26,7 @@ from mqttcloud import contracts
 from mqttcloud.runtime.admin import AdminServer
 from mqttcloud.runtime.connection import Hub
 from mqttcloud.runtime.listeners import Listeners, shares_ports
+from mqttcloud.runtime.loop_lag import LoopLagProbe
 from mqttcloud.runtime.store import Entry, Store
 from mqttcloud.runtime.tenants import TenantRegistry, TenantRuntime
 
@@ -72,6 +73,7 @@ class BrokerServer:
         self.auth_executor = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="auth")
         self._apply_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
+        self.loop_lag: LoopLagProbe | None = None  # started with the server (`ping` reports it)
 
     @staticmethod
     def now() -> float:
@@ -99,6 +101,8 @@ class BrokerServer:
         await self.admin.start(self.spec.admin.host, self.spec.admin.port)
         for tenant in self.registry.by_id.values():
             tenant.arm_timer()
+        self.loop_lag = LoopLagProbe(asyncio.get_running_loop())
+        self.loop_lag.start()
         self._write_ready()
 
     def _new_tenant(self, spec: contracts.TenantSpec) -> TenantRuntime:
@@ -142,7 +146,15 @@ class BrokerServer:
             uptime=time.time() - self.started_at,
             spec_generation=self.generation,
             tenants=list(self.registry.by_id),
+            **self._loop_stalls(),
         )
+
+    def _loop_stalls(self) -> dict[str, float]:
+        """The longest event-loop stall since the previous ping, and its CPU part, in ms (loop_lag.py)."""
+        if self.loop_lag is None:
+            return {}
+        wall, cpu = self.loop_lag.take()
+        return {"loop_stall_ms": round(wall * 1000, 3), "loop_stall_cpu_ms": round(cpu * 1000, 3)}
 
     async def apply_spec(
         self, spec: contracts.BrokerSpec, generation: int
@@ -195,6 +207,8 @@ class BrokerServer:
     async def shutdown(self) -> None:
         log.info("shutting down: stop accepting, disconnect clients, flush the log")
         self.listeners.stop_accepting()
+        if self.loop_lag is not None:
+            self.loop_lag.stop()
         for tenant in self.registry.by_id.values():
             try:
                 tenant.shutdown()

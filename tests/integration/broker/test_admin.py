@@ -21,6 +21,8 @@ def test_ping_reports_pid_and_tenants(broker: BrokerProcess) -> None:
     assert result["pid"] == broker.proc.pid
     assert result["broker_id"] == "test-broker"
     assert result["tenants"] == [TENANT]
+    assert 0.0 <= result["loop_stall_ms"] < 5000.0  # the longest event-loop stall since the last ping
+    assert 0.0 <= result["loop_stall_cpu_ms"] <= result["loop_stall_ms"] + 10.0
 
 
 def test_bad_token_is_unauthorized_and_closes(broker: BrokerProcess) -> None:
