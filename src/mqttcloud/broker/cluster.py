@@ -38,6 +38,7 @@ from mqttcloud.broker.delivery import Out
 from mqttcloud.broker.message import Message
 from mqttcloud.broker.routing import GroupKey, LocalRouter
 from mqttcloud.broker.subscriptions import SharedGroup, Subscription, SubscriptionTrie, split_share
+from mqttcloud.broker.topic_metrics import count_in
 
 #: Topics whose targets (nodes, shared groups) are cached per route-table generation.
 MAX_TARGETS = 4096
@@ -111,6 +112,8 @@ class ClusterRouter:
             tap = self.local.broker.tap
             if tap is not None:
                 tap.offer(msg)
+            if self.local.broker.topic_metrics.counters:
+                count_in(self.local.broker.topic_metrics.counters, msg)
         actions = out.actions
         for node in remote:
             if node != me:

@@ -40,6 +40,7 @@ from mqttcloud.broker.metrics import Metrics
 from mqttcloud.broker.retained import RetainedStore
 from mqttcloud.broker.session import Session
 from mqttcloud.broker.subscriptions import Subscription, SubscriptionTrie
+from mqttcloud.broker.topic_metrics import TICK, TopicMetrics
 from mqttcloud.protocol.packets import Disconnect
 from mqttcloud.protocol.properties import NO_PROPERTIES, Properties
 from mqttcloud.protocol.reason_codes import ReasonCode
@@ -104,6 +105,8 @@ class Broker:
         self.high_water: dict[str, int] = {}  # EMQX `*.max` stats
         if sys_interval > 0:
             heapq.heappush(self._heap, (now + sys_interval, "sys", ""))
+        self.topic_metrics = TopicMetrics()  # counted in `LocalRouter.route` while a topic is registered
+        self._count_topics(spec, now)
 
     # --- configuration ---------------------------------------------------------------------------
 
@@ -118,6 +121,7 @@ class Broker:
         self.forget_publish_decisions()  # they hold topics validated under the old max_topic_levels
         self.retained.max_count = spec.limits.max_retained
         self.retained.max_size = spec.limits.max_retained_size
+        self._count_topics(spec, now)
         was_enabled, self.enabled = self.enabled, spec.enabled
         if was_enabled and not spec.enabled:
             self._kicking = list(self.channels)
@@ -128,6 +132,10 @@ class Broker:
         if spec.enabled:
             self._kicking = []
         return []
+
+    def _count_topics(self, spec: contracts.TenantSpec, now: float) -> None:
+        if self.topic_metrics.set_topics(spec.topic_metrics, now):
+            heapq.heappush(self._heap, (now + TICK, "topic_metrics", ""))
 
     def _kick(self, now: float, out: Out) -> None:
         kicking = self._kicking
@@ -297,6 +305,9 @@ class Broker:
                 lifecycle.will_due(self, cid, when, now, out)
             elif kind == "expire":
                 lifecycle.expiry_due(self, cid, now, out)
+            elif kind == "topic_metrics":
+                if self.topic_metrics.tick(now):
+                    heapq.heappush(heap, (now + TICK, "topic_metrics", ""))
             else:
                 queries.publish_sys(self, now, out)
                 heapq.heappush(heap, (now + self.sys_interval, "sys", ""))

@@ -37,6 +37,7 @@ from mqttcloud.broker.message import Message
 from mqttcloud.broker.retained import RetainedStore
 from mqttcloud.broker.session import Delivery
 from mqttcloud.broker.subscriptions import Subscription, SubscriptionTrie
+from mqttcloud.broker.topic_metrics import count as count_topic
 from mqttcloud.protocol.encode import encode_publish_qos0
 
 if TYPE_CHECKING:
@@ -186,6 +187,8 @@ class LocalRouter:
         plan = self.plans.get((msg.topic, msg.qos, msg.retain))
         if plan is None or self.plans_generation != self.trie.generation:
             plan = self._plan(msg, groups)
+        if broker.topic_metrics.counters:  # some topic is registered (broker.topic_metrics)
+            count_topic(broker.topic_metrics.counters, msg, None if plan is NO_SUBSCRIBERS else plan, tap)
         events = broker.events
         if plan is NO_SUBSCRIBERS:
             m = broker.counters.values

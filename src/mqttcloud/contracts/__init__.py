@@ -45,9 +45,18 @@ from mqttcloud.contracts.rules import (
     RuleMetricsResult,
     RuleSpec,
 )
+from mqttcloud.contracts.topic_metrics import (
+    MAX_TOPIC_METRICS,
+    TOPIC_METRIC_NAMES,
+    TopicMetric,
+    TopicMetricsArgs,
+    TopicMetricsResult,
+)
 
 __all__ = [  # the data-integration (rules.py) and retained-message (retained.py) contracts, re-exported
     "EVENT_BUFFER",
+    "MAX_TOPIC_METRICS",
+    "TOPIC_METRIC_NAMES",
     "ActionCounters",
     "ClientEvent",
     "ConsoleAction",
@@ -67,6 +76,9 @@ __all__ = [  # the data-integration (rules.py) and retained-message (retained.py
     "RuleMetricsArgs",
     "RuleMetricsResult",
     "RuleSpec",
+    "TopicMetric",
+    "TopicMetricsArgs",
+    "TopicMetricsResult",
 ]
 
 DeploymentId = NewType("DeploymentId", str)
@@ -252,6 +264,7 @@ class TenantSpec(_Model):
     limits: Limits = Field(default_factory=Limits)
     rules: list[RuleSpec] = Field(default_factory=list)  # data integration (contracts/rules.py)
     traces: list[TraceSpec] = Field(default_factory=list)  # log traces (runtime/trace.py)
+    topic_metrics: list[str] = Field(default_factory=list)  # topic names counted (contracts/topic_metrics.py)
 
 
 class AdminSpec(_Model):
@@ -619,6 +632,8 @@ AdminOp = Literal[
     "list_retained",
     "get_retained",
     "delete_retained",
+    "topic_metrics",
+    "reset_topic_metrics",
 ]
 
 # op → (argument model, result model). Errors: AdminResponse.error with code NOT_FOUND
@@ -644,6 +659,8 @@ ADMIN_OPS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "list_retained": (RetainedListArgs, RetainedList),
     "get_retained": (RetainedArgs, RetainedMessage),
     "delete_retained": (RetainedArgs, RetainedDeleted),
+    "topic_metrics": (TopicMetricsArgs, TopicMetricsResult),
+    "reset_topic_metrics": (TopicMetricsArgs, TopicMetricsResult),
 }
 
 

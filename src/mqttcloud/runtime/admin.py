@@ -98,6 +98,8 @@ class AdminServer:
             "list_retained": self._list_retained,
             "get_retained": self._get_retained,
             "delete_retained": self._delete_retained,
+            "topic_metrics": self._topic_metrics,
+            "reset_topic_metrics": self._reset_topic_metrics,
         }
         assert set(self._handlers) == set(contracts.ADMIN_OPS)
 
@@ -426,6 +428,16 @@ class AdminServer:
             raise AdminError("BAD_REQUEST", str(exc)) from exc
         tenant.perform(actions)
         return contracts.RetainedDeleted(deleted=deleted)
+
+    async def _topic_metrics(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
+        assert isinstance(args, contracts.TopicMetricsArgs)
+        return self._tenant(contracts.TenantId(args.tenant)).broker.topic_metrics.report(args.topic)
+
+    async def _reset_topic_metrics(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
+        assert isinstance(args, contracts.TopicMetricsArgs)
+        metrics = self._tenant(contracts.TenantId(args.tenant)).broker.topic_metrics
+        metrics.reset(args.topic)
+        return metrics.report(args.topic)
 
 
 class _Replies:

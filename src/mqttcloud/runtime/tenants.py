@@ -155,6 +155,7 @@ class TenantRuntime:
                 self._set_tracer(self.tracer)
             if self.traces is not None:
                 self.traces.apply(spec.traces)
+            self.arm_timer()  # a new deadline (topic metrics sampling) may come before the armed one
 
     def _set_tracer(self, tracer: Tracer | None) -> None:
         """A log trace started or stopped: connections, authorizer and authentication report to it."""

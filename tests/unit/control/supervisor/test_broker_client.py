@@ -28,6 +28,8 @@ from mqttcloud.contracts import (
     RetainedMessage,
     SubscriptionFilter,
     TenantId,
+    TopicMetricsArgs,
+    TopicMetricsResult,
     TraceLogArgs,
     TraceLogResult,
 )
@@ -124,6 +126,8 @@ RESULTS: dict[str, dict[str, Any]] = {
     "list_retained": page([RETAINED]),
     "get_retained": {"message": RETAINED, "payload_b64": "aGk="},
     "delete_retained": {"deleted": 1},
+    "topic_metrics": {"topics": [{"topic": "m/1", "counts": [1] + [0] * 8, "rates": [0.2] + [0.0] * 8}]},
+    "reset_topic_metrics": {"topics": []},
 }
 
 
@@ -228,6 +232,9 @@ async def test_every_op_sends_its_contract_args_and_parses_its_result(
     results["list_retained"] = await client.call("list_retained", RetainedListArgs(tenant=T1), RetainedList)
     results["get_retained"] = await client.call("get_retained", retained, RetainedMessage)
     results["delete_retained"] = await client.call("delete_retained", retained, RetainedDeleted)
+    metered = TopicMetricsArgs(tenant=T1, topic="m/1")
+    results["topic_metrics"] = await client.call("topic_metrics", metered, TopicMetricsResult)
+    results["reset_topic_metrics"] = await client.call("reset_topic_metrics", metered, TopicMetricsResult)
     assert [r.op for r in admin.requests] == list(ADMIN_OPS)
     for op, result in results.items():
         expected_type = ADMIN_OPS[op][1]
