@@ -1,16 +1,19 @@
 """The cluster's wire format: forwarded messages in a compact binary form, control messages in JSON.
 
-A forward batch (one NATS message to one node's inbox) is a sequence of frames:
-`tenant (u16 len + UTF-8) | group count (u8) | groups (name, filter: u16 len + UTF-8 each) |
-message (u32 len + bytes)`. A message is `id (16) | flags (u8) | timestamp (f64) | topic (u16 len) |
-payload (u32 len) | [publisher (u16 len)] | [properties]`, flags: QoS (bits 0-1), retain (2), has
-publisher (3), has properties (4). Properties: a presence byte, then expiry (f64), payload format
-(u8), content type, response topic (u16 len each), correlation data (u32 len), user properties
-(u16 count, then name/value pairs) for the bits set. Rule: `decode(encode(m)) == m`, and malformed
-input raises `ValueError` only.
+A forward batch (one NATS message to one node's inbox) is `version (u8 = 1)` then runs of one tenant:
+`tenant (u16 len + UTF-8) | count (u32) | count forwards`. A forward is one fixed head
+`id (16) | flags (u8) | timestamp (f64) | topic len (u16) | publisher len (u16) | payload len (u32) |
+group count (u8)`, then topic, publisher, payload, the groups (name, filter: u16 len + UTF-8 each) and,
+when flag bit 4 is set, the properties. A stored message (`encode_message`, the retained and session
+stores) is `id (16) | flags (u8) | timestamp (f64) | topic (u16 len) | payload (u32 len) |
+[publisher (u16 len)] | [properties]`. Flags: QoS (bits 0-1), retain (2), has publisher (3), has
+properties (4). Properties: a presence byte, then expiry (f64), payload format (u8), content type,
+response topic (u16 len each), correlation data (u32 len), user properties (u16 count, then name/value
+pairs) for the bits set. Rule: `decode(encode(m)) == m`, and malformed input raises `ValueError` only.
 """
 
 import struct
+from collections.abc import Sequence
 
 from mqttcloud.broker.message import Message
 
@@ -25,6 +28,13 @@ _EXPIRY, _FORMAT, _CTYPE, _RESPONSE, _CORRELATION, _USER = 1, 2, 4, 8, 16, 32
 
 GroupKey = tuple[str, str]
 Frame = tuple[str, tuple[GroupKey, ...], Message]
+#: One tenant's forwards in a batch, in order: (tenant, [(groups, message), ...]).
+Run = tuple[str, list[tuple[tuple[GroupKey, ...], Message]]]
+
+BATCH_VERSION = 1
+_VERSION = bytes([BATCH_VERSION])
+#: id, flags, timestamp, topic length, publisher length, payload length, group count
+_FORWARD = struct.Struct("!16sBdHHIB")
 
 
 def _str(s: str) -> bytes:
@@ -126,20 +136,24 @@ def _read_message(r: _Reader) -> Message:
     publisher = r.str() if flags & _PUBLISHER else None
     msg = Message(mid, topic, payload, flags & 3, bool(flags & _RETAIN), publisher, timestamp)
     if flags & _PROPS:
-        present = r.u8()
-        if present & _EXPIRY:
-            msg.expires_at = r.f64()
-        if present & _FORMAT:
-            msg.payload_format_indicator = r.u8()
-        if present & _CTYPE:
-            msg.content_type = r.str()
-        if present & _RESPONSE:
-            msg.response_topic = r.str()
-        if present & _CORRELATION:
-            msg.correlation_data = r.take(r.u32())
-        if present & _USER:
-            msg.user_properties = tuple((r.str(), r.str()) for _ in range(r.u16()))
+        _read_properties(r, msg)
     return msg
+
+
+def _read_properties(r: _Reader, msg: Message) -> None:
+    present = r.u8()
+    if present & _EXPIRY:
+        msg.expires_at = r.f64()
+    if present & _FORMAT:
+        msg.payload_format_indicator = r.u8()
+    if present & _CTYPE:
+        msg.content_type = r.str()
+    if present & _RESPONSE:
+        msg.response_topic = r.str()
+    if present & _CORRELATION:
+        msg.correlation_data = r.take(r.u32())
+    if present & _USER:
+        msg.user_properties = tuple((r.str(), r.str()) for _ in range(r.u16()))
 
 
 def decode_message(data: bytes) -> Message:
@@ -150,23 +164,110 @@ def decode_message(data: bytes) -> Message:
     return msg
 
 
-def encode_frame(tenant: str, groups: tuple[GroupKey, ...], msg: Message) -> bytes:
-    body = encode_message(msg)
-    head = [_str(tenant), _U8.pack(len(groups))]
-    head.extend(_str(name) + _str(flt) for name, flt in groups)
-    return b"".join(head) + _U32.pack(len(body)) + body
+def encode_batches(frames: Sequence[Frame], limit: int) -> list[bytes]:
+    """The forward batches for one node, each at most `limit` bytes unless one forward alone is larger.
+
+    Consecutive frames of one tenant share a run (the tenant is written once per run).
+    """
+    batches: list[bytes] = []
+    parts: list[bytes] = [_VERSION]
+    size = 1
+    tenant: str | None = None
+    count_at = count = 0
+    pack = _FORWARD.pack
+    for tenant_id, groups, msg in frames:
+        topic = msg.topic.encode()
+        publisher = msg.publisher
+        pub = b"" if publisher is None else publisher.encode()
+        payload = msg.payload
+        flags = msg.qos
+        if msg.retain:
+            flags |= _RETAIN
+        if publisher is not None:
+            flags |= _PUBLISHER
+        props = (
+            _properties(msg)
+            if msg.expires_at is not None
+            or msg.payload_format_indicator is not None
+            or msg.content_type is not None
+            or msg.response_topic is not None
+            or msg.correlation_data is not None
+            or msg.user_properties
+            else b""
+        )
+        if props:
+            flags |= _PROPS
+        head = pack(msg.id, flags, msg.timestamp, len(topic), len(pub), len(payload), len(groups))
+        extra = b"".join(_str(name) + _str(flt) for name, flt in groups) + props if groups or props else b""
+        n = _FORWARD.size + len(topic) + len(pub) + len(payload) + len(extra)
+        if count and size + n > limit:  # close this batch, the frame opens the next one
+            parts[count_at] = _U32.pack(count)
+            batches.append(b"".join(parts))
+            parts, size, tenant = [_VERSION], 1, None
+        if tenant_id != tenant:
+            if tenant is not None:
+                parts[count_at] = _U32.pack(count)
+            tenant = tenant_id
+            name = _str(tenant_id)
+            parts.append(name)
+            count_at, count = len(parts), 0
+            parts.append(b"")
+            size += len(name) + 4
+        parts += (head, topic, pub, payload, extra)
+        size += n
+        count += 1
+    if tenant is not None:
+        parts[count_at] = _U32.pack(count)
+        batches.append(b"".join(parts))
+    return batches
 
 
-def decode_frames(data: bytes) -> list[Frame]:
-    """Every frame of one forward batch. Raises ValueError on malformed input."""
-    r = _Reader(data)
-    frames: list[Frame] = []
-    while not r.done:
-        tenant = r.str()
-        groups = tuple((r.str(), r.str()) for _ in range(r.u8()))
-        body = _Reader(r.take(r.u32()))
-        msg = _read_message(body)
-        if not body.done:
-            raise ValueError("trailing bytes after a cluster message")
-        frames.append((tenant, groups, msg))
-    return frames
+def decode_batch(data: bytes) -> list[Run]:
+    """Every forward of one batch, by runs of one tenant. Raises ValueError on malformed input."""
+    if not data or data[0] != BATCH_VERSION:
+        raise ValueError("not a version 1 cluster forward batch")
+    end = len(data)
+    pos = 1
+    runs: list[Run] = []
+    unpack_head = _FORWARD.unpack_from
+    head_size = _FORWARD.size
+    u16 = _U16.unpack_from
+    try:
+        while pos < end:
+            (n,) = u16(data, pos)
+            pos += 2 + n
+            tenant = data[pos - n : pos].decode()
+            (count,) = _U32.unpack_from(data, pos)
+            pos += 4
+            items: list[tuple[tuple[GroupKey, ...], Message]] = []
+            for _ in range(count):
+                mid, flags, timestamp, tlen, plen, ylen, ngroups = unpack_head(data, pos)
+                pos += head_size + tlen
+                topic = data[pos - tlen : pos].decode()
+                pos += plen
+                publisher = data[pos - plen : pos].decode() if flags & _PUBLISHER else None
+                pos += ylen
+                payload = data[pos - ylen : pos]
+                if pos > end:
+                    raise ValueError("truncated cluster forward")
+                groups: tuple[GroupKey, ...] = ()
+                if ngroups:
+                    r = _Reader(data)
+                    r.pos = pos
+                    groups = tuple((r.str(), r.str()) for _ in range(ngroups))
+                    pos = r.pos
+                msg = Message(mid, topic, payload, flags & 3, bool(flags & _RETAIN), publisher, timestamp)
+                if flags & _PROPS:
+                    r = _Reader(data)
+                    r.pos = pos
+                    _read_properties(r, msg)
+                    pos = r.pos
+                items.append((groups, msg))
+            runs.append((tenant, items))
+    except struct.error:
+        raise ValueError("truncated cluster forward batch") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"bad UTF-8 in cluster forward batch: {exc}") from None
+    if pos != end:
+        raise ValueError("truncated cluster forward batch")
+    return runs

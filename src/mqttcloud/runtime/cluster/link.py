@@ -8,7 +8,8 @@ key-value bucket `mqc_<cluster>_retained`, which a node reads when it starts.
 
 Rules this module must not break:
 - Sending never blocks the broker: cluster actions are queued by `perform` and published by one pump
-  task, once per loop iteration, so forwards to one node share one NATS message per iteration.
+  task, once per loop iteration, so forwards to one node share one NATS message per iteration (more
+  only past NATS's max_payload), encoded there (`codec.encode_batches`), not per message.
 - While NATS is away, local traffic goes on: forwards, route changes and claims are dropped (counted),
   retained messages wait for the key-value store; on every (re)connect the node says `hello` and
   publishes its full table, and every node answers with its own. Tables are replaced, never added to,
@@ -51,7 +52,13 @@ from mqttcloud.broker.actions import (
 )
 from mqttcloud.broker.cluster import ClusterRouter, join
 from mqttcloud.broker.delivery import Out
-from mqttcloud.runtime.cluster.codec import decode_frames, decode_message, encode_frame, encode_message
+from mqttcloud.runtime.cluster.codec import (
+    Frame,
+    decode_batch,
+    decode_message,
+    encode_batches,
+    encode_message,
+)
 from mqttcloud.runtime.cluster.sessions import SessionRegistry
 
 if TYPE_CHECKING:
@@ -104,7 +111,7 @@ class ClusterLink:
         self.kv: KeyValue | None = None
         self.last_seen: dict[str, float] = {}  # remote node -> when it was last heard from
         self.dropped = 0  # cluster actions dropped while NATS was away
-        self._forwards: dict[str, list[bytes]] = {}
+        self._forwards: dict[str, list[Frame]] = {}  # node -> what to forward to it, in order
         self._route_ops: list[tuple[str, bool, str]] = []
         self._claims: list[tuple[str, str, float]] = []
         self._retained: dict[tuple[str, str], bytes | None] = {}  # KV writes to do (None: delete)
@@ -137,9 +144,15 @@ class ClusterLink:
 
     def perform(self, tenant_id: str, action: ClusterAction) -> None:
         """Queue one cluster action of a tenant's batch; the pump publishes it this loop iteration."""
+        if type(action) is Forward:  # the hot path: no match, encoded per node and batch by the pump
+            queue = self._forwards.get(action.node)
+            if queue is None:
+                queue = self._forwards[action.node] = []
+            queue.append((tenant_id, action.groups, action.message))
+            if not self._wake.is_set():
+                self._wake.set()
+            return
         match action:
-            case Forward(node=node, message=msg, groups=groups):
-                self._forwards.setdefault(node, []).append(encode_frame(tenant_id, groups, msg))
             case RouteChanged(topic_filter=flt, added=added):
                 self._route_ops.append((tenant_id, added, flt))
             case ClientClaimed(clientid=clientid, at=at):
@@ -312,7 +325,13 @@ class ClusterLink:
             self._send_table = False
             routes = self._table()
         for node, frames in forwards.items():
-            await nc.publish(self.subject_fwd + token(node), b"".join(frames))
+            for batch in encode_batches(frames, nc.max_payload):
+                try:
+                    await nc.publish(self.subject_fwd + token(node), batch)
+                except nats.errors.MaxPayloadError:  # one message larger than NATS takes
+                    self.dropped += 1
+                    log.warning("cluster %s: a forward of %d bytes exceeds NATS max_payload %d; dropped",
+                                self.spec.name, len(batch), nc.max_payload)  # fmt: skip
         if held and self.last_seen:
             self._round += 1
             self._confirming[self._round] = (set(self.last_seen), held)
@@ -399,7 +418,7 @@ class ClusterLink:
 
     async def _on_forward(self, msg: Msg) -> None:
         try:
-            frames = decode_frames(msg.data)
+            runs = decode_batch(msg.data)
         except ValueError as exc:
             log.warning("cluster %s: undecodable forward batch dropped: %s", self.spec.name, exc)
             return
@@ -407,26 +426,26 @@ class ClusterLink:
         by_id = self.registry.by_id
         # One `perform` per run of messages without records (the tenant's all-Sends fast path); a
         # result with `Persist` goes alone, after what came before it, so per-connection order holds.
-        pending: list[Action] = []
-        owner: TenantRuntime | None = None
-        for tenant_id, groups, message in frames:
+        for tenant_id, items in runs:
             tenant = by_id.get(contracts.TenantId(tenant_id))
-            if tenant is None or tenant.cluster_router is None:
+            router = tenant.cluster_router if tenant is not None else None
+            if tenant is None or router is None:
                 continue
-            actions = tenant.cluster_router.deliver_remote(message, groups, now)
-            if not actions:
-                continue
-            if owner is not tenant or type(actions[0]) is Persist:
-                if owner is not None and pending:
-                    owner.perform(pending)
-                pending = []
-                owner = tenant
-                if type(actions[0]) is Persist:
-                    tenant.perform(actions)
+            deliver = router.deliver_remote
+            pending: list[Action] = []
+            for groups, message in items:
+                actions = deliver(message, groups, now)
+                if not actions:
                     continue
-            pending.extend(actions)
-        if owner is not None and pending:
-            owner.perform(pending)
+                if type(actions[0]) is Persist:
+                    if pending:
+                        tenant.perform(pending)
+                        pending = []
+                    tenant.perform(actions)
+                else:
+                    pending += actions
+            if pending:
+                tenant.perform(pending)
 
     async def _on_routes(self, msg: Msg) -> None:
         body = self._parse(msg)
