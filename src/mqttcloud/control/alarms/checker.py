@@ -2,7 +2,9 @@
 
 Facts: deployments and certificates (database), each running broker's stats (connections, retained
 messages) and memory (its process's RSS), users and ACL entries against the plan's quotas, restarts
-seen by the supervisor (a `BrokerRuntime` status listener), and whether the database answers. Which of
+seen by the supervisor (a `BrokerRuntime` status listener), whether the database answers, and whether
+NATS answers when the platform uses one (`MQTTCLOUD_NATS_URL` set, or a running deployment has more
+than one node). Which of
 them alarm is decided by `conditions.py`; rows are written by `store.py`. Each raised or cleared alarm
 is then published by the broker concerned on `$SYS/brokers/<node>/alarms/activate|deactivate`, and
 POSTed to `MQTTCLOUD_ALARM_WEBHOOK` when one is set.
@@ -10,7 +12,7 @@ POSTed to `MQTTCLOUD_ALARM_WEBHOOK` when one is set.
 Rules: database work runs in a worker thread; a failing fact source (a broker that does not answer, a
 webhook down) is logged and skipped, never ends the loop. The database alarm cannot be stored while the
 database is gone: it is kept in memory (`platform_alarms`) and notified, and stored once it clears.
-`extra_checks` is the hook for checks of parts not on every platform (NATS when a cluster runs).
+`extra_checks` is the hook for checks other parts add (the Serverless lifecycle).
 """
 
 import asyncio
@@ -44,6 +46,7 @@ from mqttcloud.control.deployments.models import Deployment, DeploymentStatus
 from mqttcloud.control.deployments.spec_builder import SERVERLESS_LIMITS
 from mqttcloud.control.serverless.plans import apply_overrides
 from mqttcloud.control.supervisor import BrokerStatus
+from mqttcloud.control.supervisor import nats as nats_probe
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +149,7 @@ class AlarmChecker:
             return [], []
         self.live_connections = {}
         observed = await self._observe(rows, certs, contents)
+        observed += await self._nats(rows)
         for extra in self.extra_checks:
             try:
                 observed += await extra()
@@ -268,6 +272,15 @@ class AlarmChecker:
         if rss is not None:
             found.append(conditions.memory(deployment.id, rss, self.settings.broker_memory_mb))
         return found
+
+    async def _nats(self, rows: list[Deployment]) -> list[Condition]:
+        """NATS, when the platform uses one: a given URL, or the local server of multi-node deployments."""
+        multi_node = any(d.desired_running and d.nodes > 1 for d in rows)
+        if self.runtime.settings.nats_url is None and not multi_node:
+            return []
+        url = self.runtime.nats.address
+        condition = conditions.nats(url, await nats_probe.probe(url))
+        return [] if condition is None else [condition]
 
     def _retained_limit(self, deployment: Deployment) -> int:
         """The plan's retained-message limit (0: unlimited), as `spec_builder` gives it to the broker."""

@@ -7,6 +7,7 @@ which to raise and which to clear. Nothing here reads the database, a broker or 
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 AlarmKey = tuple[str | None, str]  # (deployment id, or None for the platform; alarm name)
 
@@ -88,6 +89,27 @@ def memory(deployment_id: str, rss_bytes: int, limit_mb: int) -> Condition | Non
         f"broker uses {rss_bytes // (1024 * 1024)} MB of memory (threshold {limit_mb} MB)",
         {"rss_bytes": rss_bytes, "threshold_mb": limit_mb},
     )
+
+
+def nats(url: str, error: str | None) -> Condition | None:
+    """NATS did not accept a client or answer a PING (`error` says why); None when it did."""
+    if error is None:
+        return None
+    shown = _without_credentials(url)
+    return Condition(
+        None,
+        NATS_UNREACHABLE,
+        f"NATS at {shown} does not answer: {error}",
+        {"url": shown, "error": error[:500]},
+    )
+
+
+def _without_credentials(url: str) -> str:
+    """`nats://user:secret@host:4222` -> `nats://***@host:4222`: an alarm is shown and POSTed."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 def diff(active: Iterable[AlarmKey], observed: Iterable[Condition]) -> tuple[list[Condition], list[AlarmKey]]:

@@ -7,9 +7,12 @@ keeps it running: a server that exits is started again after `policy.backoff`. B
 themselves. A server left running by a platform that died (its pid file names a live nats-server of
 this store directory) is stopped first: it holds the port.
 
+`probe(url)` asks a server, given or local, whether it accepts a client and answers a PING (the alarm
+checker's NATS check).
+
 Rules: one owner task per started server, cancelled and awaited by `close()`; argv lists only, never a
 shell; `url()` never raises anything but `NatsUnavailable`, whose message is what a deployment's
-`statusReason` shows.
+`statusReason` shows; `probe()` never raises and never outlasts its timeout.
 """
 
 import asyncio
@@ -22,6 +25,9 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+import nats.errors
+from nats.aio.client import Client as NatsClient
+
 from mqttcloud import logs
 from mqttcloud.control.supervisor import policy
 
@@ -30,6 +36,7 @@ logger = logging.getLogger(__name__)
 SEARCH_PATH = ("/usr/sbin", "/usr/local/sbin", "/usr/local/bin")  # Debian puts nats-server in /usr/sbin
 LOG_FILE = "nats-server.log"
 PID_FILE = "nats-server.pid"
+PROBE_TIMEOUT = 2.0  # seconds a reachable server needs at most to accept a client and answer a PING
 
 
 class NatsUnavailable(Exception):  # noqa: N818  (named for what the caller sees)
@@ -37,6 +44,11 @@ class NatsUnavailable(Exception):  # noqa: N818  (named for what the caller sees
 
 
 class NatsProvider(Protocol):
+    @property
+    def address(self) -> str:
+        """The URL nodes join, without starting anything."""
+        ...
+
     async def url(self) -> str:
         """The URL nodes join. Raises: NatsUnavailable."""
         ...
@@ -49,6 +61,10 @@ class GivenNats:
 
     def __init__(self, url: str) -> None:
         self._url = url
+
+    @property
+    def address(self) -> str:
+        return self._url
 
     async def url(self) -> str:
         return self._url
@@ -251,3 +267,38 @@ async def _accepts(port: int) -> bool:
     with contextlib.suppress(OSError):
         await writer.wait_closed()
     return True
+
+
+async def probe(url: str, *, within: float = PROBE_TIMEOUT) -> str | None:
+    """Whether the NATS server at `url` accepts a client and answers a PING within `within` seconds.
+
+    Returns:
+        None when it does; else why not (the connection error, or that nothing answered in time).
+    """
+    failures: list[Exception] = []
+
+    async def record(exc: Exception) -> None:  # nats-py would log every failed attempt itself
+        failures.append(exc)
+
+    client = NatsClient()
+    try:
+        async with asyncio.timeout(within):
+            await client.connect(
+                servers=[url],
+                name="mqttcloud alarm probe",
+                allow_reconnect=False,
+                # One retry with no wait: with 0 (unlimited) nats-py would try the same server until
+                # the timeout, and the refusal that says why would be lost.
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0,
+                error_cb=record,
+            )
+            await client.flush()  # PING, then wait for the PONG (bounded by the timeout above)
+    except TimeoutError:
+        cause = f": {failures[-1]}" if failures else ""
+        return f"no answer within {within:g} s{cause}"
+    except (OSError, nats.errors.Error) as exc:
+        return str(failures[-1] if failures else exc) or type(exc).__name__
+    finally:
+        await client.close()
+    return None
