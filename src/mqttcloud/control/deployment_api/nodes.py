@@ -7,7 +7,7 @@ queries do (`emqx_mgmt_api:cluster_query`):
 - lists (clients, subscriptions) are the nodes' lists one after the other, node 1 first, paged over the
   whole: `count` is the sum, a page takes what it needs from each node (at most two node pages per node),
   and each item's `node` is the node that holds it (the broker fills it in);
-- stats and metrics (and rule counters) are summed;
+- stats and metrics (and rule counters) are summed, or read node by node (`by_node`);
 - a client's operations (get, kick, its subscriptions, subscribe and unsubscribe on its behalf) go to the
   node that holds the client: kick is sent to every node (a client taken over between nodes is kicked
   wherever it is), the others first find the node with `get_client`;
@@ -266,6 +266,10 @@ class Nodes:
                 n: _sum_action([r.actions[n] for r in results if n in r.actions]) for n in sorted(actions)
             },
         )
+
+    async def by_node(self, call: Callable[[BrokerClient], Awaitable[T]]) -> list[tuple[str, T]]:
+        """`call` on every node at once: (node name, its answer), node 1 first."""
+        return list(zip((node.name for node in self.nodes), await self._each(call), strict=True))
 
     async def capture(
         self, tenant: TenantId, *, consumer: str, filters: list[str], wait: float, max_messages: int = 100

@@ -1,11 +1,14 @@
 """Metrics and stats' use cases: the running broker's counters and gauges, under EMQX 5 names (v5) and
-EMQX 4 names (v4, spec §2.3.8), and as Prometheus text.
+EMQX 4 names (v4, spec §2.3.8), and as Prometheus text; summed over the deployment's nodes or node by
+node (EMQX's `aggregate`), and the nodes themselves (`GET /nodes`).
 
 Live data only, from the broker's admin channel (`Live.broker`); a stopped deployment answers 503.
 """
 
+import asyncio
 from collections.abc import Mapping
 
+from mqttcloud import __version__
 from mqttcloud.control.deployment_api import live
 from mqttcloud.control.deployment_api.target import Live
 
@@ -18,6 +21,44 @@ async def metrics(target: Live) -> dict[str, int]:
 async def stats(target: Live) -> dict[str, int]:
     """The broker's gauges (`connections.count`, ...), EMQX 5 names."""
     return dict((await live.call(target.broker().stats(target.tenant))).values)
+
+
+async def stats_by_node(target: Live) -> list[tuple[str, dict[str, int]]]:
+    """Each running node's gauges (EMQX 5 names), node 1 first: `GET /stats` without `aggregate`."""
+    tenant = target.tenant
+    answers = await live.call(target.broker().by_node(lambda client: client.stats(tenant)))
+    return [(node, dict(result.values)) for node, result in answers]
+
+
+async def metrics_by_node(target: Live) -> list[tuple[str, dict[str, int]]]:
+    """Each running node's counters (EMQX 5 names), node 1 first."""
+    tenant = target.tenant
+    answers = await live.call(target.broker().by_node(lambda client: client.metrics(tenant)))
+    return [(node, dict(result.values)) for node, result in answers]
+
+
+async def nodes(target: Live) -> list[dict[str, object]]:
+    """EMQX 5 `GET /nodes`: every running node of the deployment, its uptime (ms) and connections."""
+    tenant = target.tenant
+    broker = target.broker()
+    pings, gauges = await live.call(
+        asyncio.gather(
+            broker.by_node(lambda client: client.ping()),
+            broker.by_node(lambda client: client.stats(tenant)),
+        )
+    )
+    return [
+        {
+            "node": node,
+            "node_status": "running",
+            "role": "core",
+            "version": __version__,
+            "uptime": round(ping.uptime * 1000),
+            "connections": stats.values.get("connections.count", 0),
+            "live_connections": stats.values.get("live_connections.count", 0),
+        }
+        for (node, ping), (_node, stats) in zip(pings, gauges, strict=True)
+    ]
 
 
 async def prometheus_text(target: Live) -> str:

@@ -17,5 +17,7 @@ Metrics = Annotated[Live, Depends(live_dep("metrics"))]
 @router.get("/metrics")
 async def metrics(target: Metrics) -> JSONResponse:
     """`{"data": [{"node", "metrics": {...}}], "code": 0}`."""
-    values = service.v4_metrics(await service.metrics(target))
-    return schemas.v4_data([{"node": target.node, "metrics": values}])
+    per_node = await service.metrics_by_node(target)
+    return schemas.v4_data(
+        [{"node": node, "metrics": service.v4_metrics(values)} for node, values in per_node]
+    )
