@@ -118,7 +118,8 @@ class ClusterRouter:
         for node in remote:
             if node != me:
                 actions.append(Forward(node, msg, tuple(picks.get(node, ()))))
-                matched += 1
+                if node in nodes or node in picks:  # not a retained copy for a node that has no one
+                    matched += 1
         if msg.retain:
             actions.append(RetainedChanged(msg))
         return matched

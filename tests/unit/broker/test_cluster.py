@@ -3,6 +3,7 @@
 from tests.unit.broker.pair import Client, Harness, publish
 from tests.unit.broker.test_subscribe import subscribe
 
+from mqttcloud import contracts
 from mqttcloud.broker.actions import Action, ClientClaimed, Forward, RetainedChanged, RouteChanged
 from mqttcloud.broker.cluster import ClusterRouter, join
 from mqttcloud.protocol.packets import Disconnect, Publish, Unsubscribe
@@ -172,3 +173,21 @@ def test_join_announces_routes_of_restored_sessions() -> None:
     subscribe(s, "x/#")
     router = join(h.broker.local_router, "solo")
     assert router.local_filters() == ["x/#"]
+
+
+def test_api_publish_counts_remote_subscribers_not_retained_copies() -> None:
+    """`matched` (the API's 200 vs 202 no_matching_subscribers) counts nodes with a subscriber only."""
+    c = Cluster()
+    a = c.harness["a"]
+
+    def matched(topic: str, retain: bool = False) -> int:
+        args = contracts.PublishArgs(
+            tenant=contracts.TenantId("t"), topic=topic, payload_b64="eA==", retain=retain
+        )
+        return a.broker.publish_api(args, a.now)[1]
+
+    assert matched("m/kept", retain=True) == 0  # copies go to b and c for their stores, nobody listens
+    assert matched("m/1") == 0
+    subscribe(c.connect("b", "s"), "m/#")
+    assert matched("m/1") == 1
+    assert matched("m/kept", retain=True) == 1
