@@ -1,15 +1,18 @@
 """The shadow service's MQTT side: `shadow/{id}` requests from devices, answered on `shadow/{id}/reply`.
 
 A device publishes `{"method": "PUT"|"PATCH"|"GET", "payload": {...}}` to `shadow/{shadow_id}`. For each
-running Dedicated deployment a relay task long-polls its broker's admin `capture` op for `shadow/+`
-(`contracts.CaptureArgs`), applies each request with `service.write_document` and publishes the
-document (or `{"code", "message"}` for an error, v4 codes) on `shadow/{shadow_id}/reply`.
+running broker of a Dedicated deployment (every node: `<id>`, `<id>.2`, ...) a relay task long-polls
+that node's admin `capture` op for `shadow/+` (`contracts.CaptureArgs`: a node captures the messages
+published on it, so each request is seen once cluster-wide), applies each request with
+`service.write_document` and publishes the document (or `{"code", "message"}` for an error, v4 codes) on
+`shadow/{shadow_id}/reply` through the same node; the cluster carries it to the device's node.
 
 Rules:
 - `ShadowRelays` owns every relay task: started when the supervisor reports a Dedicated broker
   running, cancelled when it stops or fails, and all cancelled and awaited when the lifespan ends.
   A relay never raises: a broker that is unreachable is polled again after `RETRY` seconds.
-- Requests are applied one at a time per deployment, in the order the broker routed them.
+- Requests are applied one at a time per deployment (one lock shared by its nodes' relays), each
+  node's in the order it routed them.
 - Serverless deployments share one broker and are not served (the shadow service is Dedicated only).
 """
 
@@ -60,17 +63,24 @@ class ShadowRelay:
     """Serves one Dedicated deployment's `shadow/+` requests until cancelled."""
 
     def __init__(
-        self, runtime: BrokerRuntime, database: Database, quotas: Callable[[], Quotas], deployment_id: str
+        self,
+        runtime: BrokerRuntime,
+        database: Database,
+        quotas: Callable[[], Quotas],
+        broker_id: str,
+        lock: asyncio.Lock | None = None,
     ):
         self.runtime = runtime
         self.database = database
         self.quotas = quotas
-        self.deployment_id = deployment_id
-        self.tenant = TenantId(deployment_id)
+        self.broker_id = broker_id  # the node served: `<id>` or `<id>.<n>`
+        self.deployment_id = broker_id.partition(".")[0]
+        self.tenant = TenantId(self.deployment_id)
+        self.lock = lock or asyncio.Lock()  # the deployment's: its nodes apply requests one at a time
 
     async def run(self) -> None:
         while True:
-            broker = service.broker_of(self.runtime, self.deployment_id)
+            broker = service.broker_of(self.runtime, self.broker_id)
             if broker is None:
                 await asyncio.sleep(RETRY)
                 continue
@@ -94,7 +104,8 @@ class ShadowRelay:
         shadow_id = message.topic.split("/", 1)[1]
         try:
             method, payload = parse_request(base64.b64decode(message.payload_b64))
-            document = await asyncio.to_thread(self._apply, shadow_id, method, payload)
+            async with self.lock:
+                document = await asyncio.to_thread(self._apply, shadow_id, method, payload)
             body = document.body()
         except ApiError as error:
             body = error_body(error)
@@ -122,7 +133,8 @@ class ShadowRelays:
         self.runtime = runtime
         self.database = database
         self.quotas = quotas
-        self.tasks: dict[str, asyncio.Task[None]] = {}  # the running relay of each broker
+        self.tasks: dict[str, asyncio.Task[None]] = {}  # the running relay of each broker (node)
+        self.locks: dict[str, asyncio.Lock] = {}  # per deployment, shared by its nodes' relays
         self._all: set[asyncio.Task[None]] = set()  # those, and cancelled ones not finished yet
         self._open = False
 
@@ -147,7 +159,8 @@ class ShadowRelays:
         if broker_id == deployments.SERVERLESS_BROKER_ID or not self._open:
             return
         if status is BrokerStatus.RUNNING and broker_id not in self.tasks:
-            relay = ShadowRelay(self.runtime, self.database, self.quotas, broker_id)
+            lock = self.locks.setdefault(broker_id.partition(".")[0], asyncio.Lock())
+            relay = ShadowRelay(self.runtime, self.database, self.quotas, broker_id, lock)
             task = asyncio.create_task(relay.run(), name=f"shadow-relay-{broker_id}")
             self.tasks[broker_id] = task
             self._all.add(task)
