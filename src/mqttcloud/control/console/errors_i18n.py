@@ -237,6 +237,13 @@ SERVICE_ERRORS_ZH: dict[str, str] = {
     "trace %s not found": "追踪 %s 不存在",
     "no retained message on %s": "主题 %s 上没有保留消息",
     "Viewed message doesn't exist": "查看的消息不存在",
+    # Topic metrics (deployment_api/topic_metrics/)
+    "Topic can not be empty": "主题不能为空",
+    "Wildcard topic is not supported": "不支持通配符主题",
+    "Invalid topic name: %s": "无效的主题名：%s",
+    "Topic already registered": "主题已注册",
+    "Max topic metrics count is %s": "主题监控数量上限为 %s",
+    "Topic not found": "主题不存在",
     # Importing users (console/user_import.py)
     "choose a CSV or JSON file": "请选择 CSV 或 JSON 文件",
     "the file is larger than %s MiB": "文件超过 %s MiB",

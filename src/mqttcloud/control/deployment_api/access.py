@@ -12,6 +12,7 @@ from mqttcloud.control.deployment_api.acl import store as acl
 from mqttcloud.control.deployment_api.authn import store as authn
 from mqttcloud.control.deployment_api.banned import store as banned
 from mqttcloud.control.deployment_api.integration import store as integration
+from mqttcloud.control.deployment_api.topic_metrics import store as topic_metrics
 from mqttcloud.control.deployments import service as deployments
 from mqttcloud.control.deployments.spec_builder import TenantContent
 from mqttcloud.control.trace import store as traces
@@ -26,6 +27,7 @@ def access_spec(session: Session, deployment_id: str, *, now: dt.datetime | None
         banned=banned.records(session, deployment_id=deployment_id, now=moment),
         rules=integration.records(session, deployment_id=deployment_id),
         traces=traces.records(session, deployment_id=deployment_id),
+        topic_metrics=topic_metrics.records(session, deployment_id=deployment_id),
     )
 
 

@@ -21,6 +21,7 @@ from mqttcloud.control.deployment_api.paths import ANY_PATH
 from mqttcloud.control.deployment_api.publish import v5 as publish
 from mqttcloud.control.deployment_api.retained import v5 as retained
 from mqttcloud.control.deployment_api.subscriptions import v5 as subscriptions
+from mqttcloud.control.deployment_api.topic_metrics import v5 as topic_metrics
 from mqttcloud.control.errors import NotFound
 from mqttcloud.control.events import v5 as event_history
 from mqttcloud.control.monitoring import api as monitoring
@@ -30,6 +31,7 @@ router = APIRouter(tags=["deployment API v5"])
 for domain in (publish, clients, subscriptions, authn, acl, banned, metrics, integration, event_history):
     router.include_router(domain.router)
 router.include_router(retained.router)  # /mqtt/retainer/... (deployment_api/retained/)
+router.include_router(topic_metrics.router)  # /mqtt/topic_metrics (deployment_api/topic_metrics/)
 router.include_router(monitoring.router)  # stored history: /monitor, /monitor_current (monitoring/api.py)
 
 router.include_router(trace.router)  # log traces (control/trace/)

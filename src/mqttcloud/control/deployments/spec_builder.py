@@ -72,6 +72,7 @@ class TenantContent:
     banned: Sequence[BanRecord] = ()
     rules: Sequence[RuleSpec] = ()
     traces: Sequence[TraceSpec] = ()  # log traces (control/trace/)
+    topic_metrics: Sequence[str] = ()  # topics counted (deployment_api/topic_metrics/)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,7 @@ def _tenant(
         banned=list(content.banned),
         rules=list(content.rules),
         traces=list(content.traces),
+        topic_metrics=list(content.topic_metrics),
         limits=limits,
     )
 
