@@ -4,13 +4,14 @@
   database and its WAL/SHM, broker folders, specs, stores and logs), tightening what an older install
   left readable. `serve` also sets the process umask to 077, so what it (and the brokers it spawns,
   which inherit the umask) creates later is private from the start.
-- `SecretBox` seals secrets the platform must read back (customer TLS private keys) with Fernet
-  (AES-128-CBC + HMAC-SHA256). The key is kept outside the database: `MQTTCLOUD_SECRET_KEY`, or
-  `<data-dir>/secret.key` (0600), generated at first start.
+- `SecretBox` seals secrets the platform must read back (customer TLS private keys, data-integration
+  connector passwords) with Fernet (AES-128-CBC + HMAC-SHA256). The key is kept outside the database:
+  `MQTTCLOUD_SECRET_KEY`, or `<data-dir>/secret.key` (0600), generated at first start.
 
 Rule: a sealed value starts with `SEALED_PREFIX`; anything else is a plain value from before sealing,
-which the start-up step seals (`certificates.service.seal_plain_keys`). A value is opened only where
-a broker spec is built.
+which the start-up step seals (`certificates.service.seal_plain_keys`,
+`deployment_api.integration.store.seal_plain_passwords`). A value is opened only where a broker spec
+is built.
 """
 
 import base64

@@ -34,6 +34,7 @@ from mqttcloud.control.certificates import service as certificates
 from mqttcloud.control.config import Settings
 from mqttcloud.control.db import Database
 from mqttcloud.control.deployment_api import access as deployment_api_access
+from mqttcloud.control.deployment_api.integration import store as integration
 from mqttcloud.control.deployments import failure, spec_builder
 from mqttcloud.control.deployments import service as deployments
 from mqttcloud.control.deployments.models import Deployment, DeploymentStatus, DeploymentType
@@ -139,15 +140,18 @@ class BrokerRuntime:
 
     async def restore(self) -> None:
         """At platform start: nothing runs yet, so reported states restart from `starting`/`stopped`."""
-        sealed = await asyncio.to_thread(self._seal_plain_keys)
+        sealed, connectors = await asyncio.to_thread(self._seal_plain_secrets)
         if sealed:
             logger.info("sealed %d private key(s) stored in plain text", sealed)
+        if connectors:
+            logger.info("sealed the passwords of %d connector(s) stored in plain text", connectors)
         await asyncio.to_thread(self._reset_statuses)
         await self.reconcile()
 
-    def _seal_plain_keys(self) -> int:
+    def _seal_plain_secrets(self) -> tuple[int, int]:
         with self.database.session() as session:
-            return certificates.seal_plain_keys(session, box=self.secrets)
+            keys = certificates.seal_plain_keys(session, box=self.secrets)
+            return keys, integration.seal_plain_passwords(session, box=self.secrets)
 
     def _reset_statuses(self) -> None:
         with self.database.session() as session:
@@ -202,9 +206,13 @@ class BrokerRuntime:
             rows = deployments.desired_deployments(session)
             certs = certificates.certificates_by_deployment(session)
             # Deployment API (P7): each tenant's users, ACL rules and bans come from deployment_api's tables.
-            shared = dataclasses.replace(
-                self.shared, tenants=deployment_api_access.tenant_contents(session), box=self.secrets
-            )
+            tenants = {
+                deployment_id: dataclasses.replace(
+                    content, rules=integration.open_passwords(content.rules, self.secrets)
+                )  # connector passwords are stored sealed (at_rest.py), opened only here
+                for deployment_id, content in deployment_api_access.tenant_contents(session).items()
+            }
+            shared = dataclasses.replace(self.shared, tenants=tenants, box=self.secrets)
             specs = spec_builder.desired_specs(self.settings, rows, certs, shared, nats_url)
             nodes = {
                 d.id: spec_builder.node_ids(d.id, spec_builder.node_count(d))

@@ -16,7 +16,7 @@ from mqttcloud.contracts import ActionCounters, RuleMetricsResult
 from mqttcloud.control.deployment_api import live
 from mqttcloud.control.deployment_api.errors import ServiceUnavailable
 from mqttcloud.control.deployment_api.integration import actions as items
-from mqttcloud.control.deployment_api.integration import store, testing
+from mqttcloud.control.deployment_api.integration import store, targets, testing
 from mqttcloud.control.deployment_api.integration.models import ActionRow, ConnectorRow, RuleRow
 from mqttcloud.control.deployment_api.integration.store import RuleChange
 from mqttcloud.control.deployment_api.target import Live, Target
@@ -52,14 +52,17 @@ async def create_connector(
     enabled: bool,
     description: str,
 ) -> ConnectorRow:
-    """A v5 connector (`name`) or a v4 resource (`name` None). Raises: BadRequest, Invalid (quota)."""
+    """A v5 connector (`name`) or a v4 resource (`name` None), its passwords stored sealed.
+
+    Raises: BadRequest, Invalid (quota)."""
+    sealed = targets.seal_secrets(config, target.runtime.secrets)
     return await target.write(
         lambda s: store.create_connector(
             s,
             deployment_id=target.deployment_id,
             type_=type_,
             name=name,
-            config=config,
+            config=sealed,
             enabled=enabled,
             description=description,
             limits=limits(target),
@@ -70,16 +73,23 @@ async def create_connector(
 async def update_connector(
     target: Target, connector_id: str, *, config: dict[str, object], enabled: bool, description: str
 ) -> ConnectorRow:
-    return await target.write(
-        lambda s: store.update_connector(
-            s,
+    """A password sent as `targets.MASK` keeps the stored one; the others are stored sealed.
+
+    Raises: NotFound."""
+    sealed = targets.seal_secrets(config, target.runtime.secrets)
+
+    def change(session: Session) -> ConnectorRow:
+        current = store.connector(session, deployment_id=target.deployment_id, connector_id=connector_id)
+        return store.update_connector(
+            session,
             deployment_id=target.deployment_id,
             connector_id=connector_id,
-            config=config,
+            config=targets.keep_secret(sealed, current.config),
             enabled=enabled,
             description=description,
         )
-    )
+
+    return await target.write(change)
 
 
 async def delete_connector(target: Target, connector_id: str, *, what: str = "Connector") -> None:

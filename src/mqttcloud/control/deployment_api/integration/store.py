@@ -3,9 +3,12 @@
 Rules: a rule's SQL parses (`rulesql.parse`) before it is stored, and its actions name connectors and
 actions that exist; a connector used by an action, a resource used by a rule, or an action used by a
 rule cannot be deleted (400, as EMQX answers). Every create counts against `Quotas.integration` (422
-QUOTA_EXCEEDED). `records` resolves the enabled rules into `RuleSpec`s for the broker.
+QUOTA_EXCEEDED). `records` resolves the enabled rules into `RuleSpec`s for the broker, their passwords
+still sealed: `open_passwords` opens them where broker specs are built (`deployments/lifecycle.py`), and
+`seal_plain_passwords` seals, at start-up, passwords stored before sealing (see `control/at_rest.py`).
 """
 
+import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,12 +18,16 @@ from sqlalchemy.orm import Session
 
 from mqttcloud import rulesql
 from mqttcloud.contracts import RuleSpec
+from mqttcloud.contracts.rules import MqttAction, PgsqlAction, RedisAction
+from mqttcloud.control.at_rest import SecretBox, SecretUnreadable, is_sealed
 from mqttcloud.control.db import utcnow
 from mqttcloud.control.deployment_api.integration import actions as items
 from mqttcloud.control.deployment_api.integration import targets
 from mqttcloud.control.deployment_api.integration.models import ActionRow, ConnectorRow, RuleRow
 from mqttcloud.control.deployment_api.quotas import require_room
 from mqttcloud.control.errors import BadRequest, NotFound
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,3 +407,38 @@ def records(session: Session, *, deployment_id: str) -> list[RuleSpec]:
         RuleSpec(id=r.rule_id, sql=r.sql, actions=items.resolve(r.actions, resolved_actions, resources))
         for r in enabled_rules
     ]
+
+
+def open_passwords(rules: Sequence[RuleSpec], box: SecretBox) -> list[RuleSpec]:
+    """`rules` with their actions' sealed passwords opened, for the broker spec. A password sealed with
+    another data key is logged and left empty: that action fails to log in, the rest runs."""
+    opened = []
+    for rule in rules:
+        actions = list(rule.actions)
+        for i, action in enumerate(actions):
+            if isinstance(action, PgsqlAction | RedisAction | MqttAction) and is_sealed(action.password):
+                try:
+                    password = box.open(action.password)
+                except SecretUnreadable:
+                    logger.error(
+                        "action %s of rule %s: its stored password was sealed with another data key",
+                        action.name,
+                        rule.id,
+                    )
+                    password = ""
+                actions[i] = action.model_copy(update={"password": password})
+        opened.append(rule.model_copy(update={"actions": actions}) if actions != rule.actions else rule)
+    return opened
+
+
+def seal_plain_passwords(session: Session, *, box: SecretBox) -> int:
+    """Seal the connector passwords stored in plain text (before sealing existed); returns how many
+    connectors changed."""
+    changed = 0
+    for row in session.scalars(select(ConnectorRow)):
+        sealed = targets.seal_stored(row.config, box)
+        if sealed is not None:
+            row.config = sealed
+            changed += 1
+    session.commit()
+    return changed

@@ -7,17 +7,20 @@ field, or 422 from the body model) and resolved into the contract's `PgsqlAction
 `MqttAction`.
 
 Rules: a stored config has passed its `check_*`, so resolving it cannot fail; passwords are shown back
-as `MASK`, and a write that sends `MASK` keeps the stored password (EMQX's behaviour).
+as `MASK`, and a write that sends `MASK` keeps the stored password (EMQX's behaviour). Passwords are
+stored sealed (`seal_secrets`, `control/at_rest.py`) and resolved sealed: only the broker spec builder
+opens them.
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from mqttcloud.contracts.rules import ClientTls, MqttAction, PgsqlAction, RedisAction
+from mqttcloud.control.at_rest import SecretBox, is_sealed
 from mqttcloud.control.deployment_api.integration import config
 from mqttcloud.control.deployment_api.integration.schemas import (
     MqttActionIn,
@@ -91,6 +94,30 @@ def keep_secret(new: dict[str, object], old: Mapping[str, object] | None) -> dic
     if isinstance(params, dict) and isinstance(old_params, Mapping) and params.get("password") == MASK:
         out["parameters"] = {**params, "password": old_params.get("password", "")}
     return out
+
+
+def _with_passwords(config: Mapping[str, object], change: Callable[[str], str]) -> dict[str, object]:
+    """`config` with `change` applied to its passwords (top level or in `parameters`)."""
+    out = dict(config)
+    if isinstance(out.get("password"), str):
+        out["password"] = change(str(out["password"]))
+    params = out.get("parameters")
+    if isinstance(params, dict) and isinstance(params.get("password"), str):
+        out["parameters"] = {**params, "password": change(params["password"])}
+    return out
+
+
+def seal_secrets(config: dict[str, object], box: SecretBox) -> dict[str, object]:
+    """A written config with its passwords sealed; `MASK` (keep the stored one) and "" stay."""
+    return _with_passwords(config, lambda value: value if value in ("", MASK) else box.seal(value))
+
+
+def seal_stored(config: Mapping[str, object], box: SecretBox) -> dict[str, object] | None:
+    """A stored config with the passwords it holds from before sealing sealed; None when it has none."""
+    sealed = _with_passwords(
+        config, lambda value: value if not value or is_sealed(value) else box.seal(value)
+    )
+    return None if sealed == config else sealed
 
 
 def masked(stored: Mapping[str, object]) -> dict[str, object]:

@@ -123,7 +123,7 @@ async def update_connector(connector_id: str, body: Annotated[Any, Body()], targ
     row = await service.update_connector(
         target,
         connector_id,
-        config=targets.keep_secret(stored, current.config),
+        config=stored,
         enabled=common.enable,
         description=common.description,
     )

@@ -3,10 +3,13 @@ EMQX 5 and EMQX 4 bodies in, the broker spec's actions out, masked passwords, 40
 
 from typing import Any
 
+from sqlalchemy import select, text
 from tests.unit.control.conftest import Platform
 from tests.unit.control.deployment_api.rules.conftest import Auth, pushed_rules
 
 from mqttcloud.contracts.rules import ClientTls, MqttAction, PgsqlAction, RedisAction
+from mqttcloud.control.at_rest import SEALED_PREFIX
+from mqttcloud.control.deployment_api.integration.models import ConnectorRow
 
 PG_CONNECTOR = {
     "type": "pgsql",
@@ -264,3 +267,73 @@ async def test_v4_resources_and_actions_of_each_kind(platform: Platform, dedicat
     bad = await c.post("/api/resources", json={"type": "backend_pgsql", "config": {"server": "x"}}, auth=auth)
     assert bad.status_code == 422
     assert "database" in bad.json()["message"]
+
+
+def stored_configs(platform: Platform) -> list[str]:
+    """The connector configs as the database row holds them (JSON text)."""
+    with platform.database.session() as session:
+        return [
+            str(v) for v in session.scalars(text("SELECT CAST(config AS TEXT) FROM deployment_connectors"))
+        ]
+
+
+async def test_passwords_are_stored_sealed_and_reach_the_broker_opened(
+    platform: Platform, dedicated: tuple[str, Auth]
+) -> None:
+    deployment_id, auth = dedicated
+    c = platform.client
+    for connector in (PG_CONNECTOR, REDIS_CONNECTOR, MQTT_CONNECTOR):
+        await created(platform, auth, "/api/v5/connectors", connector)
+    v4 = {
+        "type": "backend_pgsql",
+        "config": {"server": "h:5432", "database": "d", "user": "u", "password": "v4secret"},
+    }
+    resource = data(await c.post("/api/resources", json=v4, auth=auth))
+    rows = stored_configs(platform)
+    assert len(rows) == 4
+    for row in rows:
+        assert not any(f'"{plain}"' in row for plain in ("public", "pw", "p", "v4secret")), row
+        assert f'"{SEALED_PREFIX}' in row
+    await created(platform, auth, "/api/v5/actions", PG_ACTION)
+    actions = ["pgsql:store", {"name": "data_to_pgsql", "params": {"$resource": resource["id"], "sql": "x"}}]
+    await created(
+        platform, auth, "/api/v5/rules", {"id": "r", "sql": 'SELECT * FROM "t"', "actions": actions[:1]}
+    )
+    data(await c.post("/api/rules", json={"rawsql": 'select * from "t"', "actions": actions[1:]}, auth=auth))
+    assert sorted(a.password for r in pushed_rules(platform, deployment_id) for a in r.actions) == [  # type: ignore[union-attr]
+        "public",
+        "v4secret",
+    ]
+    before = stored_configs(platform)
+    got = (await c.get("/api/v5/connectors/pgsql:pg", auth=auth)).json()
+    kept = await c.put("/api/v5/connectors/pgsql:pg", json=got, auth=auth)  # "******" keeps the sealed one
+    assert kept.status_code == 200, kept.text
+    assert stored_configs(platform) == before
+    # a new password is sealed whatever it looks like, even like a sealed one
+    await c.put("/api/v5/connectors/pgsql:pg", json={**got, "password": f"{SEALED_PREFIX}x"}, auth=auth)
+    assert f'"{SEALED_PREFIX}x"' not in "".join(stored_configs(platform))
+    [rule] = [r for r in pushed_rules(platform, deployment_id) if r.id == "r"]
+    assert rule.actions[0].password == f"{SEALED_PREFIX}x"  # type: ignore[union-attr]
+
+
+async def test_passwords_stored_before_sealing_are_sealed_at_start(
+    platform: Platform, dedicated: tuple[str, Auth]
+) -> None:
+    deployment_id, auth = dedicated
+    await created(platform, auth, "/api/v5/connectors", REDIS_CONNECTOR)
+    await created(platform, auth, "/api/v5/actions", REDIS_ACTION)
+    await created(
+        platform, auth, "/api/v5/rules", {"id": "r", "sql": 'SELECT * FROM "t"', "actions": ["redis:hset"]}
+    )
+    with platform.database.session() as session:  # as a platform from before sealing stored it
+        row = session.scalars(select(ConnectorRow)).one()
+        row.config = {**row.config, "parameters": {**row.config["parameters"], "password": "old-plain"}}  # type: ignore[dict-item]
+        session.commit()
+    assert '"old-plain"' in stored_configs(platform)[0]
+    await platform.supervisor.runtime.restore()
+    [row_text] = stored_configs(platform)
+    assert '"old-plain"' not in row_text
+    assert f'"{SEALED_PREFIX}' in row_text
+    assert pushed_rules(platform, deployment_id)[0].actions[0].password == "old-plain"  # type: ignore[union-attr]
+    await platform.supervisor.runtime.restore()  # sealing again changes nothing
+    assert stored_configs(platform) == [row_text]
