@@ -2,7 +2,8 @@
 
 A rule created through `/api/v5/rules` republishes the reshaped message to a paho subscriber and its
 HTTP action POSTs to a local HTTP server; a v4 `web_hook` resource + `data_to_webserver` rule delivers
-too; `/rules/{id}/metrics` and the connector status come from the running broker.
+too; `/rules/{id}/metrics` and the connector status come from the running broker. A Redis connector's
+password is stored sealed and still logs the broker in to a redis-server that requires it.
 """
 
 import json
@@ -11,8 +12,12 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+import redis
+from sqlalchemy import text
+from tests.integration.broker.targets import RedisServer
 from tests.integration.deployment_api.conftest import V4, V5, Live, wait_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -164,3 +169,51 @@ async def test_v4_web_hook_rule_delivers(live: Live, hook: HookServer) -> None:
         return bool(data["metrics"][0]["matched"] == 1 and data["actions"][0]["metrics"][0]["success"] == 1)
 
     await wait_for(matched, what="the v4 rule's metrics")
+
+
+async def test_a_sealed_redis_password_logs_the_broker_in(live: Live, tmp_path: Path) -> None:
+    password = "r3dis-secret-pw"
+    server = RedisServer(tmp_path, password=password)
+    c, auth = live.client, live.auth
+    try:
+        connector = {
+            "type": "redis",
+            "name": "guarded",
+            "parameters": {
+                "redis_type": "single",
+                "server": f"127.0.0.1:{server.port}",
+                "password": password,
+            },
+        }
+        action = {
+            "type": "redis",
+            "name": "store_temp",
+            "connector": "guarded",
+            "parameters": {"command_template": ["HSET", "t:${clientid}", "temp", "${payload.temp}"]},
+        }
+        rule = {"id": "to_redis", "sql": 'SELECT * FROM "guarded/#"', "actions": ["redis:store_temp"]}
+        for path, body in (("connectors", connector), ("actions", action), ("rules", rule)):
+            created = await c.post(f"{V5}/{path}", json=body, auth=auth)
+            assert created.status_code == 201, created.text
+        with live.runtime.database.session() as session:
+            rows = session.scalars(text("SELECT CAST(config AS TEXT) FROM deployment_connectors")).all()
+        assert rows
+        assert not any(password in str(row) for row in rows)
+
+        await live.user("redis-user")
+        publisher = live.mqtt("dev-r", "redis-user")
+        try:
+            assert publisher.connect() == 0
+            publisher.publish("guarded/1", b'{"temp": 41}', qos=1)
+        finally:
+            publisher.close()
+        store = redis.Redis(port=server.port, password=password)
+
+        async def stored() -> bytes | None:
+            value = store.hget("t:dev-r", "temp")
+            return value if isinstance(value, bytes) else None
+
+        assert await wait_for(stored, what="the hash in redis") == b"41"
+        store.close()
+    finally:
+        server.stop()
