@@ -30,6 +30,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
         retained_pages,
         routes,
         shadow_pages,
+        topic_metrics_pages,
         usage_pages,
         user_edit_pages,
     )
@@ -53,6 +54,7 @@ def mount_console(app: FastAPI, settings: Settings, database: Database) -> None:
     app.include_router(monitoring_pages.router)
     app.include_router(mqtt_client_pages.router)
     app.include_router(usage_pages.router)
+    app.include_router(topic_metrics_pages.router)
     app.include_router(routes.entry_router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
 

@@ -93,6 +93,7 @@ DEPLOYMENT_TABS: list[tuple[str, str, str]] = [
     ("clients", "Clients", "/clients"),
     ("subscriptions", "Subscriptions", "/subscriptions"),
     ("retained", "Retained messages", "/retained"),
+    ("topic-metrics", "Topic metrics", "/topic-metrics"),
     ("publish", "Publish", "/publish"),
     ("mqtt-client", "Online test", "/mqtt-client"),
     ("integration", "Data integration", "/integration"),
