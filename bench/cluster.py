@@ -1,24 +1,29 @@
 """Cluster benchmark: one node against two nodes joined through NATS, local against cross-node paths.
 
-    .venv/bin/python -m bench.cluster [--seconds S]
+    .venv/bin/python -m bench.cluster [--seconds S] [--repeat N] [--all | --sessions]
 
-Starts `nats-server -js` and broker nodes (`mqttcloud broker --cluster`, each on its own port) and runs
-the load generator of `bench/broker.py` (pre-encoded packets, closed loop) with publishers on one port
-and subscribers on another:
+Starts `nats-server -js` and broker nodes (`mqttcloud broker --cluster`) and drives them with the load
+generator of `bench/broker.py` (pre-encoded packets, closed loop: at most WINDOW messages in flight).
+Three setups, each started afresh:
 
-- local:  1 node; publishers and subscribers on it.
-- cross:  2 nodes; publishers on node A, subscribers on node B (every message crosses NATS).
+- 1 node:         a cluster of one; every client on it.
+- 2 nodes shared: two nodes bound to one port with SO_REUSEPORT; the kernel spreads the clients
+                  (their placement is read back with `ss` and printed).
+- 2 nodes cross:  publishers on node A, subscribers on node B: every message crosses NATS.
 
-Per path: QoS 0 fan-in throughput (8 publishers -> 1 subscriber on `bench/#`, deliveries/s), broker
-CPU per delivered message (user + system time of every node process, /proc/<pid>/stat, over the
-throughput phase), and QoS 1 publish -> deliver latency p50/p99 at 1,000 msg/s. Targets (issue #12):
-cross-node CPU per message <= 2x local, cross-node QoS 1 p99 <= 3x local.
+Per setup: fan-in (8 QoS 0 publishers -> 1 subscriber on `bench/#`, deliveries/s) and fan-out (1 QoS 0
+publisher -> 50 subscribers of `bench/fan`, deliveries/s), 100-byte payloads, each with the broker CPU
+per delivery (user + system time of every node process from /proc/<pid>/stat over the measured
+phase; nats-server's own CPU per delivery beside it, not included), and for 1 node and cross the QoS 1
+publish -> deliver latency p50/p99 at 1,000 msg/s. Targets (issue #12): cross-node CPU per message
+<= 2x local, cross-node QoS 1 p99 <= 3x local.
 
 With `--sessions` (3 nodes, node timeout 3 s): takeover time across nodes (a persistent v3.1.1 session
 with a QoS 1 subscription, connected on one node, CONNECTs on the other: CONNECT sent until CONNACK
 with Session Present, p50/p99 over the rounds) and recovery after kill -9 (persistent clients on node
 A, a publisher on node C at 200 msg/s; A is killed, every client reconnects to node B at once: time
 from the kill until every client has received a message published after the kill). Target: <= 10 s.
+`--all` runs both.
 """
 
 import argparse
@@ -34,6 +39,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvloop
@@ -55,20 +62,41 @@ from bench.broker import (
     subscribe_packet,
 )
 
-#: (fan-in QoS 0 deliveries/s, node CPU µs per delivery, QoS 1 p50 ms, QoS 1 p99 ms)
-Row = tuple[float, float, float, float]
+SETUPS = ("1 node", "2 nodes shared", "2 nodes cross")
+
+
+@dataclass
+class Load:
+    """One closed-loop phase: deliveries/s, CPU µs per delivery (nodes, nats-server), placement."""
+
+    rate: float
+    node_cpu: float
+    nats_cpu: float
+    placement: str = ""
+
+
+@dataclass
+class Row:
+    fan_in: Load
+    fan_out: Load
+    p50: float | None = None  # QoS 1 publish -> deliver, ms
+    p99: float | None = None
+
+
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
 
 class Node:
-    def __init__(self, name: str, nats_url: str, workdir: Path, node_timeout: float = 10.0) -> None:
+    def __init__(
+        self, name: str, nats_url: str, workdir: Path, node_timeout: float = 10.0, port: int = 0
+    ) -> None:
         self.name = name
         self.dir = workdir / name
         self.dir.mkdir()
         ready = self.dir / "ready.json"
         argv = [
             sys.executable, "-m", "mqttcloud", "broker", "--broker-id", "bench", "--cluster", nats_url,
-            "--node-name", name, "--listen", "tcp://127.0.0.1:0", "--allow-anonymous",
+            "--node-name", name, "--listen", f"tcp://127.0.0.1:{port}", "--allow-anonymous",
             "--data-dir", str(self.dir / "data"), "--ready-file", str(ready), "--log-level", "WARNING",
             "--node-timeout", str(node_timeout),
         ]  # fmt: skip
@@ -83,8 +111,7 @@ class Node:
         self.port = contracts.ReadyFile.model_validate_json(ready.read_text()).listeners[0].port
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -92,53 +119,92 @@ class Node:
             self.proc.wait(10)
 
 
-async def fan_in(pub_port: int, sub_port: int, nodes: list[Node], seconds: float) -> tuple[float, float]:
-    """(deliveries/s, node CPU µs per delivery) for 8 QoS 0 publishers -> 1 subscriber."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def placement(nodes: list[Node], port: int, clients: Sequence[Sub | Pub]) -> list[int]:
+    """The index of the node each client's connection landed on (read from `ss`), -1 if not found."""
+    out = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+        capture_output=True, text=True, check=False,
+    ).stdout  # fmt: skip
+    owner: dict[int, int] = {}  # client's port -> node index
+    pids = {n.proc.pid: i for i, n in enumerate(nodes)}
+    for line in out.splitlines():
+        cols = line.split()
+        if len(cols) < 4 or "pid=" not in line:
+            continue
+        pid = int(line.split("pid=", 1)[1].split(",", 1)[0])
+        if pid in pids:
+            owner[int(cols[3].rsplit(":", 1)[1])] = pids[pid]
+    where = []
+    for client in clients:
+        sock = client.transport.get_extra_info("sockname") if client.transport is not None else None
+        where.append(owner.get(sock[1], -1) if sock else -1)
+    return where
+
+
+async def load(setup: "Setup", ports: tuple[int, int], clients: tuple[int, int], seconds: float) -> Load:
+    """A closed-loop QoS 0 phase: `clients` (publishers, subscribers) on `ports` (theirs): fan-in on
+    `bench/#` when several publish, fan-out on `bench/fan` otherwise; deliveries/s, CPU per delivery."""
+    (pub_port, sub_port), (publishers, subscribers) = ports, clients
     flow = Flow()
-    sub = Sub("s0", "bench/#", flow.wake)
-    await _connect(sub_port, lambda: sub)
-    await sub.ready
-    await asyncio.sleep(1.0)  # the route reaches the publishers' node
-    pubs = [Pub(f"p{i}") for i in range(8)]
+    topic_filter = "bench/#" if publishers > 1 else "bench/fan"
+    subs = [Sub(f"s{i}", topic_filter, flow.wake) for i in range(subscribers)]
+    for s in subs:
+        await _connect(sub_port, lambda s=s: s)  # type: ignore[misc]  # bind the loop variable
+    await asyncio.gather(*(s.ready for s in subs))
+    await asyncio.sleep(1.0)  # the routes reach every node
+    pubs = [Pub(f"p{i}") for i in range(publishers)]
     for p in pubs:
         await _connect(pub_port, lambda p=p: p)  # type: ignore[misc]  # bind the loop variable
     await asyncio.gather(*(p.ready for p in pubs))
-    packets = [publish_qos0(f"bench/{i}", PAYLOAD) for i in range(8)]
+    packets = [
+        publish_qos0(f"bench/{i}" if publishers > 1 else "bench/fan", PAYLOAD) for i in range(publishers)
+    ]
     size = len(packets[0])
     chunks = [pk * 100 for pk in packets]
     stop = False
 
     def delivered() -> int:
-        return sub.count_bytes // size
+        return sum(s.count_bytes for s in subs) // size
 
     async def pump(i: int) -> None:
         transport = pubs[i].transport
         assert transport is not None
         while not stop:
-            if flow.sent - delivered() > WINDOW:
+            if flow.sent * subscribers - delivered() > WINDOW:
                 flow.progress.clear()
                 try:
                     await asyncio.wait_for(flow.progress.wait(), 1.0)
                 except TimeoutError:
-                    flow.sent = delivered()
+                    flow.sent = delivered() // subscribers
                 continue
             await pubs[i].can_write.wait()
             transport.write(chunks[i])
             flow.sent += 100
             await asyncio.sleep(0)
 
-    tasks = [asyncio.create_task(pump(i)) for i in range(8)]
+    tasks = [asyncio.create_task(pump(i)) for i in range(publishers)]
     await asyncio.sleep(0.5)
-    count0, t0, cpu0 = delivered(), time.perf_counter(), sum(n.cpu_seconds() for n in nodes)
+    count0, t0, cpu0, nats0 = delivered(), time.perf_counter(), setup.node_cpu(), setup.nats_cpu()
     await asyncio.sleep(seconds)
-    count1, t1, cpu1 = delivered(), time.perf_counter(), sum(n.cpu_seconds() for n in nodes)
+    count1, t1, cpu1, nats1 = delivered(), time.perf_counter(), setup.node_cpu(), setup.nats_cpu()
     stop = True
     await asyncio.gather(*tasks)
-    for transport in [sub.transport, *(p.transport for p in pubs)]:
+    where = ""
+    if pub_port == sub_port and len(setup.nodes) > 1:
+        on_pub, on_sub = placement(setup.nodes, pub_port, pubs), placement(setup.nodes, sub_port, subs)
+        where = (f"pubs {'/'.join(str(on_pub.count(i)) for i in range(len(setup.nodes)))}, "
+                 f"subs {'/'.join(str(on_sub.count(i)) for i in range(len(setup.nodes)))}")  # fmt: skip
+    for transport in [*(s.transport for s in subs), *(p.transport for p in pubs)]:
         if transport is not None:
             transport.abort()
     n = max(1, count1 - count0)
-    return n / (t1 - t0), (cpu1 - cpu0) / n * 1e6
+    return Load(n / (t1 - t0), (cpu1 - cpu0) / n * 1e6, (nats1 - nats0) / n * 1e6, where)
 
 
 async def qos1_latency(pub_port: int, sub_port: int, rate: int, seconds: float) -> list[float]:
@@ -173,33 +239,92 @@ async def qos1_latency(pub_port: int, sub_port: int, rate: int, seconds: float) 
     return sub.samples
 
 
-async def measure(pub_port: int, sub_port: int, nodes: list[Node], seconds: float) -> Row:
-    rate, cpu = await fan_in(pub_port, sub_port, nodes, seconds)
-    lat = await qos1_latency(pub_port, sub_port, 1000, seconds)
-    return rate, cpu, percentile(lat, 0.5), percentile(lat, 0.99)
+class Setup:
+    """nats-server and `count` nodes, on their own ports or all on one (SO_REUSEPORT)."""
+
+    def __init__(self, work: Path, label: str, count: int, shared: bool) -> None:
+        self.label = label
+        nats_port = _free_port()
+        data = work / f"js-{label.replace(' ', '-')}"
+        self.nats = subprocess.Popen(
+            [NATS_SERVER, "-a", "127.0.0.1", "-p", str(nats_port), "-js", "-sd", str(data)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(0.5)
+        port = _free_port() if shared else 0
+        self.nodes: list[Node] = []
+        try:
+            for i in range(count):
+                name = f"{label.replace(' ', '-')}-{i}"
+                self.nodes.append(Node(name, f"nats://127.0.0.1:{nats_port}", work, port=port))
+        except BaseException:
+            self.stop()
+            raise
+
+    def node_cpu(self) -> float:
+        return sum(n.cpu_seconds() for n in self.nodes)
+
+    def nats_cpu(self) -> float:
+        return cpu_seconds(self.nats.pid)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        self.nats.send_signal(signal.SIGTERM)
+        self.nats.wait(10)
 
 
-def run(seconds: float) -> dict[str, Row]:
-    results: dict[str, Row] = {}
+async def measure(setup: Setup, seconds: float) -> Row:
+    pub_port, sub_port = setup.nodes[0].port, setup.nodes[-1].port
+    row = Row(
+        fan_in=await load(setup, (pub_port, sub_port), (8, 1), seconds),
+        fan_out=await load(setup, (pub_port, sub_port), (1, 50), seconds),
+    )
+    if pub_port != sub_port or len(setup.nodes) == 1:  # latency on a known path only
+        lat = await qos1_latency(pub_port, sub_port, 1000, seconds)
+        row.p50, row.p99 = percentile(lat, 0.5), percentile(lat, 0.99)
+    return row
+
+
+def run(seconds: float, repeat: int) -> list[dict[str, Row]]:
+    rounds: list[dict[str, Row]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        for path, count in (("local (1 node)", 1), ("cross (2 nodes)", 2)):
-            port = _free_port()
-            nats = subprocess.Popen(
-                [NATS_SERVER, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(work / f"js{count}")],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            time.sleep(0.5)
-            nodes: list[Node] = []
-            try:
-                nodes.extend(Node(f"{count}n{i}", f"nats://127.0.0.1:{port}", work) for i in range(count))
-                results[path] = uvloop.run(measure(nodes[0].port, nodes[-1].port, nodes, seconds))
-            finally:
-                for node in nodes:
-                    node.stop()
-                nats.send_signal(signal.SIGTERM)
-                nats.wait(10)
-    return results
+        for r in range(repeat):
+            work = Path(tmp) / f"round{r}"
+            work.mkdir()
+            results: dict[str, Row] = {}
+            for label, count, shared in zip(SETUPS, (1, 2, 2), (False, True, False), strict=True):
+                setup = Setup(work, label, count, shared)
+                try:
+                    results[label] = uvloop.run(measure(setup, seconds))
+                finally:
+                    setup.stop()
+            rounds.append(results)
+    return rounds
+
+
+def print_table(rounds: list[dict[str, Row]]) -> None:
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
+    print("| round | setup | fan-in msg/s | node CPU µs/msg | nats µs/msg | fan-out deliveries/s "
+          "| node CPU µs/delivery | nats µs/delivery | QoS 1 p50 ms | p99 ms "
+          "| placement (fan-in; fan-out) |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r, results in enumerate(rounds, 1):
+        for label, row in results.items():
+            fi, fo = row.fan_in, row.fan_out
+            where = f"{fi.placement}; {fo.placement}" if fi.placement else ""
+            print(f"| {r} | {label} | {fi.rate:,.0f} | {fi.node_cpu:.1f} | {fi.nats_cpu:.1f} "
+                  f"| {fo.rate:,.0f} | {fo.node_cpu:.2f} | {fo.nats_cpu:.2f} "
+                  f"| {ms(row.p50)} | {ms(row.p99)} | {where} |")  # fmt: skip
+    for r, results in enumerate(rounds, 1):
+        local, cross = results["1 node"], results["2 nodes cross"]
+        fan_in = cross.fan_in.node_cpu / local.fan_in.node_cpu
+        fan_out = cross.fan_out.node_cpu / local.fan_out.node_cpu
+        p99 = f"{cross.p99 / local.p99:.2f}x" if cross.p99 and local.p99 else "-"
+        print(f"round {r}, cross/local: CPU per message fan-in {fan_in:.2f}x (target <= 2x), "
+              f"fan-out {fan_out:.2f}x; QoS 1 p99 {p99} (target <= 3x)")  # fmt: skip
 
 
 def _connect_persistent(port: int, clientid: str) -> tuple[socket.socket, bool]:
@@ -331,24 +456,20 @@ def main(argv: list[str]) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each measured phase")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of the three setups")
     parser.add_argument("--sessions", action="store_true", help="takeover and kill -9 recovery instead")
+    parser.add_argument("--all", action="store_true", help="the three setups, then takeover and recovery")
     parser.add_argument("--rounds", type=int, default=50, help="takeovers measured (--sessions)")
     parser.add_argument("--clients", type=int, default=50, help="clients on the killed node (--sessions)")
     ns = parser.parse_args(argv)
-    if ns.sessions:
+    if not ns.sessions:
+        print_table(run(ns.seconds, ns.repeat))
+    if ns.sessions or ns.all:
         samples, recovered = run_sessions(ns.rounds, ns.clients)
         ms = [s * 1000 for s in samples]
         print(f"takeover across nodes ({len(ms)} rounds): p50 {percentile(ms, 0.5):.2f} ms, "
               f"p99 {percentile(ms, 0.99):.2f} ms, max {max(ms):.2f} ms")  # fmt: skip
         print(f"recovery after kill -9 ({ns.clients} clients): {recovered:.2f} s (target <= 10 s)")
-        return 0
-    results = run(ns.seconds)
-    print(f"{'path':<18}{'fan-in QoS 0 msg/s':>20}{'CPU µs/msg':>12}{'QoS 1 p50 ms':>14}{'p99 ms':>9}")
-    for path, (rate, cpu, p50, p99) in results.items():
-        print(f"{path:<18}{rate:>20,.0f}{cpu:>12.1f}{p50:>14.2f}{p99:>9.2f}")
-    local, cross = results["local (1 node)"], results["cross (2 nodes)"]
-    print(f"cross/local: CPU per message {cross[1] / local[1]:.2f}x (target <= 2x), "
-          f"QoS 1 p99 {cross[3] / local[3]:.2f}x (target <= 3x)")  # fmt: skip
     return 0
 
 
