@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mqttcloud import contracts
-from mqttcloud.broker.actions import Action
+from mqttcloud.broker.actions import Action, RetainedChanged
 from mqttcloud.broker.delivery import Out
 from mqttcloud.broker.durability import RetainedDeleted
 from mqttcloud.broker.hooks import PeerInfo
@@ -523,10 +523,15 @@ def retained_message(broker: "Broker", topic: str, now: float) -> contracts.Reta
 
 def delete_retained(broker: "Broker", topic: str, now: float) -> tuple[int, list[Action]]:
     """Delete the retained message of `topic` (every one a filter matches), as an empty retained PUBLISH
-    would, but delivered to nobody; the durable log records each deletion. Raises: ValueError."""
+    would, but delivered to nobody; the durable log records each deletion, and a cluster's store gets
+    the empty message (`RetainedChanged`) so no node brings it back. Raises: ValueError."""
     out = Out()
     found = _retained(broker, topic, now)
     for msg in found:
         if broker.retained.delete(msg.topic):
             out.records.append(RetainedDeleted(msg.topic))
+            empty = broker.make_message(
+                msg.topic, b"", qos=0, retain=True, properties=NO_PROPERTIES, publisher=None, now=now
+            )
+            out.actions.append(RetainedChanged(empty))
     return len(found), out.result()

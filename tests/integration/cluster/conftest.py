@@ -7,6 +7,7 @@ teardown and its stderr printed, which pytest shows for failing tests. Tests are
 `nats-server` is not installed.
 """
 
+import json
 import shutil
 import signal
 import socket
@@ -15,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +28,8 @@ NATS_SERVER = shutil.which("nats-server") or next(
 )
 CLUSTER = "clu"
 NODE_TIMEOUT = 3.0
+ADMIN_TOKEN = "cluster-test-admin"
+TENANT = "default"  # the tenant of a broker started from flags
 
 
 def free_port() -> int:
@@ -94,6 +98,7 @@ class Node:
         self.stderr_path = self.directory / "broker.stderr"
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self.admin_port = 0
 
     def start(self, timeout: float = 20.0) -> None:
         self.ready_file.unlink(missing_ok=True)
@@ -101,7 +106,7 @@ class Node:
             sys.executable, "-m", "mqttcloud", "broker", "--broker-id", CLUSTER,
             "--cluster", self.nats.url, "--node-name", self.name, "--node-timeout", str(NODE_TIMEOUT),
             "--listen", "tcp://127.0.0.1:0", "--allow-anonymous", "--data-dir", str(self.directory / "data"),
-            "--ready-file", str(self.ready_file),
+            "--ready-file", str(self.ready_file), "--admin-token", ADMIN_TOKEN,
         ]  # fmt: skip
         with self.stderr_path.open("ab") as err:
             self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT)
@@ -114,6 +119,24 @@ class Node:
             time.sleep(0.05)
         ready = contracts.ReadyFile.model_validate_json(self.ready_file.read_text())
         self.port = ready.listeners[0].port
+        self.admin_port = ready.admin.port
+
+    def admin(self, op: str, **args: object) -> dict[str, Any]:
+        """Call an admin op on this node; its result (AssertionError with the answer otherwise)."""
+        with socket.create_connection(("127.0.0.1", self.admin_port), timeout=10) as sock:
+            request = {"id": 1, "token": ADMIN_TOKEN, "op": op, "args": args}
+            sock.sendall(json.dumps(request).encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        answer: dict[str, Any] = json.loads(data)
+        assert answer["ok"], answer
+        result = answer["result"]
+        assert isinstance(result, dict)
+        return result
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""

@@ -4,7 +4,8 @@ Subjects live under `mqc.<cluster>.` (`ClusterSpec.name`; node names are hex-enc
 tokens): `fwd.<node>` is a node's inbox of forward batches (`codec`), `routes` carries route-table
 changes and full tables, `hello` asks every node for its full table, `hb` carries heartbeats, `claim`
 announces a client id that connected somewhere. Retained messages are also kept in the JetStream
-key-value bucket `mqc_<cluster>_retained`, which a node reads when it starts.
+key-value bucket `mqc_<cluster>_retained`, which a node reads when it starts; a deleted one is kept as
+its empty message (with the deletion's time), so a node that held it while down deletes it too.
 
 Rules this module must not break:
 - Sending never blocks the broker: cluster actions are queued by `perform` and published by one pump
@@ -114,7 +115,7 @@ class ClusterLink:
         self._forwards: dict[str, list[Frame]] = {}  # node -> what to forward to it, in order
         self._route_ops: list[tuple[str, bool, str]] = []
         self._claims: list[tuple[str, str, float]] = []
-        self._retained: dict[tuple[str, str], bytes | None] = {}  # KV writes to do (None: delete)
+        self._retained: dict[tuple[str, str], bytes] = {}  # KV writes to do (empty payload: deleted)
         self._resync = False  # say hello and publish the full table
         self._send_table = False  # publish the full table
         self._wake = asyncio.Event()
@@ -157,8 +158,8 @@ class ClusterLink:
                 self._route_ops.append((tenant_id, added, flt))
             case ClientClaimed(clientid=clientid, at=at):
                 self._claims.append((tenant_id, clientid, at))
-            case RetainedChanged(message=msg):
-                self._retained[(tenant_id, msg.topic)] = encode_message(msg) if msg.payload else None
+            case RetainedChanged(message=msg):  # an empty payload is kept too: the deletion's time
+                self._retained[(tenant_id, msg.topic)] = encode_message(msg)
         self._wake.set()
 
     def route_barrier(self) -> int:
@@ -263,36 +264,40 @@ class ClusterLink:
     # --- retained store --------------------------------------------------------------------------
 
     async def _load_retained(self) -> None:
-        """Read the cluster's retained messages into every tenant (the stored message wins if newer)."""
+        """Read the cluster's retained messages into every tenant: a stored message newer than the local
+        copy of its topic wins, a stored deletion (empty payload) newer than it deletes it."""
         assert self.nc is not None
         js = self.nc.jetstream()
         try:
             self.kv = await js.key_value(self.bucket)
         except nats.js.errors.BucketNotFoundError:
             self.kv = await js.create_key_value(bucket=self.bucket, history=1)
-        try:
-            keys = await self.kv.keys()
-        except nats.js.errors.NoKeysError:
-            return
+        watcher = await self.kv.watchall(ignore_deletes=True)
         now = time.time()
         loaded = 0
-        for key in keys:
-            try:
-                tenant_id, _topic = _key_owner(key)
-                entry = await self.kv.get(key)
-                msg = decode_message(entry.value or b"")
-            except (ValueError, binascii.Error, nats.js.errors.KeyNotFoundError):
-                continue
-            tenant = self.registry.by_id.get(contracts.TenantId(tenant_id))
-            if tenant is None or msg.is_expired(now):
-                continue
-            local = tenant.broker.retained.get(msg.topic)
-            if local is None or local.timestamp <= msg.timestamp:
-                out = Out()
-                tenant.broker.local_router.store_retained(msg, out)
-                tenant.perform(out.result())
-                loaded += 1
-        log.info("cluster %s: %d retained messages from the cluster store", self.spec.name, loaded)
+        try:
+            while True:  # the last value of every key, then None
+                update = await watcher.updates(timeout=START_TIMEOUT)  # type: ignore[no-untyped-call]  # nats-py: no annotation
+                if update is None:
+                    break
+                try:
+                    tenant_id, _topic = _key_owner(update.key)
+                    msg = decode_message(update.value or b"")
+                except (ValueError, binascii.Error):
+                    continue
+                tenant = self.registry.by_id.get(contracts.TenantId(tenant_id))
+                if tenant is None or msg.is_expired(now):
+                    continue
+                local = tenant.broker.retained.get(msg.topic)
+                newer = bool(msg.payload) if local is None else local.timestamp <= msg.timestamp
+                if newer:
+                    out = Out()
+                    tenant.broker.local_router.store_retained(msg, out)  # empty payload: a delete
+                    tenant.perform(out.result())
+                    loaded += 1
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]  # nats-py: no annotation
+        log.info("cluster %s: %d retained changes from the cluster store", self.spec.name, loaded)
 
     # --- sending ---------------------------------------------------------------------------------
 
@@ -350,11 +355,7 @@ class ClusterLink:
         if self._retained and self.kv is not None:
             retained, self._retained = self._retained, {}
             for (tenant_id, topic), value in retained.items():
-                key = _retained_key(tenant_id, topic)
-                if value is None:
-                    await self.kv.delete(key)
-                else:
-                    await self.kv.put(key, value)
+                await self.kv.put(_retained_key(tenant_id, topic), value)
 
     def _table(self) -> dict[str, Any]:
         return {"full": {tid: router.local_filters() for tid, router in self._routers().items()}}
