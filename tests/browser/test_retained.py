@@ -74,3 +74,33 @@ def test_retained_message_is_browsed_viewed_and_deleted(
     page.goto(f"{retained}?topic=plant/%23/x")
     expect(page.locator("#topic-error")).to_contain_text("misplaced '#'")
     expect(page.get_by_label("Topic filter")).to_have_value("plant/#/x")
+
+
+def test_clear_all_asks_first_then_deletes_every_retained_message(
+    page: Page, platform: Platform, deployment: tuple[str, str]
+) -> None:
+    deployment_id, address = deployment
+    login(page, platform)
+    add_user(page, platform, deployment_id, "sweeper", "sweeper-password")
+    publisher = connect_when_authorised("sweeper-pub", "sweeper", "sweeper-password", address)
+    try:
+        for topic in ("sweep/a", "sweep/b"):
+            publisher.client.publish(topic, b"old", qos=1, retain=True).wait_for_publish(10)
+    finally:
+        publisher.close()
+    retained = f"{platform.console}/deployments/{deployment_id}/retained"
+
+    def listed() -> bool | None:
+        page.goto(f"{retained}?topic=sweep/%23")
+        return page.locator("#retained-count").inner_text() == "2" or None
+
+    poll(listed, within=15.0, what="two retained messages listed")
+    page.locator("#retained-clear").click()
+    expect(page.locator("main")).to_contain_text("Delete every retained message of this deployment?")
+    page.get_by_role("link", name="Cancel").click()
+    expect(page.locator("#retained-table")).to_be_visible()  # nothing deleted
+    page.locator("#retained-clear").click()
+    page.get_by_role("button", name="Clear all").click()
+    expect(page.locator("p.notice")).to_contain_text("Deleted every retained message")
+    expect(page.locator("#retained-count")).to_have_text("0")
+    expect(page.locator("#retained-clear")).to_have_count(0)

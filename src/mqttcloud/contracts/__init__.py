@@ -634,6 +634,7 @@ AdminOp = Literal[
     "delete_retained",
     "topic_metrics",
     "reset_topic_metrics",
+    "clear_retained",
 ]
 
 # op → (argument model, result model). Errors: AdminResponse.error with code NOT_FOUND
@@ -661,6 +662,7 @@ ADMIN_OPS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "delete_retained": (RetainedArgs, RetainedDeleted),
     "topic_metrics": (TopicMetricsArgs, TopicMetricsResult),
     "reset_topic_metrics": (TopicMetricsArgs, TopicMetricsResult),
+    "clear_retained": (TenantArgs, RetainedDeleted),
 }
 
 

@@ -100,6 +100,7 @@ class AdminServer:
             "delete_retained": self._delete_retained,
             "topic_metrics": self._topic_metrics,
             "reset_topic_metrics": self._reset_topic_metrics,
+            "clear_retained": self._clear_retained,
         }
         assert set(self._handlers) == set(contracts.ADMIN_OPS)
 
@@ -439,6 +440,19 @@ class AdminServer:
         metrics.reset(args.topic)
         return metrics.report(args.topic)
 
+
+    async def _clear_retained(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
+        """Every retained message: '#' matches all but the topics starting with '$', deleted one by one."""
+        assert isinstance(args, contracts.TenantArgs)
+        tenant = self._tenant(args.tenant)
+        now = self.broker.now()
+        deleted, actions = queries.delete_retained(tenant.broker, "#", now)
+        tenant.perform(actions)
+        for topic in sorted({msg.topic for msg in tenant.broker.retained if msg.topic.startswith("$")}):
+            count, actions = queries.delete_retained(tenant.broker, topic, now)
+            tenant.perform(actions)
+            deleted += count
+        return contracts.RetainedDeleted(deleted=deleted)
 
 class _Replies:
     """The answers of one admin connection: lines written in the same loop iteration go out in one write."""

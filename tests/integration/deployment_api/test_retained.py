@@ -100,3 +100,24 @@ async def test_a_key_without_the_retainer_group_is_refused(live: Live) -> None:
         reader = (created.key.app_id, created.secret)
     assert (await live.client.get(MESSAGES, auth=reader)).status_code == 200
     assert (await live.client.delete(f"{MESSAGE}/x", auth=reader)).status_code == 403
+
+
+async def test_clear_all_deletes_every_retained_message(live: Live, opened: list[MqttClient]) -> None:
+    """EMQX's `DELETE /mqtt/retainer/messages`: every message goes, '$' topics too; 204 also when none."""
+    publisher = await client(live, opened, "ret-clear")
+    publisher.publish("clear/a", b"a", qos=1, retain=True)
+    publisher.publish("clear/b/c", b"bc", qos=1, retain=True)
+    publisher.publish("$app/state", b"dollar", qos=1, retain=True)
+
+    async def three() -> bool:
+        return bool((await live.client.get(MESSAGES, auth=live.auth)).json()["meta"]["count"] >= 3)
+
+    await wait_for(three, what="three retained messages")
+    cleared = await live.client.delete(MESSAGES, auth=live.auth)
+    assert cleared.status_code == 204, cleared.text
+    assert (await live.client.get(MESSAGES, auth=live.auth)).json()["meta"]["count"] == 0
+    late = await client(live, opened, "ret-clear-late")
+    assert late.subscribe("clear/#", qos=1) == [1]
+    assert late.subscribe("$app/#", qos=1) == [1]
+    assert late.no_message(0.5)
+    assert (await live.client.delete(MESSAGES, auth=live.auth)).status_code == 204

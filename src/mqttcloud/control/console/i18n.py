@@ -635,6 +635,10 @@ ZH_CN: dict[str, str] = {
     "Delete retained message": "删除保留消息",
     "Delete the retained message on %s? New subscribers will no longer receive it.": "删除 %s 上的保留消息？新的订阅者将不再收到它。",
     "Viewed message doesn't exist": "该消息不存在",
+    "Clear all retained messages": "清除所有保留消息",
+    "Delete every retained message of this deployment? New subscribers will get none.": "删除此部署的所有保留消息？新的订阅者将不会收到任何保留消息。",
+    "Clear all": "全部清除",
+    "Deleted every retained message (%s).": "已删除所有保留消息（%s 条）。",
     # Topic metrics (console/topic_metrics_pages.py)
     "Topic metrics": "主题监控",
     "The brokers count the messages of each registered topic: received, delivered to subscribers and dropped (no subscriber), with their rates per second over the last seconds.": "代理会统计每个已注册主题的消息：接收、投递给订阅者以及丢弃（无订阅者）的数量，以及最近几秒的每秒速率。",

@@ -1,5 +1,5 @@
 """Console pages for a deployment's retained messages: browse by topic filter, view one message's payload,
-delete one after a confirmation.
+delete one, or all of them, after a confirmation.
 
 A thin presenter over the `retained` use cases, the ones behind `/api/v5/mqtt/retainer/...`, so what the
 page shows and deletes is the running broker's retained store. A stopped deployment shows why nothing
@@ -94,6 +94,7 @@ async def retained_page(
         rows = [_row(m, deployment_id) for m in result.data]
         count, hasnext = result.count, result.hasnext
     deleted = page.state.pop_once(page.nonce, f"retained-deleted:{deployment_id}")  # only after a delete
+    cleared = page.state.pop_once(page.nonce, f"retained-cleared:{deployment_id}")  # only after a clear
     return render_section(
         page,
         view,
@@ -109,6 +110,7 @@ async def retained_page(
         page_number=number,
         errors=errors,
         notice=deleted["topic"] if deleted else "",
+        cleared=cleared["count"] if cleared else "",
     )
 
 
@@ -158,4 +160,27 @@ async def delete_retained(
     topic = field_text(form, "topic", strip=False)
     await retained.delete(target_of(request, session, runtime, view), topic=topic)
     page.state.stash_once(page.nonce, f"retained-deleted:{deployment_id}", {"topic": topic})
+    return redirect(f"{PREFIX}/deployments/{deployment_id}/retained")
+
+
+@router.get("/deployments/{deployment_id}/retained/clear", response_class=HTMLResponse)
+async def clear_retained_page(deployment_id: str, page: LoggedIn, session: SessionDep) -> Response:
+    view = await guarded_view(session, page, deployment_id)
+    return page.render(
+        "confirm.html",
+        title=page.t("Clear all retained messages"),
+        question=page.t("Delete every retained message of this deployment? New subscribers will get none."),
+        action=f"{PREFIX}/deployments/{view.deployment.id}/retained/clear",
+        confirm_label=page.t("Clear all"),
+        cancel=f"{PREFIX}/deployments/{view.deployment.id}/retained",
+    )
+
+
+@router.post("/deployments/{deployment_id}/retained/clear")
+async def clear_retained(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    _form, view = await deployment_form(request, page, session, deployment_id)
+    count = await retained.clear(target_of(request, session, runtime, view))
+    page.state.stash_once(page.nonce, f"retained-cleared:{deployment_id}", {"count": str(count)})
     return redirect(f"{PREFIX}/deployments/{deployment_id}/retained")

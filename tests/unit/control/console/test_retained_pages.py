@@ -31,6 +31,7 @@ async def test_an_auditor_cannot_reach_the_delete_confirmation(root_console: Con
     assert (await root_console.login("audra", "password-audra")).status_code == 303
     path = f"/console/deployments/{deployment_id}/retained"
     assert (await root_console.get(f"{path}/delete?topic=t")).status_code == 403
+    assert (await root_console.get(f"{path}/clear")).status_code == 403
     assert (await root_console.get(path)).status_code == 200
 
 

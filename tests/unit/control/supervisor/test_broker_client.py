@@ -27,6 +27,7 @@ from mqttcloud.contracts import (
     RetainedListArgs,
     RetainedMessage,
     SubscriptionFilter,
+    TenantArgs,
     TenantId,
     TopicMetricsArgs,
     TopicMetricsResult,
@@ -128,6 +129,7 @@ RESULTS: dict[str, dict[str, Any]] = {
     "delete_retained": {"deleted": 1},
     "topic_metrics": {"topics": [{"topic": "m/1", "counts": [1] + [0] * 8, "rates": [0.2] + [0.0] * 8}]},
     "reset_topic_metrics": {"topics": []},
+    "clear_retained": {"deleted": 3},
 }
 
 
@@ -235,6 +237,7 @@ async def test_every_op_sends_its_contract_args_and_parses_its_result(
     metered = TopicMetricsArgs(tenant=T1, topic="m/1")
     results["topic_metrics"] = await client.call("topic_metrics", metered, TopicMetricsResult)
     results["reset_topic_metrics"] = await client.call("reset_topic_metrics", metered, TopicMetricsResult)
+    results["clear_retained"] = await client.call("clear_retained", TenantArgs(tenant=T1), RetainedDeleted)
     assert [r.op for r in admin.requests] == list(ADMIN_OPS)
     for op, result in results.items():
         expected_type = ADMIN_OPS[op][1]

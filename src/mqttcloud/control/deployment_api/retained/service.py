@@ -2,8 +2,9 @@
 
 Live data only, in the running broker's retained store, through the admin ops of `contracts.retained`.
 Rule: every node of a deployment holds every retained message (a cluster copies them to each node), so
-reads ask the first node and a delete goes to every node, as EMQX's retainer does cluster-wide. Broker
-errors become API errors here: no message → 404 `NOT_FOUND`, a bad filter → 400 `BAD_REQUEST`.
+reads ask the first node and a delete (or clearing them all) goes to every node, as EMQX's retainer
+does cluster-wide. Broker errors become API errors here: no message → 404 `NOT_FOUND`, a bad filter →
+400 `BAD_REQUEST`.
 """
 
 import asyncio
@@ -14,6 +15,7 @@ from mqttcloud.contracts import (
     RetainedList,
     RetainedListArgs,
     RetainedMessage,
+    TenantArgs,
 )
 from mqttcloud.control.broker_client import BrokerError
 from mqttcloud.control.deployment_api import live
@@ -58,3 +60,14 @@ async def delete(target: Live, *, topic: str) -> int:
     if not deleted:
         raise NotFound(NOT_FOUND_MESSAGE, code="NOT_FOUND")
     return deleted
+
+
+async def clear(target: Live) -> int:
+    """Delete every retained message on every node (EMQX's `DELETE /mqtt/retainer/messages`); returns how
+    many there were (0 is no error). Raises: ServiceUnavailable."""
+    nodes = target.broker().clients
+    args = TenantArgs(tenant=target.tenant)
+    results = await live.call(
+        asyncio.gather(*(node.call("clear_retained", args, RetainedDeleted) for node in nodes))
+    )
+    return max(result.deleted for result in results)

@@ -1,6 +1,7 @@
 """v5 presenter of retained messages, EMQX 5's retainer API: `GET /mqtt/retainer/messages` (paged,
-`topic` filter), `GET` and `DELETE /mqtt/retainer/message/{topic}` (the topic URL-encoded; the payload
-base64). Key permission group `retainer`, EMQX's tag for these paths.
+`topic` filter), `DELETE /mqtt/retainer/messages` (every message: EMQX's "clean all", feat-12272),
+`GET` and `DELETE /mqtt/retainer/message/{topic}` (the topic URL-encoded; the payload base64). Key
+permission group `retainer`, EMQX's tag for these paths.
 
 `publish_at` is RFC 3339 in UTC; `from_username` is "" (the broker keeps the publisher's client id only,
 as EMQX does for messages the HTTP API published).
@@ -41,6 +42,13 @@ async def list_messages(target: Retainer, request: Request) -> JSONResponse:
     return schemas.v5_page(
         map(summary, result.data), schemas.meta(page, limit, result.count, hasnext=result.hasnext)
     )
+
+
+@router.delete("/mqtt/retainer/messages", status_code=204)
+async def clear_messages(target: Retainer) -> Response:
+    """Delete every retained message on every node (204 also when there was none, as EMQX)."""
+    await retained.clear(target)
+    return Response(status_code=204)
 
 
 @router.get("/mqtt/retainer/message/{topic:path}")
