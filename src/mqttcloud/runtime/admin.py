@@ -440,7 +440,6 @@ class AdminServer:
         metrics.reset(args.topic)
         return metrics.report(args.topic)
 
-
     async def _clear_retained(self, args: pydantic.BaseModel) -> pydantic.BaseModel:
         """Every retained message: '#' matches all but the topics starting with '$', deleted one by one."""
         assert isinstance(args, contracts.TenantArgs)
@@ -453,6 +452,7 @@ class AdminServer:
             tenant.perform(actions)
             deleted += count
         return contracts.RetainedDeleted(deleted=deleted)
+
 
 class _Replies:
     """The answers of one admin connection: lines written in the same loop iteration go out in one write."""
