@@ -1,13 +1,18 @@
 """Client event history under a 10,000-client reconnect storm: the broker with it on against it off.
 
-    .venv/bin/python -m bench.event_history [--clients 10000] [--rounds 3]
+    .venv/bin/python -m bench.event_history [--clients 10000] [--rounds 3] [--replies]
 
 Each round starts a broker with event history off (`BrokerSpec.event_history = 0`) and one with it on
 (the default buffer, `contracts.EVENT_BUFFER` events), one after the other, each on a fresh data folder
 (`mqttcloud broker --config`, pinned to CPU 0; this load generator on CPU 1, as bench/connect_storm.py).
-With history on, a collector like the platform's (control/events/collector.py: `events` long-polls of
-up to 5,000 events, 0.5 s linger after a smaller batch) takes the events over the admin channel while
-the storm runs; it does not write them to a database (the platform's process does that, not the broker).
+With history on, the platform's collector (control/events/collector.py `take_batch`: batches of up to
+5,000 events taken 1,000 per `events` call, 0.5 s linger after a batch that emptied the buffer) takes
+the events over the admin channel while the storm runs; it does not write them to a database (the
+platform's process does that, not the broker).
+
+`--replies` measures only what taking costs the broker: N clients connect with nobody taking (N events
+buffered), then 5,000 of them are taken with replies of 5,000 events and 5,000 with replies of 1,000
+(the order alternates by round), the broker's stall read by `ping` around each.
 
 One run: N clients connect (at most 256 handshakes in flight), then all N sockets are reset at once and
 reconnect with the same client ids (at most 1,024 in flight). The longest stall is measured inside the
@@ -38,13 +43,12 @@ from bench.broker import ROOT, Broker, _pin
 from bench.connect_storm import CONNECT_WINDOW, STORM_WINDOW, connect_all, reset_all
 
 from mqttcloud import contracts
-from mqttcloud.contracts.events import EVENT_BUFFER, EventsArgs
+from mqttcloud.contracts.events import EVENT_BUFFER
 from mqttcloud.control.broker_client import BrokerClient
+from mqttcloud.control.events.collector import LINGER, MAX_BATCH, TAKE, take_batch
 
 TENANT = contracts.TenantId("default")
 POLL_WAIT = 5.0  # as control/events/collector.py
-MAX_BATCH = 5000
-LINGER = 0.5
 
 
 @dataclass
@@ -107,16 +111,16 @@ def start_broker(workdir: Path, history: bool) -> tuple[Broker, BrokerClient]:
 async def collect(admin: BrokerClient, run: Run, stop: asyncio.Event) -> None:
     """Take events as the platform's collector does, until `stop` is set and nothing is left."""
     while True:
-        batch = await admin.call_raw("events", EventsArgs(tenant=TENANT, wait=1.0, max_events=MAX_BATCH))
-        taken = len(batch["events"])
+        batch = await take_batch(admin, TENANT, wait=1.0)
+        taken = len(batch.events)
         run.taken += taken
-        run.shed += int(batch["shed"])
-        run.recorded = int(batch["recorded"])
+        run.shed += batch.shed
+        run.recorded = batch.recorded
         if taken:
             run.batches.append(taken)
         if stop.is_set() and taken == 0:
             return
-        if taken < MAX_BATCH:
+        if batch.drained:
             await asyncio.sleep(LINGER)
 
 
@@ -147,6 +151,49 @@ async def one_run(broker: Broker, admin: BrokerClient, run: Run, clients: int) -
         await admin.close()
 
 
+async def reply_stalls(
+    broker: Broker, admin: BrokerClient, clients: int, order: tuple[int, ...]
+) -> dict[int, tuple[float, float]]:
+    """{events per reply: (stall ms, its CPU part)} while 5,000 buffered events are taken that way."""
+    stalls: dict[int, tuple[float, float]] = {}
+    try:
+        socks = await connect_all(broker.port, clients, CONNECT_WINDOW, "replies")
+        await asyncio.sleep(1.0)  # the connects' own stalls end before the first window
+        for take in order:
+            await admin.ping()  # a new stall window
+            batch = await take_batch(admin, TENANT, wait=0.0, take=take, max_batch=MAX_BATCH)
+            ping = await admin.ping()
+            assert len(batch.events) == MAX_BATCH, len(batch.events)
+            stalls[take] = (ping.loop_stall_ms, ping.loop_stall_cpu_ms)
+        reset_all(socks)
+    finally:
+        await admin.close()
+    return stalls
+
+
+def replies_main(clients: int, rounds: int) -> int:
+    sizes = (MAX_BATCH, TAKE)
+    found: dict[int, list[tuple[float, float]]] = {size: [] for size in sizes}
+    for n in range(rounds):
+        order = sizes if n % 2 == 0 else sizes[::-1]
+        with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
+            broker, admin = start_broker(Path(tmp), True)
+            try:
+                stalls = uvloop.run(reply_stalls(broker, admin, clients, order))
+            finally:
+                broker.stop()
+        for size in sizes:
+            found[size].append(stalls[size])
+        print("  ".join(f"{size:,}/reply stall {stalls[size][0]:5.1f} ms (CPU {stalls[size][1]:4.1f})"
+                        for size in sizes), flush=True)  # fmt: skip
+    load = os.getloadavg()[0]
+    print(f"{MAX_BATCH:,} events taken each way, {rounds} rounds (min/median/max); load {load:.2f}")
+    for size in sizes:
+        print(f"{size:5,} events per reply: stall ms {_spread([s for s, _ in found[size]], '.1f')}"
+              f"  CPU part {_spread([c for _, c in found[size]], '.1f')}")  # fmt: skip
+    return 0
+
+
 def _spread(values: list[float], fmt: str) -> str:
     ordered = sorted(values)
     return "/".join(format(v, fmt) for v in (ordered[0], ordered[len(ordered) // 2], ordered[-1]))
@@ -158,11 +205,14 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--replies", action="store_true", help="measure only the stall of taking events")
     ns = parser.parse_args(argv)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
         os.sched_setaffinity(0, {1})
+    if ns.replies:
+        return replies_main(ns.clients, ns.rounds)
     runs: list[Run] = []
     for _ in range(ns.rounds):
         for history in (False, True):
