@@ -1,21 +1,29 @@
 """Micro-benchmark of the runtime's connection setup path: CPU µs per connect, no sockets.
 
-    .venv/bin/python bench/connect_path.py [--clients 20000] [--profile]
+    .venv/bin/python bench/connect_path.py [--clients 20000] [--profile] [--instructions]
 
 One tenant's runtime (Hub, TenantRuntime, ListenerRuntime: what `runtime.main` builds) inside a uvloop
 loop, driven through `MqttConnection` with a transport that keeps what it is given: per client,
 `connection_made`, one read holding a 3.1.1 CONNECT (clean session, keep-alive 60 s), the end-of-tick
 flush (its CONNACK), then `connection_lost`, in batches of 256 open connections. The figure is the
 Python cost of a connect and its close, without the kernel's (accept, read, write, close), so it is
-comparable between commits; `bench/connect_storm.py` measures the whole against mosquitto.
+comparable between commits; `bench/connect_storm.py` measures the whole against mosquitto, and
+`bench/connect_instructions.py` counts instructions. The heap is settled as `mqttcloud broker` does
+after startup (`gc.freeze`, its young-generation threshold), so the GC costs what it costs there.
+
+`--instructions` runs this script twice under `valgrind --tool=callgrind`, with INSTR_CLIENTS[0] and
+INSTR_CLIENTS[1] clients, and prints the difference of the two totals per extra client: instructions
+per connect + close with startup cancelled out, the same whatever else runs on the machine.
 """
 
 import argparse
 import asyncio
 import concurrent.futures
 import cProfile
+import gc
 import pstats
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,11 +34,13 @@ import uvloop
 from mqttcloud import contracts
 from mqttcloud.runtime.connection import Hub, MqttConnection
 from mqttcloud.runtime.listeners import ListenerRuntime
+from mqttcloud.runtime.main import GC_YOUNG_THRESHOLD
 from mqttcloud.runtime.store import Store
 from mqttcloud.runtime.tenants import TenantRegistry, TenantRuntime
 
 TENANT = contracts.TenantId("bench")
 BATCH = 256  # connections open at once (the handshakes in flight of bench/connect_storm.py)
+INSTR_CLIENTS = (1_024, 3_072)  # the two runs of --instructions (multiples of BATCH)
 
 
 def connect_packet(client_id: str) -> bytes:
@@ -95,6 +105,9 @@ async def run(clients: int, data_dir: Path) -> float:
     )
     listener = ListenerRuntime(listener_spec, registry)
     packets = [connect_packet(f"c-{i}") for i in range(clients)]
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     try:
         t0 = time.process_time()
         for start in range(0, clients, BATCH):
@@ -115,6 +128,31 @@ async def run(clients: int, data_dir: Path) -> float:
         store.close_sync()
 
 
+def callgrind_total(clients: int, out_dir: Path) -> int:
+    """Instructions callgrind counts for one whole run of this script with `clients` clients."""
+    out = out_dir / f"cg.{clients}"
+    subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            "--log-file=" + str(out_dir / "valgrind.log"),
+            sys.executable,
+            __file__,
+            "--runs",
+            "1",
+            "--clients",
+            str(clients),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    for line in out.read_text(errors="replace").splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise RuntimeError(f"no totals in {out}")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -122,7 +160,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--clients", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--instructions", action="store_true", help="count them under callgrind")
     ns = parser.parse_args(argv)
+    if ns.instructions:
+        with tempfile.TemporaryDirectory(prefix="bench-connect-path-cg-") as tmp:
+            small, large = (callgrind_total(n, Path(tmp)) for n in INSTR_CLIENTS)
+        per = (large - small) / (INSTR_CLIENTS[1] - INSTR_CLIENTS[0])
+        print(f"connect + close: {per:,.0f} instructions per client (callgrind, {INSTR_CLIENTS} clients)")
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench-connect-path-") as tmp:
         if ns.profile:
             prof = cProfile.Profile()
