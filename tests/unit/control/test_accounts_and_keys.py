@@ -140,3 +140,29 @@ def test_delete_unknown_key_is_not_found(database: Database) -> None:
     root = root_of(database)
     with database.session() as session, pytest.raises(NotFound):
         api_keys.delete_key(session, actor=root, key_id=424242)
+
+
+def test_the_last_administrator_is_neither_deleted_nor_demoted(database: Database) -> None:
+    """One rule for both: while another Administrator exists either may go; the last one stays."""
+    root = root_of(database)
+    with database.session() as session:
+        first = accounts.create_sub_account(
+            session, actor=root, username="adm1", password="password-1", role=Role.ADMINISTRATOR
+        )
+        second = accounts.create_sub_account(
+            session, actor=root, username="adm2", password="password-1", role=Role.ADMINISTRATOR
+        )
+        accounts.delete_sub_account(session, actor=root, account_id=first.id)
+        with pytest.raises(Conflict) as refused:
+            accounts.delete_sub_account(session, actor=root, account_id=second.id)
+        assert refused.value.code == "LAST_ADMINISTRATOR"
+        with pytest.raises(Invalid) as demoted:
+            accounts.update_sub_account(
+                session, actor=root, account_id=second.id, role=Role.AUDITOR, project_ids=[]
+            )
+        assert demoted.value.code == "LAST_ADMINISTRATOR"
+        assert accounts.get_account(session, account_id=second.id).role is Role.ADMINISTRATOR
+        auditor = accounts.create_sub_account(
+            session, actor=root, username="aud", password="password-1", role=Role.AUDITOR
+        )
+        accounts.delete_sub_account(session, actor=second, account_id=auditor.id)  # other roles: no limit

@@ -1,6 +1,7 @@
 """Account use cases: the root account, sub-accounts (create, change role, reset password, delete), password
 checks (Argon2 via argon2-cffi). Only the root account and Administrators manage sub-accounts; the root
-account is changed by nobody but itself, and the last Administrator keeps its role.
+account is changed by nobody but itself, and the last Administrator keeps its role and its account
+(`_is_last_administrator`, the one rule behind both refusals).
 
 Rule: Argon2 never runs inside a database transaction. Sign-in and password change read what they need,
 end the transaction, check or hash the password, then write in a short transaction of their own; a
@@ -170,8 +171,23 @@ def delete_sub_account(session: Session, *, actor: Account, account_id: int) -> 
     account = get_account(session, account_id=account_id)
     if account.role is Role.ROOT:
         raise Forbidden("the root account cannot be deleted")
+    if _is_last_administrator(session, account):
+        raise Conflict("the last Administrator cannot be deleted", code="LAST_ADMINISTRATOR")
     session.delete(account)
     session.commit()
+
+
+def _is_last_administrator(session: Session, account: Account) -> bool:
+    """`account` is an Administrator and no other account is: removing it (by a role change or a delete)
+    would leave the platform's administration to the root account alone."""
+    if account.role is not Role.ADMINISTRATOR:
+        return False
+    others = session.scalar(
+        select(func.count())
+        .select_from(Account)
+        .where(Account.role == Role.ADMINISTRATOR, Account.id != account.id)
+    )
+    return not others
 
 
 def _require_manager(actor: Account) -> None:
@@ -206,16 +222,8 @@ def update_sub_account(
     if role is not account.role:
         if account.id == actor.id:
             raise Invalid("you cannot change your own role", code="OWN_ROLE", field="role")
-        if account.role is Role.ADMINISTRATOR:
-            others = session.scalar(
-                select(func.count())
-                .select_from(Account)
-                .where(Account.role == Role.ADMINISTRATOR, Account.id != account.id)
-            )
-            if not others:
-                raise Invalid(
-                    "the last Administrator keeps its role", code="LAST_ADMINISTRATOR", field="role"
-                )
+        if _is_last_administrator(session, account):
+            raise Invalid("the last Administrator keeps its role", code="LAST_ADMINISTRATOR", field="role")
     account.role = role
     account.project_ids = list(dict.fromkeys(project_ids))
     session.commit()

@@ -27,6 +27,7 @@ SERVICE_ERRORS_ZH: dict[str, str] = {
     "the root account cannot be changed here": "不能在此修改主账号",
     "you cannot change your own role": "不能修改自己的角色",
     "the last Administrator keeps its role": "最后一个管理员不能更改角色",
+    "the last Administrator cannot be deleted": "不能删除最后一个管理员",
     "change your own password on your account page": "请在“我的账号”页面修改自己的密码",
     "old password is wrong": "当前密码错误",
     "password must be at least %s characters": "密码至少需要 %s 个字符",

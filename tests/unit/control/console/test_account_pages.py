@@ -50,6 +50,21 @@ async def test_delete_sub_account(root_console: Console) -> None:
     assert "dave" not in (await root_console.get("/console/accounts")).text
 
 
+async def test_deleting_the_last_administrator_is_refused_with_its_reason(root_console: Console) -> None:
+    await root_console.submit(
+        "/console/accounts",
+        "/console/accounts",
+        {"username": "erin", "password": "erin-password", "role": "administrator"},
+    )
+    page = await root_console.get("/console/accounts")
+    match = re.search(r'href="(/console/accounts/\d+/delete)"', page.text)
+    assert match is not None
+    response = await root_console.submit(match.group(1), match.group(1), {})
+    assert response.status_code == 409
+    assert "the last Administrator cannot be deleted" in response.text
+    assert "erin" in (await root_console.get("/console/accounts")).text
+
+
 async def test_create_project_and_empty_name_error(root_console: Console) -> None:
     ok = await root_console.submit("/console/projects", "/console/projects", {"name": "Factory A"})
     assert ok.status_code == 303
