@@ -7,6 +7,10 @@ Rules:
   aliases). Undefined values are not written.
 - WHERE and INCASE pass only on `true`; false or undefined drop the input, any other value is
   an EvalError. AND/OR take booleans; NOT of a non-boolean is false (EMQX).
+- WHERE runs before the fields when it reads none of their names and none of them can fail (the
+  outcome is EMQX's, and a dropped input costs no field); such a WHERE reads only the input, so its
+  outcome is shared by every rule with the same WHERE text on that input (`Env.conditions`),
+  unless it calls `random()`. `payload.k <op> number` compiles to one closure.
 - FOREACH: the last FOREACH field is the array (a non-array gives no items) and its alias
   names the item (default `item`); INCASE filters items, DO shapes each one (without DO an
   item's output is every column plus the item).
@@ -43,7 +47,9 @@ _NUMERIC_COMPARISONS: Final[dict[str, Callable[[float, float], bool]]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
+_VOLATILE: Final = frozenset({"random"})  # built-ins that may answer differently on one input
 FieldWriter = Callable[[Env, dict[str, object]], None]
+Result = dict[str, object] | list[dict[str, object]] | None
 _ALL: Final = "*"  # stands for "every column" in a set of referenced names
 
 
@@ -123,6 +129,9 @@ def _binary(expr: nodes.Binary) -> Eval:
         return topic_match
     if op in _NUMERIC_COMPARISONS:
         numeric = _NUMERIC_COMPARISONS[op]
+        key, constant = _payload_key(expr.left), expr.right
+        if key is not None and isinstance(constant, nodes.Const) and is_number(constant.value):
+            return _payload_comparison(op, key, constant.value, source)  # type: ignore[arg-type]  # a number
 
         def comparison(env: Env) -> object:
             a, b = left(env), right(env)
@@ -143,6 +152,34 @@ def _binary(expr: nodes.Binary) -> Eval:
             raise EvalError(exc.message, exc.field or source) from None
 
     return arithmetic
+
+
+def _payload_key(expr: nodes.Expr) -> str | None:
+    """`k` when `expr` is `payload.k`, else None."""
+    if not isinstance(expr, nodes.Path) or len(expr.steps) != 2:
+        return None
+    root, step = expr.steps
+    if isinstance(root, nodes.Key) and root.name == "payload" and isinstance(step, nodes.Key):
+        return step.name
+    return None
+
+
+def _payload_comparison(op: str, key: str, constant: float, source: str) -> Eval:
+    """`payload.k <op> number` as one closure: the commonest WHERE, read with no value wrappers."""
+    numeric = _NUMERIC_COMPARISONS[op]
+
+    def payload_comparison(env: Env) -> object:
+        payload = env.payload()
+        value = payload.get(key) if type(payload) is dict else get_key(payload, key)
+        kind = type(value)
+        if kind is int or kind is float:
+            return numeric(value, constant)  # type: ignore[arg-type]  # int or float
+        try:
+            return compare(op, value, constant)
+        except EvalError as exc:
+            raise EvalError(exc.message, exc.field or source) from None
+
+    return payload_comparison
 
 
 def _logical(expr: nodes.Logical) -> Eval:
@@ -276,6 +313,18 @@ def reads(expr: nodes.Expr | None) -> set[str]:
     return out
 
 
+def _calls(expr: nodes.Expr) -> set[str]:
+    """The built-ins `expr` calls."""
+    out: set[str] = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, nodes.Call):
+            out.add(node.name)
+        stack.extend(_children(node))
+    return out
+
+
 def _field_reads(fields: tuple[nodes.Field, ...]) -> set[str]:
     out: set[str] = set()
     for field in fields:
@@ -299,6 +348,11 @@ def output_key(field: nodes.Field) -> tuple[str, ...]:
     return (expr.source,)
 
 
+def _to_env(field: nodes.Field, read_later: set[str]) -> bool:
+    """Whether a field's value must be written to the columns: a later part reads its name."""
+    return field.expr is not None and (_ALL in read_later or output_key(field)[0] in read_later)
+
+
 def _writer(field: nodes.Field, read_later: set[str]) -> FieldWriter:
     if field.expr is None:
 
@@ -307,7 +361,7 @@ def _writer(field: nodes.Field, read_later: set[str]) -> FieldWriter:
 
         return star
     value_of, keys = compile_expr(field.expr), output_key(field)
-    to_env = _ALL in read_later or keys[0] in read_later
+    to_env = _to_env(field, read_later)
     key = keys[0] if len(keys) == 1 else None
 
     def write(env: Env, out: dict[str, object]) -> None:
@@ -324,17 +378,23 @@ def _writer(field: nodes.Field, read_later: set[str]) -> FieldWriter:
     return write
 
 
-def _writers(fields: tuple[nodes.Field, ...], read_after: set[str]) -> list[FieldWriter]:
+def _writers(fields: tuple[nodes.Field, ...], read_after: set[str]) -> tuple[list[FieldWriter], bool]:
+    """The fields' writers, and whether any of them writes to the columns."""
     writers: list[FieldWriter] = []
+    writes_env = False
     for i, field in enumerate(fields):
-        writers.append(_writer(field, _field_reads(fields[i + 1 :]) | read_after))
-    return writers
+        read_later = _field_reads(fields[i + 1 :]) | read_after
+        writers.append(_writer(field, read_later))
+        writes_env = writes_env or _to_env(field, read_later)
+    return writers, writes_env
 
 
 def _condition(expr: nodes.Expr | None, clause: str) -> Callable[[Env], bool]:
     if expr is None:
         return lambda env: True
     test, source = compile_expr(expr), expr.source
+    if _is_boolean(expr):
+        return test  # type: ignore[return-value]  # gives only True or False
 
     def passes(env: Env) -> bool:
         value = test(env)
@@ -347,37 +407,129 @@ def _condition(expr: nodes.Expr | None, clause: str) -> Callable[[Env], bool]:
     return passes
 
 
+def _is_boolean(expr: nodes.Expr) -> bool:
+    """Expressions that give True or False (or raise), never another value."""
+    if isinstance(expr, nodes.Binary):
+        return expr.op == "=~" or expr.op in _NUMERIC_COMPARISONS
+    return isinstance(expr, nodes.Logical | nodes.In) or (isinstance(expr, nodes.Unary) and expr.op == "not")
+
+
+def _decodes_payload(expr: nodes.Expr) -> bool:
+    """True when evaluating `expr` always reads `payload.<something>` (so a payload that is not
+    JSON has made it fail)."""
+    if isinstance(expr, nodes.Path):
+        first = expr.steps[0]
+        return isinstance(first, nodes.Key) and first.name == "payload" and len(expr.steps) > 1
+    if isinstance(expr, nodes.Binary):
+        return _decodes_payload(expr.left) or _decodes_payload(expr.right)
+    if isinstance(expr, nodes.Logical):
+        return _decodes_payload(expr.left)
+    if isinstance(expr, nodes.Unary):
+        return _decodes_payload(expr.operand)
+    if isinstance(expr, nodes.In):
+        return _decodes_payload(expr.value)
+    if isinstance(expr, nodes.Call):
+        return any(_decodes_payload(a) for a in expr.args)
+    return False
+
+
+def _cannot_fail(field: nodes.Field, payload_read: bool) -> bool:
+    """A field whose evaluation raises nothing: a constant or a plain column path (into the payload
+    only when it is known to be JSON)."""
+    expr = field.expr
+    if expr is None or isinstance(expr, nodes.Const):
+        return True
+    if not isinstance(expr, nodes.Path) or not all(isinstance(s, nodes.Key) for s in expr.steps):
+        return False
+    first = expr.steps[0]
+    assert isinstance(first, nodes.Key)
+    return first.name != "payload" or len(expr.steps) == 1 or payload_read
+
+
+def _where_first(statement: nodes.Statement) -> bool:
+    """WHERE may run before the fields when it reads none of their names and they cannot fail:
+    the outcome is the same, and an input WHERE drops costs no field. Such a WHERE reads only the
+    input, so rules with the same WHERE text share its outcome on one input (`Env.conditions`),
+    unless it calls a volatile built-in (`random()`)."""
+    where = statement.where
+    if where is None:
+        return False
+    names = reads(where)
+    if _ALL in names:
+        return False
+    payload_read = _decodes_payload(where)
+    return all(
+        (field.expr is None or _writes_back(field) or output_key(field)[0] not in names)
+        and _cannot_fail(field, payload_read)
+        for field in statement.fields
+    )
+
+
+def _writes_back(field: nodes.Field) -> bool:
+    """`SELECT clientid` or `SELECT payload.k`: the value goes back where it was read from."""
+    expr = field.expr
+    return (
+        field.alias is None
+        and isinstance(expr, nodes.Path)
+        and len(expr.steps) <= 2
+        and all(isinstance(s, nodes.Key) for s in expr.steps)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Program:
-    """A compiled statement: `run(env)` → output dict, list of dicts (FOREACH), or None."""
+    """A compiled statement: `run(env)` → output dict, list of dicts (FOREACH), or None.
 
-    run: Callable[[Env], dict[str, object] | list[dict[str, object]] | None]
+    `writes_env`: `run` writes aliases to the Env, so an Env shared between rules must be forked.
+    """
+
+    run: Callable[[Env], Result]
+    writes_env: bool
 
 
 def compile_statement(statement: nodes.Statement) -> Program:
     where = _condition(statement.where, "WHERE")
-    if not statement.is_foreach:
-        writers = _writers(statement.fields, reads(statement.where))
+    if statement.is_foreach:
+        return _compile_foreach(statement, where)
+    writers, writes_env = _writers(statement.fields, reads(statement.where))
+    if _where_first(statement):
+        assert statement.where is not None
+        key, shared = statement.where.source, not _calls(statement.where) & _VOLATILE
 
-        def select(env: Env) -> dict[str, object] | None:
+        def where_then_select(env: Env) -> dict[str, object] | None:
+            if shared:
+                passed = env.conditions.get(key)
+                if passed is None:
+                    passed = env.conditions[key] = where(env)
+            else:
+                passed = where(env)
+            if not passed:
+                return None
             out: dict[str, object] = {}
             for write in writers:
                 write(env, out)
-            return out if where(env) else None
+            return out
 
-        return Program(select)
-    return _compile_foreach(statement, where)
+        return Program(where_then_select, writes_env)
+
+    def select(env: Env) -> dict[str, object] | None:
+        out: dict[str, object] = {}
+        for write in writers:
+            write(env, out)
+        return out if where(env) else None
+
+    return Program(select, writes_env)
 
 
 def _compile_foreach(statement: nodes.Statement, where: Callable[[Env], bool]) -> Program:
     *head, last = statement.fields
     assert last.expr is not None
     read_after = reads(statement.where) | reads(statement.incase) | _field_reads(statement.do)
-    writers = _writers((*head, last), read_after)
+    writers, _ = _writers((*head, last), read_after)
     collection = compile_expr(last.expr)
     item_name = last.alias[0] if last.alias else "item"
     incase = _condition(statement.incase, "INCASE")
-    do = _writers(statement.do, set())
+    do, _ = _writers(statement.do, set())
 
     def foreach(env: Env) -> list[dict[str, object]] | None:
         selected: dict[str, object] = {}
@@ -401,4 +553,4 @@ def _compile_foreach(statement: nodes.Statement, where: Callable[[Env], bool]) -
             results.append(out)
         return results
 
-    return Program(foreach)
+    return Program(foreach, writes_env=True)

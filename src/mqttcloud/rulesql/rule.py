@@ -4,10 +4,10 @@ Rule: a `Rule` is immutable and safe to share; `evaluate` keeps no state between
 the time as an argument and never changes the columns it is given.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from mqttcloud.rulesql import topics
-from mqttcloud.rulesql.compiler import Program, compile_statement
+from mqttcloud.rulesql.compiler import Result, compile_statement
 from mqttcloud.rulesql.env import Env
 from mqttcloud.rulesql.events import EVENT_PREFIX, event_name
 from mqttcloud.rulesql.nodes import Statement
@@ -17,14 +17,19 @@ from mqttcloud.rulesql.parser import parse_statement
 class Rule:
     """A parsed and compiled rule SQL statement."""
 
-    __slots__ = ("_filters", "_program", "sources", "sql", "statement")
+    __slots__ = ("_filters", "_program", "run", "sources", "sql", "statement")
 
     def __init__(self, sql: str, statement: Statement) -> None:
         self.sql = sql
         self.statement = statement
         self.sources: tuple[str, ...] = statement.sources  # topic filters and `$events/...`
         self._filters = tuple(s for s in statement.sources if not s.startswith(EVENT_PREFIX))
-        self._program: Program = compile_statement(statement)
+        program = self._program = compile_statement(statement)
+        # `run(env)`: `evaluate` on an Env that other rules read too (`Env(columns, now)` made once
+        # per input, so the payload is decoded once for all of them); raises as `evaluate` does.
+        self.run: Callable[[Env], Result] = (
+            (lambda env: program.run(env.fork())) if program.writes_env else program.run
+        )
 
     @property
     def is_foreach(self) -> bool:
@@ -41,9 +46,7 @@ class Rule:
             return topic in self.sources
         return any(topics.match(topic, f) for f in self._filters)
 
-    def evaluate(
-        self, columns: Mapping[str, object], now: float
-    ) -> dict[str, object] | list[dict[str, object]] | None:
+    def evaluate(self, columns: Mapping[str, object], now: float) -> Result:
         """Run the rule on one input.
 
         Args:

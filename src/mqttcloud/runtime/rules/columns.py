@@ -128,7 +128,10 @@ def message_reader(names: Collection[str]) -> MessageReader:
     getters = tuple((name, get) for name, get in _MESSAGE_GETTERS.items() if name in names)
 
     def read(broker: Broker, msg: Message, now: float) -> Columns:
-        return {name: get(broker, msg, now) for name, get in getters}
+        columns: Columns = {}
+        for name, get in getters:  # a loop: a comprehension costs a frame more per message
+            columns[name] = get(broker, msg, now)
+        return columns
 
     return read
 

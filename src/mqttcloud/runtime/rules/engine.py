@@ -10,7 +10,9 @@ Rules this module must not break:
 - A tenant without rules pays nothing: the taps are unset. With rules, a topic's matching rules are
   computed once and cached (`MAX_CACHED_TOPICS`), columns are built only when a rule matches, and an
   event no rule selects costs one dict lookup. Rules with the same SQL text are evaluated once per
-  input (`SqlGroup`; evaluation is pure), then each is counted and runs its own actions.
+  input (`SqlGroup`; evaluation is pure), then each is counted and runs its own actions. All rules
+  read one `rulesql.Env` per input: its payload is decoded once, and a WHERE that reads only the
+  input is evaluated once per WHERE text (`Rule.run`).
 - Evaluation is synchronous and never raises into the core; actions only enqueue (sinks and the
   republisher deliver later), so MQTT traffic never waits for an action. An action failing in a loop
   is counted each time and logged at most once per `sink.LOG_INTERVAL` per rule.
@@ -32,7 +34,7 @@ from mqttcloud.broker.core import Broker
 from mqttcloud.broker.message import Message
 from mqttcloud.broker.subscriptions import Subscription
 from mqttcloud.contracts.rules import HttpAction, MqttAction, PgsqlAction, RedisAction
-from mqttcloud.rulesql import EvalError, Rule, SqlError, parse
+from mqttcloud.rulesql import Env, EvalError, Rule, SqlError, parse
 from mqttcloud.rulesql.compiler import reads
 from mqttcloud.runtime.rules import columns as cols
 from mqttcloud.runtime.rules.http import HttpSink, Output
@@ -66,7 +68,8 @@ EVENTS: Final = (
 
 @dataclass(slots=True)
 class RuleCounters:
-    matched: int = 0
+    """EMQX's rule counters; `matched` is their sum: every evaluation passes or fails one way."""
+
     passed: int = 0
     failed_exception: int = 0
     failed_no_result: int = 0
@@ -76,7 +79,7 @@ class RuleCounters:
 
     def contract(self) -> contracts.RuleCounters:
         return contracts.RuleCounters(
-            matched=self.matched,
+            matched=self.passed + self.failed_exception + self.failed_no_result,
             passed=self.passed,
             failed=self.failed_exception + self.failed_no_result,
             failed_exception=self.failed_exception,
@@ -242,12 +245,11 @@ class RuleEngine:
     # ------------------------------------------------------------------------------- evaluation
 
     def _run(self, groups: tuple[SqlGroup, ...], columns: dict[str, object], now: float) -> None:
+        env = Env(columns, now)  # one for every rule: the payload is decoded once
         for group in groups:
             members = group.members
-            for compiled in members:
-                compiled.counters.matched += 1
             try:
-                result = group.rule.evaluate(columns, now)
+                result = group.rule.run(env)
             except EvalError as exc:
                 for compiled in members:
                     compiled.counters.failed_exception += 1

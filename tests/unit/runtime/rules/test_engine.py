@@ -75,6 +75,47 @@ async def test_a_rule_with_where_republishes_the_reshaped_message() -> None:
     }
 
 
+async def test_distinct_rules_on_one_message_each_get_their_own_outcome() -> None:
+    """Rules share one decode of the payload and one outcome of an identical WHERE on the input, but a
+    WHERE on an alias, and each rule's SELECT, stay their own."""
+    h = Harness()
+    shared = [
+        rule(
+            f"r{i}",
+            f'SELECT payload.temp AS t, {i} AS r FROM "s/#" WHERE payload.temp > 30',
+            republish(f"a/{i}", "${r}:${t}"),
+        )
+        for i in range(3)
+    ]
+    own = rule("own", 'SELECT payload.temp - 10 AS t FROM "s/#" WHERE t > 30', republish("a/own", "${t}"))
+    engine = engine_for(h, *shared, own)
+    watcher, _ = h.connect("watcher")
+    sub(watcher, "a/#")
+    device, _ = h.connect("dev1")
+    device.send(publish("s/1", b'{"temp": 35}'))
+    device.send(publish("s/1", b'{"temp": 45}'))
+    got = await received(watcher)
+    assert sorted((p.topic, p.payload) for p in got) == [
+        ("a/0", b"0:35"),
+        ("a/0", b"0:45"),
+        ("a/1", b"1:35"),
+        ("a/1", b"1:45"),
+        ("a/2", b"2:35"),
+        ("a/2", b"2:45"),
+        ("a/own", b"35"),
+    ]
+    for rule_id in ("r0", "r1", "r2"):
+        assert counters(engine, rule_id)["passed"] == 2
+    assert counters(engine, "own") == {
+        "matched": 2,
+        "passed": 1,
+        "failed": 1,
+        "failed.no_result": 1,
+        "actions.total": 1,
+        "actions.success": 1,
+    }
+
+
 async def test_message_columns_carry_emqx_names_and_the_publisher() -> None:
     h = Harness()
     engine_for(h, rule("r1", 'SELECT * FROM "t/#"', republish("out")))
