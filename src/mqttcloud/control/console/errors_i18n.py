@@ -50,6 +50,7 @@ SERVICE_ERRORS_ZH: dict[str, str] = {
     "project name must be 1-64 characters": "项目名称须为 1 到 64 个字符",
     "description must be at most %s characters": "描述最多 %s 个字符",
     "Deployment %s not found": "部署 %s 不存在",
+    "Node %s not found": "节点 %s 不存在",
     "could not allocate a deployment id and ports; try again": "无法分配部署 ID 和端口，请重试",
     "A Serverless deployment runs on the shared broker: nodes must be 1": "Serverless 部署运行在共享 Broker 上：节点数必须为 1",
     "deploymentName must not be blank": "部署名称不能为空",
