@@ -1,15 +1,20 @@
 """PostgreSQL, Redis and MQTT-bridge connectors, actions and resources in process (fake supervisor):
 EMQX 5 and EMQX 4 bodies in, the broker spec's actions out, masked passwords, 400/422 naming the field."""
 
+import logging
 from typing import Any
 
+import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import select, text
 from tests.unit.control.conftest import Platform
 from tests.unit.control.deployment_api.rules.conftest import Auth, pushed_rules
 
+from mqttcloud.contracts import RepublishAction, RuleSpec
 from mqttcloud.contracts.rules import ClientTls, MqttAction, PgsqlAction, RedisAction
-from mqttcloud.control.at_rest import SEALED_PREFIX
+from mqttcloud.control.at_rest import SEALED_PREFIX, SecretBox
 from mqttcloud.control.deployment_api.integration.models import ConnectorRow
+from mqttcloud.control.deployment_api.integration.store import open_passwords
 
 PG_CONNECTOR = {
     "type": "pgsql",
@@ -337,3 +342,24 @@ async def test_passwords_stored_before_sealing_are_sealed_at_start(
     assert pushed_rules(platform, deployment_id)[0].actions[0].password == "old-plain"  # type: ignore[union-attr]
     await platform.supervisor.runtime.restore()  # sealing again changes nothing
     assert stored_configs(platform) == [row_text]
+
+
+def test_a_password_sealed_with_another_key_is_sent_empty_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ours, theirs = SecretBox(Fernet.generate_key().decode()), SecretBox(Fernet.generate_key().decode())
+    pg = PgsqlAction(
+        name="pgsql:a", server="h:5432", database="d", username="u", password=ours.seal("pw"), sql="x"
+    )
+    lost = RedisAction(name="redis:b", server="h:6379", password=theirs.seal("pw2"), command=["PING"])
+    rules = [
+        RuleSpec(id="ok", sql='SELECT * FROM "t"', actions=[pg]),
+        RuleSpec(id="lost", sql='SELECT * FROM "t"', actions=[lost]),
+        RuleSpec(id="plain", sql='SELECT * FROM "t"', actions=[RepublishAction(topic="out")]),
+    ]
+    with caplog.at_level(logging.ERROR):
+        opened = open_passwords(rules, ours)
+    assert [a.password for r in opened[:2] for a in r.actions] == ["pw", ""]  # type: ignore[union-attr]
+    assert opened[2] is rules[2]
+    assert "redis:b" in caplog.text
+    assert "another data key" in caplog.text
