@@ -4,7 +4,7 @@
 
 Starts `nats-server -js` and broker nodes (`mqttcloud broker --cluster`) and drives them with the load
 generator of `bench/broker.py` (pre-encoded packets, closed loop: at most WINDOW messages in flight).
-Three setups, each started afresh:
+Three setups, started afresh each round:
 
 - 1 node:         a cluster of one; every client on it.
 - 2 nodes shared: two nodes bound to one port with SO_REUSEPORT; the kernel spreads the clients
@@ -15,8 +15,10 @@ Per setup: fan-in (8 QoS 0 publishers -> 1 subscriber on `bench/#`, deliveries/s
 publisher -> 50 subscribers of `bench/fan`, deliveries/s), 100-byte payloads, each with the broker CPU
 per delivery (user + system time of every node process from /proc/<pid>/stat over the measured
 phase; nats-server's own CPU per delivery beside it, not included), and for 1 node and cross the QoS 1
-publish -> deliver latency p50/p99 at 1,000 msg/s. Targets (issue #12): cross-node CPU per message
-<= 2x local, cross-node QoS 1 p99 <= 3x local.
+publish -> deliver latency p50/p99 at 1,000 msg/s. The setups of a round run side by side (the idle
+ones cost heartbeats only): throughput one setup at a time, latency in LATENCY_TURNS alternating turns
+per path, samples pooled, so the two p99s come from the same seconds of this shared machine. Targets
+(issue #12): cross-node CPU per message <= 2x local, cross-node QoS 1 p99 <= 3x local.
 
 With `--sessions` (3 nodes, node timeout 3 s): takeover time across nodes (a persistent v3.1.1 session
 with a QoS 1 subscription, connected on one node, CONNECTs on the other: CONNECT sent until CONNACK
@@ -274,16 +276,28 @@ class Setup:
         self.nats.wait(10)
 
 
-async def measure(setup: Setup, seconds: float) -> Row:
-    pub_port, sub_port = setup.nodes[0].port, setup.nodes[-1].port
-    row = Row(
-        fan_in=await load(setup, (pub_port, sub_port), (8, 1), seconds),
-        fan_out=await load(setup, (pub_port, sub_port), (1, 50), seconds),
-    )
-    if pub_port != sub_port or len(setup.nodes) == 1:  # latency on a known path only
-        lat = await qos1_latency(pub_port, sub_port, 1000, seconds)
-        row.p50, row.p99 = percentile(lat, 0.5), percentile(lat, 0.99)
-    return row
+#: QoS 1 latency turns per path: 1 node and cross take turns, so both p99s come from the same seconds
+LATENCY_TURNS = 6
+
+
+async def measure(setups: list[Setup], seconds: float) -> dict[str, Row]:
+    """Throughput of each setup alone (the others idle), then the QoS 1 latency turns."""
+    results: dict[str, Row] = {}
+    for setup in setups:
+        ports = (setup.nodes[0].port, setup.nodes[-1].port)
+        results[setup.label] = Row(
+            fan_in=await load(setup, ports, (8, 1), seconds),
+            fan_out=await load(setup, ports, (1, 50), seconds),
+        )
+    samples: dict[str, list[float]] = {"1 node": [], "2 nodes cross": []}  # latency on a known path only
+    by_label = {setup.label: setup for setup in setups}
+    for turn in range(LATENCY_TURNS):
+        for label in list(samples) if turn % 2 == 0 else reversed(list(samples)):
+            nodes = by_label[label].nodes
+            samples[label] += await qos1_latency(nodes[0].port, nodes[-1].port, 1000, seconds / 3)
+    for label, lat in samples.items():
+        results[label].p50, results[label].p99 = percentile(lat, 0.5), percentile(lat, 0.99)
+    return results
 
 
 def run(seconds: float, repeat: int) -> list[dict[str, Row]]:
@@ -292,14 +306,14 @@ def run(seconds: float, repeat: int) -> list[dict[str, Row]]:
         for r in range(repeat):
             work = Path(tmp) / f"round{r}"
             work.mkdir()
-            results: dict[str, Row] = {}
-            for label, count, shared in zip(SETUPS, (1, 2, 2), (False, True, False), strict=True):
-                setup = Setup(work, label, count, shared)
-                try:
-                    results[label] = uvloop.run(measure(setup, seconds))
-                finally:
+            setups: list[Setup] = []
+            try:
+                for label, count, shared in zip(SETUPS, (1, 2, 2), (False, True, False), strict=True):
+                    setups.append(Setup(work, label, count, shared))
+                rounds.append(uvloop.run(measure(setups, seconds)))
+            finally:
+                for setup in setups:
                     setup.stop()
-            rounds.append(results)
     return rounds
 
 
