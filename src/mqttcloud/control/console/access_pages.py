@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from mqttcloud.control.console import user_import
-from mqttcloud.control.console.live_pages import target_of
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -34,8 +33,8 @@ from mqttcloud.control.console.pages import (
     run,
 )
 from mqttcloud.control.console.sections import (
+    SectionDep,
     api_address,
-    deployment_form,
     guarded_view,
     load_view,
     render_section,
@@ -49,7 +48,6 @@ from mqttcloud.control.deployment_api.banned import service as banned_service
 from mqttcloud.control.deployment_api.banned import store as banned
 from mqttcloud.control.deployment_api.keys import service as deployment_keys
 from mqttcloud.control.deployments.service import DeploymentView
-from mqttcloud.control.deps import RuntimeDep
 from mqttcloud.control.errors import ApiError
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -229,10 +227,9 @@ async def users_page(deployment_id: str, request: Request, page: LoggedIn, sessi
 
 
 @router.post("/deployments/{deployment_id}/users", response_class=HTMLResponse)
-async def create_user(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    form, view = await deployment_form(request, page, session, deployment_id)
+async def create_user(deployment_id: str, request: Request, section: SectionDep) -> Response:
+    page = section.page
+    form, view = await section.form(deployment_id)
     kind = _kind(field_text(form, "kind"))
     user = authn.NewUser(
         user_id=field_text(form, "user_id"),
@@ -241,12 +238,12 @@ async def create_user(
     )
     values = {"user_id": user.user_id, "kind": kind, "is_superuser": user.is_superuser}
     try:
-        await authn_service.create(target_of(request, session, runtime, view), kind=kind, user=user)
+        await authn_service.create(section.target(view), kind=kind, user=user)
     except ApiError as error:
-        session.rollback()
+        section.session.rollback()
         return await _render_users(
             page,
-            session,
+            section.session,
             view,
             request,
             errors={error.field or "user_id": error.message},
@@ -271,18 +268,9 @@ async def delete_user_page(
 
 
 @router.post("/deployments/{deployment_id}/users/{kind}/{user_id}/delete")
-async def delete_user(
-    deployment_id: str,
-    kind: str,
-    user_id: str,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
-    _form, view = await deployment_form(request, page, session, deployment_id)
-    await authn_service.delete(target_of(request, session, runtime, view), kind=_kind(kind), user_id=user_id)
+async def delete_user(deployment_id: str, kind: str, user_id: str, section: SectionDep) -> Response:
+    _form, view = await section.form(deployment_id)
+    await authn_service.delete(section.target(view), kind=_kind(kind), user_id=user_id)
     return redirect(f"{PREFIX}/deployments/{deployment_id}/users?kind={_kind(kind)}")
 
 
@@ -302,18 +290,19 @@ async def _uploaded(request: Request, page: Page) -> tuple[bytes, str, authn.Kin
 
 
 @router.post("/deployments/{deployment_id}/users/import", response_class=HTMLResponse)
-async def import_users(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
+async def import_users(deployment_id: str, request: Request, section: SectionDep) -> Response:
     """Import a whole file in one request (the form without JavaScript); the page lists each row's result."""
-    view = await guarded_view(session, page, deployment_id)
+    page = section.page
+    view = await section.guarded(deployment_id)
     try:
         data, filename, kind = await _uploaded(request, page)
         rows = user_import.parse_import(data, filename)
     except user_import.ImportFileError as error:
-        return await _render_users(page, session, view, request, errors={"file": str(error)}, status=422)
-    results = await user_import.import_rows(target_of(request, session, runtime, view), kind, rows)
-    return await _render_users(page, session, view, request, results=results)
+        return await _render_users(
+            page, section.session, view, request, errors={"file": str(error)}, status=422
+        )
+    results = await user_import.import_rows(section.target(view), kind, rows)
+    return await _render_users(page, section.session, view, request, results=results)
 
 
 @router.post("/deployments/{deployment_id}/users/import/parse")
@@ -331,19 +320,18 @@ async def parse_import_file(
 
 
 @router.post("/deployments/{deployment_id}/users/import/rows")
-async def import_rows(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> JSONResponse:
+async def import_rows(deployment_id: str, request: Request, section: SectionDep) -> JSONResponse:
     """Step 2, repeated: create one batch of rows and answer each row's result."""
+    page = section.page
     check_csrf_header(request, page)
-    view = await guarded_view(session, page, deployment_id)
+    view = await section.guarded(deployment_id)
     try:
         body = await request.json()
         kind = _kind(str(body.get("kind")))
         rows = [user_import.row_from(int(item["number"]), item) for item in body["rows"][:IMPORT_BATCH]]
     except (ValueError, KeyError, TypeError, AttributeError):
         return JSONResponse({"error": "malformed batch"}, status_code=400)
-    results = await user_import.import_rows(target_of(request, session, runtime, view), kind, rows)
+    results = await user_import.import_rows(section.target(view), kind, rows)
     return JSONResponse(
         {
             "results": [
@@ -410,37 +398,29 @@ async def acl_page(deployment_id: str, page: LoggedIn, session: SessionDep) -> R
 
 
 @router.post("/deployments/{deployment_id}/acl", response_class=HTMLResponse)
-async def add_acl_rule(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    form, view = await deployment_form(request, page, session, deployment_id)
+async def add_acl_rule(deployment_id: str, section: SectionDep) -> Response:
+    page = section.page
+    form, view = await section.form(deployment_id)
     values = {name: field_text(form, name) for name in ("kind", "target", "topic", "action", "permission")}
     kind = _acl_kind(values["kind"])
     try:
         rule = acl.parse_rule(values["topic"], values["action"], values["permission"])
         who = values["target"] if kind != "all" else ""
-        await acl_service.append_rule(
-            target_of(request, session, runtime, view), acl_service.RuleFor(kind, who, rule)
-        )
+        await acl_service.append_rule(section.target(view), acl_service.RuleFor(kind, who, rule))
     except ApiError as error:
-        session.rollback()
+        section.session.rollback()
         field = error.field or "action"
-        return await _render_acl(page, session, view, errors={field: error.message}, form=values, status=422)
+        return await _render_acl(
+            page, section.session, view, errors={field: error.message}, form=values, status=422
+        )
     return redirect(f"{PREFIX}/deployments/{deployment_id}/acl")
 
 
 @router.get("/deployments/{deployment_id}/acl/{rule_id}/delete", response_class=HTMLResponse)
-async def delete_acl_rule_page(
-    deployment_id: str,
-    rule_id: int,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
-    view = await guarded_view(session, page, deployment_id)
-    rule = await acl_service.get_rule(target_of(request, session, runtime, view), rule_id=rule_id)
+async def delete_acl_rule_page(deployment_id: str, rule_id: int, section: SectionDep) -> Response:
+    page = section.page
+    view = await section.guarded(deployment_id)
+    rule = await acl_service.get_rule(section.target(view), rule_id=rule_id)
     whom = rule.target if rule.target_kind != "all" else page.t("Everyone")
     return page.render(
         "confirm.html",
@@ -453,17 +433,9 @@ async def delete_acl_rule_page(
 
 
 @router.post("/deployments/{deployment_id}/acl/{rule_id}/delete")
-async def delete_acl_rule(
-    deployment_id: str,
-    rule_id: int,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
-    _form, view = await deployment_form(request, page, session, deployment_id)
-    await acl_service.delete_rule_id(target_of(request, session, runtime, view), rule_id=rule_id)
+async def delete_acl_rule(deployment_id: str, rule_id: int, section: SectionDep) -> Response:
+    _form, view = await section.form(deployment_id)
+    await acl_service.delete_rule_id(section.target(view), rule_id=rule_id)
     return redirect(f"{PREFIX}/deployments/{deployment_id}/acl")
 
 
@@ -514,16 +486,15 @@ async def banned_page(deployment_id: str, request: Request, page: LoggedIn, sess
 
 
 @router.post("/deployments/{deployment_id}/banned", response_class=HTMLResponse)
-async def add_ban(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    form, view = await deployment_form(request, page, session, deployment_id)
+async def add_ban(deployment_id: str, request: Request, section: SectionDep) -> Response:
+    page = section.page
+    form, view = await section.form(deployment_id)
     values = {name: field_text(form, name) for name in ("kind", "who", "reason", "minutes", "forever")}
     forever = values["forever"] == "on"
     if not forever and (not values["minutes"].isdigit() or int(values["minutes"]) < 1):
         return await _render_banned(
             page,
-            session,
+            section.session,
             view,
             request,
             errors={"minutes": page.t("Enter a whole number of minutes.")},
@@ -541,12 +512,12 @@ async def add_ban(
         forever=forever,
     )
     try:
-        await banned_service.create(target_of(request, session, runtime, view), ban)
+        await banned_service.create(section.target(view), ban)
     except ApiError as error:
-        session.rollback()
+        section.session.rollback()
         field = {"as": "kind", "until": "minutes"}.get(error.field or "", "who")
         return await _render_banned(
-            page, session, view, request, errors={field: error.message}, form=values, status=422
+            page, section.session, view, request, errors={field: error.message}, form=values, status=422
         )
     return redirect(f"{PREFIX}/deployments/{deployment_id}/banned")
 
@@ -570,12 +541,10 @@ async def delete_ban_page(
 
 
 @router.post("/deployments/{deployment_id}/banned/delete")
-async def delete_ban(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    form, view = await deployment_form(request, page, session, deployment_id)
+async def delete_ban(deployment_id: str, section: SectionDep) -> Response:
+    form, view = await section.form(deployment_id)
     await banned_service.delete(
-        target_of(request, session, runtime, view),
+        section.target(view),
         kind=field_text(form, "kind"),
         who=field_text(form, "who", strip=False),
     )

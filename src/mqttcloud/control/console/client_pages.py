@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from mqttcloud.contracts import ClientInfo, SubscriptionInfo
-from mqttcloud.control.console.live_pages import PROTOCOL_VERSIONS, target_of
+from mqttcloud.control.console.live_pages import PROTOCOL_VERSIONS
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -27,12 +27,11 @@ from mqttcloud.control.console.pages import (
     page_number,
     redirect,
 )
-from mqttcloud.control.console.sections import deployment_form, guarded_view, load_view, render_section
+from mqttcloud.control.console.sections import SectionDep, guarded_view, render_section
 from mqttcloud.control.db import SessionDep
 from mqttcloud.control.deployment_api.clients import service as clients
 from mqttcloud.control.deployment_api.subscriptions import service as subscriptions
 from mqttcloud.control.deployment_api.subscriptions import views
-from mqttcloud.control.deps import RuntimeDep
 from mqttcloud.control.errors import ApiError
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -91,16 +90,11 @@ def _detail(info: ClientInfo, t: Callable[[str], str]) -> dict[str, list[tuple[s
 
 @router.get("/deployments/{deployment_id}/client", response_class=HTMLResponse)
 async def client_page(
-    deployment_id: str,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    clientid: str = "",
+    deployment_id: str, request: Request, section: SectionDep, clientid: str = ""
 ) -> Response:
-    view = await load_view(session, page, deployment_id)
-    target = target_of(request, session, runtime, view)
+    page = section.page
+    view = await section.view(deployment_id)
+    target = section.target(view)
     info = await clients.get(target, clientid)  # 404 CLIENTID_NOT_FOUND once it is gone
     subs = await subscriptions.of_client(target, clientid)
     return render_section(
@@ -135,13 +129,11 @@ async def kick_page(deployment_id: str, page: LoggedIn, session: SessionDep, cli
 
 
 @router.post("/deployments/{deployment_id}/subscriptions/unsubscribe")
-async def unsubscribe(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    form, view = await deployment_form(request, page, session, deployment_id)
+async def unsubscribe(deployment_id: str, section: SectionDep) -> Response:
+    form, view = await section.form(deployment_id)
     clientid = field_text(form, "clientid", strip=False)
     topic = field_text(form, "topic", strip=False)
-    await subscriptions.unsubscribe(target_of(request, session, runtime, view), clientid, topic)
+    await subscriptions.unsubscribe(section.target(view), clientid, topic)
     back = field_text(form, "back")
     if back == "subscriptions":
         return redirect(f"{PREFIX}/deployments/{deployment_id}/subscriptions")
@@ -161,10 +153,9 @@ def _row(sub: SubscriptionInfo, deployment_id: str) -> dict[str, object]:
 
 
 @router.get("/deployments/{deployment_id}/subscriptions", response_class=HTMLResponse)
-async def subscriptions_page(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    view = await load_view(session, page, deployment_id)
+async def subscriptions_page(deployment_id: str, request: Request, section: SectionDep) -> Response:
+    page = section.page
+    view = await section.view(deployment_id)
     values = {name: request.query_params.get(name, "").strip() for name in FILTERS}
     number = page_number(request)
     errors: dict[str, str] = {}
@@ -177,7 +168,7 @@ async def subscriptions_page(
     else:
         try:
             result = await subscriptions.page(
-                target_of(request, session, runtime, view), chosen, page=number, limit=SUBSCRIPTIONS_PER_PAGE
+                section.target(view), chosen, page=number, limit=SUBSCRIPTIONS_PER_PAGE
             )
         except ApiError as error:
             live_error = error.message

@@ -17,26 +17,22 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from mqttcloud import rulesql
 from mqttcloud.contracts import RuleCounters, RuleMetricsResult
 from mqttcloud.control.console import rule_form
-from mqttcloud.control.console.live_pages import target_of
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
-    LoggedIn,
     Page,
     field_text,
     read_form,
     redirect,
 )
 from mqttcloud.control.console.rule_form import RuleForm
-from mqttcloud.control.console.sections import deployment_form, guarded_view, load_view, render_section
-from mqttcloud.control.db import SessionDep
+from mqttcloud.control.console.sections import SectionDep, render_section
 from mqttcloud.control.deployment_api.integration import catalog, config, service
 from mqttcloud.control.deployment_api.integration.models import ActionRow, ConnectorRow, RuleRow
 from mqttcloud.control.deployment_api.integration.service import RuleChange
 from mqttcloud.control.deployment_api.integration.testing import NotMatch
 from mqttcloud.control.deployment_api.target import Target
 from mqttcloud.control.deployments.service import DeploymentView
-from mqttcloud.control.deps import RuntimeDep
 from mqttcloud.control.errors import ApiError, BadRequest
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -146,19 +142,17 @@ async def _render_page(
 
 
 @router.get("/deployments/{deployment_id}/integration", response_class=HTMLResponse)
-async def integration_page(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    view = await load_view(session, page, deployment_id)
-    return await _render_page(page, view, target_of(request, session, runtime, view))
+async def integration_page(deployment_id: str, section: SectionDep) -> Response:
+    page = section.page
+    view = await section.view(deployment_id)
+    return await _render_page(page, view, section.target(view))
 
 
 @router.get("/deployments/{deployment_id}/integration.json")
-async def integration_json(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> JSONResponse:
-    view = await load_view(session, page, deployment_id)
-    connectors, actions, rules, metrics = await _state(target_of(request, session, runtime, view))
+async def integration_json(deployment_id: str, section: SectionDep) -> JSONResponse:
+    page = section.page
+    view = await section.view(deployment_id)
+    connectors, actions, rules, metrics = await _state(section.target(view))
     live = _live(connectors, actions, rules, metrics)
     for entry in (*live["connectors"].values(), *live["actions"].values()):
         entry["label"] = page.t(str(entry["status"]))
@@ -184,14 +178,13 @@ def _connector_values(form: dict[str, str]) -> dict[str, str]:
 
 
 @router.post("/deployments/{deployment_id}/integration/connectors", response_class=HTMLResponse)
-async def create_connector(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    form, view = await deployment_form(request, page, session, deployment_id)
+async def create_connector(deployment_id: str, section: SectionDep) -> Response:
+    page = section.page
+    form, view = await section.form(deployment_id)
     values = _connector_values(
         {"connector_name": field_text(form, "connector_name"), "url": field_text(form, "url")}
     )
-    target = target_of(request, session, runtime, view)
+    target = section.target(view)
     try:
         name = config.check_name(values["connector_name"])
         url = config.check_url(values["url"])
@@ -210,7 +203,7 @@ async def create_connector(
             description="",
         )
     except ApiError as error:
-        session.rollback()
+        section.session.rollback()
         field = {"name": "connector_name"}.get(error.field or "", error.field or "connector_name")
         return await _render_page(
             page, view, target, errors={field: page.t(error.message)}, form=values, status=422
@@ -219,10 +212,9 @@ async def create_connector(
 
 
 @router.post("/deployments/{deployment_id}/integration/actions", response_class=HTMLResponse)
-async def create_action(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    form, view = await deployment_form(request, page, session, deployment_id)
+async def create_action(deployment_id: str, section: SectionDep) -> Response:
+    page = section.page
+    form, view = await section.form(deployment_id)
     values = _connector_values(
         {
             "action_name": field_text(form, "action_name"),
@@ -232,7 +224,7 @@ async def create_action(
             "body": field_text(form, "body", strip=False),
         }
     )
-    target = target_of(request, session, runtime, view)
+    target = section.target(view)
     try:
         name = config.check_name(values["action_name"], "action_name")
         if values["method"] not in HTTP_METHODS:
@@ -257,7 +249,7 @@ async def create_action(
             description="",
         )
     except ApiError as error:
-        session.rollback()
+        section.session.rollback()
         field = {"name": "action_name", "connector": "action_connector"}.get(
             error.field or "", error.field or "action_name"
         )
@@ -280,67 +272,37 @@ def _confirm_delete(page: Page, view: DeploymentView, what: str, name: str, acti
 @router.get(
     "/deployments/{deployment_id}/integration/connectors/{connector_id}/delete", response_class=HTMLResponse
 )
-async def delete_connector_page(
-    deployment_id: str,
-    connector_id: str,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
-    view = await guarded_view(session, page, deployment_id)
-    row = await service.connector(target_of(request, session, runtime, view), connector_id)
+async def delete_connector_page(deployment_id: str, connector_id: str, section: SectionDep) -> Response:
+    page = section.page
+    view = await section.guarded(deployment_id)
+    row = await service.connector(section.target(view), connector_id)
     action = f"{_base(deployment_id)}/connectors/{row.connector_id}/delete"
     return _confirm_delete(page, view, "connector", row.connector_id, action)
 
 
 @router.post("/deployments/{deployment_id}/integration/connectors/{connector_id}/delete")
-async def delete_connector(
-    deployment_id: str,
-    connector_id: str,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
-    _form, view = await deployment_form(request, page, session, deployment_id)
-    await service.delete_connector(target_of(request, session, runtime, view), connector_id)
+async def delete_connector(deployment_id: str, connector_id: str, section: SectionDep) -> Response:
+    _form, view = await section.form(deployment_id)
+    await service.delete_connector(section.target(view), connector_id)
     return redirect(_base(deployment_id))
 
 
 @router.get(
     "/deployments/{deployment_id}/integration/actions/{action_id}/delete", response_class=HTMLResponse
 )
-async def delete_action_page(
-    deployment_id: str,
-    action_id: str,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
-    view = await guarded_view(session, page, deployment_id)
-    row = await service.action(target_of(request, session, runtime, view), action_id)
+async def delete_action_page(deployment_id: str, action_id: str, section: SectionDep) -> Response:
+    page = section.page
+    view = await section.guarded(deployment_id)
+    row = await service.action(section.target(view), action_id)
     return _confirm_delete(
         page, view, "action", row.action_id, f"{_base(deployment_id)}/actions/{row.action_id}/delete"
     )
 
 
 @router.post("/deployments/{deployment_id}/integration/actions/{action_id}/delete")
-async def delete_action(
-    deployment_id: str,
-    action_id: str,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
-    _form, view = await deployment_form(request, page, session, deployment_id)
-    await service.delete_action(target_of(request, session, runtime, view), action_id)
+async def delete_action(deployment_id: str, action_id: str, section: SectionDep) -> Response:
+    _form, view = await section.form(deployment_id)
+    await service.delete_action(section.target(view), action_id)
     return redirect(_base(deployment_id))
 
 
@@ -380,26 +342,18 @@ async def _render_rule(
 
 
 @router.get("/deployments/{deployment_id}/integration/rules/new", response_class=HTMLResponse)
-async def new_rule_page(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    view = await load_view(session, page, deployment_id)
-    target = target_of(request, session, runtime, view)
+async def new_rule_page(deployment_id: str, section: SectionDep) -> Response:
+    page = section.page
+    view = await section.view(deployment_id)
+    target = section.target(view)
     return await _render_rule(page, view, target, RuleForm(), editing=False)
 
 
 @router.get("/deployments/{deployment_id}/integration/rules/{rule_id}/edit", response_class=HTMLResponse)
-async def edit_rule_page(
-    deployment_id: str,
-    rule_id: str,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
-    view = await load_view(session, page, deployment_id)
-    target = target_of(request, session, runtime, view)
+async def edit_rule_page(deployment_id: str, rule_id: str, section: SectionDep) -> Response:
+    page = section.page
+    view = await section.view(deployment_id)
+    target = section.target(view)
     row = await service.rule(target, rule_id)
     return await _render_rule(page, view, target, rule_form.from_rule(row), editing=True)
 
@@ -428,22 +382,21 @@ def _change(chosen: RuleForm) -> RuleChange:
 
 
 @router.post("/deployments/{deployment_id}/integration/rules/new", response_class=HTMLResponse)
-async def create_rule(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
+async def create_rule(deployment_id: str, request: Request, section: SectionDep) -> Response:
+    page = section.page
     form = await read_form(request, page)
     chosen = rule_form.from_form(form)
     if form.get("intent") == "test":
-        view = await load_view(session, page, deployment_id)
-        return await _test_run(page, view, target_of(request, session, runtime, view), chosen, editing=False)
-    view = await guarded_view(session, page, deployment_id)
-    target = target_of(request, session, runtime, view)
+        view = await section.view(deployment_id)
+        return await _test_run(page, view, section.target(view), chosen, editing=False)
+    view = await section.guarded(deployment_id)
+    target = section.target(view)
     raw, places = rule_form.raw_actions(chosen)
     try:
         rule_id = config.check_name(chosen.rule_id, "id") if chosen.rule_id else None
         row = await service.create_v5_rule(target, rule_id=rule_id, change=_change(chosen), raw_actions=raw)
     except ApiError as error:
-        session.rollback()
+        section.session.rollback()
         field = rule_form.error_field(error.field, places)
         return await _render_rule(
             page, view, target, chosen, editing=False, errors={field: page.t(error.message)}, status=422
@@ -452,31 +405,24 @@ async def create_rule(
 
 
 @router.post("/deployments/{deployment_id}/integration/rules/{rule_id}/edit", response_class=HTMLResponse)
-async def update_rule(
-    deployment_id: str,
-    rule_id: str,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
+async def update_rule(deployment_id: str, rule_id: str, request: Request, section: SectionDep) -> Response:
+    page = section.page
     form = await read_form(request, page)
-    view = await load_view(session, page, deployment_id)
-    target = target_of(request, session, runtime, view)
+    view = await section.view(deployment_id)
+    target = section.target(view)
     row = await service.rule(target, rule_id)
     chosen = rule_form.from_form(form, keeps_actions=rule_form.from_rule(row).keeps_actions)
     chosen.rule_id = row.rule_id
     if form.get("intent") == "test":
         return await _test_run(page, view, target, chosen, editing=True)
-    await guarded_view(session, page, deployment_id)
+    await section.guarded(deployment_id)
     raw, places = rule_form.raw_actions(chosen)
     try:
         await service.update_rule(
             target, row.rule_id, change=_change(chosen), v5_actions=None if chosen.keeps_actions else raw
         )
     except ApiError as error:
-        session.rollback()
+        section.session.rollback()
         field = rule_form.error_field(error.field, places)
         return await _render_rule(
             page, view, target, chosen, editing=True, errors={field: page.t(error.message)}, status=422
@@ -485,35 +431,18 @@ async def update_rule(
 
 
 @router.post("/deployments/{deployment_id}/integration/rules/{rule_id}/enable")
-async def enable_rule(
-    deployment_id: str,
-    rule_id: str,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
-    form, view = await deployment_form(request, page, session, deployment_id)
+async def enable_rule(deployment_id: str, rule_id: str, section: SectionDep) -> Response:
+    form, view = await section.form(deployment_id)
     enabled = field_text(form, "enable") == "true"
-    await service.update_rule(
-        target_of(request, session, runtime, view), rule_id, change=RuleChange(enabled=enabled)
-    )
+    await service.update_rule(section.target(view), rule_id, change=RuleChange(enabled=enabled))
     return redirect(f"{_base(deployment_id)}#rule-{rule_id}")
 
 
 @router.get("/deployments/{deployment_id}/integration/rules/{rule_id}/delete", response_class=HTMLResponse)
-async def delete_rule_page(
-    deployment_id: str,
-    rule_id: str,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
-    view = await guarded_view(session, page, deployment_id)
-    row = await service.rule(target_of(request, session, runtime, view), rule_id)
+async def delete_rule_page(deployment_id: str, rule_id: str, section: SectionDep) -> Response:
+    page = section.page
+    view = await section.guarded(deployment_id)
+    row = await service.rule(section.target(view), rule_id)
     return page.render(
         "confirm.html",
         title=page.t("Delete rule"),
@@ -524,15 +453,7 @@ async def delete_rule_page(
 
 
 @router.post("/deployments/{deployment_id}/integration/rules/{rule_id}/delete")
-async def delete_rule(
-    deployment_id: str,
-    rule_id: str,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
-    _form, view = await deployment_form(request, page, session, deployment_id)
-    await service.delete_rule(target_of(request, session, runtime, view), rule_id)
+async def delete_rule(deployment_id: str, rule_id: str, section: SectionDep) -> Response:
+    _form, view = await section.form(deployment_id)
+    await service.delete_rule(section.target(view), rule_id)
     return redirect(_base(deployment_id))

@@ -10,9 +10,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy.orm import Session
 
 from mqttcloud.contracts import ClientFilter, ClientInfo
+from mqttcloud.control.console import sections
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -23,15 +23,12 @@ from mqttcloud.control.console.pages import (
     page_number,
     redirect,
 )
-from mqttcloud.control.console.sections import deployment_form, load_view, render_section
+from mqttcloud.control.console.sections import SectionDep, load_view, render_section
 from mqttcloud.control.db import SessionDep
-from mqttcloud.control.deployment_api.auth import DeploymentContext, quotas_of
 from mqttcloud.control.deployment_api.clients import service as clients
 from mqttcloud.control.deployment_api.publish import service as publishing
 from mqttcloud.control.deployment_api.target import Target
-from mqttcloud.control.deployments.lifecycle import BrokerRuntime
 from mqttcloud.control.deployments.service import DeploymentView
-from mqttcloud.control.deps import RuntimeDep
 from mqttcloud.control.errors import ApiError
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -41,24 +38,8 @@ PROTOCOL_VERSIONS = {3: "3.1", 4: "3.1.1", 5: "5.0"}
 MAX_PAYLOAD_CHARS = 256 * 1024
 
 
-def deployment_context(view: DeploymentView) -> DeploymentContext:
-    """What the Deployment API's live helpers need to know about a deployment (full permissions)."""
-    deployment = view.deployment
-    return DeploymentContext(
-        app_id="console",
-        deployment_id=deployment.id,
-        permissions=None,
-        serverless=deployment.deployment_type.is_serverless,
-        connections=deployment.connections,
-        desired_running=deployment.desired_running,
-    )
-
-
-def target_of(request: Request, session: Session, runtime: BrokerRuntime, view: DeploymentView) -> Target:
-    """What the Deployment API's use cases act on, for a deployment the signed-in account may see."""
-    return Target(
-        session=session, runtime=runtime, deployment=deployment_context(view), quotas=quotas_of(request)
-    )
+# Defined in `sections`; still imported from here by `topic_metrics_pages`.
+target_of = sections.target_of
 
 
 def _filter(request: Request) -> tuple[ClientFilter, dict[str, str], int]:
@@ -93,11 +74,10 @@ async def _clients(target: Target, request: Request) -> tuple[list[dict[str, Any
 
 
 @router.get("/deployments/{deployment_id}/clients", response_class=HTMLResponse)
-async def clients_page(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    view = await load_view(session, page, deployment_id)
-    rows, count, hasnext, error = await _clients(target_of(request, session, runtime, view), request)
+async def clients_page(deployment_id: str, request: Request, section: SectionDep) -> Response:
+    page = section.page
+    view = await section.view(deployment_id)
+    rows, count, hasnext, error = await _clients(section.target(view), request)
     _chosen, values, number = _filter(request)
     kicked = page.state.pop_once(page.nonce, f"kicked:{deployment_id}")  # only after a kick succeeded
     notice = kicked["clientid"] if kicked else ""
@@ -117,11 +97,10 @@ async def clients_page(
 
 
 @router.get("/deployments/{deployment_id}/clients.json")
-async def clients_json(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> JSONResponse:
-    view = await load_view(session, page, deployment_id)
-    rows, count, hasnext, error = await _clients(target_of(request, session, runtime, view), request)
+async def clients_json(deployment_id: str, request: Request, section: SectionDep) -> JSONResponse:
+    page = section.page
+    view = await section.view(deployment_id)
+    rows, count, hasnext, error = await _clients(section.target(view), request)
     return JSONResponse(
         {"rows": rows, "count": count, "hasnext": hasnext, "error": page.t(error) if error else ""},
         headers={"Cache-Control": "no-store"},
@@ -129,12 +108,11 @@ async def clients_json(
 
 
 @router.post("/deployments/{deployment_id}/clients/kick")
-async def kick_client(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    form, view = await deployment_form(request, page, session, deployment_id)
+async def kick_client(deployment_id: str, section: SectionDep) -> Response:
+    form, view = await section.form(deployment_id)
     clientid = field_text(form, "clientid", strip=False)
-    await clients.kick(target_of(request, session, runtime, view), clientid)
+    await clients.kick(section.target(view), clientid)
+    page = section.page
     page.state.stash_once(page.nonce, f"kicked:{deployment_id}", {"clientid": clientid})
     return redirect(f"{PREFIX}/deployments/{deployment_id}/clients")
 
@@ -172,10 +150,9 @@ async def publish_page(deployment_id: str, page: LoggedIn, session: SessionDep) 
 
 
 @router.post("/deployments/{deployment_id}/publish", response_class=HTMLResponse)
-async def publish(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    form, view = await deployment_form(request, page, session, deployment_id)
+async def publish(deployment_id: str, section: SectionDep) -> Response:
+    page = section.page
+    form, view = await section.form(deployment_id)
     values: dict[str, object] = {
         "topic": field_text(form, "topic"),
         "payload": field_text(form, "payload", strip=False)[:MAX_PAYLOAD_CHARS],
@@ -188,7 +165,7 @@ async def publish(
             page, view, form=values, errors={"qos": page.t("QoS must be 0, 1 or 2.")}, status=422
         )
     try:
-        target = target_of(request, session, runtime, view)
+        target = section.target(view)
         args = publishing.message_args(
             target.tenant,
             topic=str(values["topic"]),

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from mqttcloud.contracts import RetainedMessage, RetainedSummary
-from mqttcloud.control.console.live_pages import target_of
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -26,10 +25,9 @@ from mqttcloud.control.console.pages import (
     page_number,
     redirect,
 )
-from mqttcloud.control.console.sections import deployment_form, guarded_view, load_view, render_section
+from mqttcloud.control.console.sections import SectionDep, guarded_view, render_section
 from mqttcloud.control.db import SessionDep
 from mqttcloud.control.deployment_api.retained import service as retained
-from mqttcloud.control.deps import RuntimeDep
 from mqttcloud.control.errors import ApiError, BadRequest
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -70,10 +68,9 @@ def payload_views(found: RetainedMessage) -> tuple[str | None, str | None]:
 
 
 @router.get("/deployments/{deployment_id}/retained", response_class=HTMLResponse)
-async def retained_page(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    view = await load_view(session, page, deployment_id)
+async def retained_page(deployment_id: str, request: Request, section: SectionDep) -> Response:
+    page = section.page
+    view = await section.view(deployment_id)
     topic = request.query_params.get("topic", "").strip()
     number = page_number(request)
     errors: dict[str, str] = {}
@@ -81,7 +78,7 @@ async def retained_page(
     count, hasnext, live_error = 0, False, ""
     try:
         result = await retained.page(
-            target_of(request, session, runtime, view),
+            section.target(view),
             topic=topic or None,
             page=number,
             limit=MESSAGES_PER_PAGE,
@@ -115,13 +112,12 @@ async def retained_page(
 
 
 @router.get("/deployments/{deployment_id}/retained/message", response_class=HTMLResponse)
-async def retained_message_page(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
+async def retained_message_page(deployment_id: str, request: Request, section: SectionDep) -> Response:
     """One message by its exact topic name (`?topic=`), its payload as text and hex."""
-    view = await load_view(session, page, deployment_id)
+    page = section.page
+    view = await section.view(deployment_id)
     topic = request.query_params.get("topic", "")
-    found = await retained.get(target_of(request, session, runtime, view), topic=topic)
+    found = await retained.get(section.target(view), topic=topic)
     text, hexed = payload_views(found)
     return render_section(
         page,
@@ -153,12 +149,11 @@ async def delete_retained_page(
 
 
 @router.post("/deployments/{deployment_id}/retained/delete")
-async def delete_retained(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    form, view = await deployment_form(request, page, session, deployment_id)
+async def delete_retained(deployment_id: str, section: SectionDep) -> Response:
+    page = section.page
+    form, view = await section.form(deployment_id)
     topic = field_text(form, "topic", strip=False)
-    await retained.delete(target_of(request, session, runtime, view), topic=topic)
+    await retained.delete(section.target(view), topic=topic)
     page.state.stash_once(page.nonce, f"retained-deleted:{deployment_id}", {"topic": topic})
     return redirect(f"{PREFIX}/deployments/{deployment_id}/retained")
 
@@ -177,10 +172,9 @@ async def clear_retained_page(deployment_id: str, page: LoggedIn, session: Sessi
 
 
 @router.post("/deployments/{deployment_id}/retained/clear")
-async def clear_retained(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    _form, view = await deployment_form(request, page, session, deployment_id)
-    count = await retained.clear(target_of(request, session, runtime, view))
+async def clear_retained(deployment_id: str, section: SectionDep) -> Response:
+    page = section.page
+    _form, view = await section.form(deployment_id)
+    count = await retained.clear(section.target(view))
     page.state.stash_once(page.nonce, f"retained-cleared:{deployment_id}", {"count": str(count)})
     return redirect(f"{PREFIX}/deployments/{deployment_id}/retained")

@@ -15,7 +15,6 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from mqttcloud.contracts import TraceType
-from mqttcloud.control.console.live_pages import target_of
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -25,11 +24,10 @@ from mqttcloud.control.console.pages import (
     format_time,
     redirect,
 )
-from mqttcloud.control.console.sections import deployment_form, guarded_view, load_view, render_section
+from mqttcloud.control.console.sections import SectionDep, guarded_view, render_section
 from mqttcloud.control.db import SessionDep
 from mqttcloud.control.deployment_api.target import Target
 from mqttcloud.control.deployments.service import DeploymentView
-from mqttcloud.control.deps import RuntimeDep
 from mqttcloud.control.errors import ApiError
 from mqttcloud.control.trace import service
 from mqttcloud.control.trace.schemas import TraceIn
@@ -103,11 +101,10 @@ async def _render(
 
 
 @router.get("/deployments/{deployment_id}/trace", response_class=HTMLResponse)
-async def trace_page(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    view = await load_view(session, page, deployment_id)
-    return await _render(page, view, target_of(request, session, runtime, view))
+async def trace_page(deployment_id: str, section: SectionDep) -> Response:
+    page = section.page
+    view = await section.view(deployment_id)
+    return await _render(page, view, section.target(view))
 
 
 def _window(form: dict[str, str], page: Page) -> tuple[float | None, float, dict[str, str]]:
@@ -132,11 +129,10 @@ def _form_values(form: FormData) -> dict[str, str]:
 
 
 @router.post("/deployments/{deployment_id}/trace")
-async def start_trace(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    form, view = await deployment_form(request, page, session, deployment_id)
-    target = target_of(request, session, runtime, view)
+async def start_trace(deployment_id: str, section: SectionDep) -> Response:
+    page = section.page
+    form, view = await section.form(deployment_id)
+    target = section.target(view)
     values = _form_values(form)
     start, end, errors = _window(values, page)
     if values["type"] not in {kind.value for kind in KINDS}:
@@ -168,17 +164,9 @@ async def start_trace(
 
 
 @router.post("/deployments/{deployment_id}/trace/{name}/stop")
-async def stop_trace(
-    deployment_id: str,
-    name: str,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
-    _form, view = await deployment_form(request, page, session, deployment_id)
-    await service.stop(target_of(request, session, runtime, view), name)
+async def stop_trace(deployment_id: str, name: str, section: SectionDep) -> Response:
+    _form, view = await section.form(deployment_id)
+    await service.stop(section.target(view), name)
     return redirect(f"{PREFIX}/deployments/{deployment_id}/trace")
 
 
@@ -195,32 +183,17 @@ async def delete_trace_page(deployment_id: str, name: str, page: LoggedIn, sessi
 
 
 @router.post("/deployments/{deployment_id}/trace/{name}/delete")
-async def delete_trace(
-    deployment_id: str,
-    name: str,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
-    _form, view = await deployment_form(request, page, session, deployment_id)
-    await service.delete(target_of(request, session, runtime, view), name)
+async def delete_trace(deployment_id: str, name: str, section: SectionDep) -> Response:
+    _form, view = await section.form(deployment_id)
+    await service.delete(section.target(view), name)
     return redirect(f"{PREFIX}/deployments/{deployment_id}/trace")
 
 
 @router.get("/deployments/{deployment_id}/trace/{name}/log", response_class=HTMLResponse)
-async def trace_log_page(
-    deployment_id: str,
-    name: str,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
-    view = await load_view(session, page, deployment_id)
-    target = target_of(request, session, runtime, view)
+async def trace_log_page(deployment_id: str, name: str, request: Request, section: SectionDep) -> Response:
+    page = section.page
+    view = await section.view(deployment_id)
+    target = section.target(view)
     raw = request.query_params.get("position", "0")
     position = int(raw) if raw.isdigit() else 0
     text, after, error = "", position, ""
@@ -246,16 +219,8 @@ async def trace_log_page(
 
 
 @router.get("/deployments/{deployment_id}/trace/{name}/download")
-async def download_trace(
-    deployment_id: str,
-    name: str,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
-    view = await load_view(session, page, deployment_id)
-    body = await service.download(target_of(request, session, runtime, view), name)
+async def download_trace(deployment_id: str, name: str, section: SectionDep) -> Response:
+    view = await section.view(deployment_id)
+    body = await service.download(section.target(view), name)
     headers = {"Content-Disposition": f'attachment; filename="{name}.zip"', "Cache-Control": "no-store"}
     return Response(body, media_type="application/zip", headers=headers)

@@ -15,16 +15,14 @@ unknown, never as 0.
 import time
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from mqttcloud.contracts import Limits
 from mqttcloud.control.config import Settings
-from mqttcloud.control.console.live_pages import target_of
-from mqttcloud.control.console.pages import PREFIX, ConsoleRoute, LoggedIn, run
-from mqttcloud.control.console.sections import load_view, render_section
-from mqttcloud.control.db import SessionDep
+from mqttcloud.control.console.pages import PREFIX, ConsoleRoute, run
+from mqttcloud.control.console.sections import SectionDep, render_section
 from mqttcloud.control.deployment_api import live
 from mqttcloud.control.deployment_api.acl import store as acl
 from mqttcloud.control.deployment_api.authn import store as authn
@@ -32,7 +30,6 @@ from mqttcloud.control.deployment_api.integration import store as integration
 from mqttcloud.control.deployment_api.shadows import service as shadows
 from mqttcloud.control.deployment_api.target import Target
 from mqttcloud.control.deployments.spec_builder import SERVERLESS_LIMITS
-from mqttcloud.control.deps import RuntimeDep
 from mqttcloud.control.errors import ApiError
 from mqttcloud.control.monitoring import service as monitoring
 from mqttcloud.control.serverless.plans import apply_overrides
@@ -132,12 +129,11 @@ def usage_rows(
 
 
 @router.get("/deployments/{deployment_id}/usage", response_class=HTMLResponse)
-async def usage_page(
-    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    view = await load_view(session, page, deployment_id)
-    target = target_of(request, session, runtime, view)
-    stored = await run(_stored, session, deployment_id, page.state.settings.monitor_interval)
+async def usage_page(deployment_id: str, section: SectionDep) -> Response:
+    page = section.page
+    view = await section.view(deployment_id)
+    target = section.target(view)
+    stored = await run(_stored, section.session, deployment_id, page.state.settings.monitor_interval)
     counts = await _live_counts(target)
     serverless = view.deployment.deployment_type.is_serverless
     rows = usage_rows(

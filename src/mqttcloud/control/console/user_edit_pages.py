@@ -6,19 +6,16 @@ answers; a refused change shows its message next to its field and keeps what was
 password). Needs `Role.may_edit_deployments`; the change is audited as every console write is.
 """
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-from mqttcloud.control.console.live_pages import target_of
-from mqttcloud.control.console.pages import PREFIX, ConsoleRoute, LoggedIn, Page, field_text, redirect
-from mqttcloud.control.console.sections import deployment_form, guarded_view, render_section
-from mqttcloud.control.db import SessionDep
+from mqttcloud.control.console.pages import PREFIX, ConsoleRoute, Page, field_text, redirect
+from mqttcloud.control.console.sections import SectionDep, render_section
 from mqttcloud.control.deployment_api.authn import service as authn_service
 from mqttcloud.control.deployment_api.authn import store as authn
 from mqttcloud.control.deployment_api.authn.models import DeploymentUser
 from mqttcloud.control.deployment_api.target import Target
 from mqttcloud.control.deployments.service import DeploymentView
-from mqttcloud.control.deps import RuntimeDep
 from mqttcloud.control.errors import ApiError
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -55,34 +52,18 @@ async def _user(target: Target, kind: str, user_id: str) -> DeploymentUser:
 
 
 @router.get("/deployments/{deployment_id}/users/{kind}/{user_id}/edit", response_class=HTMLResponse)
-async def edit_user_page(
-    deployment_id: str,
-    kind: str,
-    user_id: str,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
-    view = await guarded_view(session, page, deployment_id)
-    user = await _user(target_of(request, session, runtime, view), kind, user_id)
+async def edit_user_page(deployment_id: str, kind: str, user_id: str, section: SectionDep) -> Response:
+    page = section.page
+    view = await section.guarded(deployment_id)
+    user = await _user(section.target(view), kind, user_id)
     return _render(page, view, user, is_superuser=user.is_superuser)
 
 
 @router.post("/deployments/{deployment_id}/users/{kind}/{user_id}/edit", response_class=HTMLResponse)
-async def edit_user(
-    deployment_id: str,
-    kind: str,
-    user_id: str,
-    *,
-    request: Request,
-    page: LoggedIn,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> Response:
-    form, view = await deployment_form(request, page, session, deployment_id)
-    target = target_of(request, session, runtime, view)
+async def edit_user(deployment_id: str, kind: str, user_id: str, section: SectionDep) -> Response:
+    page = section.page
+    form, view = await section.form(deployment_id)
+    target = section.target(view)
     user = await _user(target, kind, user_id)
     password = field_text(form, "password", strip=False)
     is_superuser = form.get("is_superuser") == "on"
@@ -98,7 +79,7 @@ async def edit_user(
             is_superuser=is_superuser,
         )
     except ApiError as error:
-        session.rollback()
+        section.session.rollback()
         errors = {error.field or "password": page.t(error.message)}
         return _render(page, view, user, is_superuser=is_superuser, errors=errors, status=422)
     return redirect(f"{PREFIX}/deployments/{deployment_id}/users?kind={user.kind}")
