@@ -2,10 +2,10 @@
 
 Parts: engine.py (per-tenant `RuleEngine`: compile, match, evaluate, count), columns.py (EMQX's
 columns from core objects), outputs.py (republish, console, hand-off to a sink), templates.py
-(`${...}`); the delivering actions: http.py + httpclient.py (HTTP: bounded queue, keep-alive workers,
-health probe), sink.py (`BatchSink`: queue, batching workers, status) under pgsql.py, redis.py and
-mqtt.py. Rule: asyncio lives here, never in `broker/`; the core only calls the engine through its two
-taps (`broker.hooks.MessageTap`, `EventTap`).
+(`${...}`); the delivering actions: sink.py (`ActionSink`: bounded queue, counters, status;
+`BatchSink`: batching workers) under http.py + httpclient.py (HTTP: keep-alive workers, health
+probe), pgsql.py, redis.py and mqtt.py. Rule: asyncio lives here, never in `broker/`; the core only
+calls the engine through its two taps (`broker.hooks.MessageTap`, `EventTap`).
 """
 
 from mqttcloud.runtime.rules.engine import RuleEngine

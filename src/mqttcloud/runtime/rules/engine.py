@@ -37,7 +37,7 @@ from mqttcloud.contracts.rules import HttpAction, MqttAction, PgsqlAction, Redis
 from mqttcloud.rulesql import Env, EvalError, Rule, SqlError, parse
 from mqttcloud.rulesql.compiler import reads
 from mqttcloud.runtime.rules import columns as cols
-from mqttcloud.runtime.rules.http import HttpSink, Output
+from mqttcloud.runtime.rules.http import HttpSink
 from mqttcloud.runtime.rules.mqtt import MqttSink
 from mqttcloud.runtime.rules.outputs import (
     ConsoleOutput,
@@ -49,7 +49,7 @@ from mqttcloud.runtime.rules.outputs import (
 )
 from mqttcloud.runtime.rules.pgsql import PgsqlSink
 from mqttcloud.runtime.rules.redis import RedisSink
-from mqttcloud.runtime.rules.sink import ThrottledLog
+from mqttcloud.runtime.rules.sink import Output, ThrottledLog
 from mqttcloud.runtime.rules.templates import ActionError
 
 log = logging.getLogger(__name__)

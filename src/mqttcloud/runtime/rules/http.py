@@ -1,8 +1,8 @@
 """HTTP actions: a bounded queue of rule outputs, `pool_size` workers POSTing them, and a health probe.
 
-One `HttpSink` per HTTP action name per tenant. `offer(output)` runs on the MQTT hot path: it only puts
-the output in the queue (or counts it `dropped` when `max_queue` outputs already wait) and returns.
-The sink's task owns a `TaskGroup` with the workers and the probe; `close()` cancels and awaits it.
+One `HttpSink` per HTTP action name per tenant, an `ActionSink` (sink.py: the bounded queue that
+`offer(output)` fills from the MQTT hot path, counters, status, the task `close()` cancels). Its task
+owns a `TaskGroup` with the workers, each POSTing one output at a time, and the probe.
 
 Rules this module must not break:
 - Nothing here blocks MQTT traffic: no await happens on the caller's path, and the queue is bounded.
@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from typing import Final, Literal
 
 from mqttcloud import contracts
 from mqttcloud.rulesql.values import json_encode
@@ -35,29 +34,26 @@ from mqttcloud.runtime.rules.httpclient import (
     open_connection,
     parse_url,
 )
-from mqttcloud.runtime.rules.sink import ThrottledLog
+from mqttcloud.runtime.rules.sink import (
+    HEALTH_INTERVAL,
+    RECONNECT_MAX,
+    RECONNECT_MIN,
+    RETRY_BASE,
+    ActionSink,
+    Output,
+    backoff,
+)
 from mqttcloud.runtime.rules.templates import Template
 
 log = logging.getLogger(__name__)
 
-HEALTH_INTERVAL: Final = 15.0  # seconds between probes of a connected target (EMQX's health check)
-RETRY_BASE: Final = 0.05  # seconds before the first retry of a failed request; doubled per retry
-RECONNECT_MIN: Final = 0.1  # seconds between probes of a disconnected target, doubled up to ...
-RECONNECT_MAX: Final = 2.0
-Output = dict[str, object]
 
-
-def backoff(attempt: int, base: float, cap: float) -> float:
-    """Seconds to wait before attempt `attempt` (1-based): `base` doubled per attempt, at most `cap`."""
-    return float(min(cap, base * 2 ** (attempt - 1)))
-
-
-class HttpSink:
-    """One HTTP action: its queue, workers, counters and connection status."""
+class HttpSink(ActionSink):
+    """One HTTP action: keep-alive workers and a probe of the target."""
 
     def __init__(self, spec: contracts.HttpAction) -> None:
+        super().__init__(spec.name, kind="http", max_queue=spec.max_queue)
         self.spec = spec
-        self._queue: asyncio.Queue[Output] = asyncio.Queue(maxsize=spec.max_queue)
         self._url = Template(spec.url)
         self._body = Template(spec.body) if spec.body else None
         self._headers = {k: Template(v) for k, v in spec.headers.items()}
@@ -74,53 +70,7 @@ class HttpSink:
             with contextlib.suppress(RequestFailedError):
                 self._head = encode_headers({k: t.source for k, t in self._headers.items()})
         self._ssl: ssl.SSLContext | None = None
-        self.matched = self.success = self.failed = self.dropped = self.retried = 0
-        self.inflight = 0
-        self.status: Literal["connected", "connecting", "disconnected"] = "connecting"
-        self.status_reason = ""
-        self._connected = asyncio.Event()  # set while connected: workers take outputs
         self._lost = asyncio.Event()  # set while disconnected: the probe tries again
-        self._task: asyncio.Task[None] | None = None
-        self.failures = ThrottledLog(f"http action {spec.name}")
-
-    # ---------------------------------------------------------------------------- the caller's side
-
-    def offer(self, output: Output) -> bool:
-        """Queue one output for delivery; False (and `dropped`) when the queue is full."""
-        self.matched += 1
-        try:
-            self._queue.put_nowait(output)
-        except asyncio.QueueFull:
-            self.dropped += 1
-            return False
-        return True
-
-    def counters(self) -> contracts.ActionCounters:
-        return contracts.ActionCounters(
-            matched=self.matched,
-            success=self.success,
-            failed=self.failed,
-            dropped=self.dropped,
-            queuing=self._queue.qsize(),
-            inflight=self.inflight,
-            retried=self.retried,
-            status=self.status,
-            status_reason=self.status_reason,
-        )
-
-    # ------------------------------------------------------------------------------------ lifetime
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"http-action:{self.spec.name}")
-
-    async def close(self) -> None:
-        """Stop the workers and the probe; what is still queued is abandoned."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
     async def _run(self) -> None:
         spec = self.spec
@@ -144,20 +94,11 @@ class HttpSink:
     # ------------------------------------------------------------------------------------ status
 
     def _set_connected(self) -> None:
-        if self.status != "connected":
-            if self.status == "disconnected":
-                log.info("http action %s: connected again", self.spec.name)
-            self.status = "connected"
-            self.status_reason = ""
+        super()._set_connected()
         self._lost.clear()
-        self._connected.set()
 
-    def _set_disconnected(self, reason: str) -> None:
-        if self.status != "disconnected":
-            log.warning("http action %s: disconnected: %s", self.spec.name, reason)
-        self.status = "disconnected"
-        self.status_reason = reason
-        self._connected.clear()
+    def _set_down(self, reason: str) -> None:
+        super()._set_down(reason)
         self._lost.set()
 
     def _target(self) -> Origin | None:
@@ -184,7 +125,7 @@ class HttpSink:
                 )
             except UnreachableError as exc:
                 failures += 1
-                self._set_disconnected(exc.reason)
+                self._set_down(exc.reason)
                 await asyncio.sleep(backoff(failures, RECONNECT_MIN, RECONNECT_MAX))
                 continue
             conn.close()
@@ -233,7 +174,7 @@ class HttpSink:
                 response = await client.request(origin, data)
             except UnreachableError as exc:
                 # The target is gone: keep this output, wait for the probe to see it back.
-                self._set_disconnected(exc.reason)
+                self._set_down(exc.reason)
                 await self._connected.wait()
                 continue
             except HttpError as exc:

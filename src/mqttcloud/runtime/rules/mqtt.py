@@ -195,16 +195,7 @@ class MqttSink(BatchSink[BridgeConnection]):
     """One MQTT bridge action: `pool_size` connections to the remote broker."""
 
     def __init__(self, spec: MqttAction) -> None:
-        super().__init__(
-            spec.name,
-            kind="mqtt",
-            pool_size=spec.pool_size,
-            batch_size=spec.batch_size,
-            batch_time=spec.batch_time,
-            max_queue=spec.max_queue,
-            max_retries=spec.max_retries,
-            request_timeout=spec.request_timeout,
-        )
+        super().__init__(spec, kind="mqtt")
         self.spec = spec
         self._host, self._port = split_server(spec.server, DEFAULT_PORT)
         self._topic = Template(spec.topic)

@@ -25,10 +25,11 @@ from mqttcloud.protocol.errors import ProtocolError
 from mqttcloud.protocol.properties import NO_PROPERTIES, Properties
 from mqttcloud.protocol.topics import validate_topic_name
 from mqttcloud.rulesql.values import json_encode
-from mqttcloud.runtime.rules.http import HttpSink, Output
+from mqttcloud.runtime.rules.http import HttpSink
 from mqttcloud.runtime.rules.mqtt import MqttSink
 from mqttcloud.runtime.rules.pgsql import PgsqlSink
 from mqttcloud.runtime.rules.redis import RedisSink
+from mqttcloud.runtime.rules.sink import Output
 from mqttcloud.runtime.rules.templates import ActionError, Template, bool_value, int_value
 
 log = logging.getLogger(__name__)

@@ -70,16 +70,7 @@ class PgsqlSink(BatchSink[psycopg.AsyncConnection[tuple[object, ...]]]):
     """One PostgreSQL action: `pool_size` connections, each writing batches of rows."""
 
     def __init__(self, spec: PgsqlAction) -> None:
-        super().__init__(
-            spec.name,
-            kind="pgsql",
-            pool_size=spec.pool_size,
-            batch_size=spec.batch_size,
-            batch_time=spec.batch_time,
-            max_queue=spec.max_queue,
-            max_retries=spec.max_retries,
-            request_timeout=spec.request_timeout,
-        )
+        super().__init__(spec, kind="pgsql")
         self.spec = spec
         self.statement, self._paths = compile_sql(spec.sql)
         self._host, self._port = split_server(spec.server, DEFAULT_PORT)

@@ -36,16 +36,7 @@ class RedisSink(BatchSink[aioredis.Redis]):
     """One Redis action: `pool_size` connections, each sending batches as pipelines."""
 
     def __init__(self, spec: RedisAction) -> None:
-        super().__init__(
-            spec.name,
-            kind="redis",
-            pool_size=spec.pool_size,
-            batch_size=spec.batch_size,
-            batch_time=spec.batch_time,
-            max_queue=spec.max_queue,
-            max_retries=spec.max_retries,
-            request_timeout=spec.request_timeout,
-        )
+        super().__init__(spec, kind="redis")
         self.spec = spec
         self._args = tuple(Template(arg) for arg in spec.command)
         self._host, self._port = split_server(spec.server, DEFAULT_PORT)

@@ -1,10 +1,13 @@
-"""Connection-pooled actions (PostgreSQL, Redis, MQTT bridge): a bounded queue, batching workers, status.
+"""Delivering actions: the bounded queue, counters, status and task they share, and batching workers.
 
-`BatchSink` is what those actions share; each subclass says how to open a connection, write one batch
-of rule outputs on it, check it, and close it. `offer(output)` runs on the MQTT hot path: it only
-puts the output in the queue (or counts it `dropped` when `max_queue` outputs already wait). The sink's
-task owns a `TaskGroup` of `pool_size` workers; each worker owns one connection, takes up to
-`batch_size` outputs (waiting at most `batch_time` after the first for more) and writes them at once.
+`ActionSink` is what every delivering action shares (HTTP in http.py, and the pooled ones): `offer(output)`
+runs on the MQTT hot path and only puts the output in the queue (or counts it `dropped` when
+`max_queue` outputs already wait); `start()`/`close()` own the task that delivers; `_set_connected` and
+`_set_down` keep the status and log its changes; `backoff` paces retries. `BatchSink` adds the pooled
+actions' workers (PostgreSQL, Redis, MQTT bridge): each subclass says how to open a connection, write
+one batch of rule outputs on it, check it, and close it. Its task owns a `TaskGroup` of `pool_size`
+workers; each worker owns one connection, takes up to `batch_size` outputs (waiting at most
+`batch_time` after the first for more) and writes them at once.
 
 Rules this module must not break:
 - Nothing here blocks MQTT traffic: no await on the caller's path, and the queue is bounded.
@@ -28,11 +31,12 @@ from collections.abc import Callable, Sequence
 from typing import Final, Generic, Literal, TypeVar
 
 from mqttcloud import contracts
+from mqttcloud.contracts.rules import MqttAction, PgsqlAction, RedisAction
 
 log = logging.getLogger(__name__)
 
-HEALTH_INTERVAL: Final = 15.0  # seconds an idle connection waits before it is checked
-RETRY_BASE: Final = 0.05  # seconds before the first retry of a refused batch; doubled per retry
+HEALTH_INTERVAL: Final = 15.0  # seconds an idle connection (or a probed HTTP target) waits to be checked
+RETRY_BASE: Final = 0.05  # seconds before the first retry of a refused batch or request; doubled per retry
 RECONNECT_MIN: Final = 0.1  # seconds between connection attempts to a target that is down, doubled up to
 RECONNECT_MAX: Final = 2.0
 LOG_INTERVAL: Final = 10.0  # seconds between two log lines about one action's failures
@@ -86,34 +90,18 @@ class ThrottledLog:
         self.suppressed = 0
 
 
-class BatchSink(abc.ABC, Generic[C]):
-    """One pooled action: its queue, workers, counters and connection status."""
+class ActionSink(abc.ABC):
+    """One delivering action: its queue, counters, connection status and delivering task."""
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        kind: str,
-        pool_size: int,
-        batch_size: int,
-        batch_time: float,
-        max_queue: int,
-        max_retries: int,
-        request_timeout: float,
-    ) -> None:
+    def __init__(self, name: str, *, kind: str, max_queue: int) -> None:
         self.name = name
         self.kind = kind
-        self._pool_size = pool_size
-        self._batch_size = batch_size
-        self._batch_time = batch_time
-        self._max_retries = max_retries
-        self._request_timeout = request_timeout
         self._queue: asyncio.Queue[Output] = asyncio.Queue(maxsize=max_queue)
         self.matched = self.success = self.failed = self.dropped = self.retried = 0
         self.inflight = 0
         self.status: Status = "connecting"
         self.status_reason = ""
-        self._connected = asyncio.Event()  # set while connected: idle workers other than 0 wait for it
+        self._connected = asyncio.Event()  # set while connected: workers waiting for the target go on
         self._task: asyncio.Task[None] | None = None
         self.failures = ThrottledLog(f"{kind} action {name}")
 
@@ -150,13 +138,50 @@ class BatchSink(abc.ABC, Generic[C]):
         )
 
     async def close(self) -> None:
-        """Stop the workers (closing their connections); what is still queued is abandoned."""
+        """Stop delivering (closing the connections); what is still queued is abandoned."""
         task, self._task = self._task, None
         if task is None:
             return
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+    @abc.abstractmethod
+    async def _run(self) -> None:
+        """Deliver what is queued until cancelled."""
+
+    # ------------------------------------------------------------------------------------ status
+
+    def _set_connected(self) -> None:
+        if self.status != "connected":
+            if self.status == "disconnected":
+                log.info("%s action %s: connected again", self.kind, self.name)
+            self.status = "connected"
+            self.status_reason = ""
+        self._connected.set()
+
+    def _set_down(self, reason: str) -> None:
+        """A connection failed to open or was lost: the target is down until one opens again."""
+        if self.status != "disconnected":
+            log.warning("%s action %s: disconnected: %s", self.kind, self.name, reason)
+        self.status = "disconnected"
+        self.status_reason = reason
+        self._connected.clear()
+
+
+PooledAction = PgsqlAction | RedisAction | MqttAction
+
+
+class BatchSink(ActionSink, Generic[C]):
+    """One pooled action: `pool_size` workers, each with its connection, writing batches."""
+
+    def __init__(self, spec: PooledAction, *, kind: str) -> None:
+        super().__init__(spec.name, kind=kind, max_queue=spec.max_queue)
+        self._pool_size = spec.pool_size
+        self._batch_size = spec.batch_size
+        self._batch_time = spec.batch_time
+        self._max_retries = spec.max_retries
+        self._request_timeout = spec.request_timeout
 
     async def _run(self) -> None:
         try:
@@ -188,24 +213,6 @@ class BatchSink(abc.ABC, Generic[C]):
     async def cleanup(self) -> None:
         """Release what the sink holds besides connections (the workers have stopped)."""
         return
-
-    # ------------------------------------------------------------------------------------ status
-
-    def _set_connected(self) -> None:
-        if self.status != "connected":
-            if self.status == "disconnected":
-                log.info("%s action %s: connected again", self.kind, self.name)
-            self.status = "connected"
-            self.status_reason = ""
-        self._connected.set()
-
-    def _set_down(self, reason: str) -> None:
-        """A connection failed to open or was lost: the target is down until one opens again."""
-        if self.status != "disconnected":
-            log.warning("%s action %s: disconnected: %s", self.kind, self.name, reason)
-        self.status = "disconnected"
-        self.status_reason = reason
-        self._connected.clear()
 
     # ----------------------------------------------------------------------------------- workers
 
