@@ -121,14 +121,8 @@ def seal_stored(config: Mapping[str, object], box: SecretBox) -> dict[str, objec
 
 
 def masked(stored: Mapping[str, object]) -> dict[str, object]:
-    """A stored config as the API shows it: passwords as `MASK`."""
-    out = dict(stored)
-    if out.get("password"):
-        out["password"] = MASK
-    params = out.get("parameters")
-    if isinstance(params, dict) and params.get("password"):
-        out["parameters"] = {**params, "password": MASK}
-    return out
+    """A stored config as the API shows it: passwords as `MASK` (an empty one stays empty)."""
+    return _with_passwords(stored, lambda value: MASK if value else value)
 
 
 # -- v5 ---------------------------------------------------------------------------------------------
