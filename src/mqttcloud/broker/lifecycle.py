@@ -4,7 +4,8 @@ Owns what happens to a client id's session when a channel connects or goes away:
 connected client id [MQTT-3.1.4-3], clean start or resume [MQTT-3.2.2-3], redelivery on resume
 [MQTT-4.4.0-1], session expiry [MQTT-3.1.2-23], wills and the v5 Will Delay Interval [MQTT-3.1.3-9],
 the release of a client id that connected on another node of a cluster, and a persistent session's
-move between nodes (`hand_over` on the node it leaves, `adopt` on the one it joins). Channel state transitions
+move between nodes (`hand_over` on the node it leaves, `adopt` on the one it joins), and `catch_up`, the
+messages a cluster stored for a session while its node was down. Channel state transitions
 stay in `broker/channel.py`; the state these functions change lives on the `Broker` (`sessions`,
 `last_channel`, `wills`, its deadline heap).
 
@@ -21,11 +22,11 @@ from typing import TYPE_CHECKING, Protocol
 from mqttcloud.broker import persistence, queries
 from mqttcloud.broker.actions import INFO, Action, Close, Log
 from mqttcloud.broker.channel import Channel, ChannelState
-from mqttcloud.broker.delivery import Out, drain, redeliver
-from mqttcloud.broker.durability import Record, SessionDeleted, WillDone
+from mqttcloud.broker.delivery import Out, deliver, drain, redeliver
+from mqttcloud.broker.durability import MessageQueued, Record, SessionDeleted, WillDone
 from mqttcloud.broker.hooks import ClientContext
 from mqttcloud.broker.message import Message
-from mqttcloud.broker.session import Session
+from mqttcloud.broker.session import Delivery, Session
 from mqttcloud.protocol.packets import Disconnect
 from mqttcloud.protocol.reason_codes import ReasonCode
 
@@ -176,6 +177,24 @@ def adopt(broker: "Broker", clientid: str, records: list[Record], now: float) ->
             broker.claims.changed(clientid, out)
     elif session is not None:
         session.stored = False
+    return out.result()
+
+
+def catch_up(broker: "Broker", clientid: str, stored: list[Record], now: float) -> list[Action]:
+    """Queue in a disconnected session the messages the cluster stored for it while this node was down
+    (`MessageQueued` records), skipping those it already holds (same message id, queued or in flight):
+    none is lost, none comes twice. Nothing happens to a connected or unknown session."""
+    session = broker.sessions.get(clientid)
+    if session is None or session.connected_channel is not None:
+        return []
+    held = {d.message.id for d in session.queue}
+    held.update(d.message.id for d in session.inflight.values())
+    out = Out()
+    for r in stored:
+        if not isinstance(r, MessageQueued) or r.message.id in held or r.message.is_expired(now):
+            continue
+        held.add(r.message.id)
+        deliver(None, session, Delivery(r.message, r.qos, r.retain, r.subscription_ids), now, out)
     return out.result()
 
 

@@ -16,9 +16,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 class Paho:
     def __init__(
         self, port: int, client_id: str, *, version: int = 5, clean: bool = True, expiry: int = 0,
-        will: tuple[str, bytes, int] | None = None,
+        will: tuple[str, bytes, int] | None = None, will_delay: int = 0,
     ) -> None:  # fmt: skip
-        """`clean`: clean start (v5) / clean session (v3.1.1); `expiry`: v5 Session Expiry Interval."""
+        """`clean`: clean start (v5) / clean session (v3.1.1); `expiry`: v5 Session Expiry Interval;
+        `will_delay`: v5 Will Delay Interval."""
         protocol = mqtt.MQTTv5 if version == 5 else mqtt.MQTTv311
         kw = {} if version == 5 else {"clean_session": clean}
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol, **kw)  # type: ignore[arg-type]  # paho's overloads
@@ -31,7 +32,11 @@ class Paho:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         if will is not None:
-            self.client.will_set(will[0], will[1], will[2])
+            will_props = None
+            if will_delay:
+                will_props = Properties(PacketTypes.WILLMESSAGE)  # type: ignore[no-untyped-call]  # paho: no annotation
+                will_props.WillDelayInterval = will_delay
+            self.client.will_set(will[0], will[1], will[2], properties=will_props)
         if version == 5:
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho: no annotation
             if expiry:

@@ -8,7 +8,13 @@ from tests.unit.broker.test_subscribe import subscribe
 
 from mqttcloud.broker import lifecycle
 from mqttcloud.broker.actions import Action, RouteChanged, SessionChanged, StoreOffline
-from mqttcloud.broker.durability import Record, SessionDeleted, SessionUpserted, SubscriptionAdded
+from mqttcloud.broker.durability import (
+    MessageQueued,
+    Record,
+    SessionDeleted,
+    SessionUpserted,
+    SubscriptionAdded,
+)
 from mqttcloud.broker.subscriptions import Subscription
 from mqttcloud.protocol.packets import Disconnect, PubAck, Publish, PubRec, PubRel
 from mqttcloud.protocol.properties import Properties
@@ -181,3 +187,25 @@ def test_qos1_acknowledged_on_b_after_a_move_is_not_redelivered() -> None:
     again, present = _connect(c, "b", "x")
     assert present
     assert again.only(Publish) == []
+
+
+def test_catch_up_queues_only_the_stored_messages_the_session_does_not_hold() -> None:
+    """A restarted node's session gets what the cluster stored while it was down, none twice."""
+    c = Cluster()
+    x, _ = _connect(c, "a", "x")
+    subscribe(x, "cu/#", qos=1)
+    x.send(Disconnect())
+    pub = c.connect("a", "p")
+    pub.send(publish("cu/1", b"held", qos=1, packet_id=1))
+    broker = c.harness["a"].broker
+    [held] = [d.message for d in broker.sessions["x"].queue]
+    missed = broker.make_message(
+        "cu/2", b"missed", qos=1, retain=False, properties=Properties(), publisher="p", now=c.harness["a"].now
+    )
+    stored: list[Record] = [MessageQueued("x", 1, held, (), False), MessageQueued("x", 1, missed, (), False)]
+    c.harness["a"].perform(lifecycle.catch_up(broker, "x", stored, c.harness["a"].now))
+    assert MessageQueued("x", 1, missed, (), False) in c.harness["a"].log  # durable, like any queued one
+    back, present = _connect(c, "a", "x")
+    assert present
+    assert [p.payload for p in back.only(Publish)] == [b"held", b"missed"]
+    assert lifecycle.catch_up(broker, "x", stored, c.harness["a"].now) == []  # connected: left alone

@@ -24,6 +24,7 @@ from mqttcloud.broker.durability import (
     CorruptRecordError,
     MessageQueued,
     Record,
+    SessionUpserted,
     SubscriptionAdded,
     WillScheduled,
     decode_record,
@@ -113,6 +114,17 @@ class Entry:
     @property
     def is_persistent(self) -> bool:
         return bool(self.session)
+
+    def session_record(self) -> SessionUpserted | None:
+        """The session's settings (expiry, creation, disconnection); None when it is not persistent."""
+        return next((r for r in self.records() if isinstance(r, SessionUpserted)), None)
+
+    def expires_at(self) -> float | None:
+        """When the session of an offline entry ends [MQTT-3.1.2-23]; None: online, never, or no session."""
+        r = self.session_record()
+        if self.online or r is None or r.disconnected_at is None or r.expiry_interval >= 0xFFFFFFFF:
+            return None
+        return r.disconnected_at + r.expiry_interval
 
     def subscriptions(self) -> list[Subscription]:
         return [

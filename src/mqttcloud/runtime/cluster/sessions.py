@@ -16,7 +16,12 @@ Rules this module must not break:
   its checkpoint (at least once: a message may come twice, none acknowledged and stored is lost).
 - One writer per entry: a node writes an entry while it holds the session online, or while the entry
   is its own; a dead node's entries are changed only by the node elected for it (lowest live name),
-  with compare-and-set, so a will is published once.
+  with compare-and-set, so a will is published once. The elected node also ends a dead node's sessions
+  when they expire (the entry goes, a pending will is published, the stream is purged below the lowest
+  checkpoint left), and cancels a will it scheduled when the client resumes on another node first.
+- A node that starts again with sessions of its own in its durable log queues what the stream stored for
+  them since their checkpoint (`lifecycle.catch_up`: by message id, nothing twice), before any client
+  connects; a session the registry places on another node is dropped there.
 - Writes never block the broker: they are queued by `perform`/`SessionChanged` and published by one
   pump task (core NATS publishes into the bucket and the stream: no round trip per message).
 """
@@ -28,6 +33,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import nats.errors
@@ -38,10 +44,9 @@ from nats.js import api
 from nats.js.kv import KeyValue
 
 from mqttcloud import contracts
-from mqttcloud.broker import lifecycle, persistence
+from mqttcloud.broker import lifecycle
 from mqttcloud.broker.actions import SessionAction, SessionChanged, StoreOffline
 from mqttcloud.broker.durability import (
-    CorruptRecordError,
     Record,
     SessionUpserted,
     SubscriptionAdded,
@@ -59,6 +64,7 @@ from mqttcloud.runtime.cluster.entries import (
     replayed_records,
     unpack_records,
 )
+from mqttcloud.runtime.cluster.reaper import Reaper
 
 if TYPE_CHECKING:
     from mqttcloud.broker.actions import ChannelId
@@ -73,6 +79,8 @@ MOVE_TIMEOUT = 1.0
 OFFLINE_MAX_AGE = 7 * 24 * 3600.0
 #: Messages fetched per pull while replaying the offline stream.
 REPLAY_BATCH = 256
+#: Seconds after start before a second catch-up: messages stored before the other nodes had our routes.
+CATCH_UP_AGAIN = 1.5
 
 
 class SessionRegistry:
@@ -94,6 +102,7 @@ class SessionRegistry:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs: set[asyncio.Task[None]] = set()  # moves in flight, wills of dead nodes
+        self.reaper = Reaper(self)  # dead nodes' wills and sessions
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -118,11 +127,16 @@ class SessionRegistry:
             if update is None:
                 break
             self._apply(update.key, update.value, update.operation, update.revision)
+        owned = self._owned_offline()
+        await self._catch_up(nc, owned)
         for tenant in self.link.registry.by_id.values():
             self._mark_all(tenant)
+        self.reaper.since = time.monotonic()
         self._tasks = [
             asyncio.create_task(self._pump(), name="cluster-sessions-pump"),
             asyncio.create_task(self._watch(watcher), name="cluster-sessions-watch"),
+            asyncio.create_task(self.reaper.run(), name="cluster-sessions-sweep"),
+            asyncio.create_task(self._catch_up_again(nc, owned), name="cluster-sessions-catch-up"),
         ]
         self._wake.set()
 
@@ -139,6 +153,7 @@ class SessionRegistry:
 
     def resync(self) -> None:
         """NATS is back: write again every entry this node holds (writes were dropped meanwhile)."""
+        self.reaper.since = time.monotonic()  # every node went silent meanwhile: none is dead before heard
         for tenant in self.link.registry.by_id.values():
             self._mark_all(tenant)
         self._wake.set()
@@ -204,7 +219,7 @@ class SessionRegistry:
                 entry.checkpoint = self._checkpoints.pop(key)
             elif entry.online and (prev is None or (prev.node == self.node and not prev.online)):
                 if last_seq is None:
-                    last_seq = await self._last_seq()
+                    last_seq = await self.last_seq()
                 entry.checkpoint = last_seq  # what was stored before is in the session's queue
             elif prev is not None:
                 entry.checkpoint = prev.checkpoint
@@ -224,14 +239,14 @@ class SessionRegistry:
         headers = {"Nats-Expected-Last-Subject-Sequence": str(expected)} if expected else {}
         if entry is None:
             self.entries.pop(key, None)
-            self._refresh(key)
+            self.refresh(key)
             await nc.publish(subject, b"", headers={"KV-Operation": "DEL", **headers})
             return
         self.entries[key] = entry
-        self._refresh(key)
+        self.refresh(key)
         await nc.publish(subject, entry.encode(), headers=headers or None)
 
-    async def _last_seq(self) -> int:
+    async def last_seq(self) -> int:
         nc = self.link.nc
         assert nc is not None
         info = await nc.jetstream().stream_info(self.stream)
@@ -258,28 +273,30 @@ class SessionRegistry:
             return
         if operation in ("DEL", "PURGE"):
             self.entries.pop(key, None)
-            self._refresh(key)
+            self.refresh(key)
             return
         entry = Entry.decode(value or b"", revision or 0)
         if entry is None:
             return
         self.entries[key] = entry
-        self._refresh(key)
+        self.refresh(key)
         tenant = self.link.registry.by_id.get(contracts.TenantId(key[0]))
+        if key in self.reaper.wills and (entry.online or entry.node == self.node):
+            self.reaper.client_back(key, entry)
         if entry.node != self.node and tenant is not None:  # it lives elsewhere: a local copy is stale
             tenant.perform(lifecycle.forget(tenant.broker, key[1]))
 
-    def _is_alive(self, node: str) -> bool:
+    def is_alive(self, node: str) -> bool:
         return node == self.node or node in self.link.last_seen
 
-    def _refresh(self, key: Key) -> None:
+    def refresh(self, key: Key) -> None:
         """Put the session in its tenant's offline trie, or take it out."""
         tenant = self.link.registry.by_id.get(contracts.TenantId(key[0]))
         router = tenant.cluster_router if tenant is not None else None
         if router is None:
             return
         entry = self.entries.get(key)
-        if entry is not None and entry.is_persistent and (not entry.online or not self._is_alive(entry.node)):
+        if entry is not None and entry.is_persistent and (not entry.online or not self.is_alive(entry.node)):
             router.set_offline(key[1], entry.subscriptions())
         else:
             router.clear_offline(key[1])
@@ -287,53 +304,70 @@ class SessionRegistry:
     def node_seen(self, node: str) -> None:
         for key, entry in self.entries.items():
             if entry.node == node:
-                self._refresh(key)
+                self.refresh(key)
 
     def node_down(self, node: str) -> None:
         """`node` fell silent: its sessions are offline; the elected node publishes its clients' wills."""
         for key, entry in self.entries.items():
             if entry.node == node:
-                self._refresh(key)
-        if min({self.node, *self.link.last_seen}) != self.node:
-            return
-        job = asyncio.create_task(self._take_over_dead(node), name="cluster-dead-node")
+                self.refresh(key)
+        job = asyncio.create_task(self.reaper.sweep(), name="cluster-dead-node")
         self._jobs.add(job)
         job.add_done_callback(self._jobs.discard)
 
-    async def _take_over_dead(self, node: str) -> None:
-        """Elected for a dead node: per entry (compare-and-set), its will is scheduled here and the
-        entry says offline (or goes, when there is no persistent session)."""
-        kv = self.kv
-        if kv is None:
-            return
-        now = time.time()
-        for key, entry in list(self.entries.items()):
-            if entry.node != node or not (entry.online or entry.will) or not entry.revision:
+    # --- a node that starts again ----------------------------------------------------------------
+
+    def _owned_offline(self) -> dict[Key, float | None]:
+        """Sessions restored here, disconnected, that the registry still places here (and when each
+        was disconnected: a session that connected since is left alone by `_catch_up_again`)."""
+        found: dict[Key, float | None] = {}
+        for tenant in self.link.registry.by_id.values():
+            for cid, session in tenant.broker.sessions.items():
+                key = (tenant.tenant_id, cid)
+                entry = self.entries.get(key)
+                if session.connected_channel is not None or entry is None:
+                    continue
+                if session.stored and entry.node == self.node and entry.is_persistent:
+                    found[key] = session.disconnected_at
+        return found
+
+    async def _catch_up(self, nc: NatsClient, keys: Iterable[Key]) -> None:
+        """Queue in these sessions what the stream stored for them after their checkpoints."""
+        by_tenant: dict[str, list[tuple[str, Entry]]] = {}
+        for key in keys:
+            entry = self.entries.get(key)
+            if entry is not None and entry.node == self.node and entry.is_persistent:
+                by_tenant.setdefault(key[0], []).append((key[1], entry))
+        for tenant_id, wanted in by_tenant.items():
+            tenant = self.link.registry.by_id.get(contracts.TenantId(tenant_id))
+            if tenant is None:
                 continue
-            try:
-                will = entry.will_record()
-                if entry.is_persistent:
-                    left = dataclasses.replace(entry, online=False, will=b"", delay=None)
-                    await kv.update(entry_key(*key), left.encode(), last=entry.revision)
-                else:
-                    await kv.delete(entry_key(*key), last=entry.revision)
-            except (nats.errors.Error, CorruptRecordError) as exc:
-                log.info(
-                    "cluster %s: entry of %s taken by another node (%s)", self.link.spec.name, key[1], exc
-                )
-                continue
+            stored, _last = await self._replay(nc, tenant_id, min(e.checkpoint for _, e in wanted))
+            now = time.time()
+            for cid, entry in wanted:
+                frames = [data for seq, data in stored if seq > entry.checkpoint]
+                records = replayed_records(cid, entry.subscriptions(), frames)
+                actions = lifecycle.catch_up(tenant.broker, cid, records, now)
+                if actions:
+                    log.info("cluster %s: %s caught up with the messages stored while this node was down",
+                             self.link.spec.name, cid)  # fmt: skip
+                    tenant.perform(actions)
+
+    async def _catch_up_again(self, nc: NatsClient, owned: dict[Key, float | None]) -> None:
+        """Once the other nodes have our routes: what they stored, not forwarded, before they had them."""
+        await asyncio.sleep(CATCH_UP_AGAIN)
+        again: list[Key] = []
+        for key, disconnected_at in owned.items():
             tenant = self.link.registry.by_id.get(contracts.TenantId(key[0]))
-            if will is None or tenant is None:
-                continue
-            due = will.due if entry.delay is None else now + entry.delay
-            msg = will.message
-            if msg.expires_at is not None:
-                msg = dataclasses.replace(msg, expires_at=now + (msg.expires_at - msg.timestamp))
-            msg = dataclasses.replace(msg, timestamp=now)
-            log.info("cluster %s: will of %s (node %s died) due in %.1f s", self.link.spec.name,
-                     key[1], node, max(0.0, due - now))  # fmt: skip
-            tenant.broker.schedule_will(key[1], due, msg, persistence.will_context(will))
-            tenant.arm_timer()
+            session = tenant.broker.sessions.get(key[1]) if tenant is not None else None
+            # left alone once its client came (and maybe went): what it got since is not known here
+            idle = session is not None and session.connected_channel is None
+            if idle and session is not None and session.disconnected_at == disconnected_at:
+                again.append(key)
+        try:
+            await self._catch_up(nc, again)
+        except (TimeoutError, nats.errors.Error) as exc:
+            log.warning("cluster %s: second catch-up failed (%s)", self.link.spec.name, exc)
 
     # --- moves -----------------------------------------------------------------------------------
 
@@ -386,7 +420,7 @@ class SessionRegistry:
         nc = self.link.nc
         if nc is None or not nc.is_connected:
             return None
-        if self._is_alive(entry.node):
+        if self.is_alive(entry.node):
             body = json.dumps({"tenant": key[0], "clientid": key[1], "at": time.time(), "node": self.node})
             try:
                 reply = await nc.request(
@@ -403,13 +437,15 @@ class SessionRegistry:
         records: list[Record] = [
             r for r in entry.records() if isinstance(r, SessionUpserted | SubscriptionAdded)
         ]
-        frames, last = await self._replay(nc, key[0], entry.checkpoint)
-        records.extend(replayed_records(key[1], entry.subscriptions(), frames))
+        stored, last = await self._replay(nc, key[0], entry.checkpoint)
+        records.extend(replayed_records(key[1], entry.subscriptions(), [data for _seq, data in stored]))
         self._checkpoints[key] = last
         return records
 
-    async def _replay(self, nc: NatsClient, tenant_id: str, checkpoint: int) -> tuple[list[bytes], int]:
-        """Every stored frame of the tenant after `checkpoint`, and the last sequence read."""
+    async def _replay(
+        self, nc: NatsClient, tenant_id: str, checkpoint: int
+    ) -> tuple[list[tuple[int, bytes]], int]:
+        """Every stored frame of the tenant after `checkpoint` with its sequence, and the last one read."""
         js = nc.jetstream()
         config = api.ConsumerConfig(
             deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=checkpoint + 1,
@@ -418,14 +454,15 @@ class SessionRegistry:
         sub = await js.pull_subscribe(
             self.subject_off + self.link_token(tenant_id), stream=self.stream, config=config
         )
-        frames: list[bytes] = []
+        frames: list[tuple[int, bytes]] = []
         last = checkpoint
         try:
             pending = (await sub.consumer_info()).num_pending or 0
             while len(frames) < pending:
                 for m in await sub.fetch(min(REPLAY_BATCH, pending - len(frames)), timeout=5.0):
-                    frames.append(m.data)
-                    last = max(last, m.metadata.sequence.stream)
+                    seq = m.metadata.sequence.stream
+                    frames.append((seq, m.data))
+                    last = max(last, seq)
         finally:
             with contextlib.suppress(nats.errors.Error):
                 await sub.unsubscribe()
