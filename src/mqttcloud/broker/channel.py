@@ -321,6 +321,12 @@ class Channel:
         self.broker.counters.inc("packets.sent")
         return Send(self.channel_id, encode(packet, self.version))
 
+    def send_encoded(self, data: bytes) -> Send:
+        """`send` for a packet already encoded for this client's version (a constant CONNACK)."""
+        self.counters.send_pkt += 1
+        self.broker.counters.inc("packets.sent")
+        return Send(self.channel_id, data)
+
     def reason_props(self, reason_string: str | None) -> Properties:
         """Properties carrying a reason string, unless the client asked for none (spec 3.1.2.11.7)."""
         if self.version != 5 or not reason_string or not self.request_problem_information:

@@ -74,6 +74,8 @@ Reader = Callable[[int, Buffer, int], Packet]
 V5: Final = 5
 # The protocol name each accepted level must come with (spec 3.1.2.1; "MQIsdp" in MQTT 3.1)
 _PROTOCOL_NAMES: Final = {3: "MQIsdp", 4: "MQTT", 5: "MQTT"}
+# (a dict read, not the `ProtocolVersion(level)` enum call: once per CONNECT, a connect storm's path)
+_PROTOCOL_LEVELS: Final = {int(v): v for v in ProtocolVersion}
 _RETAIN_HANDLING: Final = (
     RetainHandling.SEND_ON_SUBSCRIBE,
     RetainHandling.SEND_IF_NEW_SUBSCRIPTION,
@@ -214,7 +216,7 @@ def _read_connect_rest(body: Buffer, offset: int, end: int, level: int) -> Conne
     if offset != end:
         raise MalformedPacket("trailing bytes after CONNECT payload")
     return Connect(
-        protocol_level=ProtocolVersion(level),
+        protocol_level=_PROTOCOL_LEVELS[level],
         clean_start=bool(flags & 0x02),
         keep_alive=keep_alive,
         client_id=client_id,

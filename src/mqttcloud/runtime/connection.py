@@ -162,6 +162,8 @@ class Hub:
 class MqttConnection(asyncio.Protocol):
     """The MQTT side of one accepted transport (TCP, TLS, or the WebSocket adapter)."""
 
+    framer: Framer  # set by `_open` with the tenant's packet size limit (read only once open)
+
     def __init__(self, hub: Hub, listener: "ListenerRuntime") -> None:
         self.hub = hub
         self.listener = listener
@@ -170,7 +172,6 @@ class MqttConnection(asyncio.Protocol):
         self.channel: Channel | None = None
         self.channel_id = ChannelId(0)
         self.peer: PeerInfo | None = None
-        self.framer = Framer()
         self.closed = False  # no more input is handled and nothing more is written
         self.core_closed = False  # the core asked for the close: do not report channel_closed
         self.authenticating = False
@@ -206,9 +207,14 @@ class MqttConnection(asyncio.Protocol):
     def _open(self, transport: asyncio.Transport) -> None:
         peername = transport.get_extra_info("peername")
         ip, port = (str(peername[0]), int(peername[1])) if peername else ("", 0)
-        sslobj = transport.get_extra_info("ssl_object")
-        sni = tls.peer_sni(sslobj)
-        cn, dn = tls.peer_names(transport.get_extra_info("peercert")) if sslobj is not None else (None, None)
+        if self.listener.secure:
+            sslobj = transport.get_extra_info("ssl_object")
+            sni = tls.peer_sni(sslobj)
+            cn, dn = (
+                tls.peer_names(transport.get_extra_info("peercert")) if sslobj is not None else (None, None)
+            )
+        else:  # plain TCP/WS: no TLS facts to ask the transport for (once per connect, a storm's path)
+            sslobj = sni = cn = dn = None
         tenant = self.listener.select_tenant(sni)
         if tenant is None:
             log.info("listener %s: no tenant for %s:%d (sni %r); closing", self.listener.name, ip, port, sni)

@@ -56,6 +56,7 @@ class ListenerRuntime:
         self.registry = registry
         self.server: asyncio.Server | None = None
         self.front: ssl.SSLContext | None = None
+        self.secure = spec.kind in _SECURE  # TLS or WSS (a kept listener never changes kind)
         self.connections: set[MqttConnection] = set()
         self.port = spec.port
 

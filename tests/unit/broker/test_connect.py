@@ -418,3 +418,28 @@ def test_garbage_before_connect_closes_without_connack() -> None:
     client.send_bytes(b"\x10\xff\xff\xff\xff\x01")  # a Remaining Length longer than 4 bytes
     assert client.raw == []
     assert client.is_closed()
+
+
+def test_v5_connack_carries_each_tenants_own_limits() -> None:
+    """The v5 CONNACK bytes are built once per set of limits, never shared across different limits."""
+    small = Harness(contracts.Limits(max_inflight=7, max_packet_size=4096))
+    _, ack = small.connect("a")
+    assert (ack.properties.receive_maximum, ack.properties.maximum_packet_size) == (7, 4096)
+    default = Harness()
+    _, ack = default.connect("a")
+    assert (ack.properties.receive_maximum, ack.properties.maximum_packet_size) == (32, 1024 * 1024)
+    _, ack = default.connect("b", keep_alive=0)  # nothing changed by the server: the constant bytes
+    assert ack.properties.server_keep_alive is None
+
+
+def test_v311_connack_session_present_after_resume() -> None:
+    """[MQTT-3.2.2-2] [MQTT-3.2.2-3] 3.1.1: 0x20 0x02 0x00 0x00 first, then Session Present 1."""
+    h = Harness()
+    client = h.open(version=4)
+    body = b"\x00\x04MQTT\x04\x00\x00\x3c\x00\x01p"  # CleanSession=0
+    client.send_bytes(bytes([0x10, len(body)]) + body)
+    assert client.raw == [b"\x20\x02\x00\x00"]
+    client.send_bytes(b"\xe0\x00")  # DISCONNECT
+    again = h.open(version=4)
+    again.send_bytes(bytes([0x10, len(body)]) + body)
+    assert again.raw == [b"\x20\x02\x01\x00"]

@@ -5,18 +5,40 @@ record connection-scoped facts, then ask the runtime to authenticate (`Authentic
 arrives in `connect_decided`: refuse, or attach/take over the session, CONNACK, redeliver.
 """
 
-from typing import TYPE_CHECKING
+import functools
+from typing import TYPE_CHECKING, Final
 
 from mqttcloud.broker.actions import INFO, Action, Authenticate, Close, Log
 from mqttcloud.broker.hooks import AuthRequest, ClientContext, ConnectDecision
 from mqttcloud.broker.limits import TOPIC_ALIAS_MAXIMUM, cap_keep_alive, cap_session_expiry
+from mqttcloud.protocol.encode import encode
 from mqttcloud.protocol.errors import MQTTError, ProtocolError
 from mqttcloud.protocol.packets import ConnAck, Connect, Disconnect
-from mqttcloud.protocol.properties import NO_PROPERTIES
+from mqttcloud.protocol.properties import NO_PROPERTIES, Properties
 from mqttcloud.protocol.reason_codes import ReasonCode
 
 if TYPE_CHECKING:
     from mqttcloud.broker.channel import Channel
+
+#: The accepting CONNACK of MQTT 3.1 and 3.1.1 by (version, session present): it has no properties, so
+#: it is encoded once here instead of once per CONNECT (a connect storm's path).
+_V3_ACCEPT: Final = {(v, sp): encode(ConnAck(session_present=sp), v) for v in (3, 4) for sp in (False, True)}
+
+
+def _v5_props(receive_maximum: int | None, maximum_packet_size: int | None) -> Properties:
+    """What every v5 CONNACK of a tenant tells its clients about the server's limits."""
+    return NO_PROPERTIES.evolve(
+        receive_maximum=receive_maximum,
+        maximum_packet_size=maximum_packet_size,
+        topic_alias_maximum=TOPIC_ALIAS_MAXIMUM,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _v5_accept(receive_maximum: int | None, maximum_packet_size: int | None, session_present: bool) -> bytes:
+    """The v5 CONNACK when the server changes nothing the client asked for: bytes per tenant limits."""
+    props = _v5_props(receive_maximum, maximum_packet_size)
+    return encode(ConnAck(session_present=session_present, properties=props), 5)
 
 
 def refuse(ch: "Channel", reason: ReasonCode, now: float, why: str) -> list[Action]:
@@ -132,24 +154,29 @@ def connect_decided(ch: "Channel", decision: ConnectDecision, now: float) -> lis
     ch.state = ChannelState.CONNECTED
     ch.connected_at = now
     ch.last_received = now
-    props = NO_PROPERTIES
-    if ch.version == 5:
-        changes: dict[str, object] = {
-            "receive_maximum": limits.max_inflight if limits.max_inflight < 65535 else None,
-            "maximum_packet_size": limits.max_packet_size or None,
-            "topic_alias_maximum": TOPIC_ALIAS_MAXIMUM,
-        }
+    receive_maximum = limits.max_inflight if limits.max_inflight < 65535 else None
+    maximum_packet_size = limits.max_packet_size or None
+    if ch.version != 5:
+        actions.append(ch.send_encoded(_V3_ACCEPT[ch.version, session_present]))
+    elif (
+        not ch.assigned_clientid
+        and ch.session_expiry == ch.requested_session_expiry
+        and ch.keep_alive == ch.requested_keep_alive
+    ):  # the server changes nothing the client asked for: the tenant's constant CONNACK
+        actions.append(ch.send_encoded(_v5_accept(receive_maximum, maximum_packet_size, session_present)))
+    else:
+        changes: dict[str, object] = {}
         if ch.assigned_clientid:
             changes["assigned_client_identifier"] = ch.clientid  # (spec 3.2.2.3.7)
         if ch.session_expiry != ch.requested_session_expiry:
             changes["session_expiry_interval"] = ch.session_expiry  # spec 3.2.2.3.2: the server's choice
         if ch.keep_alive != ch.requested_keep_alive:
             changes["server_keep_alive"] = ch.keep_alive  # [MQTT-3.2.2-21]
-        props = props.evolve(**changes)
+        props = _v5_props(receive_maximum, maximum_packet_size).evolve(**changes)
+        actions.append(ch.send(ConnAck(session_present=session_present, properties=props)))
     m["packets.connack.sent"] += 1
     m["client.connack"] += 1
     m["client.connected"] += 1
-    actions.append(ch.send(ConnAck(session_present=session_present, properties=props)))
     fields = (
         ("clientid", ch.clientid),
         ("username", ch.username),
