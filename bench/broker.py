@@ -1,6 +1,6 @@
 """Broker benchmark: our broker and Debian's mosquitto side by side, same load generator, one run.
 
-    .venv/bin/python bench/broker.py [--quick] [--only ours|mosquitto]
+    .venv/bin/python -m bench.broker [--quick] [--only ours|mosquitto]
 
 Each broker runs pinned to CPU 0 (`taskset -c 0`), the load generator (this process, uvloop) to CPU 1.
 Scenarios, each bounded in time (the whole run takes about a minute):
@@ -37,8 +37,6 @@ import contextlib
 import json
 import os
 import resource
-import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -51,8 +49,8 @@ from pathlib import Path
 from typing import cast
 
 import uvloop
+from bench import procs
 
-ROOT = Path(__file__).resolve().parents[1]
 MOSQUITTO = "/usr/sbin/mosquitto"
 PAYLOAD = b"x" * 100
 WINDOW = 20_000  # messages in flight (sent, not yet delivered) per throughput scenario
@@ -103,24 +101,14 @@ class Broker:
     workdir: Path
 
     def rss_kb(self) -> int:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return 0
+        return procs.rss_kb(self.proc.pid)
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the broker has used (load-independent cost, unlike rates)."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return procs.cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        procs.stop(self.proc)
 
 
 def steal_ms() -> tuple[float, float]:
@@ -139,33 +127,14 @@ def _raise_nofile() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def _pin(cpu: int) -> list[str]:
-    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"broker exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("broker did not start listening")
+# Until bench/cluster.py and bench/connect_instructions.py import them from bench/procs.py.
+ROOT, _free_port, _wait_port = procs.ROOT, procs.free_port, procs.wait_port
 
 
 def start_ours(workdir: Path) -> Broker:
     ready = workdir / "ready.json"
     cmd = [
-        *_pin(0),
+        *procs.pin(0),
         sys.executable,
         "-m",
         "mqttcloud",
@@ -180,30 +149,24 @@ def start_ours(workdir: Path) -> Broker:
         "--log-level",
         "WARNING",
     ]
-    stderr = (workdir / "ours.stderr").open("wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=stderr)  # inherits our raised RLIMIT_NOFILE
-    deadline = time.monotonic() + 30
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"our broker failed: {(workdir / 'ours.stderr').read_text()}")
-        time.sleep(0.05)
+    proc = procs.start(cmd, workdir / "ours.stderr", ready)  # inherits our raised RLIMIT_NOFILE
     port = int(json.loads(ready.read_text())["listeners"][0]["port"])
     return Broker("mqttcloud", port, proc, workdir)
 
 
 def start_mosquitto(workdir: Path) -> Broker:
-    port = _free_port()
+    port = procs.free_port()
     conf = workdir / "mosquitto.conf"
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_type error\n"
         "max_queued_messages 100000\n"
     )
     proc = subprocess.Popen(
-        [*_pin(0), MOSQUITTO, "-c", str(conf)],
+        [*procs.pin(0), MOSQUITTO, "-c", str(conf)],
         stderr=(workdir / "mosquitto.stderr").open("wb"),
         stdout=subprocess.DEVNULL,
     )
-    _wait_port(port, proc)
+    procs.wait_port(port, proc)
     return Broker("mosquitto", port, proc, workdir)
 
 
@@ -570,7 +533,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--only", choices=["ours", "mosquitto"])
     ns = parser.parse_args(argv)
     _raise_nofile()
-    if _pin(1):
+    if procs.pin(1):
         os.sched_setaffinity(0, {1})
     else:
         print("note: taskset or a second CPU missing; broker and load share CPUs")
