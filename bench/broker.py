@@ -36,7 +36,6 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
 import socket
 import struct
 import subprocess
@@ -120,11 +119,6 @@ def steal_ms() -> tuple[float, float]:
             if parts[0] in ("cpu0", "cpu1") and len(parts) > 8:
                 ticks[parts[0]] = int(parts[8]) * 1000 / os.sysconf("SC_CLK_TCK")
     return ticks.get("cpu0", 0.0), ticks.get("cpu1", 0.0)
-
-
-def _raise_nofile() -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 # Until bench/cluster.py and bench/connect_instructions.py import them from bench/procs.py.
@@ -532,10 +526,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter runs, 2,000 idle connections")
     parser.add_argument("--only", choices=["ours", "mosquitto"])
     ns = parser.parse_args(argv)
-    _raise_nofile()
-    if procs.pin(1):
-        os.sched_setaffinity(0, {1})
-    else:
+    if not procs.prepare_load_generator():
         print("note: taskset or a second CPU missing; broker and load share CPUs")
     starters: list[tuple[str, Callable[[Path], Broker]]] = []
     if ns.only != "mosquitto":

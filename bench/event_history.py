@@ -28,10 +28,7 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import secrets
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvloop
-from bench.broker import ROOT, Broker, _pin
+from bench import procs
+from bench.broker import Broker
 from bench.connect_storm import CONNECT_WINDOW, STORM_WINDOW, connect_all, reset_all
 
 from mqttcloud import contracts
@@ -85,7 +83,7 @@ def start_broker(workdir: Path, history: bool) -> tuple[Broker, BrokerClient]:
     spec_path = workdir / "spec.json"
     spec_path.write_text(spec.model_dump_json())
     cmd = [
-        *_pin(0),
+        *procs.pin(0),
         sys.executable,
         "-m",
         "mqttcloud",
@@ -95,13 +93,7 @@ def start_broker(workdir: Path, history: bool) -> tuple[Broker, BrokerClient]:
         "--log-level",
         "WARNING",
     ]
-    stderr = (workdir / "broker.stderr").open("wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=stderr)  # inherits our raised RLIMIT_NOFILE
-    deadline = time.monotonic() + 30
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"broker failed: {(workdir / 'broker.stderr').read_text()}")
-        time.sleep(0.05)
+    proc = procs.start(cmd, workdir / "broker.stderr", ready)  # inherits our raised RLIMIT_NOFILE
     ready_file = contracts.ReadyFile.model_validate(json.loads(ready.read_text()))
     name = "history on" if history else "history off"
     broker = Broker(name, ready_file.listeners[0].port, proc, workdir)
@@ -207,10 +199,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--replies", action="store_true", help="measure only the stall of taking events")
     ns = parser.parse_args(argv)
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
-        os.sched_setaffinity(0, {1})
+    procs.prepare_load_generator()
     if ns.replies:
         return replies_main(ns.clients, ns.rounds)
     runs: list[Run] = []

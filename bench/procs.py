@@ -7,6 +7,7 @@ importing it costs a bench nothing.
 """
 
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -21,6 +22,17 @@ ROOT = Path(__file__).resolve().parents[1]
 def pin(cpu: int) -> list[str]:
     """The argv prefix that runs a command on CPU `cpu` (`taskset`), [] where that is not possible."""
     return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
+
+
+def prepare_load_generator() -> bool:
+    """Raise this process's open-file limit to the hard one (the brokers it starts inherit it) and move
+    it to CPU 1, CPU 0 being the broker's (`pin(0)`); False when it cannot be pinned."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if not pin(1):
+        return False
+    os.sched_setaffinity(0, {1})
+    return True
 
 
 def free_port() -> int:

@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,15 +41,14 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
+from bench import procs
 from bench.broker import (
-    ROOT,
     WINDOW,
     Broker,
     Flow,
     Pub,
     Sub,
     _connect,
-    _pin,
     publish_qos0,
 )
 
@@ -88,15 +86,8 @@ def start(workdir: Path, rules: list[contracts.RuleSpec]) -> tuple[Broker, int]:
     path = workdir / "spec.json"
     path.write_text(spec(workdir, rules).model_dump_json())
     ready = workdir / "ready.json"
-    ready.unlink(missing_ok=True)
-    cmd = [*_pin(0), sys.executable, "-m", "mqttcloud", "broker", "--config", str(path)]
-    cmd += ["--log-level", "WARNING"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=(workdir / "broker.stderr").open("wb"))
-    deadline = time.monotonic() + 30
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError((workdir / "broker.stderr").read_text())
-        time.sleep(0.05)
+    cmd = [*procs.pin(0), sys.executable, "-m", "mqttcloud", "broker", "--config", str(path)]
+    proc = procs.start([*cmd, "--log-level", "WARNING"], workdir / "broker.stderr", ready)
     info = json.loads(ready.read_text())
     return Broker("mqttcloud", int(info["listeners"][0]["port"]), proc, workdir), int(info["admin"]["port"])
 
