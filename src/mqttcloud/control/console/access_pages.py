@@ -25,6 +25,7 @@ from mqttcloud.control.console.pages import (
     LoggedIn,
     Page,
     check_csrf_header,
+    field_errors,
     field_list,
     field_text,
     page_number,
@@ -240,15 +241,9 @@ async def create_user(deployment_id: str, request: Request, section: SectionDep)
     try:
         await authn_service.create(section.target(view), kind=kind, user=user)
     except ApiError as error:
-        section.session.rollback()
+        errors = field_errors(page, section.session, error, default="user_id")
         return await _render_users(
-            page,
-            section.session,
-            view,
-            request,
-            errors={error.field or "user_id": error.message},
-            form=values,
-            status=422,
+            page, section.session, view, request, errors=errors, form=values, status=422
         )
     return redirect(f"{PREFIX}/deployments/{deployment_id}/users?kind={kind}")
 
@@ -408,11 +403,8 @@ async def add_acl_rule(deployment_id: str, section: SectionDep) -> Response:
         who = values["target"] if kind != "all" else ""
         await acl_service.append_rule(section.target(view), acl_service.RuleFor(kind, who, rule))
     except ApiError as error:
-        section.session.rollback()
-        field = error.field or "action"
-        return await _render_acl(
-            page, section.session, view, errors={field: error.message}, form=values, status=422
-        )
+        errors = field_errors(page, section.session, error, default="action")
+        return await _render_acl(page, section.session, view, errors=errors, form=values, status=422)
     return redirect(f"{PREFIX}/deployments/{deployment_id}/acl")
 
 

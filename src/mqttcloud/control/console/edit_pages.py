@@ -23,6 +23,7 @@ from mqttcloud.control.console.pages import (
     LoggedIn,
     Page,
     PageError,
+    field_errors,
     field_list,
     field_text,
     read_form,
@@ -126,8 +127,7 @@ async def edit_project(project_id: str, request: Request, page: LoggedIn, sessio
     except ApiError as error:
         if error.status_code != 422:
             raise
-        session.rollback()
-        errors = {error.field or "name": page.t(error.message)}
+        errors = field_errors(page, session, error, default="name")
         return _render_project(page, project, form=values, errors=errors, status=422)
     return redirect(f"{PREFIX}/projects")
 
@@ -201,9 +201,8 @@ async def edit_account(account_id: int, request: Request, page: LoggedIn, sessio
     except ApiError as error:
         if error.status_code != 422:
             raise
-        session.rollback()
+        errors = field_errors(page, session, error, default="role")
         account = await _managed_account(page, session, account_id)
-        errors = {error.field or "role": page.t(error.message)}
         return await _render_account(page, session, account, form=values, errors=errors, status=422)
     return redirect(f"{PREFIX}/accounts")
 
@@ -230,7 +229,6 @@ async def reset_account_password(
     except ApiError as error:
         if error.status_code != 422:
             raise
-        session.rollback()
-        errors = {error.field or "password": page.t(error.message)}
+        errors = field_errors(page, session, error, default="password")
         return await _render_account(page, session, account, errors=errors, status=422)
     return await _render_account(page, session, account, reset=True)

@@ -21,6 +21,7 @@ from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
     Page,
+    field_errors,
     field_text,
     read_form,
     redirect,
@@ -44,6 +45,9 @@ HTTP_METHODS = ("post", "put", "get", "delete")
 # Per rule, EMQX 5's counter names (`/rules/{id}/metrics`), as the table's columns.
 RULE_METRICS = ("matched", "passed", "failed", "actions.success", "actions.failed")
 TEST_EVENTS = ("", "message_publish", *rulesql.EVENT_FIELDS)
+# The service's field names, as the connector and action forms name them.
+_CONNECTOR_FIELDS = {"name": "connector_name"}
+_ACTION_FIELDS = {"name": "action_name", "connector": "action_connector"}
 
 
 def connector_address(row: ConnectorRow) -> str:
@@ -203,11 +207,10 @@ async def create_connector(deployment_id: str, section: SectionDep) -> Response:
             description="",
         )
     except ApiError as error:
-        section.session.rollback()
-        field = {"name": "connector_name"}.get(error.field or "", error.field or "connector_name")
-        return await _render_page(
-            page, view, target, errors={field: page.t(error.message)}, form=values, status=422
+        errors = field_errors(
+            page, section.session, error, default="connector_name", fields=_CONNECTOR_FIELDS
         )
+        return await _render_page(page, view, target, errors=errors, form=values, status=422)
     return redirect(_base(deployment_id))
 
 
@@ -249,13 +252,8 @@ async def create_action(deployment_id: str, section: SectionDep) -> Response:
             description="",
         )
     except ApiError as error:
-        section.session.rollback()
-        field = {"name": "action_name", "connector": "action_connector"}.get(
-            error.field or "", error.field or "action_name"
-        )
-        return await _render_page(
-            page, view, target, errors={field: page.t(error.message)}, form=values, status=422
-        )
+        errors = field_errors(page, section.session, error, default="action_name", fields=_ACTION_FIELDS)
+        return await _render_page(page, view, target, errors=errors, form=values, status=422)
     return redirect(_base(deployment_id))
 
 

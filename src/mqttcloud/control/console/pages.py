@@ -23,6 +23,7 @@ import jinja2
 from fastapi import Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
 from mqttcloud.control import audit
@@ -336,6 +337,21 @@ async def field_file_or_text(form: FormData, name: str, file_name: str) -> str:
             await upload.close()
         return data.decode("utf-8", errors="replace").strip()
     return field_text(form, name)
+
+
+def field_errors(
+    page: Page, session: Session, error: ApiError, *, default: str, fields: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """A refused write, as a form shows it: rolled back, its message (translated) next to the form's field.
+
+    Args:
+        error: what the use case raised; its `field` names the field in the service's words.
+        default: the form's field when the error names none.
+        fields: the service's field names that the form names otherwise.
+    """
+    session.rollback()
+    name = error.field or ""
+    return {(fields or {}).get(name, name) or default: page.t(error.message)}
 
 
 LoggedIn = Annotated[Page, Depends(current_page)]

@@ -9,7 +9,7 @@ password). Needs `Role.may_edit_deployments`; the change is audited as every con
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-from mqttcloud.control.console.pages import PREFIX, ConsoleRoute, Page, field_text, redirect
+from mqttcloud.control.console.pages import PREFIX, ConsoleRoute, Page, field_errors, field_text, redirect
 from mqttcloud.control.console.sections import SectionDep, render_section
 from mqttcloud.control.deployment_api.authn import service as authn_service
 from mqttcloud.control.deployment_api.authn import store as authn
@@ -79,7 +79,6 @@ async def edit_user(deployment_id: str, kind: str, user_id: str, section: Sectio
             is_superuser=is_superuser,
         )
     except ApiError as error:
-        section.session.rollback()
-        errors = {error.field or "password": page.t(error.message)}
+        errors = field_errors(page, section.session, error, default="password")
         return _render(page, view, user, is_superuser=is_superuser, errors=errors, status=422)
     return redirect(f"{PREFIX}/deployments/{deployment_id}/users?kind={user.kind}")
