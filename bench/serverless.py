@@ -1,6 +1,6 @@
 """Serverless benchmark: many tenants on the one shared TLS listener, tenants told apart by SNI.
 
-    .venv/bin/python bench/serverless.py [--tenants 100] [--conns 50] [--seconds 20] [--noisy 0]
+    .venv/bin/python -m bench.serverless [--tenants 100] [--conns 50] [--seconds 20] [--noisy 0]
 
 One broker process (`mqttcloud broker --config`, pinned to CPU 0 with taskset when available) runs a
 multi-tenant BrokerSpec: one TLS listener with the SNI selector, a wildcard certificate from a fresh
@@ -29,7 +29,6 @@ import os
 import resource
 import selectors
 import shutil
-import signal
 import socket
 import ssl
 import statistics
@@ -41,11 +40,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import procs
+
 from mqttcloud import contracts
 from mqttcloud.control.deployments.spec_builder import SERVERLESS_LIMITS
 from mqttcloud.control.pki import load_or_create_ca
 
-ROOT = Path(__file__).resolve().parents[1]
 DOMAIN = "bench.test"
 USER, PASSWORD = "bench", "bench-password"
 PAYLOAD = b"p" * 16
@@ -131,29 +131,10 @@ def start_broker(
     argv = [sys.executable, "-m", "mqttcloud", "broker", "--config", str(spec_path), "--log-level", "WARNING"]
     if pin:
         argv = ["taskset", "-c", "0", *argv]
-    log = (directory / "broker.log").open("wb")
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     ready = Path(spec.ready_file)
-    deadline = time.monotonic() + 30
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"broker did not start:\n{(directory / 'broker.log').read_text()}")
-        time.sleep(0.05)
+    proc = procs.start(argv, directory / "broker.log", ready)
     port = contracts.ReadyFile.model_validate_json(ready.read_text()).listeners[0].port
     return proc, port
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (utime and stime of /proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ----------------------------------------------------------------------------------------- load
@@ -324,10 +305,10 @@ def main() -> int:
         load = Load(port, ca_pem, args.tenants, args.conns, args.noisy)
         try:
             time.sleep(1.0)  # let the broker settle before the baseline
-            rss_before = rss_bytes(proc.pid)
+            rss_before = procs.rss_kb(proc.pid) * 1024
             took = load.open_all()
             total_conns = args.tenants * args.conns
-            rss_after = rss_bytes(proc.pid)
+            rss_after = procs.rss_kb(proc.pid) * 1024
             print(
                 f"connected {total_conns} TLS connections ({args.tenants} tenants x {args.conns}) "
                 f"in {took:.1f} s ({total_conns / took:.0f}/s)"
@@ -338,23 +319,18 @@ def main() -> int:
             )
             load.run(WARMUP)
             start = [t.delivered for t in load.tenants]
-            cpu_start, own_start = cpu_seconds(proc.pid), time.process_time()
+            cpu_start, own_start = procs.cpu_seconds(proc.pid), time.process_time()
             began = time.monotonic()
             load.run(args.seconds)
             elapsed = time.monotonic() - began
-            cpu = (cpu_seconds(proc.pid) - cpu_start) / elapsed
+            cpu = (procs.cpu_seconds(proc.pid) - cpu_start) / elapsed
             own_cpu = (time.process_time() - own_start) / elapsed
             rates = [(t.delivered - s) / elapsed for t, s in zip(load.tenants, start, strict=True)]
             if load.failed:
                 print(f"WARNING: {load.failed} connections were closed by the broker during the run")
         finally:
             load.close()
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            procs.stop(proc, 15)
     total = sum(rates)
     fair = total / len(rates)
     quiet = rates[args.noisy :] or rates

@@ -1,6 +1,6 @@
 """Slow consumers: a real broker's RSS with N subscribers that never read and one fast publisher.
 
-Run: `.venv/bin/python bench/slow_consumers.py [--subscribers 4] [--seconds 5] [--qos 0|1]`.
+Run: `.venv/bin/python -m bench.slow_consumers [--subscribers 4] [--seconds 5] [--qos 0|1]`.
 
 Each subscriber connects (v5, SO_RCVBUF 4 KiB), subscribes and never reads again; a publisher sends
 16 kB messages as fast as the broker takes them for `--seconds` (a thread reads its PUBACKs). The
@@ -21,9 +21,10 @@ import threading
 import time
 from pathlib import Path
 
+from bench import procs
+
 from mqttcloud import contracts
 
-ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = b"p" * 16_000
 GIB = 1024 * 1024 * 1024
 
@@ -51,13 +52,6 @@ def _publish(qos: int, mid: int) -> bytes:
     return _packet(0x30 | (qos << 1), _utf8("bench/slow") + pid + b"\x00" + PAYLOAD)
 
 
-def _rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
-
-
 def _start(directory: Path, limits: contracts.Limits) -> tuple[subprocess.Popen[bytes], contracts.ReadyFile]:
     spec = contracts.BrokerSpec(
         broker_id="bench",
@@ -75,26 +69,9 @@ def _start(directory: Path, limits: contracts.Limits) -> tuple[subprocess.Popen[
         sys_interval=0.0,
     )
     (directory / "spec.json").write_text(spec.model_dump_json())
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mqttcloud",
-            "broker",
-            "--config",
-            str(directory / "spec.json"),
-            "--log-level",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        stderr=subprocess.DEVNULL,
-    )
+    argv = [sys.executable, "-m", "mqttcloud", "broker", "--config", str(directory / "spec.json")]
     ready = directory / "ready.json"
-    deadline = time.monotonic() + 20
-    while not ready.exists():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise RuntimeError("broker did not start")
-        time.sleep(0.05)
+    proc = procs.start([*argv, "--log-level", "WARNING"], directory / "broker.log", ready, timeout=20)
     time.sleep(0.1)
     return proc, contracts.ReadyFile.model_validate(json.loads(ready.read_text()))
 
@@ -129,7 +106,7 @@ def run(limits: contracts.Limits, subscribers: int, seconds: float, qos: int) ->
         try:
             port = next(a.port for a in ready.listeners if a.name == "tcp:default")
             subs = [_subscriber(port, i, qos) for i in range(subscribers)]
-            before = _rss(proc.pid)
+            before = procs.rss_kb(proc.pid) * 1024
             pub = socket.create_connection(("127.0.0.1", port))
             pub.sendall(_connect("pub"))
             stop = threading.Event()
@@ -154,9 +131,9 @@ def run(limits: contracts.Limits, subscribers: int, seconds: float, qos: int) ->
                 pub.sendall(b"".join(_publish(qos, (sent + i) % 60000 + 1) for i in range(20)))
                 sent += 20
                 if sent % 200 == 0:
-                    peak = max(peak, _rss(proc.pid))
+                    peak = max(peak, procs.rss_kb(proc.pid) * 1024)
             time.sleep(0.5)
-            after = _rss(proc.pid)
+            after = procs.rss_kb(proc.pid) * 1024
             stop.set()
             reader.join()
             pub.close()
@@ -166,8 +143,7 @@ def run(limits: contracts.Limits, subscribers: int, seconds: float, qos: int) ->
                 s.close()
             return {"sent": sent, "before": before, "peak": peak, "after": after, "closed": closed}
         finally:
-            proc.terminate()
-            proc.wait(10)
+            procs.stop(proc)
 
 
 def main() -> None:
