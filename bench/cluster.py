@@ -31,7 +31,6 @@ from the kill until every client has received a message published after the kill
 import argparse
 import asyncio
 import contextlib
-import os
 import shutil
 import signal
 import socket
@@ -46,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvloop
+from bench import procs
 from bench.broker import (
     PAYLOAD,
     WINDOW,
@@ -55,7 +55,6 @@ from bench.broker import (
     Sink,
     Sub,
     _connect,
-    _free_port,
     _packet,
     _utf8,
     connect_packet,
@@ -102,29 +101,16 @@ class Node:
             "--data-dir", str(self.dir / "data"), "--ready-file", str(ready), "--log-level", "WARNING",
             "--node-timeout", str(node_timeout),
         ]  # fmt: skip
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=(self.dir / "err").open("wb"))
-        deadline = time.monotonic() + 20
-        while not ready.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((self.dir / "err").read_text())
-            time.sleep(0.05)
+        self.proc = procs.start(argv, self.dir / "err", ready, timeout=20)
         from mqttcloud import contracts  # noqa: PLC0415  (keep the bench's import light)
 
         self.port = contracts.ReadyFile.model_validate_json(ready.read_text()).listeners[0].port
 
     def cpu_seconds(self) -> float:
-        return cpu_seconds(self.proc.pid)
+        return procs.cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(10)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        procs.stop(self.proc)
 
 
 def placement(nodes: list[Node], port: int, clients: Sequence[Sub | Pub]) -> list[int]:
@@ -246,14 +232,14 @@ class Setup:
 
     def __init__(self, work: Path, label: str, count: int, shared: bool) -> None:
         self.label = label
-        nats_port = _free_port()
+        nats_port = procs.free_port()
         data = work / f"js-{label.replace(' ', '-')}"
         self.nats = subprocess.Popen(
             [NATS_SERVER, "-a", "127.0.0.1", "-p", str(nats_port), "-js", "-sd", str(data)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         time.sleep(0.5)
-        port = _free_port() if shared else 0
+        port = procs.free_port() if shared else 0
         self.nodes: list[Node] = []
         try:
             for i in range(count):
@@ -267,13 +253,12 @@ class Setup:
         return sum(n.cpu_seconds() for n in self.nodes)
 
     def nats_cpu(self) -> float:
-        return cpu_seconds(self.nats.pid)
+        return procs.cpu_seconds(self.nats.pid)
 
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
-        self.nats.send_signal(signal.SIGTERM)
-        self.nats.wait(10)
+        procs.stop(self.nats)
 
 
 #: QoS 1 latency turns per path: 1 node and cross take turns, so both p99s come from the same seconds
@@ -446,7 +431,7 @@ def recovery(nodes: list[Node], clients: int) -> float:
 def run_sessions(rounds: int, clients: int) -> tuple[list[float], float]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        port = _free_port()
+        port = procs.free_port()
         nats = subprocess.Popen(
             [NATS_SERVER, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(work / "js")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -460,8 +445,7 @@ def run_sessions(rounds: int, clients: int) -> tuple[list[float], float]:
         finally:
             for node in nodes:
                 node.stop()
-            nats.send_signal(signal.SIGTERM)
-            nats.wait(10)
+            procs.stop(nats)
     return samples, recovered
 
 
