@@ -121,10 +121,6 @@ def steal_ms() -> tuple[float, float]:
     return ticks.get("cpu0", 0.0), ticks.get("cpu1", 0.0)
 
 
-# Until bench/cluster.py and bench/connect_instructions.py import them from bench/procs.py.
-ROOT, _free_port, _wait_port = procs.ROOT, procs.free_port, procs.wait_port
-
-
 def start_ours(workdir: Path) -> Broker:
     ready = workdir / "ready.json"
     cmd = [

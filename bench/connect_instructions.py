@@ -21,8 +21,6 @@ Under callgrind a broker runs ~50x slower, so the window is a few thousand clien
 
 import argparse
 import json
-import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -33,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvloop
-from bench.broker import MOSQUITTO, ROOT, _free_port, _wait_port
+from bench import procs
+from bench.broker import MOSQUITTO
 from bench.connect_storm import CONNECT_WINDOW, connect_all, reset_all
 
 IDLE_SECONDS = 5.0
@@ -50,8 +49,7 @@ class Traced:
     out_dir: Path
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return procs.cpu_seconds(self.proc.pid)
 
     def control(self, *args: str) -> None:
         subprocess.run(
@@ -87,13 +85,7 @@ class Traced:
             last = now
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        procs.stop(self.proc, 120)
 
 
 def _valgrind(out_dir: Path) -> list[str]:
@@ -126,18 +118,13 @@ def start_ours(workdir: Path) -> Traced:
         "--log-level",
         "WARNING",
     ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=(workdir / "ours.stderr").open("wb"))
-    deadline = time.monotonic() + READY_TIMEOUT
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"our broker failed: {(workdir / 'ours.stderr').read_text()}")
-        time.sleep(0.2)
+    proc = procs.start(cmd, workdir / "ours.stderr", ready, timeout=READY_TIMEOUT, poll=0.2)
     port = int(json.loads(ready.read_text())["listeners"][0]["port"])
     return Traced("mqttcloud", port, proc, workdir)
 
 
 def start_mosquitto(workdir: Path) -> Traced:
-    port = _free_port()
+    port = procs.free_port()
     conf = workdir / "mosquitto.conf"
     # `user root`: run as root, mosquitto would switch to the `mosquitto` user, which can write
     # neither callgrind's dumps nor the pipes `callgrind_control` talks through.
@@ -150,7 +137,7 @@ def start_mosquitto(workdir: Path) -> Traced:
         stderr=(workdir / "mosquitto.stderr").open("wb"),
         stdout=subprocess.DEVNULL,
     )
-    _wait_port(port, proc, timeout=READY_TIMEOUT)
+    procs.wait_port(port, proc, timeout=READY_TIMEOUT)
     return Traced("mosquitto", port, proc, workdir)
 
 
@@ -236,10 +223,7 @@ def main(argv: list[str]) -> int:
         if shutil.which(tool) is None:
             print(f"{tool} not found (Debian: apt-get install valgrind util-linux)")
             return 1
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if (os.cpu_count() or 1) >= 2:
-        os.sched_setaffinity(0, {1})
+    procs.prepare_load_generator()
     starters = []
     if ns.only != "mosquitto":
         starters.append(start_ours)

@@ -18,8 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import resource
-import shutil
 import socket
 import struct
 import sys
@@ -29,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import uvloop
+from bench import procs
 from bench.broker import MOSQUITTO, Broker, connect_packet, start_mosquitto, start_ours
 
 CONNECT_WINDOW = 256  # handshakes in flight in the connects/s phase (as bench/broker.py)
@@ -107,10 +106,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=["ours", "mosquitto"])
     ns = parser.parse_args(argv)
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
-        os.sched_setaffinity(0, {1})
+    procs.prepare_load_generator()
     starters: list[Callable[[Path], Broker]] = []
     if ns.only != "mosquitto":
         starters.append(start_ours)
