@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from tests.browser.conftest import Platform, login
+from tests.browser.conftest import Platform, add_user, login
 from tests.browser.mqtt_client import MqttClient, connect_when_authorised
-from tests.browser.test_integration import add_user, deployment, shots
+from tests.browser.test_integration import shots
 
 pytestmark = pytest.mark.browser
-__all__ = ["deployment"]  # the module's running deployment fixture, shared with test_integration
 
 
 @pytest.fixture

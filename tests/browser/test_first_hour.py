@@ -6,29 +6,13 @@ import re
 import socket
 import subprocess
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
-from tests.browser.conftest import Platform, login, screenshot
+from tests.browser.conftest import Platform, login, screenshot, wait_status
 from tests.integration.control.harness import poll
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def key(platform: Platform) -> tuple[str, str]:
-    return platform.serve.create_key()
-
-
-def wait_status(platform: Platform, key: tuple[str, str], deployment_id: str, wanted: str) -> dict[str, Any]:
-    with platform.api() as api:
-
-        def reached() -> dict[str, Any] | None:
-            body: dict[str, Any] = api.get(f"/deployments/{deployment_id}", auth=key).json()
-            return body if body["status"] == wanted else None
-
-        return poll(reached, within=60.0, what=f"{deployment_id} {wanted}")
 
 
 @pytest.fixture
@@ -37,7 +21,7 @@ def deployment(platform: Platform, key: tuple[str, str]) -> Iterator[str]:
         created = api.post("/deployments", auth=key, json={"projectID": "default", "deploymentName": "first"})
         assert created.status_code == 201, created.text
         deployment_id: str = created.json()["deploymentID"]
-    wait_status(platform, key, deployment_id, "running")
+    wait_status(platform, key, deployment_id, "running", within=60.0)
     yield deployment_id
     with platform.api() as api:
         api.delete(f"/deployments/{deployment_id}", auth=key)
@@ -122,7 +106,7 @@ def test_failed_deployment_shows_why(
             api.get(f"/deployments/{deployment}", auth=key).json()["endpoints"]["mqtt"].rsplit(":", 1)[1]
         )
         assert api.post(f"/deployments/{deployment}/stop", auth=key).status_code == 201
-        wait_status(platform, key, deployment, "stopped")
+        wait_status(platform, key, deployment, "stopped", within=60.0)
         with socket.socket() as squatter:
             # as the broker binds: an earlier test's connections may hold the (reused) port in TIME_WAIT
             squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -132,7 +116,7 @@ def test_failed_deployment_shows_why(
             page.goto(f"{platform.console}/deployments/{deployment}")
             expect(page.locator("#status-message")).to_be_hidden()
             assert api.post(f"/deployments/{deployment}/start", auth=key).status_code == 201
-            body = wait_status(platform, key, deployment, "failed")
+            body = wait_status(platform, key, deployment, "failed", within=60.0)
             assert "address already in use" in body["statusReason"].lower(), body
             message = page.locator("#status-message")
             expect(message).to_be_visible(timeout=30_000)  # the overview's poll, no reload

@@ -6,50 +6,20 @@ import json
 import re
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
-from tests.browser.conftest import Platform, login, screenshot
+from tests.browser.conftest import Platform, add_user, login, screenshot
 from tests.browser.mqtt_client import MqttClient, connect_when_authorised
-from tests.integration.control.harness import poll
 
 pytestmark = pytest.mark.browser
 
 SQL = 'SELECT payload.temp AS t, clientid FROM "sensors/#" WHERE payload.temp > 30'
 
 
-@pytest.fixture(scope="module")
-def deployment(platform: Platform) -> Iterator[tuple[str, str]]:
-    """A running Dedicated deployment with the MQTT user `rules-user`: (id, mqtt address)."""
-    key = platform.serve.create_key()
-    with platform.api() as api:
-        created = api.post("/deployments", auth=key, json={"projectID": "default", "deploymentName": "rules"})
-        assert created.status_code == 201, created.text
-        deployment_id = created.json()["deploymentID"]
-
-        def running() -> dict[str, Any] | None:
-            body: dict[str, Any] = api.get(f"/deployments/{deployment_id}", auth=key).json()
-            assert body["status"] in {"pending", "starting", "running"}, body
-            return body if body["status"] == "running" else None
-
-        body = poll(running, within=30.0, what="the deployment to run")
-        yield deployment_id, body["endpoints"]["mqtt"]
-        api.delete(f"/deployments/{deployment_id}", auth=key)
-
-
 def integration(page: Page, platform: Platform, deployment_id: str) -> None:
     page.goto(f"{platform.console}/deployments/{deployment_id}/integration")
-
-
-def add_user(page: Page, platform: Platform, deployment_id: str, user: str, password: str) -> None:
-    page.goto(f"{platform.console}/deployments/{deployment_id}/users")
-    page.get_by_label("User name or client ID").fill(user)
-    page.locator("#user_password").fill(password)
-    page.get_by_role("button", name="Add user").click()
-    expect(page.locator(f"tr[data-user='{user}']")).to_be_visible()
 
 
 def shots(page: Page, platform: Platform, tmp_path: Path, name: str) -> None:

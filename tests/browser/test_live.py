@@ -2,47 +2,13 @@
 ACL, bans, the live clients table (a real paho client appears and is kicked), publish, and charts."""
 
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
-from tests.browser.conftest import Platform, login, screenshot
+from tests.browser.conftest import Platform, add_user, login, screenshot, section
 from tests.browser.mqtt_client import connect_when_authorised
-from tests.integration.control.harness import poll
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def deployment(platform: Platform) -> Iterator[tuple[str, str]]:
-    """A running Dedicated deployment: (id, mqtt address), created and deleted through the Platform API."""
-    key = platform.serve.create_key()
-    with platform.api() as api:
-        created = api.post("/deployments", auth=key, json={"projectID": "default", "deploymentName": "live"})
-        assert created.status_code == 201, created.text
-        deployment_id = created.json()["deploymentID"]
-
-        def running() -> dict[str, Any] | None:
-            body: dict[str, Any] = api.get(f"/deployments/{deployment_id}", auth=key).json()
-            assert body["status"] in {"pending", "starting", "running"}, body
-            return body if body["status"] == "running" else None
-
-        body = poll(running, within=30.0, what="the deployment to run")
-        yield deployment_id, body["endpoints"]["mqtt"]
-        api.delete(f"/deployments/{deployment_id}", auth=key)
-
-
-def section(page: Page, platform: Platform, deployment_id: str, name: str) -> None:
-    page.goto(f"{platform.console}/deployments/{deployment_id}/{name}")
-
-
-def add_user(page: Page, platform: Platform, deployment_id: str, user: str, password: str) -> None:
-    section(page, platform, deployment_id, "users")
-    page.get_by_label("User name or client ID").fill(user)
-    page.locator("#user_password").fill(password)
-    page.get_by_role("button", name="Add user").click()
-    expect(page.locator(f"tr[data-user='{user}']")).to_be_visible()
 
 
 def test_deployment_api_key_is_shown_once_and_works(

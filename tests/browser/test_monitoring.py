@@ -5,14 +5,19 @@ legible at 760 px in English and 简体中文 (screenshots in artifacts/screensh
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
-from tests.browser.conftest import Platform, login, screenshot
+from tests.browser.conftest import (
+    Platform,
+    add_user,
+    login,
+    screenshot,
+    section,
+    started_platform,
+    wait_status,
+)
 from tests.browser.mqtt_client import connect_when_authorised
-from tests.browser.test_live import add_user, section
-from tests.integration.control.harness import ServeProcess, free_port_range, poll, serve_env
 
 pytestmark = pytest.mark.browser
 
@@ -20,43 +25,9 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """`serve` sampling every second (MQTTCLOUD_MONITOR_INTERVAL=1), so history builds up in seconds."""
-    env = serve_env(None, free_port_range(), {"MQTTCLOUD_MONITOR_INTERVAL": "1"})
-    serve = ServeProcess(tmp_path_factory.mktemp("monitoring") / "data", env)
-    serve.start()
-    try:
-        yield Platform(serve)
-    finally:
-        serve.stop()
-        print(f"--- serve log ---\n{serve.stderr()}")
-
-
-@pytest.fixture(scope="module")
-def key(platform: Platform) -> tuple[str, str]:
-    return platform.serve.create_key()
-
-
-def wait_status(platform: Platform, key: tuple[str, str], deployment_id: str, wanted: str) -> dict[str, Any]:
-    with platform.api() as api:
-
-        def reached() -> dict[str, Any] | None:
-            body: dict[str, Any] = api.get(f"/deployments/{deployment_id}", auth=key).json()
-            return body if body["status"] == wanted else None
-
-        result: dict[str, Any] = poll(reached, within=30.0, what=f"the deployment to be {wanted}")
-        return result
-
-
-@pytest.fixture(scope="module")
-def deployment(platform: Platform, key: tuple[str, str]) -> Iterator[tuple[str, str]]:
-    with platform.api() as api:
-        wanted = {"projectID": "default", "deploymentName": "charts"}
-        created = api.post("/deployments", auth=key, json=wanted)
-        assert created.status_code == 201, created.text
-        deployment_id = created.json()["deploymentID"]
-    body = wait_status(platform, key, deployment_id, "running")
-    yield deployment_id, body["endpoints"]["mqtt"]
-    with platform.api() as api:
-        api.delete(f"/deployments/{deployment_id}", auth=key)
+    data = tmp_path_factory.mktemp("monitoring") / "data"
+    with started_platform(data, {"MQTTCLOUD_MONITOR_INTERVAL": "1"}) as started:
+        yield started
 
 
 def points_of(page: Page, chart: str) -> int:

@@ -6,15 +6,13 @@ import datetime as dt
 import io
 import zipfile
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
-from tests.browser.conftest import Platform, login, screenshot
+from tests.browser.conftest import Platform, add_user, login, screenshot, section, started_platform
 from tests.browser.mqtt_client import connect_when_authorised
-from tests.browser.test_live import add_user, section
 from tests.certs import make_self_signed
-from tests.integration.control.harness import ServeProcess, free_port_range, poll, serve_env
+from tests.integration.control.harness import ServeProcess, poll
 
 pytestmark = pytest.mark.browser
 
@@ -22,31 +20,9 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """`serve` with an alarm checker that runs twice a second (its default is every 30 s)."""
-    env = serve_env(None, free_port_range(), {"MQTTCLOUD_ALARM_INTERVAL": "0.5"})
-    serve = ServeProcess(tmp_path_factory.mktemp("browser-ops") / "data", env)
-    serve.start()
-    try:
-        yield Platform(serve)
-    finally:
-        serve.stop()
-        print(f"--- serve log ---\n{serve.stderr()}")
-
-
-@pytest.fixture(scope="module")
-def deployment(platform: Platform) -> Iterator[tuple[str, str]]:
-    """A running Dedicated deployment: (id, mqtt address)."""
-    key = platform.serve.create_key()
-    with platform.api() as api:
-        created = api.post("/deployments", auth=key, json={"projectID": "default", "deploymentName": "ops"})
-        assert created.status_code == 201, created.text
-        deployment_id = created.json()["deploymentID"]
-
-        def running() -> dict[str, Any] | None:
-            body: dict[str, Any] = api.get(f"/deployments/{deployment_id}", auth=key).json()
-            return body if body["status"] == "running" else None
-
-        body = poll(running, within=30.0, what="the deployment to run")
-        yield deployment_id, body["endpoints"]["mqtt"]
+    data = tmp_path_factory.mktemp("browser-ops") / "data"
+    with started_platform(data, {"MQTTCLOUD_ALARM_INTERVAL": "0.5"}) as started:
+        yield started
 
 
 def test_a_trace_started_in_the_console_shows_the_clients_packets(

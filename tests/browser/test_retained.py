@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from tests.browser.conftest import Platform, login
+from tests.browser.conftest import Platform, add_user, login
 from tests.browser.mqtt_client import connect_when_authorised
-from tests.browser.test_integration import add_user, deployment, shots
+from tests.browser.test_integration import shots
 from tests.integration.control.harness import poll
 
 pytestmark = pytest.mark.browser
-__all__ = ["deployment"]  # the module's running deployment fixture, shared with test_integration
 
 
 def test_retained_message_is_browsed_viewed_and_deleted(
