@@ -121,10 +121,9 @@ def steal_ms() -> tuple[float, float]:
     return ticks.get("cpu0", 0.0), ticks.get("cpu1", 0.0)
 
 
-def start_ours(workdir: Path) -> Broker:
-    ready = workdir / "ready.json"
-    cmd = [
-        *procs.pin(0),
+def ours_argv(workdir: Path) -> list[str]:
+    """Our broker with an anonymous TCP listener on an ephemeral port, writing `workdir`/ready.json."""
+    return [
         sys.executable,
         "-m",
         "mqttcloud",
@@ -135,10 +134,15 @@ def start_ours(workdir: Path) -> Broker:
         "--data-dir",
         str(workdir / "data"),
         "--ready-file",
-        str(ready),
+        str(workdir / "ready.json"),
         "--log-level",
         "WARNING",
     ]
+
+
+def start_ours(workdir: Path) -> Broker:
+    ready = workdir / "ready.json"
+    cmd = [*procs.pin(0), *ours_argv(workdir)]
     proc = procs.start(cmd, workdir / "ours.stderr", ready)  # inherits our raised RLIMIT_NOFILE
     port = int(json.loads(ready.read_text())["listeners"][0]["port"])
     return Broker("mqttcloud", port, proc, workdir)

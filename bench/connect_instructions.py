@@ -32,7 +32,7 @@ from pathlib import Path
 
 import uvloop
 from bench import procs
-from bench.broker import MOSQUITTO
+from bench.broker import MOSQUITTO, ours_argv
 from bench.connect_storm import CONNECT_WINDOW, connect_all, reset_all
 
 IDLE_SECONDS = 5.0
@@ -102,22 +102,7 @@ def _valgrind(out_dir: Path) -> list[str]:
 
 def start_ours(workdir: Path) -> Traced:
     ready = workdir / "ready.json"
-    cmd = [
-        *_valgrind(workdir),
-        sys.executable,
-        "-m",
-        "mqttcloud",
-        "broker",
-        "--listen",
-        "tcp://127.0.0.1:0",
-        "--allow-anonymous",
-        "--data-dir",
-        str(workdir / "data"),
-        "--ready-file",
-        str(ready),
-        "--log-level",
-        "WARNING",
-    ]
+    cmd = [*_valgrind(workdir), *ours_argv(workdir)]
     proc = procs.start(cmd, workdir / "ours.stderr", ready, timeout=READY_TIMEOUT, poll=0.2)
     port = int(json.loads(ready.read_text())["listeners"][0]["port"])
     return Traced("mqttcloud", port, proc, workdir)
