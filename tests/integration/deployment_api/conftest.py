@@ -9,7 +9,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,3 +216,12 @@ class MqttClient:
 
 def user_properties(props: Properties | None) -> list[tuple[str, str]]:
     return list(getattr(props, "UserProperty", []) or [])
+
+
+@pytest.fixture
+def opened() -> Iterator[list[MqttClient]]:
+    """The test's paho clients (append what it connects): closed at its end, passed or failed."""
+    clients: list[MqttClient] = []
+    yield clients
+    for client in clients:
+        client.close()

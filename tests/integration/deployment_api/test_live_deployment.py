@@ -2,7 +2,6 @@
 
 import base64
 import time
-from collections.abc import Iterator
 
 import pytest
 from httpx import Response
@@ -23,14 +22,6 @@ from mqttcloud.control.deployment_api.quotas import ApiRateLimiter
 from mqttcloud.control.deployments import service as deployments
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest.fixture
-def opened() -> Iterator[list[MqttClient]]:
-    clients: list[MqttClient] = []
-    yield clients
-    for client in clients:
-        client.close()
 
 
 async def connect(

@@ -5,7 +5,6 @@ subscriber then gets nothing. The key permission group is `retainer`."""
 import base64
 import datetime as dt
 import time
-from collections.abc import Iterator
 
 import pytest
 from tests.integration.deployment_api.conftest import V5, Live, MqttClient, wait_for
@@ -15,14 +14,6 @@ from mqttcloud.control.deployment_api.keys import service as keys
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 MESSAGES = f"{V5}/mqtt/retainer/messages"
 MESSAGE = f"{V5}/mqtt/retainer/message"
-
-
-@pytest.fixture
-def opened() -> Iterator[list[MqttClient]]:
-    clients: list[MqttClient] = []
-    yield clients
-    for client in clients:
-        client.close()
 
 
 async def client(live: Live, opened: list[MqttClient], clientid: str) -> MqttClient:

@@ -4,7 +4,6 @@ already registered, unknown, the 512 limit)."""
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from tests.integration.deployment_api.conftest import V5, Live, MqttClient, wait_for
@@ -14,14 +13,6 @@ from mqttcloud.control.deployment_api.topic_metrics import store
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 METRICS = f"{V5}/mqtt/topic_metrics"
-
-
-@pytest.fixture
-def opened() -> Iterator[list[MqttClient]]:
-    clients: list[MqttClient] = []
-    yield clients
-    for client in clients:
-        client.close()
 
 
 async def client(live: Live, opened: list[MqttClient], clientid: str) -> MqttClient:

@@ -3,20 +3,11 @@
 import asyncio
 import io
 import zipfile
-from collections.abc import Iterator
 
 import pytest
 from tests.integration.deployment_api.conftest import V5, Live, MqttClient, wait_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest.fixture
-def opened() -> Iterator[list[MqttClient]]:
-    clients: list[MqttClient] = []
-    yield clients
-    for client in clients:
-        client.close()
 
 
 async def _connected(live: Live, opened: list[MqttClient], clientid: str) -> MqttClient:
