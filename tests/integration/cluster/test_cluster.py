@@ -1,8 +1,10 @@
 """Three broker nodes joined through a real nats-server, paho clients on different nodes (issue #12)."""
 
+import threading
 import time
 from collections.abc import Callable
 
+import paho.mqtt.client as mqtt
 from tests.integration.cluster.clients import Paho, eventually, wait_routed
 from tests.integration.cluster.conftest import NODE_TIMEOUT, Nats, Node
 
@@ -57,6 +59,14 @@ def test_retained_on_a_is_seen_on_c_and_by_a_node_started_later(cluster: Start) 
     assert _retained(d, "r/#", "rs2") == b"on"
 
 
+def _waiting(sub: Paho) -> list[mqtt.MQTTMessage]:
+    """What `sub` received and nobody took yet, without waiting."""
+    got: list[mqtt.MQTTMessage] = []
+    while not sub.messages.empty():
+        got.append(sub.messages.get_nowait())
+    return got
+
+
 def _retained(node: Node, flt: str, clientid: str) -> bytes | None:
     sub = Paho(node.port, clientid)
     sub.subscribe(flt)
@@ -92,24 +102,74 @@ def test_kill9_of_a_node_keeps_the_others_routing_and_drops_its_routes(cluster: 
 
 
 def test_nats_restart_keeps_local_traffic_and_resumes_without_duplicates(cluster: Start, nats: Nats) -> None:
-    a, b, _c = cluster(3)
+    """QoS 1 counted across a NATS restart in the middle of traffic from node a to node b: nothing stored
+    before the failure is lost, no subscription gets a message twice, order holds."""
+    a, b, c = cluster(3)
     local_sub = Paho(a.port, "lsub")
     remote_sub = Paho(b.port, "rsub")
-    local_sub.subscribe("n/#", qos=1)
-    remote_sub.subscribe("n/#", qos=1)
+    kept = Paho(b.port, "nkept", clean=False, expiry=300)  # offline on b: its messages are stored
+    for sub in (local_sub, remote_sub, kept):
+        sub.subscribe("n/#", qos=1)
     pub = Paho(a.port, "npub")
-    wait_routed(pub, [remote_sub, local_sub], "n/probe")
-    nats.stop()
+    wait_routed(pub, [remote_sub, local_sub, kept], "n/probe")
+    kept.close()
     time.sleep(0.5)
-    for i in range(10):
-        pub.publish("n/out", str(i).encode(), qos=1)
-    assert [m.payload for m in local_sub.drain()] == [str(i).encode() for i in range(10)]
-    nats.start()
-    wait_routed(pub, [remote_sub, local_sub], "n/probe", timeout=20)
-    for i in range(50):
-        pub.publish("n/back", str(i).encode(), qos=1)
-    time.sleep(1.0)
-    got_remote = [m.payload for m in remote_sub.drain() if m.topic == "n/back"]
-    got_local = [m.payload for m in local_sub.drain() if m.topic == "n/back"]
-    assert got_remote == [str(i).encode() for i in range(50)]
-    assert got_local == [str(i).encode() for i in range(50)]
+    for i in range(20):
+        pub.publish("n/pre", str(i).encode(), qos=1)  # acknowledged and stored before the failure
+    numbers = [str(i).encode() for i in range(50)]
+    assert [m.payload for m in remote_sub.drain(0.5)] == numbers[:20]
+    assert [m.payload for m in local_sub.drain(0.1)] == numbers[:20]
+    got_remote: list[mqtt.MQTTMessage] = []
+    got_local: list[mqtt.MQTTMessage] = []
+    flow = Paho(a.port, "nflow")
+    stop = threading.Event()
+    sent: list[int] = []
+
+    def publish_flow() -> None:  # QoS 1 from a the whole time, each acknowledged before the next
+        while not stop.is_set():
+            flow.publish("n/flow", str(len(sent)).encode(), qos=1)
+            sent.append(len(sent))
+            time.sleep(0.005)
+
+    flowing = threading.Thread(target=publish_flow)
+    flowing.start()
+    try:
+        time.sleep(0.5)
+        nats.stop()
+        time.sleep(0.5)
+        for i in range(10):
+            pub.publish("n/out", str(i).encode(), qos=1)
+        nats.start()
+        mark = len(sent)
+
+        def resumed() -> bool:  # a message published after the restart crossed to b
+            got_remote.extend(_waiting(remote_sub))
+            return any(m.topic == "n/flow" and int(m.payload) > mark for m in got_remote)
+
+        eventually(resumed, timeout=20, what="flow from a to b after the restart")
+        for i in range(50):
+            pub.publish("n/back", str(i).encode(), qos=1)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        flowing.join()
+    got_remote.extend(remote_sub.drain())
+    got_local.extend(local_sub.drain())
+
+    def payloads(got: list[mqtt.MQTTMessage], topic: str) -> list[bytes]:
+        return [bytes(m.payload) for m in got if m.topic == topic]
+
+    assert payloads(got_local, "n/out") == numbers[:10]
+    assert payloads(got_remote, "n/back") == numbers
+    assert payloads(got_local, "n/back") == numbers
+    assert payloads(got_local, "n/flow") == [str(i).encode() for i in sent]  # local: every one
+    remote_flow = [int(p) for p in payloads(got_remote, "n/flow")]
+    assert remote_flow == sorted(set(remote_flow)), "a duplicate or a reordering across the resync"
+    assert len(remote_flow) > len(sent) // 2  # only what was on its way while NATS was away is missing
+    moved = Paho(c.port, "nkept", clean=False, expiry=300)  # moved from b to c through NATS
+    assert moved.session_present is True
+    got_kept = moved.drain(2.0)
+    assert payloads(got_kept, "n/pre") == numbers[:20]  # stored before the failure: none lost
+    assert payloads(got_kept, "n/back") == numbers
+    kept_flow = [int(p) for p in payloads(got_kept, "n/flow")]
+    assert kept_flow == sorted(set(kept_flow))
