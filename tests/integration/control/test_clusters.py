@@ -50,6 +50,7 @@ class Client:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        self.client.on_connect = self.client.on_disconnect = None  # no cycle: __del__ closes the sockets
 
 
 @pytest.fixture
@@ -63,12 +64,14 @@ def clients() -> Iterator[list[Client]]:
 class Cluster:
     """A serve with one 3-node deployment, its Platform API key and its Deployment API key."""
 
-    def __init__(self, serve: ServeProcess) -> None:
+    def __init__(self, serve: ServeProcess, *, anonymous: bool = True) -> None:
         self.serve = serve
         self.platform = serve.client()
         self.key = serve.create_key()
         created = self.platform.post(
-            "/deployments", json={"projectID": "default", "allowAnonymous": True, "nodes": 3}, auth=self.key
+            "/deployments",
+            json={"projectID": "default", "allowAnonymous": anonymous, "nodes": 3},
+            auth=self.key,
         )
         assert created.status_code == 201, created.text
         self.id: str = created.json()["deploymentID"]
