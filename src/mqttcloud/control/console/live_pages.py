@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from mqttcloud.contracts import ClientFilter, ClientInfo
-from mqttcloud.control.console import sections
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -36,10 +35,6 @@ router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=Fa
 CLIENTS_PER_PAGE = 20
 PROTOCOL_VERSIONS = {3: "3.1", 4: "3.1.1", 5: "5.0"}
 MAX_PAYLOAD_CHARS = 256 * 1024
-
-
-# Defined in `sections`; still imported from here by `topic_metrics_pages`.
-target_of = sections.target_of
 
 
 def _filter(request: Request) -> tuple[ClientFilter, dict[str, str], int]:

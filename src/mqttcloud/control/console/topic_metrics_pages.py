@@ -14,7 +14,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from mqttcloud.contracts import MAX_TOPIC_METRICS
-from mqttcloud.control.console.live_pages import target_of
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -24,7 +23,13 @@ from mqttcloud.control.console.pages import (
     format_time,
     redirect,
 )
-from mqttcloud.control.console.sections import deployment_form, guarded_view, load_view, render_section
+from mqttcloud.control.console.sections import (
+    deployment_form,
+    guarded_view,
+    load_view,
+    render_section,
+    target_of,
+)
 from mqttcloud.control.db import SessionDep
 from mqttcloud.control.deployment_api.errors import ServiceUnavailable
 from mqttcloud.control.deployment_api.target import Target
