@@ -4,7 +4,17 @@ import ast
 import re
 from pathlib import Path
 
-from mqttcloud.control.console import access_pages, connect_guide, deployment_pages, i18n, pages, routes
+from mqttcloud.control.console import (
+    access_pages,
+    connect_guide,
+    deployment_pages,
+    i18n,
+    i18n_access,
+    i18n_live,
+    i18n_platform,
+    pages,
+    routes,
+)
 from mqttcloud.control.console.pages import DEPLOYMENT_TABS, TEMPLATES_DIR
 from mqttcloud.control.deployment_api.keys.service import GROUPS
 from mqttcloud.control.deployments.schemas import Endpoints
@@ -71,3 +81,8 @@ def test_placeholders_survive_translation() -> None:
 def test_unknown_language_falls_back_to_english() -> None:
     assert i18n.translate("fr", "Deployments") == "Deployments"
     assert i18n.translate("zh-CN", "Deployments") == "部署"
+
+
+def test_each_message_id_belongs_to_one_area() -> None:
+    areas = [i18n_platform.PLATFORM_ZH, i18n_access.ACCESS_ZH, i18n_live.LIVE_ZH]
+    assert sum(len(area) for area in areas) == len(i18n.ZH_CN)
