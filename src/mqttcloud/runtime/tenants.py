@@ -249,12 +249,20 @@ class TenantRuntime:
                 tid = self.tenant_id
                 for record in action.records:
                     seq = store.append(tid, encode_record(record))
-        barrier = 0  # a new route: its SUBACK waits until the other nodes have it (`ClusterLink`)
+        # A new route: its SUBACK waits until the other nodes have it (`ClusterLink`); a message kept
+        # for offline sessions: its PUBACK waits until the stream write reached NATS (`SessionRegistry`).
+        barrier = 0
+        routed = stored = False
         if self.cluster is not None:
             for action in actions:
-                if type(action) is RouteChanged and action.added:
-                    barrier = self.cluster.route_barrier()
-                    break
+                if type(action) is RouteChanged:
+                    routed = routed or action.added
+                elif type(action) is StoreOffline:
+                    stored = True
+            if routed:
+                barrier = self.cluster.route_barrier()
+            if stored and not barrier:
+                barrier = self.cluster.sessions.store_barrier()
         hold = barrier or seq
         conns = hub.connections
         waiting: list[MqttConnection] | None = [] if hold else None
@@ -295,12 +303,18 @@ class TenantRuntime:
                     assert_never(action)
         if waiting and barrier and self.cluster is not None:
             held = waiting
+            cluster = self.cluster
 
             def passed() -> None:
                 for conn in held:
                     conn.barrier_passed(barrier, seq)
 
-            self.cluster.after_routes(passed)
+            if not routed:
+                cluster.sessions.after_stored(passed)
+            elif stored:
+                cluster.after_routes(lambda: cluster.sessions.after_stored(passed))
+            else:
+                cluster.after_routes(passed)
         if waiting and seq:
             store = self.store
 

@@ -14,9 +14,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -89,9 +89,11 @@ class Nats:
 class Node:
     """One `mqttcloud broker --cluster` process."""
 
-    def __init__(self, name: str, nats: Nats, directory: Path) -> None:
+    def __init__(self, name: str, nats: Nats, directory: Path, nats_url: str | None = None) -> None:
+        """`nats_url`: where the node reaches NATS when not `nats.url` (a proxy in front of it)."""
         self.name = name
         self.nats = nats
+        self.nats_url = nats_url or nats.url
         self.directory = directory / name
         self.directory.mkdir(parents=True, exist_ok=True)
         self.ready_file = self.directory / "ready.json"
@@ -104,7 +106,7 @@ class Node:
         self.ready_file.unlink(missing_ok=True)
         argv = [
             sys.executable, "-m", "mqttcloud", "broker", "--broker-id", CLUSTER,
-            "--cluster", self.nats.url, "--node-name", self.name, "--node-timeout", str(NODE_TIMEOUT),
+            "--cluster", self.nats_url, "--node-name", self.name, "--node-timeout", str(NODE_TIMEOUT),
             "--listen", "tcp://127.0.0.1:0", "--allow-anonymous", "--data-dir", str(self.directory / "data"),
             "--ready-file", str(self.ready_file), "--admin-token", ADMIN_TOKEN,
         ]  # fmt: skip
@@ -169,13 +171,17 @@ def nats(tmp_path: Path) -> Iterator[Nats]:
         print(f"---- nats-server stderr ----\n{text[-5000:]}")
 
 
+class StartNodes(Protocol):
+    def __call__(self, n: int, nats_url: str | None = None) -> list[Node]: ...
+
+
 @pytest.fixture
-def cluster(nats: Nats, tmp_path: Path) -> Iterator[Callable[[int], list[Node]]]:
-    """`cluster(n)`: n more nodes (n0, n1, ...) joined to `nats`, started in order."""
+def cluster(nats: Nats, tmp_path: Path) -> Iterator[StartNodes]:
+    """`cluster(n)`: n more nodes (n0, n1, ...) joined to `nats` (or through `nats_url`), in order."""
     started: list[Node] = []
 
-    def start(n: int) -> list[Node]:
-        nodes = [Node(f"n{len(started) + i}", nats, tmp_path) for i in range(n)]
+    def start(n: int, nats_url: str | None = None) -> list[Node]:
+        nodes = [Node(f"n{len(started) + i}", nats, tmp_path, nats_url) for i in range(n)]
         for node in nodes:
             started.append(node)
             node.start()

@@ -4,7 +4,8 @@ import time
 from collections.abc import Callable
 
 from tests.integration.cluster.clients import Paho, eventually, wait_routed
-from tests.integration.cluster.conftest import NODE_TIMEOUT, Node
+from tests.integration.cluster.conftest import NODE_TIMEOUT, Nats, Node, StartNodes
+from tests.integration.cluster.proxy import SlowLink
 
 Start = Callable[[int], list[Node]]
 
@@ -34,6 +35,31 @@ def test_takeover_on_b_moves_the_session_from_a(cluster: Start) -> None:
     pub.publish("mv/after", b"live", qos=1)  # the subscription lives on B now
     assert moved.take().payload == b"live"
     assert "session taken over" not in b.stderr()
+
+
+def test_a_move_keeps_the_messages_still_on_their_way_to_a(cluster: StartNodes, nats: Nats) -> None:
+    """The publisher's node reaches NATS 0.3 s late: what it acknowledged before the CONNECT on B has
+    not reached A when A hands the session over; none of it is lost (B reads it from the stream)."""
+    a, b = cluster(2)
+    slow = SlowLink(nats.port)
+    try:
+        (c,) = cluster(1, slow.url)
+        x = Paho(a.port, "late", clean=False, expiry=300)
+        x.subscribe("lt/#", qos=1)
+        pub = Paho(c.port, "ltpub")
+        wait_routed(pub, [x], "lt/probe")
+        x.close()
+        _settle()
+        slow.delay = 0.3
+        for i in range(5):
+            pub.publish("lt/q", str(i).encode(), qos=1)
+        moved = Paho(b.port, "late", clean=False, expiry=300)
+        assert moved.session_present is True
+        assert [m.payload for m in moved.drain()] == [str(i).encode() for i in range(5)]
+        pub.close()
+        moved.close()
+    finally:
+        slow.close()
 
 
 def test_takeover_of_a_connected_client_disconnects_a_with_0x8e_and_keeps_the_session(cluster: Start) -> None:

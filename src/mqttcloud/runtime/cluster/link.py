@@ -167,6 +167,10 @@ class ClusterLink:
         other node's table (`after_routes`); 0 when there is no one to wait for."""
         if not self.last_seen or not self.connected:
             return 0
+        return self.next_token()
+
+    def next_token(self) -> int:
+        """A new barrier token (above any durable log sequence number, never given twice)."""
         self._barrier += 1
         return self._barrier
 

@@ -23,7 +23,10 @@ Rules this module must not break:
   them since their checkpoint (`lifecycle.catch_up`: by message id, nothing twice), before any client
   connects; a session the registry places on another node is dropped there.
 - Writes never block the broker: they are queued by `perform`/`SessionChanged` and published by one
-  pump task (core NATS publishes into the bucket and the stream: no round trip per message).
+  pump task (core NATS publishes into the bucket and the stream: no round trip per message). A PUBACK
+  whose message was stored waits for the stream write (`store_barrier`: one flush per pump batch).
+- A session moved here while offline also gets what the stream stored for it since its checkpoint,
+  less what it holds: a forward still on its way to the old node is not lost with the move.
 """
 
 import asyncio
@@ -33,7 +36,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import nats.errors
@@ -79,6 +82,8 @@ MOVE_TIMEOUT = 1.0
 OFFLINE_MAX_AGE = 7 * 24 * 3600.0
 #: Messages fetched per pull while replaying the offline stream.
 REPLAY_BATCH = 256
+#: Seconds a PUBACK waits at most for NATS to confirm the offline stream's writes before it goes.
+STORE_FLUSH_TIMEOUT = 2
 #: Seconds after start before a second catch-up: messages stored before the other nodes had our routes.
 CATCH_UP_AGAIN = 1.5
 
@@ -97,6 +102,7 @@ class SessionRegistry:
         self.kv: KeyValue | None = None
         self._dirty: dict[Key, None] = {}  # keys whose entry this node may have to write (ordered set)
         self._stored: list[tuple[str, bytes]] = []  # (subject, frame) for the offline stream
+        self._stored_waits: list[Callable[[], None]] = []  # releases of sends held for `_stored`
         self._checkpoints: dict[Key, int] = {}  # checkpoint for an entry adopted from a dead node
         self._adopted: set[Key] = set()  # moved here: written even while offline
         self._wake = asyncio.Event()
@@ -178,6 +184,16 @@ class SessionRegistry:
                 self._stored.append((subject, offline_frame(ids, encode_message(msg))))
         self._wake.set()
 
+    def store_barrier(self) -> int:
+        """A token to hold a batch's sends with (its PUBACK) until the messages it stored for offline
+        sessions reached NATS (`after_stored`); 0 while NATS is away (they are dropped)."""
+        return self.link.next_token() if self.link.connected else 0
+
+    def after_stored(self, release: Callable[[], None]) -> None:
+        """Call `release` once the stream writes queued so far were flushed to the NATS server."""
+        self._stored_waits.append(release)
+        self._wake.set()
+
     # --- writing ---------------------------------------------------------------------------------
 
     async def _pump(self) -> None:
@@ -191,13 +207,23 @@ class SessionRegistry:
 
     async def _flush(self) -> None:
         nc = self.link.nc
-        if nc is None or not nc.is_connected:
-            self.link.dropped += len(self._stored)
-            self._stored = []
-            return  # entries stay dirty; `resync` on reconnect marks every one again anyway
         stored, self._stored = self._stored, []
-        for subject, frame in stored:
-            await nc.publish(subject, frame)
+        waits, self._stored_waits = self._stored_waits, []
+        try:
+            if nc is None or not nc.is_connected:
+                self.link.dropped += len(stored)
+                return  # entries stay dirty; `resync` on reconnect marks every one again anyway
+            for subject, frame in stored:
+                await nc.publish(subject, frame)
+            if waits:  # the server has read them once it answers (a PING after them)
+                try:
+                    await nc.flush(timeout=STORE_FLUSH_TIMEOUT)
+                except (TimeoutError, nats.errors.Error) as exc:
+                    log.warning("cluster %s: stored messages not confirmed by NATS (%s)",
+                                self.link.spec.name, exc)  # fmt: skip
+        finally:
+            for release in waits:
+                release()
         dirty, self._dirty = list(self._dirty), {}
         last_seq: int | None = None
         now = time.time()
@@ -403,10 +429,12 @@ class SessionRegistry:
     ) -> None:
         clientid = key[1]
         try:
-            records = await self._fetch(key, entry)
-            if records is not None:
+            fetched = await self._fetch(key, entry)
+            if fetched is not None:
+                records, stored = fetched
                 self._adopted.add(key)
                 tenant.perform(lifecycle.adopt(tenant.broker, clientid, records, time.time()))
+                tenant.perform(lifecycle.catch_up(tenant.broker, clientid, stored, time.time()))
         except Exception:
             log.exception("cluster %s: moving the session of %s failed", self.link.spec.name, clientid)
         tenant.perform(tenant.broker.connect_decided(channel_id, decision, time.time()))
@@ -415,8 +443,15 @@ class SessionRegistry:
         if conn is not None:
             conn.authentication_finished()
 
-    async def _fetch(self, key: Key, entry: Entry) -> list[Record] | None:
-        """The session's records from its node, or (node silent) from the bucket and the stream."""
+    async def _fetch(self, key: Key, entry: Entry) -> tuple[list[Record], list[Record]] | None:
+        """The session's records and the stream's messages for it since its checkpoint: from its node
+        plus the stream, or (node silent) from the bucket plus the stream.
+
+        The stream is read after a hand-over too when the session was offline: a message acknowledged
+        on a third node before this CONNECT went both to the old node and into the stream, and its
+        forward may reach the old node only after the session left (it is dropped there); the
+        stream's copy is queued here instead (`lifecycle.catch_up` skips what the session holds).
+        """
         nc = self.link.nc
         if nc is None or not nc.is_connected:
             return None
@@ -430,17 +465,18 @@ class SessionRegistry:
                 log.info("cluster %s: node %s did not hand %s over; taking the stored copy",
                          self.link.spec.name, entry.node, key[1])  # fmt: skip
             else:
-                return unpack_records(reply.data[1:]) if reply.data[:1] == b"1" else None
-        return await self._stored_copy(nc, key, entry)
+                if reply.data[:1] != b"1":
+                    return None
+                records = unpack_records(reply.data[1:])
+                return records, [] if entry.online else await self._stored_for(nc, key, entry)
+        records = [r for r in entry.records() if isinstance(r, SessionUpserted | SubscriptionAdded)]
+        return records, await self._stored_for(nc, key, entry)
 
-    async def _stored_copy(self, nc: NatsClient, key: Key, entry: Entry) -> list[Record]:
-        records: list[Record] = [
-            r for r in entry.records() if isinstance(r, SessionUpserted | SubscriptionAdded)
-        ]
+    async def _stored_for(self, nc: NatsClient, key: Key, entry: Entry) -> list[Record]:
+        """The stream's messages for the session after its checkpoint; the checkpoint moves past them."""
         stored, last = await self._replay(nc, key[0], entry.checkpoint)
-        records.extend(replayed_records(key[1], entry.subscriptions(), [data for _seq, data in stored]))
         self._checkpoints[key] = last
-        return records
+        return replayed_records(key[1], entry.subscriptions(), [data for _seq, data in stored])
 
     async def _replay(
         self, nc: NatsClient, tenant_id: str, checkpoint: int
