@@ -18,7 +18,20 @@ from mqttcloud.control.db import SessionDep
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 
 PAGE_SIZE = 50
-INTERFACES = ("platform_api", "deployment_api", "console", "cli", "system")
+# The stored keys of an entry's interface and actor kind, as the page names them (translated in i18n).
+INTERFACE_LABELS = {
+    "platform_api": "Platform API",
+    "deployment_api": "Deployment API",
+    "console": "Console",
+    "cli": "Command line",
+    "system": "System",
+}
+ACTOR_KIND_LABELS = {
+    "account": "account",
+    "platform_key": "platform API key",
+    "deployment_key": "deployment API key",
+    "anonymous": "anonymous",
+}
 FILTERS = ("actor", "action", "target", "result", "from", "since", "until")
 
 
@@ -42,7 +55,7 @@ async def audit_page(request: Request, page: LoggedIn, session: SessionDep) -> R
         action=values["action"] or None,
         target=values["target"] or None,
         result=result,
-        interface=values["from"] if values["from"] in INTERFACES else None,
+        interface=values["from"] if values["from"] in INTERFACE_LABELS else None,
         since=_day(values["since"], end=False),
         until=_day(values["until"], end=True),
     )
@@ -53,7 +66,8 @@ async def audit_page(request: Request, page: LoggedIn, session: SessionDep) -> R
         entries=rows,
         total=total,
         values=values,
-        interfaces=INTERFACES,
+        interfaces=INTERFACE_LABELS,
+        actor_kinds=ACTOR_KIND_LABELS,
         page_number=number,
         page_size=PAGE_SIZE,
         query=urlencode({k: v for k, v in values.items() if v}),

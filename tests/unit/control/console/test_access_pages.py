@@ -224,7 +224,7 @@ async def test_ban_forever_has_no_end_and_peerhost_must_be_an_ip(root_console: C
         [row] = banned.records(session, deployment_id=deployment_id, now=dt.datetime.now(dt.UTC))
     assert (row.who, row.until) == ("vandal", None)
     assert re.search(
-        r"<code>vandal</code></td><td></td><td>[^<]+</td><td>forever</td>",
+        r"<code>vandal</code></td><td data-raw></td><td>[^<]+</td><td>forever</td>",
         (await root_console.get(path)).text,
     )
     host = await root_console.submit(path, path, {**ban, "kind": "peerhost", "who": "not-an-ip"})

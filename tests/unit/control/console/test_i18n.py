@@ -6,6 +6,7 @@ from pathlib import Path
 
 from mqttcloud.control.console import (
     access_pages,
+    audit_pages,
     connect_guide,
     deployment_pages,
     i18n,
@@ -50,6 +51,7 @@ def label_messages() -> set[str]:
         *deployment_pages.TYPE_LABELS.values(),
     }
     labels.update(role.value for role in pages.ROLE_LABELS)
+    labels.update([*audit_pages.INTERFACE_LABELS.values(), *audit_pages.ACTOR_KIND_LABELS.values()])
     labels.update(plan for plan in deployment_pages.PLANS)
     labels.update(label for _name, label, _path in DEPLOYMENT_TABS)
     labels.update(a.label for a in deployment_pages.addresses(Endpoints()))
