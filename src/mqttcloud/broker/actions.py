@@ -102,10 +102,15 @@ class RouteChanged:
 
 @dataclass(frozen=True, slots=True)
 class ClientClaimed:
-    """Tell the cluster that `clientid` attached here at `at`: other nodes let it go (0x8E)."""
+    """Tell the cluster that `clientid` attached here at `at`: other nodes let it go (0x8E).
+
+    `resumed`: its session was resumed here (moved); otherwise a new session ends any other node's
+    copy, whose pending will goes at once [MQTT-3.1.3-9].
+    """
 
     clientid: str
     at: float
+    resumed: bool
 
 
 @dataclass(frozen=True, slots=True)

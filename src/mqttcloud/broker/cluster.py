@@ -126,8 +126,8 @@ class ClusterRouter:
 
     # --- Claims (`lifecycle.Claims`) --------------------------------------------------------------
 
-    def claimed(self, clientid: str, now: float, out: Out) -> None:
-        out.actions.append(ClientClaimed(clientid, now))
+    def claimed(self, clientid: str, now: float, out: Out, *, resumed: bool) -> None:
+        out.actions.append(ClientClaimed(clientid, now, resumed))
 
     def changed(self, clientid: str, out: Out) -> None:
         out.actions.append(SessionChanged(clientid))

@@ -14,7 +14,8 @@ Rules:
   persistent leaves it (`SessionDeleted`).
 - A will goes out at most once: published, or dropped when its session resumes [MQTT-3.1.3-10].
 - A session lives on one node: `hand_over` removes it here (routes, durable copy, pending will: it
-  resumes elsewhere) in the same call that returns its records, which `adopt` installs on the other.
+  resumes elsewhere) in the same call that returns its records, which `adopt` installs on the other;
+  a new session on another node ends it here instead (`superseded`: its pending will goes).
 """
 
 from typing import TYPE_CHECKING, Protocol
@@ -38,7 +39,7 @@ class Claims(Protocol):
     """Told when a client id attaches here, so other nodes of a cluster can let it go (`release`), and
     when what a cluster knows of a session (online, subscriptions, will, end) may have changed."""
 
-    def claimed(self, clientid: str, now: float, out: Out) -> None: ...
+    def claimed(self, clientid: str, now: float, out: Out, *, resumed: bool) -> None: ...
 
     def changed(self, clientid: str, out: Out) -> None: ...
 
@@ -96,7 +97,7 @@ def attach(broker: "Broker", ch: Channel, now: float) -> tuple[list[Action], boo
     broker.live += 1  # the caller moves the channel to CONNECTED right after this
     queries.bump_connection_high_water(broker)  # only connection gauges grew (a storm's hot path)
     if broker.claims is not None:
-        broker.claims.claimed(cid, now, out)
+        broker.claims.claimed(cid, now, out, resumed=present)
         broker.claims.changed(cid, out)
     return out.result(), present
 
@@ -206,6 +207,21 @@ def forget(broker: "Broker", clientid: str) -> list[Action]:
         return []
     out = Out()
     _discard(broker, session, out)
+    return out.result()
+
+
+def superseded(broker: "Broker", clientid: str, now: float) -> list[Action]:
+    """`clientid` started a new session on another node: a disconnected session here is over, as a
+    clean start ends it on one node: its subscriptions go and its pending will is published now
+    [MQTT-3.1.3-9]. A connected session is left to `release`."""
+    session = broker.sessions.get(clientid)
+    if session is None or session.connected_channel is not None:
+        return []
+    out = Out()
+    if session.stored and clientid in broker.wills:
+        out.records.append(WillDone(clientid))  # published by `end` just below
+    broker.counters.inc("session.discarded")
+    end(broker, session, now, out)
     return out.result()
 
 

@@ -82,8 +82,12 @@ class Paho:
             except queue.Empty:
                 return got
 
-    def close(self) -> None:
-        self.client.disconnect()
+    def close(self, *, with_will: bool = False) -> None:
+        """DISCONNECT (0x04 with `with_will`: the server is to publish the will) and stop the loop."""
+        if with_will:
+            self.client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=4))
+        else:
+            self.client.disconnect()
         self.client.loop_stop()
 
 

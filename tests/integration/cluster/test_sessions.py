@@ -3,6 +3,7 @@
 import time
 from collections.abc import Callable
 
+import pytest
 from tests.integration.cluster.clients import Paho, eventually, wait_routed
 from tests.integration.cluster.conftest import NODE_TIMEOUT, Nats, Node, StartNodes
 from tests.integration.cluster.proxy import SlowLink
@@ -83,6 +84,32 @@ def test_clean_start_on_b_does_not_resume_the_session_of_a(cluster: Start) -> No
     _settle()
     again = Paho(b.port, "fresh", clean=True, expiry=300)
     assert again.session_present is False
+
+
+@pytest.mark.parametrize("online", [False, True], ids=["offline", "online"])
+def test_clean_start_on_b_ends_the_session_of_a_and_publishes_its_delayed_will(
+    cluster: Start, online: bool
+) -> None:
+    """[MQTT-3.1.3-9] across nodes, as on one node: a new session ends the old one on A (disconnected,
+    or taken over from a live connection) and its delayed will goes at once, once."""
+    a, b, c = cluster(3)
+    sub = Paho(c.port, "cw-sub")
+    sub.subscribe("cw/#", qos=1)
+    x = Paho(a.port, "cw", clean=False, expiry=300, will=("cw/x", b"gone", 1), will_delay=60)
+    wait_routed(Paho(a.port, "cw-pub"), [sub], "cw/probe")
+    if not online:
+        x.close(with_will=True)  # the will waits for its delay
+    _settle()
+    assert sub.drain(0.3) == []
+    again = Paho(b.port, "cw", clean=True, expiry=300)
+    assert again.session_present is False
+    got = sub.take(timeout=3)
+    assert (got.topic, got.payload) == ("cw/x", b"gone")
+    assert sub.drain(1.0) == []
+    again.close()  # B's session stays; A has none left to resume
+    back = Paho(a.port, "cw", clean=False, expiry=300)
+    assert back.session_present is True  # B's session, moved back
+    assert sub.drain(0.5) == []
 
 
 def test_kill9_of_the_sessions_node_resumes_it_elsewhere_with_every_stored_message(cluster: Start) -> None:

@@ -4,6 +4,7 @@ from tests.unit.broker.pair import Client, Harness, publish
 from tests.unit.broker.test_subscribe import subscribe
 
 from mqttcloud import contracts
+from mqttcloud.broker import lifecycle
 from mqttcloud.broker.actions import Action, ClientClaimed, Forward, RetainedChanged, RouteChanged
 from mqttcloud.broker.cluster import ClusterRouter, join
 from mqttcloud.protocol.packets import Disconnect, Publish, Unsubscribe
@@ -49,10 +50,14 @@ class Cluster:
                     for name, r in self.routers.items():
                         if name != origin:
                             (r.routes_added if added else r.routes_removed)(origin, [flt])
-                case ClientClaimed(clientid=cid, at=at):
-                    for name, h in self.harness.items():
+                case ClientClaimed(clientid=cid, at=at, resumed=resumed):
+                    for name, h in self.harness.items():  # as `ClusterLink._on_claim` does
                         if name != origin:
                             h.perform(h.broker.release(cid, at, h.now))
+                            if resumed:
+                                h.perform(lifecycle.forget(h.broker, cid))
+                            else:
+                                h.perform(lifecycle.superseded(h.broker, cid, h.now))
                 case RetainedChanged(message=msg):
                     self.retained.append(msg.topic)
                 case _:

@@ -4,9 +4,9 @@ from typing import TypeVar
 
 from tests.unit.broker.pair import Client, publish
 from tests.unit.broker.test_cluster import Cluster
-from tests.unit.broker.test_subscribe import subscribe
+from tests.unit.broker.test_subscribe import subscribe, will
 
-from mqttcloud.broker import lifecycle
+from mqttcloud.broker import lifecycle, persistence
 from mqttcloud.broker.actions import Action, RouteChanged, SessionChanged, StoreOffline
 from mqttcloud.broker.durability import (
     MessageQueued,
@@ -111,6 +111,39 @@ def test_forget_drops_a_stale_disconnected_copy_without_its_will() -> None:
     actions = lifecycle.forget(c.harness["a"].broker, "x")
     assert "x" not in c.harness["a"].broker.sessions
     assert RouteChanged("f/#", added=False) in actions
+
+
+def test_a_new_session_on_b_ends_the_session_on_a_and_its_delayed_will_goes_at_once() -> None:
+    """[MQTT-3.1.3-9] across nodes: a clean start on b ends the session a holds, as on one node."""
+    c = Cluster()
+    s = c.connect("c", "s")
+    subscribe(s, "will/#", qos=1)
+    x, _ = c.harness["a"].connect("x", clean_start=False, properties=PERSISTENT, will=will(delay=60))
+    x.send(Disconnect(reason_code=ReasonCode.DISCONNECT_WITH_WILL_MESSAGE))
+    assert s.only(Publish) == []  # delayed
+    _again, present = _connect(c, "b", "x", clean=True)
+    assert not present
+    assert [p.payload for p in s.only(Publish)] == [b"gone"]
+    assert "x" not in c.harness["a"].broker.sessions
+    assert "x" not in c.harness["a"].broker.wills
+    c.harness["a"].tick(c.harness["a"].now + 61)
+    assert s.only(Publish) == []  # once
+
+
+def test_a_resumed_session_on_b_drops_the_delayed_will_on_a() -> None:
+    """[MQTT-3.1.3-10] the session resumed elsewhere (the stored copy): a's copy and will go unsent."""
+    c = Cluster()
+    s = c.connect("c", "s")
+    subscribe(s, "will/#", qos=1)
+    x, _ = c.harness["a"].connect("x", clean_start=False, properties=PERSISTENT, will=will(delay=60))
+    x.send(Disconnect(reason_code=ReasonCode.DISCONNECT_WITH_WILL_MESSAGE))
+    records = persistence.session_records(c.harness["a"].broker.sessions["x"])
+    c.harness["b"].perform(lifecycle.adopt(c.harness["b"].broker, "x", records, c.harness["b"].now))
+    _back, present = _connect(c, "b", "x")
+    assert present
+    assert "x" not in c.harness["a"].broker.sessions
+    c.harness["a"].tick(c.harness["a"].now + 61)
+    assert s.only(Publish) == []
 
 
 def test_qos1_message_for_an_offline_session_is_stored_once_by_the_publishing_node_only() -> None:

@@ -114,7 +114,7 @@ class ClusterLink:
         self.dropped = 0  # cluster actions dropped while NATS was away
         self._forwards: dict[str, list[Frame]] = {}  # node -> what to forward to it, in order
         self._route_ops: list[tuple[str, bool, str]] = []
-        self._claims: list[tuple[str, str, float]] = []
+        self._claims: list[tuple[str, str, float, bool]] = []  # (tenant, client id, at, resumed)
         self._retained: dict[tuple[str, str], bytes] = {}  # KV writes to do (empty payload: deleted)
         self._resync = False  # say hello and publish the full table
         self._send_table = False  # publish the full table
@@ -156,8 +156,8 @@ class ClusterLink:
         match action:
             case RouteChanged(topic_filter=flt, added=added):
                 self._route_ops.append((tenant_id, added, flt))
-            case ClientClaimed(clientid=clientid, at=at):
-                self._claims.append((tenant_id, clientid, at))
+            case ClientClaimed(clientid=clientid, at=at, resumed=resumed):
+                self._claims.append((tenant_id, clientid, at, resumed))
             case RetainedChanged(message=msg):  # an empty payload is kept too: the deletion's time
                 self._retained[(tenant_id, msg.topic)] = encode_message(msg)
         self._wake.set()
@@ -352,10 +352,9 @@ class ClusterLink:
                 release()
             if routes.get("ops") != []:
                 await nc.publish(self.subject_routes, self._json(routes))
-        for tenant_id, clientid, at in claims:
-            await nc.publish(
-                self.subject_claim, self._json({"tenant": tenant_id, "clientid": clientid, "at": at})
-            )
+        for tenant_id, clientid, at, resumed in claims:
+            claim = {"tenant": tenant_id, "clientid": clientid, "at": at, "resumed": resumed}
+            await nc.publish(self.subject_claim, self._json(claim))
         if self._retained and self.kv is not None:
             retained, self._retained = self._retained, {}
             for (tenant_id, topic), value in retained.items():
@@ -492,6 +491,11 @@ class ClusterLink:
         tenant = self.registry.by_id.get(contracts.TenantId(str(body.get("tenant"))))
         clientid, at = body.get("clientid"), body.get("at")
         if tenant is not None and isinstance(clientid, str) and isinstance(at, int | float):
-            tenant.perform(tenant.broker.release(clientid, float(at), time.time()))
-            # still here after the release: a clean start there (or a move that took the stored copy)
-            tenant.perform(lifecycle.forget(tenant.broker, clientid))
+            now = time.time()
+            tenant.perform(tenant.broker.release(clientid, float(at), now))
+            # still here after the release: a move that took the stored copy drops it (no will); a new
+            # session there ends it, and its pending will goes now [MQTT-3.1.3-9]
+            if body.get("resumed", True) is False:
+                tenant.perform(lifecycle.superseded(tenant.broker, clientid, now))
+            else:
+                tenant.perform(lifecycle.forget(tenant.broker, clientid))

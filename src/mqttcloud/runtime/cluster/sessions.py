@@ -132,7 +132,7 @@ class SessionRegistry:
             update = await watcher.updates(timeout=5.0)  # type: ignore[no-untyped-call]  # nats-py: no annotation
             if update is None:
                 break
-            self._apply(update.key, update.value, update.operation, update.revision)
+            self._apply(update.key, update.value, update.operation, update.revision, live=False)
         owned = self._owned_offline()
         await self._catch_up(nc, owned)
         for tenant in self.link.registry.by_id.values():
@@ -292,7 +292,15 @@ class SessionRegistry:
                 except Exception:
                     log.exception("cluster %s: session entry %s not applied", self.link.spec.name, update.key)
 
-    def _apply(self, raw_key: str, value: bytes | None, operation: str | None, revision: int | None) -> None:
+    def _apply(
+        self,
+        raw_key: str,
+        value: bytes | None,
+        operation: str | None,
+        revision: int | None,
+        *,
+        live: bool = True,
+    ) -> None:
         try:
             key = key_owner(raw_key)
         except (ValueError, binascii.Error):
@@ -310,7 +318,21 @@ class SessionRegistry:
         if key in self.reaper.wills and (entry.online or entry.node == self.node):
             self.reaper.client_back(key, entry)
         if entry.node != self.node and tenant is not None:  # it lives elsewhere: a local copy is stale
-            tenant.perform(lifecycle.forget(tenant.broker, key[1]))
+            self._elsewhere(tenant, key[1], entry, live)
+
+    def _elsewhere(self, tenant: "TenantRuntime", clientid: str, entry: Entry, live: bool) -> None:
+        """`clientid` lives on another node now: drop the local copy (no will), unless a new session
+        started there (online, another creation time than ours: not ours resumed), which ends ours and
+        publishes its pending will now, as the claim does (whichever comes first). At start-up
+        (`live` False) a copy is only dropped: its will was the elected node's while we were down."""
+        session = tenant.broker.sessions.get(clientid)
+        if session is None:
+            return
+        record = entry.session_record()
+        if live and entry.online and (record is None or record.created_at != session.created_at):
+            tenant.perform(lifecycle.superseded(tenant.broker, clientid, time.time()))
+        else:
+            tenant.perform(lifecycle.forget(tenant.broker, clientid))
 
     def is_alive(self, node: str) -> bool:
         return node == self.node or node in self.link.last_seen
