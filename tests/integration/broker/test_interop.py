@@ -16,6 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from tests.certs import default_pki
+from tests.integration import paho_close
 from tests.integration.broker.harness import TENANT, TOKEN, BrokerProcess, listener, make_spec
 
 from mqttcloud import contracts
@@ -106,8 +107,7 @@ class Paho:
         return self.messages.get(timeout=TIMEOUT)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        paho_close.close(self.client)
 
 
 @pytest.mark.parametrize("transport", ["tcp", "ws", "tls", "wss"])

@@ -9,6 +9,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from tests.integration import paho_close
 
 TIMEOUT = 10.0
 
@@ -108,5 +109,4 @@ class Paho:
         return self.messages.get(timeout=timeout)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        paho_close.close(self.client)

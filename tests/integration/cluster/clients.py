@@ -11,6 +11,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from tests.integration.paho_close import drop_callbacks
 
 
 class Paho:
@@ -89,6 +90,7 @@ class Paho:
         else:
             self.client.disconnect()
         self.client.loop_stop()
+        drop_callbacks(self.client)
 
 
 def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:

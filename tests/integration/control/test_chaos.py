@@ -22,6 +22,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from tests.integration import paho_close
 from tests.integration.control.harness import ServeProcess, poll, running_deployment
 
 ROUNDS = ("broker", "serve", "both", "broker", "serve", "both")  # what each round kills with SIGKILL
@@ -114,8 +115,7 @@ class Publisher:
         return {self.sent[mid] for mid in self.acked_mids if mid in self.sent}
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        paho_close.close(self.client)
 
 
 class Subscriber:
@@ -138,8 +138,7 @@ class Subscriber:
         assert self.subscribed.wait(10), "no SUBACK"
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        paho_close.close(self.client)
 
 
 def status(client: httpx.Client, path: str, auth: tuple[str, str]) -> int:

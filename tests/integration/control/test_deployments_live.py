@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from tests.certs import Issued, make_intermediate, make_leaf, make_root_ca, pem_bundle, private_key
+from tests.integration import paho_close
 from tests.integration.control.harness import ServeProcess, poll
 
 
@@ -55,8 +56,7 @@ class Subscriber:
         poll(delivered, within=10, interval=0.3, what=f"{payload!r} delivered")
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        paho_close.close(self.client)
 
 
 def deployment(client: httpx.Client, key: tuple[str, str], deployment_id: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from httpx import ASGITransport, AsyncClient
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from tests.integration import paho_close
 
 from mqttcloud.control.app import create_app
 from mqttcloud.control.config import Settings
@@ -210,8 +211,7 @@ class MqttClient:
         return False
 
     def close(self) -> None:
-        self.paho.disconnect()
-        self.paho.loop_stop()
+        paho_close.close(self.paho)
 
 
 def user_properties(props: Properties | None) -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from tests.integration import paho_close
 from tests.integration.broker import mqtt_wire as w
 from tests.integration.serverless.conftest import PASSWORD, TIMEOUT, RunningPlatform
 from tests.integration.serverless.wire import connect, open_tls
@@ -67,8 +68,7 @@ class Paho:
         assert not self.reason.is_failure, self.reason
 
     def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        paho_close.close(self.client)
 
 
 @pytest.fixture(scope="module")
