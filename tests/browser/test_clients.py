@@ -43,6 +43,8 @@ def test_client_detail_shows_the_session_and_unsubscribes(
         shots(page, platform, tmp_path, "client-detail")
 
         table.locator("tr[data-topic='detail/b']").get_by_role("button", name="Unsubscribe").click()
+        expect(page.locator("main")).to_contain_text("Unsubscribe detail/1 from detail/b?")  # asks first
+        page.get_by_role("button", name="Unsubscribe").click()
         expect(page.locator("p.notice")).to_contain_text("Unsubscribed from detail/b.")
         expect(page.locator("#client-subscriptions tr[data-topic]")).to_have_count(1)
 

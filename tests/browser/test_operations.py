@@ -72,6 +72,8 @@ def test_a_trace_started_in_the_console_shows_the_clients_packets(
     section(page, platform, deployment_id, "trace")
     assert int(row.locator("[data-trace-size]").inner_text()) > 0
     row.get_by_role("button", name="Stop").click()
+    expect(page.locator("main")).to_contain_text("The log recorded so far is kept.")  # asks first
+    page.get_by_role("button", name="Stop").click()
     expect(row.locator("[data-trace-status]")).to_have_text("stopped")
     page.get_by_role("link", name="简体中文").click()
     expect(page.get_by_role("link", name="日志追踪")).to_have_attribute("aria-current", "page")

@@ -56,6 +56,8 @@ def test_topic_is_registered_counted_reset_and_deleted(
     shots(page, platform, tmp_path, "topic-metrics")
 
     row.get_by_role("button", name="Reset").click()
+    expect(page.locator("main")).to_contain_text("Reset the metrics of plant/line1/state to zero?")
+    page.get_by_role("button", name="Reset").click()
     expect(page.locator("p.notice")).to_contain_text("Reset the metrics of plant/line1/state.")
     expect(row.locator("[data-metric='in']")).to_have_text("0")
 

@@ -128,6 +128,32 @@ async def kick_page(deployment_id: str, page: LoggedIn, session: SessionDep, cli
     )
 
 
+@router.get("/deployments/{deployment_id}/subscriptions/unsubscribe", response_class=HTMLResponse)
+async def unsubscribe_page(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep
+) -> Response:
+    """The confirmation before an unsubscribe (back to the subscriptions page or the client's)."""
+    view = await guarded_view(session, page, deployment_id)
+    clientid, topic, back = (request.query_params.get(name, "") for name in ("clientid", "topic", "back"))
+    if not clientid or not topic:
+        raise PageError(404, "Choose a subscription to remove.")
+    cancel = (
+        f"{PREFIX}/deployments/{view.deployment.id}/subscriptions"
+        if back == "subscriptions"
+        else client_url(view.deployment.id, clientid)
+    )
+    return page.render(
+        "confirm.html",
+        title=page.t("Unsubscribe"),
+        question=page.t("Unsubscribe %s from %s? It no longer receives the messages of this filter.")
+        % (clientid, topic),
+        action=f"{PREFIX}/deployments/{view.deployment.id}/subscriptions/unsubscribe",
+        fields=[("clientid", clientid), ("topic", topic), ("back", back)],
+        confirm_label=page.t("Unsubscribe"),
+        cancel=cancel,
+    )
+
+
 @router.post("/deployments/{deployment_id}/subscriptions/unsubscribe")
 async def unsubscribe(deployment_id: str, section: SectionDep) -> Response:
     form, view = await section.form(deployment_id)

@@ -135,6 +135,29 @@ async def register_topic(
     return _done(page, deployment_id, page.t("Counting the messages of %s.") % topic)
 
 
+@router.get("/deployments/{deployment_id}/topic-metrics/reset", response_class=HTMLResponse)
+async def reset_topic_page(
+    deployment_id: str, request: Request, page: LoggedIn, session: SessionDep
+) -> Response:
+    """The confirmation before a reset of one topic (`topic`) or, without one, of every topic."""
+    view = await guarded_view(session, page, deployment_id)
+    topic = request.query_params.get("topic", "")
+    question = (
+        page.t("Reset the metrics of %s to zero?") % topic
+        if topic
+        else page.t("Reset the metrics of every topic to zero?")
+    )
+    return page.render(
+        "confirm.html",
+        title=page.t("Reset topic metrics"),
+        question=question,
+        action=f"{_base(view.deployment.id)}/reset",
+        fields=[("topic", topic)],
+        confirm_label=page.t("Reset"),
+        cancel=_base(view.deployment.id),
+    )
+
+
 @router.post("/deployments/{deployment_id}/topic-metrics/reset")
 async def reset_topic(
     deployment_id: str, request: Request, page: LoggedIn, session: SessionDep, runtime: RuntimeDep

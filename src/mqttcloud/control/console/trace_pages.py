@@ -163,6 +163,19 @@ async def start_trace(deployment_id: str, section: SectionDep) -> Response:
     return await _render(page, view, target, form=values, errors=errors, status=400)
 
 
+@router.get("/deployments/{deployment_id}/trace/{name}/stop", response_class=HTMLResponse)
+async def stop_trace_page(deployment_id: str, name: str, page: LoggedIn, session: SessionDep) -> Response:
+    await guarded_view(session, page, deployment_id)
+    return page.render(
+        "confirm.html",
+        title=page.t("Stop log trace"),
+        question=page.t("Stop the trace %s? The log recorded so far is kept.") % name,
+        action=f"{PREFIX}/deployments/{deployment_id}/trace/{name}/stop",
+        confirm_label=page.t("Stop"),
+        cancel=f"{PREFIX}/deployments/{deployment_id}/trace",
+    )
+
+
 @router.post("/deployments/{deployment_id}/trace/{name}/stop")
 async def stop_trace(deployment_id: str, name: str, section: SectionDep) -> Response:
     _form, view = await section.form(deployment_id)
