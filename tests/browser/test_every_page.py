@@ -76,6 +76,12 @@ EXPECTED = [
     "/deployments/{d}/alarms",
 ]
 
+# The sections a deployment's tabs lead to (its overview is the deployment's own path).
+TABS = [
+    "tls", "keys", "users", "acl", "banned", "shadows", "clients", "subscriptions", "retained",
+    "topic-metrics", "publish", "mqtt-client", "integration", "metrics", "usage", "trace", "alarms", "events",
+]  # fmt: skip
+
 # Visible text of the page outside data: text nodes, placeholders, labels given as attributes.
 VISIBLE_TEXT = """() => {
   const data = 'code, pre, kbd, samp, script, style, textarea, [data-raw], .sr-only';
@@ -309,6 +315,10 @@ def test_every_page_fits_760_px_in_english_and_chinese(
         wanted = [p.replace("{d}", seeded.deployment_id) if "{d}" in p else p for p in EXPECTED]
         missing = [p for p in wanted if not any(matches(p, r) for r in reached)]
         findings += [Finding(p, f"{lang}: no link leads to it") for p in missing]
+    overview = f"{platform.console}/deployments/{seeded.deployment_id}"
+    page.goto(overview)
+    tabs = page.locator("nav.tabs a").evaluate_all("(links) => links.map((a) => a.href)")
+    findings += [Finding(overview, f"no {tab} tab") for tab in TABS if f"{overview}/{tab}" not in tabs]
     page.goto(f"{platform.console}/lang?to=en&next=/console/deployments")
     page.set_viewport_size({"width": 1280, "height": 800})
     report = "\n".join(f"{f.url.removeprefix(platform.console)}: {f.problem}" for f in findings)

@@ -71,7 +71,7 @@ async def events_page(deployment_id: str, request: Request, page: LoggedIn, sess
         page,
         view,
         "events.html",
-        tab="clients",
+        tab="events",
         status=400 if errors else 200,
         rows=rows,
         count=count,

@@ -101,6 +101,7 @@ DEPLOYMENT_TABS: list[tuple[str, str, str]] = [
     ("metrics", "Charts", "/metrics"),
     ("usage", "Plan usage", "/usage"),
     ("trace", "Log trace", "/trace"),
+    ("events", "Event history", "/events"),
     ("alarms", "Alarms", "/alarms"),
 ]
 DEDICATED_ONLY_TABS = {"tls", "shadows"}
