@@ -172,11 +172,15 @@ async def test_broker_failures_after_handing_over_are_answered_like_the_route(
 ) -> None:
     await setup.post({"topic": "warm"})
     setup.broker.fail = failure
-    fast = await setup.post({"topic": "t"})
-    assert len(setup.routed) == 1  # answered by the fast path
+    for _ in range(3):  # a busy key-revision read hands the request to the route (it never waits): retry
+        before = len(setup.routed)
+        fast = await setup.post({"topic": "t"})
+        if len(setup.routed) == before:
+            break
+    assert len(setup.routed) == before  # answered by the fast path
     setup.uncache()
     routed = await setup.post({"topic": "t"})
-    assert len(setup.routed) == 2
+    assert len(setup.routed) == before + 1
     v5_error(fast, status, code)
     assert fast.json() == routed.json()
     assert fast.status_code == routed.status_code
