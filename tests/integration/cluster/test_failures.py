@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import nats as nats_py
 from tests.integration.cluster.clients import Paho, eventually, wait_routed
-from tests.integration.cluster.conftest import CLUSTER, NODE_TIMEOUT, TENANT, Nats, Node
+from tests.integration.cluster.conftest import CLUSTER, NODE_TIMEOUT, TENANT, Nats, Node, StartNodes
+from tests.integration.cluster.proxy import SlowLink
 
 from mqttcloud.runtime.cluster.reaper import SWEEP_INTERVAL
 
@@ -165,3 +166,29 @@ def test_sessions_of_a_dead_node_expire_with_their_will_and_stored_messages(
     assert back.session_present is False  # its entry went with its expiry
     assert back.drain(1.0) == []
     assert [m.payload for m in sub.drain(0.5)] == []  # the will went once
+
+
+def test_a_join_past_the_start_timeout_goes_on_in_the_background(cluster: StartNodes, nats: Nats) -> None:
+    """NATS answers node c 0.5 s late while it starts: its retained store and sessions part take past
+    START_TIMEOUT; c serves meanwhile, says so, and finishes joining: a session of a resumes on c."""
+    a, _b = cluster(2)
+    x = Paho(a.port, "slow-join", clean=False, expiry=300)
+    x.subscribe("sj/#", qos=1)
+    x.close()
+    _settle()
+    slow = SlowLink(nats.port, delay=0.5)
+    try:
+        (c,) = cluster(1, slow.url)
+        assert "goes on in the background" in c.stderr()
+        deadline = time.monotonic() + 20
+        while "sessions started" not in c.stderr() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        slow.delay = 0.0
+        back = Paho(c.port, "slow-join", clean=False, expiry=300)
+        assert back.session_present is True  # c asked a for it: its replica of the registry is there
+        pub = Paho(a.port, "sj-pub")
+        wait_routed(pub, [back], "sj/probe")
+        back.close()
+        pub.close()
+    finally:
+        slow.close()

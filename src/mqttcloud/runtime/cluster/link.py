@@ -20,6 +20,8 @@ Rules this module must not break:
   route before it acknowledges the SUBSCRIBE): the tenant holds that batch's sends behind a
   `route_barrier`, the routes message asks for acknowledgements (`ack.<node>`), and the sends go once
   every node known alive answered, or after ROUTE_ACK_TIMEOUT (a node about to be found dead).
+- `start` returns within START_TIMEOUT: connecting, or joining (retained store, sessions part), that
+  takes longer goes on in the background (a join is retried after an error, never cut half done).
 - Every task has an owner: `start` creates them, `close` cancels and awaits them.
 """
 
@@ -182,12 +184,12 @@ class ClusterLink:
     # --- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect (or keep trying in the background) and read the retained store, within START_TIMEOUT."""
+        """Connect and join (retained store, sessions) within START_TIMEOUT; past it, serve while the
+        connection (or the join) goes on in the background."""
+        deadline = time.monotonic() + START_TIMEOUT
         try:
             async with asyncio.timeout(START_TIMEOUT):
                 await self._connect()
-                await self._load_retained()
-                await self._start_sessions()
         except (TimeoutError, OSError, nats.errors.Error) as exc:
             log.warning("cluster %s: NATS at %s not reachable (%s); serving alone until it is",
                         self.spec.name, self.spec.nats_url, exc)  # fmt: skip
@@ -197,6 +199,29 @@ class ClusterLink:
         ]
         if self.nc is None:
             self._tasks.append(asyncio.create_task(self._connect_later(), name="cluster-connect"))
+            return
+        joining = asyncio.create_task(self._join(), name="cluster-join")
+        self._tasks.append(joining)
+        try:  # shielded: past the deadline the join goes on, never restarted half done
+            await asyncio.wait_for(asyncio.shield(joining), max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            log.warning(
+                "cluster %s: reading the cluster's retained messages and sessions takes more than %.0f s;"
+                " serving meanwhile, it goes on in the background", self.spec.name, START_TIMEOUT,
+            )  # fmt: skip
+
+    async def _join(self) -> None:
+        """Read the retained store and start the sessions part, retrying until both are done."""
+        while True:
+            try:
+                await self._load_retained()
+                await self._start_sessions()
+            except (TimeoutError, OSError, nats.errors.Error) as exc:
+                log.warning("cluster %s: joining failed (%s); retrying", self.spec.name, exc)
+                await asyncio.sleep(RECONNECT_WAIT)
+                continue
+            log.info("cluster %s: sessions started on node %s", self.spec.name, self.node)
+            return
 
     async def _connect(self) -> None:
         nc = NatsClient()
@@ -228,23 +253,22 @@ class ClusterLink:
             await asyncio.sleep(RECONNECT_WAIT)
             try:
                 await self._connect()
-                await self._load_retained()
-                await self._start_sessions()
             except (TimeoutError, OSError, nats.errors.Error):
                 continue
+        await self._join()
 
     async def _start_sessions(self) -> None:
         if self.nc is not None:
             await self.sessions.start(self.nc)
 
     async def close(self) -> None:
-        await self.sessions.close()
-        for task in self._tasks:
+        for task in self._tasks:  # the join first: it may be starting the sessions part
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await self.sessions.close()
         if self.nc is not None:
             with contextlib.suppress(Exception):  # closing a link that is already broken
                 await self.nc.close()

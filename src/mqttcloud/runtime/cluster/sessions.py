@@ -106,6 +106,7 @@ class SessionRegistry:
         self._checkpoints: dict[Key, int] = {}  # checkpoint for an entry adopted from a dead node
         self._adopted: set[Key] = set()  # moved here: written even while offline
         self._wake = asyncio.Event()
+        self._answering = False  # subscribed to the moves asked of this node
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs: set[asyncio.Task[None]] = set()  # moves in flight, wills of dead nodes
         self.reaper = Reaper(self)  # dead nodes' wills and sessions
@@ -126,7 +127,9 @@ class SessionRegistry:
                 name=self.stream, subjects=[self.subject_off + ">"], max_age=OFFLINE_MAX_AGE,
                 storage=api.StorageType.FILE,
             )  # fmt: skip
-        await nc.subscribe(self.subject_move + self.link_token(self.node), cb=self._on_move)
+        if not self._answering:  # `start` may run again after a failure: one subscription
+            await nc.subscribe(self.subject_move + self.link_token(self.node), cb=self._on_move)
+            self._answering = True
         watcher = await self.kv.watchall()
         while True:  # the initial values, then None
             update = await watcher.updates(timeout=5.0)  # type: ignore[no-untyped-call]  # nats-py: no annotation
