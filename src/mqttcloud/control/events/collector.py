@@ -20,24 +20,20 @@ Rules:
 """
 
 import asyncio
-import contextlib
 import datetime as dt
-import functools
 import logging
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from mqttcloud.contracts import ClientEvent, TenantId
 from mqttcloud.control.broker_client import BrokerClient, BrokerError, BrokerUnavailable
 from mqttcloud.control.db import Database
-from mqttcloud.control.deployments import service as deployments
+from mqttcloud.control.deployments.broker_tasks import BrokerTasks
 from mqttcloud.control.events import service
 from mqttcloud.control.health import Family
-from mqttcloud.control.supervisor import BrokerStatus
 
 if TYPE_CHECKING:  # a type only: importing lifecycle first runs into deployment_api's import cycle
     from mqttcloud.control.deployments.lifecycle import BrokerRuntime
@@ -109,58 +105,25 @@ class EventCollectors:
         self.shed = 0  # reported by brokers: events their buffer had no room for
         self.purged = 0
         self.runtime: BrokerRuntime | None = None
-        self.tasks: dict[str, asyncio.Task[None]] = {}
-        self._all: set[asyncio.Task[None]] = set()
-        self._open = False
+        self._tasks: BrokerTasks | None = None  # one collecting task per broker, and the purge loop
 
     def attach(self, runtime: "BrokerRuntime") -> "EventCollectors":
         self.runtime = runtime
+        self._tasks = BrokerTasks(runtime, self._collect, name="client-events")
         return self
 
     async def __aenter__(self) -> "EventCollectors":
-        assert self.runtime is not None, "attach(runtime) first"
-        self._open = True
-        self.runtime.status_listeners.append(self.on_status)
+        assert self._tasks is not None, "attach(runtime) first"
+        await self._tasks.__aenter__()
         if self.purge_seconds is not None:
-            self._start(self._purge_loop(self.purge_seconds), "client-events-purge")
+            self._tasks.spawn(self._purge_loop(self.purge_seconds), "client-events-purge")
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._open = False
-        if self.runtime is not None:
-            with contextlib.suppress(ValueError):
-                self.runtime.status_listeners.remove(self.on_status)
-        self.tasks.clear()
-        tasks = list(self._all)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def on_status(self, broker_id: str, status: BrokerStatus) -> None:
-        if broker_id == deployments.SERVERLESS_BROKER_ID or not self._open:
-            return
-        if status is BrokerStatus.RUNNING and broker_id not in self.tasks:
-            self.tasks[broker_id] = self._start(self._collect(broker_id), f"client-events-{broker_id}")
-        elif status in (BrokerStatus.STOPPED, BrokerStatus.FAILED):
-            stopped = self.tasks.pop(broker_id, None)
-            if stopped is not None:
-                stopped.cancel()
-
-    def _start(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task = asyncio.create_task(coro, name=name)
-        self._all.add(task)
-        task.add_done_callback(functools.partial(self._done, name))
-        return task
-
-    def _done(self, name: str, task: asyncio.Task[None]) -> None:
-        self._all.discard(task)
-        for broker_id, running in list(self.tasks.items()):
-            if running is task:
-                del self.tasks[broker_id]
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("%s ended", name, exc_info=task.exception())
+        if self._tasks is not None:
+            await self._tasks.__aexit__(exc_type, exc, tb)
 
     async def _collect(self, broker_id: str) -> None:
         assert self.runtime is not None

@@ -18,11 +18,8 @@ Rules:
 
 import asyncio
 import base64
-import contextlib
-import functools
 import logging
 from collections.abc import Callable
-from types import TracebackType
 
 from mqttcloud.contracts import CapturedMessage, TenantId
 from mqttcloud.control.broker_client import BrokerClient, BrokerError, BrokerUnavailable
@@ -30,10 +27,9 @@ from mqttcloud.control.db import Database
 from mqttcloud.control.deployment_api.errors import v4_code
 from mqttcloud.control.deployment_api.quotas import Quotas
 from mqttcloud.control.deployment_api.shadows import service
-from mqttcloud.control.deployments import service as deployments
+from mqttcloud.control.deployments.broker_tasks import BrokerTasks
 from mqttcloud.control.deployments.lifecycle import BrokerRuntime
 from mqttcloud.control.errors import ApiError, BadRequest
-from mqttcloud.control.supervisor import BrokerStatus
 
 logger = logging.getLogger(__name__)
 
@@ -126,53 +122,15 @@ class ShadowRelay:
             )
 
 
-class ShadowRelays:
-    """Owns one `ShadowRelay` task per running Dedicated broker; the lifespan enters it (`async with`)."""
+class ShadowRelays(BrokerTasks):
+    """One `ShadowRelay` per running Dedicated broker (`BrokerTasks`); the lifespan enters it."""
 
     def __init__(self, runtime: BrokerRuntime, database: Database, quotas: Callable[[], Quotas]):
-        self.runtime = runtime
+        super().__init__(runtime, self._relay, name="shadow-relay")
         self.database = database
         self.quotas = quotas
-        self.tasks: dict[str, asyncio.Task[None]] = {}  # the running relay of each broker (node)
         self.locks: dict[str, asyncio.Lock] = {}  # per deployment, shared by its nodes' relays
-        self._all: set[asyncio.Task[None]] = set()  # those, and cancelled ones not finished yet
-        self._open = False
 
-    async def __aenter__(self) -> "ShadowRelays":
-        self._open = True
-        self.runtime.status_listeners.append(self.on_status)
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._open = False
-        with contextlib.suppress(ValueError):
-            self.runtime.status_listeners.remove(self.on_status)
-        self.tasks.clear()
-        tasks = list(self._all)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def on_status(self, broker_id: str, status: BrokerStatus) -> None:
-        if broker_id == deployments.SERVERLESS_BROKER_ID or not self._open:
-            return
-        if status is BrokerStatus.RUNNING and broker_id not in self.tasks:
-            lock = self.locks.setdefault(broker_id.partition(".")[0], asyncio.Lock())
-            relay = ShadowRelay(self.runtime, self.database, self.quotas, broker_id, lock)
-            task = asyncio.create_task(relay.run(), name=f"shadow-relay-{broker_id}")
-            self.tasks[broker_id] = task
-            self._all.add(task)
-            task.add_done_callback(functools.partial(self._done, broker_id))
-        elif status in (BrokerStatus.STOPPED, BrokerStatus.FAILED):
-            stopped = self.tasks.pop(broker_id, None)
-            if stopped is not None:
-                stopped.cancel()
-
-    def _done(self, broker_id: str, task: asyncio.Task[None]) -> None:
-        self._all.discard(task)
-        if self.tasks.get(broker_id) is task:
-            del self.tasks[broker_id]
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("shadow relay %s ended", broker_id, exc_info=task.exception())
+    async def _relay(self, broker_id: str) -> None:
+        lock = self.locks.setdefault(broker_id.partition(".")[0], asyncio.Lock())
+        await ShadowRelay(self.runtime, self.database, self.quotas, broker_id, lock).run()
