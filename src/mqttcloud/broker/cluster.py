@@ -104,7 +104,8 @@ class ClusterRouter:
                 picks.setdefault(sub.clientid, []).append((group.name, group.topic_filter))
         me = self.node
         local_groups = frozenset(picks.get(me, ())) if groups else None
-        remote = self.nodes if msg.retain else (nodes | picks.keys())
+        # `union`, not `nodes | picks.keys()`: that is a set at run time, and typeshed says frozenset
+        remote = self.nodes if msg.retain else nodes.union(picks)
         matched = 0
         if me in nodes or me in picks or msg.retain or not remote - {me}:
             matched = self.local.route(msg, now, out, local_groups)

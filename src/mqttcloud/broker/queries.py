@@ -371,8 +371,8 @@ def publish_api(broker: "Broker", args: contracts.PublishArgs, now: float) -> tu
         )
     except ProtocolError as exc:
         raise ValueError(exc.message) from None
-    except binascii.Error as exc:
-        raise ValueError(f"invalid base64: {exc}") from None
+    except binascii.Error as err:  # not `exc` again: mypyc gives one name one exception type
+        raise ValueError(f"invalid base64: {err}") from None
     props = Properties(
         payload_format_indicator=args.payload_format_indicator,
         message_expiry_interval=args.message_expiry_interval,

@@ -5,6 +5,8 @@ exception escaping `protocol/` is a bug. The runtime turns these into wire respo
 place (DISCONNECT for v5, a bare close for v3.1.1, CONNACK before the connection is accepted).
 """
 
+from typing import ClassVar
+
 from mqttcloud.protocol.reason_codes import ReasonCode
 
 
@@ -19,7 +21,8 @@ class MQTTError(Exception):
             runtime answer a bad CONNECT with a CONNACK in the client's own format.
     """
 
-    default_reason_code = ReasonCode.UNSPECIFIED_ERROR
+    # ClassVar: without it mypyc makes an instance attribute that subclasses cannot override.
+    default_reason_code: ClassVar[ReasonCode] = ReasonCode.UNSPECIFIED_ERROR
 
     def __init__(
         self,
@@ -40,7 +43,7 @@ class MQTTError(Exception):
 class MalformedPacket(MQTTError):  # noqa: N818  # the spec's name for reason 0x81
     """The bytes cannot be parsed as the packet they claim to be (spec 1.2, reason 0x81)."""
 
-    default_reason_code = ReasonCode.MALFORMED_PACKET
+    default_reason_code: ClassVar[ReasonCode] = ReasonCode.MALFORMED_PACKET
 
 
 class ProtocolError(MQTTError):
@@ -50,4 +53,4 @@ class ProtocolError(MQTTError):
     name (0x90), a property that is not allowed in this packet (0x82).
     """
 
-    default_reason_code = ReasonCode.PROTOCOL_ERROR
+    default_reason_code: ClassVar[ReasonCode] = ReasonCode.PROTOCOL_ERROR

@@ -12,7 +12,7 @@ carry and maps reason codes, and `decode(..., version)` fills the defaults.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import ClassVar, Final
+from typing import Final
 
 from mqttcloud.protocol.properties import NO_PROPERTIES, Properties
 from mqttcloud.protocol.reason_codes import ReasonCode
@@ -81,8 +81,6 @@ class Connect:
     argument as the level (the two agree whenever the caller encodes for the packet's own version).
     """
 
-    TYPE: ClassVar[PacketType] = PacketType.CONNECT
-
     client_id: str
     protocol_level: ProtocolVersion = ProtocolVersion.MQTT_5
     clean_start: bool = True  # "Clean Session" in v3.1.1
@@ -95,8 +93,6 @@ class Connect:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnAck:
-    TYPE: ClassVar[PacketType] = PacketType.CONNACK
-
     session_present: bool = False
     reason_code: ReasonCode = ReasonCode.SUCCESS
     properties: Properties = field(default=NO_PROPERTIES)
@@ -108,8 +104,6 @@ class Publish:
 
     `topic` may be "" in v5 when `properties.topic_alias` is set; the broker resolves the alias.
     """
-
-    TYPE: ClassVar[PacketType] = PacketType.PUBLISH
 
     topic: str
     payload: bytes = b""
@@ -126,7 +120,6 @@ def _slot_setter(cls: type, name: str) -> Callable[[object, object], None]:
     return setter
 
 
-_new = object.__new__
 _PUB_SETTERS = tuple(
     _slot_setter(Publish, n) for n in ("topic", "payload", "qos", "retain", "dup", "packet_id", "properties")
 )
@@ -147,7 +140,7 @@ def make_publish(  # noqa: PLR0917  # positional on purpose: keyword parsing cos
     slots directly. The result is an ordinary, equal, immutable `Publish`. Positional arguments
     in field order; all are required.
     """
-    obj = _new(Publish)
+    obj = Publish.__new__(Publish)  # not object.__new__: a mypyc-compiled class refuses it
     s_topic, s_payload, s_qos, s_retain, s_dup, s_pid, s_props = _PUB_SETTERS
     s_topic(obj, topic)
     s_payload(obj, payload)
@@ -161,8 +154,6 @@ def make_publish(  # noqa: PLR0917  # positional on purpose: keyword parsing cos
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PubAck:
-    TYPE: ClassVar[PacketType] = PacketType.PUBACK
-
     packet_id: int
     reason_code: ReasonCode = ReasonCode.SUCCESS
     properties: Properties = field(default=NO_PROPERTIES)
@@ -170,8 +161,6 @@ class PubAck:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PubRec:
-    TYPE: ClassVar[PacketType] = PacketType.PUBREC
-
     packet_id: int
     reason_code: ReasonCode = ReasonCode.SUCCESS
     properties: Properties = field(default=NO_PROPERTIES)
@@ -179,8 +168,6 @@ class PubRec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PubRel:
-    TYPE: ClassVar[PacketType] = PacketType.PUBREL
-
     packet_id: int
     reason_code: ReasonCode = ReasonCode.SUCCESS
     properties: Properties = field(default=NO_PROPERTIES)
@@ -188,8 +175,6 @@ class PubRel:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PubComp:
-    TYPE: ClassVar[PacketType] = PacketType.PUBCOMP
-
     packet_id: int
     reason_code: ReasonCode = ReasonCode.SUCCESS
     properties: Properties = field(default=NO_PROPERTIES)
@@ -211,8 +196,6 @@ class Subscription:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Subscribe:
-    TYPE: ClassVar[PacketType] = PacketType.SUBSCRIBE
-
     packet_id: int
     subscriptions: tuple[Subscription, ...]
     properties: Properties = field(default=NO_PROPERTIES)
@@ -220,8 +203,6 @@ class Subscribe:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubAck:
-    TYPE: ClassVar[PacketType] = PacketType.SUBACK
-
     packet_id: int
     reason_codes: tuple[ReasonCode, ...]  # one per subscription, in order [MQTT-3.8.4-6]
     properties: Properties = field(default=NO_PROPERTIES)
@@ -229,8 +210,6 @@ class SubAck:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Unsubscribe:
-    TYPE: ClassVar[PacketType] = PacketType.UNSUBSCRIBE
-
     packet_id: int
     topic_filters: tuple[str, ...]
     properties: Properties = field(default=NO_PROPERTIES)
@@ -240,8 +219,6 @@ class Unsubscribe:
 class UnsubAck:
     """UNSUBACK. v3.1.1 carries no reason codes: they are dropped on encode and () on decode."""
 
-    TYPE: ClassVar[PacketType] = PacketType.UNSUBACK
-
     packet_id: int
     reason_codes: tuple[ReasonCode, ...] = ()
     properties: Properties = field(default=NO_PROPERTIES)
@@ -249,19 +226,17 @@ class UnsubAck:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PingReq:
-    TYPE: ClassVar[PacketType] = PacketType.PINGREQ
+    """PINGREQ: no variable header, no payload."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PingResp:
-    TYPE: ClassVar[PacketType] = PacketType.PINGRESP
+    """PINGRESP: no variable header, no payload."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Disconnect:
     """DISCONNECT. v3.1.1 carries neither reason code nor properties."""
-
-    TYPE: ClassVar[PacketType] = PacketType.DISCONNECT
 
     reason_code: ReasonCode = ReasonCode.NORMAL_DISCONNECTION
     properties: Properties = field(default=NO_PROPERTIES)
@@ -270,8 +245,6 @@ class Disconnect:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Auth:
     """AUTH (v5 only)."""
-
-    TYPE: ClassVar[PacketType] = PacketType.AUTH
 
     reason_code: ReasonCode = ReasonCode.SUCCESS
     properties: Properties = field(default=NO_PROPERTIES)
@@ -294,6 +267,26 @@ Packet = (
     | Disconnect
     | Auth
 )
+
+#: The control packet type of each packet class: a table rather than a ClassVar on each dataclass,
+#: which mypyc would compile into an instance field (mypyc/mypyc#1122).
+PACKET_TYPES: Final[dict[type[Packet], PacketType]] = {
+    Connect: PacketType.CONNECT,
+    ConnAck: PacketType.CONNACK,
+    Publish: PacketType.PUBLISH,
+    PubAck: PacketType.PUBACK,
+    PubRec: PacketType.PUBREC,
+    PubRel: PacketType.PUBREL,
+    PubComp: PacketType.PUBCOMP,
+    Subscribe: PacketType.SUBSCRIBE,
+    SubAck: PacketType.SUBACK,
+    Unsubscribe: PacketType.UNSUBSCRIBE,
+    UnsubAck: PacketType.UNSUBACK,
+    PingReq: PacketType.PINGREQ,
+    PingResp: PacketType.PINGRESP,
+    Disconnect: PacketType.DISCONNECT,
+    Auth: PacketType.AUTH,
+}
 
 #: Singletons for the packets with no fields.
 PINGREQ: Final = PingReq()

@@ -165,17 +165,17 @@ _FIELD_NAMES: Final = tuple(f.name for f in fields(Properties))
 assert set(_FIELD_NAMES) == set(BY_NAME), "Properties fields and PROPERTY_TABLE disagree"
 
 # Slot setters (member descriptors) and defaults: `_build` fills a new instance directly, about
-# twice as fast as the frozen dataclass `__init__` with 27 keyword arguments.
+# twice as fast as the frozen dataclass `__init__` with 27 keyword arguments. `vars()`, because mypyc
+# refuses `Properties.__dict__` (no such attribute on its native class in mypy's eyes).
 _SETTERS: Final[dict[str, Callable[[object, object], None]]] = {
-    f.name: Properties.__dict__[f.name].__set__ for f in fields(Properties)
+    f.name: vars(Properties)[f.name].__set__ for f in fields(Properties)
 }
 _DEFAULTS: Final = tuple((_SETTERS[f.name], f.default) for f in fields(Properties))
-_new = object.__new__
 
 
 def _build(values: dict[str, object]) -> Properties:
     """Make an ordinary (equal, immutable) Properties from field values checked by the decoder."""
-    obj = _new(Properties)
+    obj = Properties.__new__(Properties)  # not object.__new__: a mypyc-compiled class refuses it
     for setter, default in _DEFAULTS:
         setter(obj, default)
     for name, value in values.items():
@@ -230,7 +230,12 @@ def decode_properties(buf: memoryview, offset: int, context: int) -> tuple[Prope
             offset += 1
             if (ptype is T.BOOL or pid in _ZERO_OR_ONE) and byte > 1:
                 raise ProtocolError(f"property {spec.name} must be 0 or 1, got {byte}")
-            value = bool(byte) if ptype is T.BOOL else byte
+            # Not `bool(byte) if ... else byte`: mypyc types that expression as the join of bool
+            # and int, int, and would store 1 where the field is a bool.
+            if ptype is T.BOOL:  # noqa: SIM108  # see above
+                value = bool(byte)
+            else:
+                value = byte
         elif ptype is T.TWO_BYTE_INT:
             if offset + 2 > end:
                 raise MalformedPacket(f"truncated property {spec.name}")

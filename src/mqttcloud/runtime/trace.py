@@ -35,7 +35,7 @@ from mqttcloud.protocol import topics
 from mqttcloud.protocol.decode import decode
 from mqttcloud.protocol.errors import MQTTError
 from mqttcloud.protocol.framer import Framer
-from mqttcloud.protocol.packets import Connect, Packet, Publish, Subscribe, Unsubscribe, Will
+from mqttcloud.protocol.packets import PACKET_TYPES, Connect, Packet, Publish, Subscribe, Unsubscribe, Will
 from mqttcloud.protocol.properties import Properties
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ def format_packet(packet: Packet, encode: str) -> str:
         for f in dataclasses.fields(packet)
         if not (f.name == "properties" and getattr(packet, f.name).is_empty())
     )
-    return f"{packet.TYPE.name}({fields})"
+    return f"{PACKET_TYPES[type(packet)].name}({fields})"
 
 
 def _who(clientid: str, peer: PeerInfo | None) -> str:

@@ -1,5 +1,7 @@
 """Property tests: round trip, every prefix needs more, random bytes raise only our two errors."""
 
+from typing import get_args
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -9,7 +11,7 @@ from mqttcloud.protocol.decode import decode
 from mqttcloud.protocol.encode import encode
 from mqttcloud.protocol.errors import MalformedPacket, ProtocolError
 from mqttcloud.protocol.framer import Framer
-from mqttcloud.protocol.packets import Packet
+from mqttcloud.protocol.packets import PACKET_TYPES, Packet
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # The stream/prefix/mutation properties run the framer many times per example: fewer examples keep
@@ -119,3 +121,13 @@ def test_mutated_encodings_raise_only_protocol_errors(case: tuple[int, Packet], 
 def test_packet_type_zero_is_malformed(version: int) -> None:
     with pytest.raises(MalformedPacket):
         decode(0x00, b"", version)
+
+
+def test_packet_types_names_every_packet_class() -> None:
+    assert set(PACKET_TYPES) == set(get_args(Packet))
+
+
+@FAST
+@given(packets(V5))
+def test_packet_type_is_the_fixed_header_type_the_encoder_writes(packet: Packet) -> None:
+    assert encode(packet, V5)[0] >> 4 == PACKET_TYPES[type(packet)]

@@ -20,12 +20,14 @@ from mqttcloud.protocol.packets import (
     Disconnect,
     PingReq,
     PingResp,
+    ProtocolVersion,
     PubAck,
     PubComp,
     Publish,
     PubRec,
     PubRel,
     QoS,
+    RetainHandling,
     SubAck,
     Subscribe,
     Subscription,
@@ -73,7 +75,9 @@ def test_make_publish_equals_constructor_and_stays_frozen() -> None:
 
 
 def test_connect_exact_bytes_v311() -> None:
-    packet = Connect(client_id="c", keep_alive=60, username="u", password=b"p", protocol_level=4)  # type: ignore[arg-type]  # IntEnum value
+    packet = Connect(
+        client_id="c", keep_alive=60, username="u", password=b"p", protocol_level=ProtocolVersion.MQTT_3_1_1
+    )
     assert encode(packet, V3) == b"\x10\x13\x00\x04MQTT\x04\xc2\x00\x3c\x00\x01c\x00\x01u\x00\x01p"
 
 
@@ -128,7 +132,9 @@ def test_unsuback_v311_drops_reason_codes() -> None:
 
 
 def test_subscribe_exact_bytes_v5_options() -> None:
-    sub = Subscription(topic_filter="t", qos=QoS.AT_LEAST_ONCE, no_local=True, retain_handling=2)  # type: ignore[arg-type]  # IntEnum value
+    sub = Subscription(
+        topic_filter="t", qos=QoS.AT_LEAST_ONCE, no_local=True, retain_handling=RetainHandling.DO_NOT_SEND
+    )
     assert encode(Subscribe(packet_id=1, subscriptions=(sub,)), V5) == b"\x82\x07\x00\x01\x00\x00\x01t\x25"
     assert encode(Subscribe(packet_id=1, subscriptions=(sub,)), V3) == b"\x82\x06\x00\x01\x00\x01t\x01"
 

@@ -3,7 +3,6 @@
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import bcrypt
 import pytest
@@ -21,6 +20,9 @@ from tests.unit.runtime.fakes import (
 )
 
 from mqttcloud import contracts
+from mqttcloud.broker.delivery import Out
+from mqttcloud.broker.message import Message
+from mqttcloud.broker.subscriptions import Subscription
 from mqttcloud.runtime import listeners
 from mqttcloud.runtime.connection import CLOSE_BATCH, MAX_FRAMES_PER_TICK, MAX_WRITE_BUFFER, MqttConnection
 from mqttcloud.runtime.listeners import WebSocketProtocol
@@ -70,14 +72,32 @@ async def test_core_exception_closes_only_that_connection(env: Env, caplog: pyte
     good.data_received(connect("good"))
     bad.data_received(connect("bad"))
     await tick()
-    assert bad.channel is not None
+    broker = env.tenant.broker
+    local = broker.local_router
 
-    def explode(packet: object, now: float) -> list[Any]:
-        raise RuntimeError("core bug")
+    class Exploding:
+        """The broker's router, failing on `route` (a core bug reached by one client's PUBLISH).
 
-    bad.channel.handle = explode  # type: ignore[method-assign]  # inject a core failure
-    bad.data_received(PINGREQ)
+        Injected through the `Router` Protocol attribute: a method of a compiled (mypyc) class
+        cannot be replaced on its instance.
+        """
+
+        def add(self, sub: Subscription, out: Out) -> bool:
+            return local.add(sub, out)
+
+        def remove(self, clientid: str, topic_filter: str, out: Out) -> bool:
+            return local.remove(clientid, topic_filter, out)
+
+        def route(self, msg: Message, now: float, out: Out) -> int:
+            raise RuntimeError("core bug")
+
+        def retained_match(self, topic_filter: str, now: float) -> list[Message]:
+            return local.retained_match(topic_filter, now)
+
+    broker.router = Exploding()
+    bad.data_received(b"\x30\x03\x00\x01x")  # PUBLISH QoS 0 to "x"
     await tick()
+    broker.router = local
     assert bad_t.aborted
     assert "internal error" in caplog.text
     good.data_received(PINGREQ)
