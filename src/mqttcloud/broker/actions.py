@@ -93,6 +93,17 @@ class Forward:
 
 
 @dataclass(frozen=True, slots=True)
+class Relay:
+    """Pass `message` on to `clientid`'s session on cluster node `node`, where it moved a moment ago
+    (a forward that reached this node after the hand-over); that node delivers it to that client only.
+    """
+
+    node: str
+    clientid: str
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
 class RouteChanged:
     """Tell the cluster that this node has (`added`) or no longer has local subscribers of a filter."""
 
@@ -139,7 +150,7 @@ class StoreOffline:
 DEBUG, INFO, WARNING = 10, 20, 30
 
 #: What a cluster router adds to a batch (`broker.cluster`); the runtime's cluster link performs them.
-ClusterAction = Forward | RouteChanged | ClientClaimed | RetainedChanged
+ClusterAction = Forward | Relay | RouteChanged | ClientClaimed | RetainedChanged
 #: What a cluster router says about sessions (`broker.cluster`); the link's session registry performs them.
 SessionAction = SessionChanged | StoreOffline
 Action = Send | Close | Authenticate | Persist | Log | ClusterAction | SessionAction
@@ -157,6 +168,7 @@ __all__ = [
     "Forward",
     "Log",
     "Persist",
+    "Relay",
     "RetainedChanged",
     "RouteChanged",
     "Send",

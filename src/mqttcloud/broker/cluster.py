@@ -19,6 +19,13 @@ Rules:
   store has it, and a `RetainedChanged` asks the runtime to keep it for nodes that join later.
 - Table updates are idempotent (a node's filter is in the table or not): replaying a node's full
   table after a reconnect never makes a message go twice to one node.
+- A session handed over to another node while online leaves a tombstone here for a short window
+  (`handed_over`): a QoS 1/2 forward that matches its subscriptions and arrives in that window (it
+  was sent before the publishing node knew of the move) goes on to that node for that client only
+  (`Relay`); its routes stay announced for that window, so a node that hears of the hand-over before
+  it hears of the new node's routes still forwards here. The receiving node delivers a relayed
+  message unless it routed that message itself after the session arrived (`relayed`): then the
+  client had it already.
 - Only the publishing node stores a message for offline sessions (`route`, never `deliver_remote`),
   once, naming every offline session it is for; a QoS 0 message never looks at the offline trie.
 """
@@ -29,6 +36,7 @@ from mqttcloud.broker.actions import (
     Action,
     ClientClaimed,
     Forward,
+    Relay,
     RetainedChanged,
     RouteChanged,
     SessionChanged,
@@ -59,6 +67,10 @@ class ClusterRouter:
         self._targets_generation = -1
         self.offline = SubscriptionTrie()  # Subscription(clientid, filter, qos) of offline sessions
         self.offline_filters: dict[str, list[str]] = {}  # client id -> its filters in `offline`
+        self.moved = SubscriptionTrie()  # Subscription(clientid, filter, qos) of sessions handed over
+        self.moved_to: dict[str, tuple[str, float, list[str]]] = {}  # client id -> (node, until, filters)
+        self.arrived: dict[str, tuple[float, float]] = {}  # client id moved here -> (at, until)
+        self.routed_at: dict[bytes, float] = {}  # QoS 1/2 message id -> when routed here, while `arrived`
         for sub in local.trie:  # restored sessions: their filters are this node's routes already
             self._count_up(sub.topic_filter, Out())
 
@@ -75,13 +87,7 @@ class ClusterRouter:
         if not self.local.remove(clientid, topic_filter, out):
             return False
         self._subscriptions_changed(clientid, out)
-        left = self.counts[topic_filter] - 1
-        if left:
-            self.counts[topic_filter] = left
-        else:
-            del self.counts[topic_filter]
-            self.table.remove(self.node, topic_filter)
-            out.actions.append(RouteChanged(topic_filter, added=False))
+        self._count_down(topic_filter, out)
         return True
 
     def retained_match(self, topic_filter: str, now: float) -> list[Message]:
@@ -91,6 +97,8 @@ class ClusterRouter:
         """Deliver here when this node is interested, and forward once to every other node that is."""
         if msg.qos and self.offline_filters:
             self._store_offline(msg, out)
+        if msg.qos and (self.moved_to or self.arrived):
+            self._after_moves(msg, now, out)
         if not self.nodes:  # alone in the cluster: the local router's answer
             matched = self.local.route(msg, now, out)
             if msg.retain:
@@ -160,7 +168,86 @@ class ClusterRouter:
         """A message another node published and forwarded here: route it locally, never onwards."""
         out = Out()
         self.local.route(msg, now, out, frozenset(groups), tap=False)
+        if msg.qos and (self.moved_to or self.arrived):
+            self._after_moves(msg, now, out)
         return out.result()
+
+    # --- sessions moved while online ---------------------------------------------------------------
+
+    def handed_over(
+        self, clientid: str, node: str, subs: Iterable[Subscription], until: float
+    ) -> list[Action]:
+        """`clientid`'s session, online here, went to `node`: until `until`, QoS 1/2 messages that
+        arrive here for its (plain) subscriptions go on to it there (`Relay`), and this node keeps
+        its routes for them, so that a node that hears of the move here before it hears of the
+        session's new routes still forwards here, not nowhere."""
+        out = Out()
+        self._drop_moved(clientid, out)
+        filters: list[str] = []
+        for sub in subs:
+            if sub.share_group is None and split_share(sub.topic_filter)[0] is None:
+                self.moved.add(Subscription(clientid, sub.topic_filter, sub.qos, sub.no_local))
+                filters.append(sub.topic_filter)
+                self._count_up(sub.topic_filter, out)
+        if filters:
+            self.moved_to[clientid] = (node, until, filters)
+        return out.result()
+
+    def expire_moved(self, now: float) -> list[Action]:
+        """Tombstones past their window go, with the routes they kept (also done while routing)."""
+        out = Out()
+        self._expire(now, out)
+        return out.result()
+
+    def moved_in(self, clientid: str, now: float, until: float) -> None:
+        """`clientid`'s session arrived here from another node at `now`: until `until`, remember the
+        QoS 1/2 messages routed here, so that one relayed after them is not delivered twice."""
+        self.arrived[clientid] = (now, until)
+
+    def relayed(self, clientid: str, msg: Message, now: float) -> bool:
+        """A message relayed for `clientid` by the node its session left: True when it is to be
+        delivered (this node did not route it since the session arrived)."""
+        self._expire_arrived(now)
+        window = self.arrived.get(clientid)
+        at = self.routed_at.get(msg.id)
+        if window is not None and at is not None and at >= window[0]:
+            return False
+        if window is not None:
+            self.routed_at[msg.id] = now
+        return True
+
+    def _after_moves(self, msg: Message, now: float, out: Out) -> None:
+        self._expire(now, out)
+        if self.arrived:
+            self.routed_at[msg.id] = now
+        if not self.moved_to:
+            return
+        subs, _groups = self.moved.match(msg.topic)
+        publisher = msg.publisher
+        for cid in sorted({s.clientid for s in subs if not (s.no_local and s.clientid == publisher)}):
+            if self.local.broker.sessions.get(cid) is None:  # not back here meanwhile
+                out.actions.append(Relay(self.moved_to[cid][0], cid, msg))
+
+    def _expire(self, now: float, out: Out) -> None:
+        for cid in [c for c, (_node, until, _f) in self.moved_to.items() if until <= now]:
+            self._drop_moved(cid, out)
+        self._expire_arrived(now)
+
+    def _expire_arrived(self, now: float) -> None:
+        if self.arrived:
+            for cid in [c for c, (_at, until) in self.arrived.items() if until <= now]:
+                del self.arrived[cid]
+            if not self.arrived:
+                self.routed_at.clear()
+            elif len(self.routed_at) > MAX_TARGETS:
+                oldest = min(at for at, _until in self.arrived.values())
+                self.routed_at = {k: t for k, t in self.routed_at.items() if t >= oldest}
+
+    def _drop_moved(self, clientid: str, out: Out) -> None:
+        moved = self.moved_to.pop(clientid, None)
+        for flt in moved[2] if moved is not None else ():
+            self.moved.remove(clientid, flt)
+            self._count_down(flt, out)
 
     # --- the route table -------------------------------------------------------------------------
 
@@ -220,6 +307,15 @@ class ClusterRouter:
         if n == 0:
             self.table.add(Subscription(self.node, topic_filter, 0))
             out.actions.append(RouteChanged(topic_filter, added=True))
+
+    def _count_down(self, topic_filter: str, out: Out) -> None:
+        left = self.counts[topic_filter] - 1
+        if left:
+            self.counts[topic_filter] = left
+        else:
+            del self.counts[topic_filter]
+            self.table.remove(self.node, topic_filter)
+            out.actions.append(RouteChanged(topic_filter, added=False))
 
     def _subscriptions_changed(self, clientid: str, out: Out) -> None:
         session = self.local.broker.sessions.get(clientid)

@@ -4,8 +4,9 @@ Owns what happens to a client id's session when a channel connects or goes away:
 connected client id [MQTT-3.1.4-3], clean start or resume [MQTT-3.2.2-3], redelivery on resume
 [MQTT-4.4.0-1], session expiry [MQTT-3.1.2-23], wills and the v5 Will Delay Interval [MQTT-3.1.3-9],
 the release of a client id that connected on another node of a cluster, and a persistent session's
-move between nodes (`hand_over` on the node it leaves, `adopt` on the one it joins), and `catch_up`, the
-messages a cluster stored for a session while its node was down. Channel state transitions
+move between nodes (`hand_over` on the node it leaves, `adopt` on the one it joins), `catch_up`, the
+messages a cluster stored for a session while its node was down, and `relayed`, a message the node a
+session left passed on after the move. Channel state transitions
 stay in `broker/channel.py`; the state these functions change lives on the `Broker` (`sessions`,
 `last_channel`, `wills`, its deadline heap).
 
@@ -28,6 +29,7 @@ from mqttcloud.broker.durability import MessageQueued, Record, SessionDeleted, W
 from mqttcloud.broker.hooks import ClientContext
 from mqttcloud.broker.message import Message
 from mqttcloud.broker.session import Delivery, Session
+from mqttcloud.broker.subscriptions import filter_matches, split_share
 from mqttcloud.protocol.packets import Disconnect
 from mqttcloud.protocol.reason_codes import ReasonCode
 
@@ -196,6 +198,39 @@ def catch_up(broker: "Broker", clientid: str, stored: list[Record], now: float) 
             continue
         held.add(r.message.id)
         deliver(None, session, Delivery(r.message, r.qos, r.retain, r.subscription_ids), now, out)
+    return out.result()
+
+
+def relayed(broker: "Broker", clientid: str, msg: Message, now: float) -> list[Action]:
+    """Deliver to `clientid`'s session (connected or not) a message the node it moved from received
+    after the move, as routing would: once, at the highest QoS of its matching plain subscriptions
+    (capped by the message's), with their subscription ids. Skipped when the session holds that
+    message id already (queued or in flight), has no matching subscription, or is not here."""
+    session = broker.sessions.get(clientid)
+    if session is None or msg.is_expired(now):
+        return []
+    if any(d.message.id == msg.id for d in session.queue) or any(
+        d.message.id == msg.id for d in session.inflight.values()
+    ):
+        return []
+    qos = -1
+    retain = False
+    sids: tuple[int, ...] = ()
+    for sub in session.subscriptions.values():
+        if sub.share_group is not None or split_share(sub.topic_filter)[0] is not None:
+            continue
+        if not filter_matches(sub.topic_filter, msg.topic) or (sub.no_local and msg.publisher == clientid):
+            continue
+        qos = max(qos, min(sub.qos, msg.qos))
+        retain = retain or (msg.retain and sub.retain_as_published)
+        if sub.subscription_id is not None:
+            sids += (sub.subscription_id,)
+    if qos < 0:
+        return []
+    chid = session.connected_channel
+    ch = broker.channels.get(chid) if chid is not None else None
+    out = Out()
+    deliver(ch, session, Delivery(msg, qos, retain, sids), now, out)
     return out.result()
 
 

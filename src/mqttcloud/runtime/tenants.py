@@ -33,6 +33,7 @@ from mqttcloud.broker.actions import (
     Forward,
     Log,
     Persist,
+    Relay,
     RetainedChanged,
     RouteChanged,
     Send,
@@ -293,7 +294,7 @@ class TenantRuntime:
                             event,
                             " ".join(f"{k}={v}" for k, v in fields),
                         )
-                case Forward() | RouteChanged() | ClientClaimed() | RetainedChanged():
+                case Forward() | Relay() | RouteChanged() | ClientClaimed() | RetainedChanged():
                     if self.cluster is not None:
                         self.cluster.perform(self.tenant_id, action)
                 case SessionChanged() | StoreOffline():

@@ -1,5 +1,6 @@
 """Persistent sessions across the nodes of a real cluster: moves on takeover, dead nodes, wills (#12)."""
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -154,3 +155,52 @@ def test_will_of_a_client_of_a_killed_node_is_published_once(cluster: Start) -> 
     time.sleep(1.0)
     assert [m.payload for m in subs[0].drain(0.5)] == []
     assert [m.payload for m in subs[1].drain(0.5)] == [b"gone"]
+
+
+def test_a_live_takeover_keeps_the_messages_still_on_their_way_to_a(cluster: StartNodes, nats: Nats) -> None:
+    """X is online on A and resumes on B while a publisher on node C (whose link to NATS is 0.3 s
+    late) keeps publishing QoS 1 to it: forwards that reach A after the hand-over are passed on to B.
+    Every acknowledged message arrives, once, but for what A had in flight at the hand-over (sent
+    again by B, as a resumed session's unacknowledged messages are)."""
+    a, b = cluster(2)
+    slow = SlowLink(nats.port)
+    try:
+        (c,) = cluster(1, slow.url)
+        x = Paho(a.port, "live-late", clean=False, expiry=300)
+        x.subscribe("ll/#", qos=1)
+        pub = Paho(c.port, "llpub")
+        wait_routed(pub, [x], "ll/probe")
+        slow.delay = 0.3
+        acked: list[bytes] = []
+
+        def publish_all() -> None:
+            for i in range(60):
+                payload = str(i).encode()
+                info = pub.client.publish("ll/q", payload, 1)
+                info.wait_for_publish(10)
+                if info.is_published():
+                    acked.append(payload)
+                time.sleep(0.01)
+
+        flow = threading.Thread(target=publish_all)
+        flow.start()
+        time.sleep(0.4)
+        moved = Paho(b.port, "live-late", clean=False, expiry=300)
+        assert x.gone.wait(5)
+        x.close()
+        assert moved.session_present is True
+        flow.join()
+        got_a = [m.payload for m in x.drain(0.1)]
+        got_b = [m.payload for m in moved.drain(2.0)]
+        assert len(acked) == 60
+        missing = set(acked) - set(got_a) - set(got_b)
+        assert not missing, (sorted(missing, key=int), got_a, got_b)
+        assert len(got_a) == len(set(got_a)), got_a
+        assert len(got_b) == len(set(got_b)), got_b
+        # on both only what A had in flight when it handed the session over: its last ones, sent again
+        again = [p for p in got_a if p in set(got_b)]
+        assert again == got_a[len(got_a) - len(again) :], (got_a, got_b)
+        pub.close()
+        moved.close()
+    finally:
+        slow.close()

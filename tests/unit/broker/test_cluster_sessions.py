@@ -2,12 +2,12 @@
 
 from typing import TypeVar
 
-from tests.unit.broker.pair import Client, publish
+from tests.unit.broker.pair import Client, Harness, publish
 from tests.unit.broker.test_cluster import Cluster
 from tests.unit.broker.test_subscribe import subscribe, will
 
 from mqttcloud.broker import lifecycle, persistence
-from mqttcloud.broker.actions import Action, RouteChanged, SessionChanged, StoreOffline
+from mqttcloud.broker.actions import Action, Relay, RouteChanged, SessionChanged, StoreOffline
 from mqttcloud.broker.durability import (
     MessageQueued,
     Record,
@@ -15,6 +15,7 @@ from mqttcloud.broker.durability import (
     SessionUpserted,
     SubscriptionAdded,
 )
+from mqttcloud.broker.message import Message
 from mqttcloud.broker.subscriptions import Subscription
 from mqttcloud.protocol.packets import Disconnect, PubAck, Publish, PubRec, PubRel
 from mqttcloud.protocol.properties import Properties
@@ -242,3 +243,65 @@ def test_catch_up_queues_only_the_stored_messages_the_session_does_not_hold() ->
     assert present
     assert [p.payload for p in back.only(Publish)] == [b"held", b"missed"]
     assert lifecycle.catch_up(broker, "x", stored, c.harness["a"].now) == []  # connected: left alone
+
+
+def _msg(h: Harness, topic: str, payload: bytes, qos: int) -> Message:
+    return h.broker.make_message(topic, payload, qos=qos, retain=False, properties=Properties(),
+                                 publisher="p", now=h.now)  # fmt: skip
+
+
+def _move_online(c: Cluster, clientid: str, window: float) -> Client:
+    """What the runtime does for a CONNECT on b of a session online on a (`SessionRegistry._on_move`)."""
+    a, b = c.harness["a"], c.harness["b"]
+    subs = list(a.broker.sessions[clientid].subscriptions.values())
+    _move(c, "a", "b", clientid)
+    a.perform(c.routers["a"].handed_over(clientid, "b", subs, a.now + window))
+    c.routers["b"].moved_in(clientid, b.now, b.now + window)
+    return _connect(c, "b", clientid)[0]
+
+
+def test_a_late_forward_after_an_online_hand_over_is_relayed_to_the_session_once() -> None:
+    c = Cluster()
+    a, b = c.harness["a"], c.harness["b"]
+    x, _ = _connect(c, "a", "x")
+    subscribe(x, "lt/#", qos=1)
+    b.now += 1
+    moved = _move_online(c, "x", window=2.0)
+    assert c.routers["c"].remote_routes() == {"a": {"lt/#"}, "b": {"lt/#"}}  # a keeps its route a while
+    late = _msg(a, "lt/1", b"late", 1)
+    actions = c.routers["a"].deliver_remote(late, (), a.now)  # sent by c before it knew of the move
+    assert actions == [Relay("b", "x", late)]
+    assert c.routers["b"].relayed("x", late, b.now)
+    b.perform(lifecycle.relayed(b.broker, "x", late, b.now))
+    [got] = moved.only(Publish)
+    assert (got.payload, got.qos) == (b"late", 1)
+    # a message b routed itself after the move reached the session already: its relay is dropped
+    both = _msg(a, "lt/2", b"both", 1)
+    b.perform(c.routers["b"].deliver_remote(both, (), b.now))
+    assert [p.payload for p in moved.only(Publish)] == [b"both"]
+    assert c.routers["a"].deliver_remote(both, (), a.now) == [Relay("b", "x", both)]
+    assert not c.routers["b"].relayed("x", both, b.now)
+    # QoS 0, another topic, or past the window: nothing goes on
+    zero = _msg(a, "lt/3", b"0", 0)
+    other = _msg(a, "zz", b"z", 1)
+    assert c.routers["a"].deliver_remote(zero, (), a.now) == []
+    assert c.routers["a"].deliver_remote(other, (), a.now) == []
+    assert c.routers["a"].expire_moved(a.now + 1.0) == []
+    assert c.routers["a"].deliver_remote(late, (), a.now + 2.5) == [RouteChanged("lt/#", added=False)]
+    assert c.routers["a"].moved_to == {}
+    assert c.routers["a"].local_filters() == []
+
+
+def test_relayed_skips_what_the_session_holds_and_topics_it_does_not_match() -> None:
+    c = Cluster()
+    a, b = c.harness["a"], c.harness["b"]
+    x, _ = _connect(c, "a", "x")
+    subscribe(x, "rl/#", qos=1)
+    _move(c, "a", "b", "x")  # disconnected on b: a relayed message is queued
+    msg = _msg(a, "rl/1", b"q", 2)
+    b.perform(lifecycle.relayed(b.broker, "x", msg, b.now))
+    assert [(d.message.payload, d.qos) for d in b.broker.sessions["x"].queue] == [(b"q", 1)]  # granted QoS
+    assert lifecycle.relayed(b.broker, "x", msg, b.now) == []  # held already
+    other = _msg(a, "zz", b"z", 1)
+    assert lifecycle.relayed(b.broker, "x", other, b.now) == []
+    assert lifecycle.relayed(b.broker, "nobody", msg, b.now) == []

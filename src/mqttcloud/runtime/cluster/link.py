@@ -3,9 +3,11 @@
 Subjects live under `mqc.<cluster>.` (`ClusterSpec.name`; node names are hex-encoded as subject
 tokens): `fwd.<node>` is a node's inbox of forward batches (`codec`), `routes` carries route-table
 changes and full tables, `hello` asks every node for its full table, `hb` carries heartbeats, `claim`
-announces a client id that connected somewhere. Retained messages are also kept in the JetStream
-key-value bucket `mqc_<cluster>_retained`, which a node reads when it starts; a deleted one is kept as
-its empty message (with the deletion's time), so a node that held it while down deletes it too.
+announces a client id that connected somewhere, `relay.<node>` carries a message for one session that
+moved to that node (`broker.cluster`: a session handed over online). Retained messages are also kept
+in the JetStream key-value bucket `mqc_<cluster>_retained`, which a node reads when it starts; a
+deleted one is kept as its empty message (with the deletion's time), so a node that held it while
+down deletes it too.
 
 Rules this module must not break:
 - Sending never blocks the broker: cluster actions are queued by `perform` and published by one pump
@@ -50,11 +52,13 @@ from mqttcloud.broker.actions import (
     ClusterAction,
     Forward,
     Persist,
+    Relay,
     RetainedChanged,
     RouteChanged,
 )
 from mqttcloud.broker.cluster import ClusterRouter, join
 from mqttcloud.broker.delivery import Out
+from mqttcloud.broker.message import Message
 from mqttcloud.runtime.cluster.codec import (
     Frame,
     decode_batch,
@@ -105,6 +109,7 @@ class ClusterLink:
         self.subject_claim = f"{prefix}.claim"
         self.subject_fwd = f"{prefix}.fwd."
         self.subject_acks = f"{prefix}.ack.{token(node)}"
+        self.subject_relay = f"{prefix}.relay."
         self.inbox = self.subject_fwd + token(node)
         safe_name = "".join(c if c.isalnum() or c in "-_" else "_" for c in spec.name)
         self.bucket = "mqc_" + safe_name + "_retained"
@@ -117,6 +122,7 @@ class ClusterLink:
         self._forwards: dict[str, list[Frame]] = {}  # node -> what to forward to it, in order
         self._route_ops: list[tuple[str, bool, str]] = []
         self._claims: list[tuple[str, str, float, bool]] = []  # (tenant, client id, at, resumed)
+        self._relays: list[tuple[str, str, str, Message]] = []  # (node, tenant, client id, message)
         self._retained: dict[tuple[str, str], bytes] = {}  # KV writes to do (empty payload: deleted)
         self._resync = False  # say hello and publish the full table
         self._send_table = False  # publish the full table
@@ -160,6 +166,8 @@ class ClusterLink:
                 self._route_ops.append((tenant_id, added, flt))
             case ClientClaimed(clientid=clientid, at=at, resumed=resumed):
                 self._claims.append((tenant_id, clientid, at, resumed))
+            case Relay(node=node, clientid=clientid, message=msg):
+                self._relays.append((node, tenant_id, clientid, msg))
             case RetainedChanged(message=msg):  # an empty payload is kept too: the deletion's time
                 self._retained[(tenant_id, msg.topic)] = encode_message(msg)
         self._wake.set()
@@ -243,6 +251,7 @@ class ClusterLink:
         await nc.subscribe(self.subject_hb, cb=self._on_heartbeat)
         await nc.subscribe(self.subject_claim, cb=self._on_claim)
         await nc.subscribe(self.subject_acks, cb=self._on_ack)
+        await nc.subscribe(self.subject_relay + token(self.node), cb=self._on_relay)
         self.nc = nc
         log.info("cluster %s: node %s joined through %s", self.spec.name, self.node, self.spec.nats_url)
         self._resync = True
@@ -342,10 +351,11 @@ class ClusterLink:
         forwards, self._forwards = self._forwards, {}
         ops, self._route_ops = self._route_ops, []
         claims, self._claims = self._claims, []
+        relays, self._relays = self._relays, []
         held, self._held = self._held, []
         nc = self.nc
         if nc is None or not nc.is_connected:
-            self.dropped += sum(map(len, forwards.values())) + len(ops) + len(claims)
+            self.dropped += sum(map(len, forwards.values())) + len(ops) + len(claims) + len(relays)
             for release in held:
                 release()
             return
@@ -379,6 +389,9 @@ class ClusterLink:
         for tenant_id, clientid, at, resumed in claims:
             claim = {"tenant": tenant_id, "clientid": clientid, "at": at, "resumed": resumed}
             await nc.publish(self.subject_claim, self._json(claim))
+        for node, tenant_id, clientid, msg in relays:
+            relay = {"tenant": tenant_id, "clientid": clientid, "message": encode_message(msg).hex()}
+            await nc.publish(self.subject_relay + token(node), self._json(relay))
         if self._retained and self.kv is not None:
             retained, self._retained = self._retained, {}
             for (tenant_id, topic), value in retained.items():
@@ -507,6 +520,25 @@ class ClusterLink:
 
     async def _on_heartbeat(self, msg: Msg) -> None:
         self._parse(msg)
+
+    async def _on_relay(self, msg: Msg) -> None:
+        """A message the node a session left received after the move: deliver it to that session."""
+        body = self._parse(msg)
+        if body is None:
+            return
+        tenant = self.registry.by_id.get(contracts.TenantId(str(body.get("tenant"))))
+        router = tenant.cluster_router if tenant is not None else None
+        clientid, raw = body.get("clientid"), body.get("message")
+        if tenant is None or router is None or not isinstance(clientid, str) or not isinstance(raw, str):
+            return
+        try:
+            message = decode_message(bytes.fromhex(raw))
+        except ValueError as exc:
+            log.warning("cluster %s: undecodable relayed message dropped: %s", self.spec.name, exc)
+            return
+        now = time.time()
+        if router.relayed(clientid, message, now):
+            tenant.perform(lifecycle.relayed(tenant.broker, clientid, message, now))
 
     async def _on_claim(self, msg: Msg) -> None:
         body = self._parse(msg)

@@ -25,6 +25,8 @@ Rules this module must not break:
 - Writes never block the broker: they are queued by `perform`/`SessionChanged` and published by one
   pump task (core NATS publishes into the bucket and the stream: no round trip per message). A PUBACK
   whose message was stored waits for the stream write (`store_barrier`: one flush per pump batch).
+- A session moved away while online leaves a tombstone for `relay_window` (`broker.cluster`): a
+  QoS 1/2 forward that reaches the old node after the hand-over goes on to the new one (`Relay`).
 - A session moved here while offline also gets what the stream stored for it since its checkpoint,
   less what it holds: a forward still on its way to the old node is not lost with the move.
 """
@@ -84,6 +86,8 @@ OFFLINE_MAX_AGE = 7 * 24 * 3600.0
 REPLAY_BATCH = 256
 #: Seconds a PUBACK waits at most for NATS to confirm the offline stream's writes before it goes.
 STORE_FLUSH_TIMEOUT = 2
+#: The shortest window in which a node passes on messages for a session that moved away online.
+RELAY_MIN = 2.0
 #: Seconds after start before a second catch-up: messages stored before the other nodes had our routes.
 CATCH_UP_AGAIN = 1.5
 
@@ -156,6 +160,11 @@ class SessionRegistry:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+
+    def relay_window(self) -> float:
+        """Seconds a node passes on what it receives for a session that left it online (`_on_move`):
+        enough for a forward sent before the sender knew of the move (a node's silence is a death)."""
+        return max(RELAY_MIN, self.link.spec.node_timeout)
 
     def link_token(self, name: str) -> str:
         return name.encode().hex()
@@ -458,7 +467,10 @@ class SessionRegistry:
             if fetched is not None:
                 records, stored = fetched
                 self._adopted.add(key)
-                tenant.perform(lifecycle.adopt(tenant.broker, clientid, records, time.time()))
+                now = time.time()
+                tenant.perform(lifecycle.adopt(tenant.broker, clientid, records, now))
+                if entry.online and tenant.cluster_router is not None:  # relays may follow (`_on_move`)
+                    tenant.cluster_router.moved_in(clientid, now, now + self.relay_window())
                 tenant.perform(lifecycle.catch_up(tenant.broker, clientid, stored, time.time()))
         except Exception:
             log.exception("cluster %s: moving the session of %s failed", self.link.spec.name, clientid)
@@ -541,8 +553,20 @@ class SessionRegistry:
         tenant = self.link.registry.by_id.get(contracts.TenantId(key[0]))
         records: list[Record] | None = None
         if tenant is not None:
-            records, actions = lifecycle.hand_over(tenant.broker, key[1], at, time.time())
+            session = tenant.broker.sessions.get(key[1])
+            online = session is not None and session.connected_channel is not None
+            subs = list(session.subscriptions.values()) if session is not None else []
+            now = time.time()
+            records, actions = lifecycle.hand_over(tenant.broker, key[1], at, now)
             tenant.perform(actions)
+            router = tenant.cluster_router
+            if records is not None and online and router is not None:
+                # forwards sent here before the sender knew of the move go on to the session there
+                window = self.relay_window()
+                tenant.perform(router.handed_over(key[1], str(body.get("node", "")), subs, now + window))
+                asyncio.get_running_loop().call_later(
+                    window + 0.1, lambda: tenant.perform(router.expire_moved(time.time()))
+                )
             if records is not None:
                 self._dirty.pop(key, None)  # the asking node writes the entry from now on
                 prev = self.entries.get(key)
