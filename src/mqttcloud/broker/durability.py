@@ -87,6 +87,18 @@ class MessageReleased:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageSent:
+    """The message went to the client with `packet_id` and is not yet acknowledged (QoS 1, or QoS 2
+    before PUBREC). Only a session's hand-over between cluster nodes carries it, so the node the session
+    moves to resends it with that id and DUP=1 [MQTT-4.4.0-1]; the durable log never holds it (after a
+    restart in-flight messages are queued again)."""
+
+    clientid: str
+    message_id: bytes
+    packet_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class InboundQos2Received:
     """The client's QoS 2 PUBLISH with `packet_id` was routed at `at` and awaits its PUBREL (session
     state the server keeps, spec 4.1): after a restart a re-sent PUBLISH with this id is not routed
@@ -148,6 +160,7 @@ Record = (
     | MessageQueued
     | MessageAcked
     | MessageReleased
+    | MessageSent
     | InboundQos2Received
     | InboundQos2Released
     | WillScheduled
@@ -285,6 +298,8 @@ def record_to_tuple(r: Record) -> tuple[Value, ...]:
             return (6, r.clientid, r.message_id)
         case MessageReleased():
             return (9, r.clientid, r.message_id, r.packet_id)
+        case MessageSent():
+            return (14, r.clientid, r.message_id, r.packet_id)
         case InboundQos2Received():
             return (10, r.clientid, r.packet_id, r.at)
         case InboundQos2Released():
@@ -325,6 +340,8 @@ def record_from_tuple(t: tuple[Value, ...]) -> Record:
                 return RetainedDeleted(_s(topic))
             case (9, cid, mid, pid):
                 return MessageReleased(_s(cid), _b(mid), _i(pid))
+            case (14, cid, mid, pid):
+                return MessageSent(_s(cid), _b(mid), _i(pid))
             case (10, cid, pid, at):
                 return InboundQos2Received(_s(cid), _i(pid), _f(at))
             case (11, cid, pid):

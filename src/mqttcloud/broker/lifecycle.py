@@ -142,16 +142,17 @@ def hand_over(
 ) -> tuple[list[Record] | None, list[Action]]:
     """Another node resumes `clientid` (claimed there at `claimed_at`): release it and give its session.
 
-    Returns the session's records (`persistence.session_records`: subscriptions, queued and in-flight
-    messages, inbound QoS 2 ids) and the actions of the release; None instead of records when there is
-    no session here or a connection newer than the claim holds it. The session is gone from here
-    afterwards, its pending will dropped: it resumes on the other node [MQTT-3.1.3-10].
+    Returns the session's records (`persistence.session_records`: subscriptions, queued messages,
+    in-flight ones with their packet ids, inbound QoS 2 ids) and the actions of the release; None
+    instead of records when there is no session here or a connection newer than the claim holds it.
+    The session is gone from here afterwards, its pending will dropped: it resumes on the other node
+    [MQTT-3.1.3-10].
     """
     actions = release(broker, clientid, claimed_at, now)
     session = broker.sessions.get(clientid)
     if session is None or session.connected_channel is not None:
         return None, actions
-    records = persistence.session_records(session)
+    records = persistence.session_records(session, in_flight=True)
     out = Out()
     _discard(broker, session, out)
     actions.extend(out.result())

@@ -5,7 +5,9 @@ session looks like in the log), `snapshot(broker)` (the whole durable state, for
 `restore(broker, records, now)` (replay in order).
 Rule: `restore(snapshot())` rebuilds the same retained messages, persistent sessions, subscriptions
 and QoS 1/2 queue; in-flight PUBLISHes come back queued (re-sent without DUP, fresh packet ids), QoS 2
-messages the client already answered with PUBREC come back in flight, owing PUBREL with their id, and
+messages the client already answered with PUBREC come back in flight, owing PUBREL with their id,
+unacknowledged PUBLISHes of a session handed to another node (`session_records(in_flight=True)`) come
+back in flight with their id (re-sent with DUP=1 on resume), and
 the client's own QoS 2 packet ids still awaiting PUBREL come back (not routed twice, spec 4.1), and
 so do delayed wills of disconnected sessions (published when due, even if that passed meanwhile).
 """
@@ -20,6 +22,7 @@ from mqttcloud.broker.durability import (
     MessageAcked,
     MessageQueued,
     MessageReleased,
+    MessageSent,
     Record,
     RetainedDeleted,
     RetainedSet,
@@ -45,15 +48,21 @@ def session_record(s: Session) -> SessionUpserted:
     )
 
 
-def session_records(s: Session) -> list[Record]:
+def session_records(s: Session, *, in_flight: bool = False) -> list[Record]:
+    """The records of a persistent session; `in_flight` adds `MessageSent` for each unacknowledged
+    PUBLISH (a hand-over to another node, where the session resumes as it would here)."""
     records: list[Record] = [session_record(s)]
     for sub in s.subscriptions.values():
         records.append(subscription_record(sub))
-    for d in [*s.inflight.values(), *s.queue]:
+    for d in s.inflight.values():
+        records.append(MessageQueued(s.clientid, d.qos, d.message, d.subscription_ids, d.retain))
+        if d.state == AWAIT_COMP:
+            records.append(MessageReleased(s.clientid, d.message.id, d.packet_id))
+        elif in_flight:
+            records.append(MessageSent(s.clientid, d.message.id, d.packet_id))
+    for d in s.queue:
         if d.qos:
             records.append(MessageQueued(s.clientid, d.qos, d.message, d.subscription_ids, d.retain))
-            if d.state == AWAIT_COMP:
-                records.append(MessageReleased(s.clientid, d.message.id, d.packet_id))
     for packet_id, at in s.awaiting_rel.items():
         records.append(InboundQos2Received(s.clientid, packet_id, at))
     return records
@@ -148,6 +157,10 @@ def restore(broker: "Broker", records: Iterable[Record], now: float, out: Out | 
                 if released is not None:
                     released.state = AWAIT_COMP
                     released.packet_id = r.packet_id
+            case MessageSent():
+                sent = pending.get(r.clientid, {}).get(r.message_id)
+                if sent is not None and sent.state != AWAIT_COMP:
+                    sent.packet_id = r.packet_id
             case InboundQos2Received():
                 s = broker.sessions.get(r.clientid)
                 if s is not None:
@@ -172,7 +185,13 @@ def restore(broker: "Broker", records: Iterable[Record], now: float, out: Out | 
         for d in deliveries.values():
             if d.state == AWAIT_COMP:  # PUBREL is owed with the original packet id [MQTT-4.4.0-1]
                 s.inflight[d.packet_id] = d
-            elif not d.message.is_expired(now):
+            elif d.message.is_expired(now):
+                continue
+            elif d.packet_id and d.packet_id not in s.inflight:  # resent with its id and DUP=1
+                d.sent_at = now
+                s.inflight[d.packet_id] = d
+            else:
+                d.packet_id = 0
                 s.append_restored(d)
     sessions = broker.sessions
     scheduled = sessions.values() if out is None else [sessions[c] for c in touched if c in sessions]

@@ -39,6 +39,30 @@ def test_takeover_on_b_moves_the_session_from_a(cluster: Start) -> None:
     assert "session taken over" not in b.stderr()
 
 
+def test_a_move_resends_unacknowledged_messages_with_their_packet_id_and_dup(cluster: Start) -> None:
+    """QoS 1 messages A sent to X that X did not acknowledge come on B with the same packet ids and
+    DUP=1 [MQTT-4.4.0-1], as on a resume on one node; a message queued after comes as a new one."""
+    a, b = cluster(2)
+    x = Paho(a.port, "dupmover", clean=False, expiry=300)
+    x.client.manual_ack_set(True)  # no PUBACK: the messages stay in flight on A
+    x.subscribe("dm/#", qos=1)
+    pub = Paho(a.port, "dmpub")
+    for i in range(3):
+        pub.publish("dm/q", str(i).encode(), qos=1)
+    sent = [x.take() for _ in range(3)]
+    assert [(m.payload, m.dup) for m in sent] == [(str(i).encode(), False) for i in range(3)]
+    x.close()
+    _settle()
+    pub.publish("dm/q", b"queued", qos=1)
+    moved = Paho(b.port, "dupmover", clean=False, expiry=300)
+    assert moved.session_present is True
+    got = moved.drain()
+    assert [(m.payload, m.mid, m.dup) for m in got[:3]] == [(m.payload, m.mid, True) for m in sent]
+    assert [(m.payload, m.dup) for m in got[3:]] == [(b"queued", False)]
+    pub.close()
+    moved.close()
+
+
 def test_a_move_keeps_the_messages_still_on_their_way_to_a(cluster: StartNodes, nats: Nats) -> None:
     """The publisher's node reaches NATS 0.3 s late: what it acknowledged before the CONNECT on B has
     not reached A when A hands the session over; none of it is lost (B reads it from the stream)."""

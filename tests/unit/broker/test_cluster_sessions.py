@@ -10,6 +10,7 @@ from mqttcloud.broker import lifecycle, persistence
 from mqttcloud.broker.actions import Action, Relay, RouteChanged, SessionChanged, StoreOffline
 from mqttcloud.broker.durability import (
     MessageQueued,
+    MessageSent,
     Record,
     SessionDeleted,
     SessionUpserted,
@@ -80,6 +81,50 @@ def test_hand_over_keeps_qos2_owing_pubrel_with_its_packet_id() -> None:
     moved, present = _connect(c, "b", "x")
     assert present
     assert [p.packet_id for p in moved.only(PubRel)] == [sent.packet_id]  # [MQTT-4.4.0-1]
+
+
+def test_hand_over_resends_unacknowledged_publishes_with_their_packet_id_and_dup() -> None:
+    c = Cluster()
+    x, _ = _connect(c, "a", "x")
+    subscribe(x, "q1", qos=1)
+    subscribe(x, "q2", qos=2)
+    pub = c.connect("a", "p")
+    pub.send(publish("q1", b"one", qos=1, packet_id=1))
+    pub.send(publish("q2", b"two", qos=2, packet_id=2))
+    sent = x.only(Publish)
+    assert [(p.payload, p.dup) for p in sent] == [(b"one", False), (b"two", False)]
+    x.send(Disconnect())  # neither PUBACK nor PUBREC came
+    pub.send(publish("q1", b"queued", qos=1, packet_id=3))
+    c.harness["b"].now += 1
+    _move(c, "a", "b", "x")
+    moved, present = _connect(c, "b", "x")
+    assert present
+    got = moved.only(Publish)
+    # [MQTT-4.4.0-1]: the same packet ids with DUP=1, in order, then the queued message as new
+    assert [(p.payload, p.packet_id, p.dup) for p in got[:2]] == [
+        (s.payload, s.packet_id, True) for s in sent
+    ]
+    assert [(p.payload, p.dup) for p in got[2:]] == [(b"queued", False)]
+    assert got[2].packet_id not in {s.packet_id for s in sent}
+    assert got[0].packet_id is not None
+    assert got[1].packet_id is not None
+    moved.send(PubAck(packet_id=got[0].packet_id))
+    moved.send(PubRec(packet_id=got[1].packet_id))
+    assert [r.packet_id for r in moved.only(PubRel)] == [got[1].packet_id]
+    moved.send(Disconnect())
+    again, _ = _connect(c, "b", "x")
+    assert [p.payload for p in again.only(Publish)] == [b"queued"]  # only the unacknowledged one
+
+
+def test_the_durable_log_keeps_no_packet_id_of_an_unacknowledged_publish() -> None:
+    c = Cluster()
+    x, _ = _connect(c, "a", "x")
+    subscribe(x, "q1", qos=1)
+    c.connect("a", "p").send(publish("q1", b"one", qos=1, packet_id=1))
+    x.send(Disconnect())
+    session = c.harness["a"].broker.sessions["x"]
+    assert not any(isinstance(r, MessageSent) for r in persistence.session_records(session))
+    assert any(isinstance(r, MessageSent) for r in persistence.session_records(session, in_flight=True))
 
 
 def test_takeover_of_a_connected_client_releases_it_with_0x8e_in_the_hand_over() -> None:
