@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -234,17 +234,37 @@ async def _connect(port: int, factory: Callable[[], asyncio.Protocol]) -> asynci
     return proto
 
 
-async def throughput(port: int, publishers: int, subscribers: int, seconds: float) -> tuple[float, int]:
-    """(deliveries per second summed over subscribers, deliveries the broker dropped) in a closed loop."""
+@dataclass
+class ClosedLoop:
+    """A running closed-loop QoS 0 load (`closed_loop`): read `delivered()` and `flow.lost` to measure."""
+
+    subs: list[Sub]
+    pubs: list[Pub]
+    flow: Flow
+    size: int  # bytes of one PUBLISH
+
+    def delivered(self) -> int:
+        return sum(s.count_bytes for s in self.subs) // self.size
+
+
+@contextlib.asynccontextmanager
+async def closed_loop(
+    pub_port: int, sub_port: int, publishers: int, subscribers: int, *, settle: float = 0.0
+) -> AsyncIterator[ClosedLoop]:
+    """QoS 0 publishers on `pub_port` pumping to subscribers on `sub_port` (fan-in on `bench/#` when
+    several publish, fan-out on `bench/fan` otherwise), at most WINDOW deliveries outstanding; `settle`
+    seconds between subscribing and publishing (routes reaching other nodes). Stopped on exit."""
     flow = Flow()
     topic_filter = "bench/#" if publishers > 1 else "bench/fan"
     subs = [Sub(f"s{i}", topic_filter, flow.wake) for i in range(subscribers)]
     for s in subs:
-        await _connect(port, lambda s=s: s)  # type: ignore[misc]  # bind the loop variable
+        await _connect(sub_port, lambda s=s: s)  # type: ignore[misc]  # bind the loop variable
     await asyncio.gather(*(s.ready for s in subs))
+    if settle:
+        await asyncio.sleep(settle)
     pubs = [Pub(f"p{i}") for i in range(publishers)]
     for p in pubs:
-        await _connect(port, lambda p=p: p)  # type: ignore[misc]  # bind the loop variable
+        await _connect(pub_port, lambda p=p: p)  # type: ignore[misc]  # bind the loop variable
     await asyncio.gather(*(p.ready for p in pubs))
     packets = [
         publish_qos0(f"bench/{i}" if publishers > 1 else "bench/fan", PAYLOAD) for i in range(publishers)
@@ -253,10 +273,8 @@ async def throughput(port: int, publishers: int, subscribers: int, seconds: floa
     assert all(len(p) == size for p in packets)
     batch = 100
     chunks = [pk * batch for pk in packets]
-
-    def delivered() -> int:
-        return sum(s.count_bytes for s in subs) // size
-
+    loop = ClosedLoop(subs, pubs, flow, size)
+    delivered = loop.delivered
     stop = False
 
     async def pump(i: int) -> None:
@@ -280,16 +298,24 @@ async def throughput(port: int, publishers: int, subscribers: int, seconds: floa
             await asyncio.sleep(0)
 
     tasks = [asyncio.create_task(pump(i)) for i in range(publishers)]
-    await asyncio.sleep(0.5)  # warm-up
-    start_count, start, start_lost = delivered(), time.perf_counter(), flow.lost
-    await asyncio.sleep(seconds)
-    end_count, end, end_lost = delivered(), time.perf_counter(), flow.lost
-    stop = True
-    await asyncio.gather(*tasks)
-    protos: list[Sub | Pub] = [*subs, *pubs]
-    for proto in protos:
-        if proto.transport is not None:
-            proto.transport.abort()
+    try:
+        yield loop
+    finally:
+        stop = True
+        await asyncio.gather(*tasks)
+        protos: list[Sub | Pub] = [*subs, *pubs]
+        for proto in protos:
+            if proto.transport is not None:
+                proto.transport.abort()
+
+
+async def throughput(port: int, publishers: int, subscribers: int, seconds: float) -> tuple[float, int]:
+    """(deliveries per second summed over subscribers, deliveries the broker dropped) in a closed loop."""
+    async with closed_loop(port, port, publishers, subscribers) as run:
+        await asyncio.sleep(0.5)  # warm-up
+        start_count, start, start_lost = run.delivered(), time.perf_counter(), run.flow.lost
+        await asyncio.sleep(seconds)
+        end_count, end, end_lost = run.delivered(), time.perf_counter(), run.flow.lost
     return (end_count - start_count) / (end - start), end_lost - start_lost
 
 

@@ -48,8 +48,6 @@ import uvloop
 from bench import procs
 from bench.broker import (
     PAYLOAD,
-    WINDOW,
-    Flow,
     LatencySub,
     Pub,
     Sink,
@@ -57,9 +55,9 @@ from bench.broker import (
     _connect,
     _packet,
     _utf8,
+    closed_loop,
     connect_packet,
     percentile,
-    publish_qos0,
     subscribe_packet,
 )
 
@@ -136,61 +134,20 @@ def placement(nodes: list[Node], port: int, clients: Sequence[Sub | Pub]) -> lis
 
 
 async def load(setup: "Setup", ports: tuple[int, int], clients: tuple[int, int], seconds: float) -> Load:
-    """A closed-loop QoS 0 phase: `clients` (publishers, subscribers) on `ports` (theirs): fan-in on
-    `bench/#` when several publish, fan-out on `bench/fan` otherwise; deliveries/s, CPU per delivery."""
+    """A closed-loop QoS 0 phase (`bench.broker.closed_loop`): `clients` (publishers, subscribers) on
+    `ports` (theirs); deliveries/s, node and nats-server CPU per delivery, and where the clients landed."""
     (pub_port, sub_port), (publishers, subscribers) = ports, clients
-    flow = Flow()
-    topic_filter = "bench/#" if publishers > 1 else "bench/fan"
-    subs = [Sub(f"s{i}", topic_filter, flow.wake) for i in range(subscribers)]
-    for s in subs:
-        await _connect(sub_port, lambda s=s: s)  # type: ignore[misc]  # bind the loop variable
-    await asyncio.gather(*(s.ready for s in subs))
-    await asyncio.sleep(1.0)  # the routes reach every node
-    pubs = [Pub(f"p{i}") for i in range(publishers)]
-    for p in pubs:
-        await _connect(pub_port, lambda p=p: p)  # type: ignore[misc]  # bind the loop variable
-    await asyncio.gather(*(p.ready for p in pubs))
-    packets = [
-        publish_qos0(f"bench/{i}" if publishers > 1 else "bench/fan", PAYLOAD) for i in range(publishers)
-    ]
-    size = len(packets[0])
-    chunks = [pk * 100 for pk in packets]
-    stop = False
-
-    def delivered() -> int:
-        return sum(s.count_bytes for s in subs) // size
-
-    async def pump(i: int) -> None:
-        transport = pubs[i].transport
-        assert transport is not None
-        while not stop:
-            if flow.sent * subscribers - delivered() > WINDOW:
-                flow.progress.clear()
-                try:
-                    await asyncio.wait_for(flow.progress.wait(), 1.0)
-                except TimeoutError:
-                    flow.sent = delivered() // subscribers
-                continue
-            await pubs[i].can_write.wait()
-            transport.write(chunks[i])
-            flow.sent += 100
-            await asyncio.sleep(0)
-
-    tasks = [asyncio.create_task(pump(i)) for i in range(publishers)]
-    await asyncio.sleep(0.5)
-    count0, t0, cpu0, nats0 = delivered(), time.perf_counter(), setup.node_cpu(), setup.nats_cpu()
-    await asyncio.sleep(seconds)
-    count1, t1, cpu1, nats1 = delivered(), time.perf_counter(), setup.node_cpu(), setup.nats_cpu()
-    stop = True
-    await asyncio.gather(*tasks)
-    where = ""
-    if pub_port == sub_port and len(setup.nodes) > 1:
-        on_pub, on_sub = placement(setup.nodes, pub_port, pubs), placement(setup.nodes, sub_port, subs)
-        where = (f"pubs {'/'.join(str(on_pub.count(i)) for i in range(len(setup.nodes)))}, "
-                 f"subs {'/'.join(str(on_sub.count(i)) for i in range(len(setup.nodes)))}")  # fmt: skip
-    for transport in [*(s.transport for s in subs), *(p.transport for p in pubs)]:
-        if transport is not None:
-            transport.abort()
+    async with closed_loop(pub_port, sub_port, publishers, subscribers, settle=1.0) as run:
+        await asyncio.sleep(0.5)
+        count0, t0, cpu0, nats0 = run.delivered(), time.perf_counter(), setup.node_cpu(), setup.nats_cpu()
+        await asyncio.sleep(seconds)
+        count1, t1, cpu1, nats1 = run.delivered(), time.perf_counter(), setup.node_cpu(), setup.nats_cpu()
+        where = ""
+        if pub_port == sub_port and len(setup.nodes) > 1:
+            on_pub = placement(setup.nodes, pub_port, run.pubs)
+            on_sub = placement(setup.nodes, sub_port, run.subs)
+            where = (f"pubs {'/'.join(str(on_pub.count(i)) for i in range(len(setup.nodes)))}, "
+                     f"subs {'/'.join(str(on_sub.count(i)) for i in range(len(setup.nodes)))}")  # fmt: skip
     n = max(1, count1 - count0)
     return Load(n / (t1 - t0), (cpu1 - cpu0) / n * 1e6, (nats1 - nats0) / n * 1e6, where)
 
