@@ -26,11 +26,10 @@ MOSQUITTO_PUB = shutil.which("mosquitto_pub")
 MOSQUITTO_SUB = shutil.which("mosquitto_sub")
 
 
-@pytest.fixture(scope="module")
-def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    directory = tmp_path_factory.mktemp("interop")
+def interop_spec(directory: Path) -> contracts.BrokerSpec:
+    """A broker with every listener kind (tcp, ws, tls, wss) and the test PKI's server certificate."""
     pki = default_pki()
-    spec = make_spec(
+    return make_spec(
         directory,
         listeners=[
             listener("tcp:default", "tcp"),
@@ -40,6 +39,12 @@ def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProce
         ],
         tls=contracts.TlsSpec(cert_pem=pki.server_chain_pem, key_pem=pki.server.key_pem),
     )
+
+
+@pytest.fixture(scope="module")
+def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    directory = tmp_path_factory.mktemp("interop")
+    spec = interop_spec(directory)
     proc = BrokerProcess(spec, directory)
     proc.start()
     yield proc

@@ -11,10 +11,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tests.certs import default_pki
 from tests.integration.broker import test_black_box, test_interop
 from tests.integration.broker.harness import listener, make_spec
-from tests.integration.broker.test_interop import ca_file  # noqa: F401  (a fixture the suite uses)
+from tests.integration.broker.test_interop import (
+    ca_file,  # noqa: F401  (a fixture the suite uses)
+    interop_spec,
+)
 from tests.integration.cluster.conftest import NATS_SERVER
 from tests.integration.cluster.harness import ClusterBroker
 
@@ -60,17 +62,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterBroker]:
 @pytest.fixture(scope="module")
 def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterBroker]:
     directory = tmp_path_factory.mktemp("cluster-interop")
-    pki = default_pki()
-    spec = make_spec(
-        directory,
-        listeners=[
-            listener("tcp:default", "tcp"),
-            listener("ws:default", "ws"),
-            listener("ssl:default", "tls"),
-            listener("wss:default", "wss"),
-        ],
-        tls=contracts.TlsSpec(cert_pem=pki.server_chain_pem, key_pem=pki.server.key_pem),
-    )
+    spec = interop_spec(directory)
     cluster = _start(spec, directory)
     yield cluster
     _stop(cluster)
