@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from mqttcloud.control import deployment_api, health, migrations
+from mqttcloud.control import health, migrations
 from mqttcloud.control.alarms import routes as alarm_routes
 from mqttcloud.control.alarms.checker import AlarmChecker
 from mqttcloud.control.audit.log import AuditLog
@@ -28,6 +28,7 @@ from mqttcloud.control.auth import KeyVerifier, document_security
 from mqttcloud.control.certificates.routes import router as tls_router
 from mqttcloud.control.config import Settings
 from mqttcloud.control.db import Database
+from mqttcloud.control.deployment_api import mount as deployment_api
 from mqttcloud.control.deployment_api.shadows.relay import ShadowRelays
 from mqttcloud.control.deployments import spec_builder
 from mqttcloud.control.deployments.cache import ViewCache

@@ -5,7 +5,7 @@ Dedicated: auth and ACL entries = session tier (the deployment's `connections`) 
 1,000 shadow models with documents of at most 64 KiB each.
 Data integration: Serverless 2 connectors, 4 rules, 4 actions; Dedicated 10 connectors (v4 resources),
 50 rules, 50 actions; at most 10 actions per rule.
-Every number can be overridden by passing a `Quotas` to `deployment_api.install` (or replacing
+Every number can be overridden by passing a `Quotas` to `deployment_api.mount.install` (or replacing
 `app.state.deployment_api_quotas`). Exceeding an entry quota answers 422 `QUOTA_EXCEEDED` (v4 code 108);
 exceeding the API rate answers 429 `TOO_MANY_REQUESTS` with `Retry-After`.
 """
