@@ -5,9 +5,11 @@ a `mqttcloud` module is an edge, at module level or inside a function (a late im
 still closes one); an import under `if TYPE_CHECKING:` is not. Importing `a.b.c` also runs
 `a/b/__init__.py`, so the edge goes to each package on the way that the importer is not itself inside: a
 package `__init__` that imports its routers closes a cycle for every module that imports a sibling of them.
+The same graph shows which modules load an HTTP presenter: in the control plane, only the app factory does.
 """
 
 import ast
+import functools
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,10 @@ import mqttcloud
 
 ROOT = Path(mqttcloud.__file__).parent
 CONTROL = "mqttcloud.control"
+# HTTP presenters of the control plane, by module name: thin layers over the domains' services (STYLE.md §5)
+PRESENTER_NAMES = {"routes", "v4", "v5", "api", "mount", "fast_path"}
+CONSOLE = f"{CONTROL}.console"
+ASSEMBLERS = {f"{CONTROL}.app", f"{CONTROL}.serve"}  # the app factory and `serve`, which runs it
 
 # Cycles outside the control plane tolerated until their owner breaks them; a new one fails the test.
 ALLOWED_CYCLES = [
@@ -88,18 +94,27 @@ def import_graph(sources: Mapping[str, Source]) -> dict[str, set[str]]:
     return {module: imported(module, source, sources) for module, source in sources.items()}
 
 
+@functools.cache
+def source_graph() -> Mapping[str, Collection[str]]:
+    """The import graph of the `mqttcloud` source tree, read once per test run."""
+    return import_graph(read_sources(ROOT))
+
+
+def reachable(graph: Mapping[str, Collection[str]], start: str) -> set[str]:
+    """Every module that importing `start` imports, directly or not."""
+    seen: set[str] = set()
+    todo = list(graph[start])
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo.extend(graph.get(module, ()))
+    return seen
+
+
 def cycles(graph: Mapping[str, Collection[str]]) -> list[frozenset[str]]:
     """The strongly connected components with more than one module: each is one or more import cycles."""
-    reach: dict[str, set[str]] = {}
-    for start in graph:
-        seen: set[str] = set()
-        todo = list(graph[start])
-        while todo:
-            module = todo.pop()
-            if module not in seen:
-                seen.add(module)
-                todo.extend(graph.get(module, ()))
-        reach[start] = seen
+    reach = {start: reachable(graph, start) for start in graph}
     found = {frozenset({m, *(o for o in reach[m] if m in reach.get(o, ()))}) for m in graph if m in reach[m]}
     return sorted(found, key=sorted)
 
@@ -120,20 +135,37 @@ def shortest_cycle(graph: Mapping[str, Collection[str]], component: frozenset[st
     raise AssertionError(component)
 
 
+def is_presenter(module: str) -> bool:
+    name = module.rsplit(".", 1)[-1]
+    return name in PRESENTER_NAMES or module == CONSOLE or module.startswith(CONSOLE + ".")
+
+
 def _describe(graph: Mapping[str, Collection[str]], found: Iterable[frozenset[str]]) -> list[str]:
     return [" -> ".join(shortest_cycle(graph, component)) for component in found]
 
 
 def test_control_plane_modules_form_no_import_cycle() -> None:
-    graph = import_graph(read_sources(ROOT))
+    graph = source_graph()
     found = [c for c in cycles(graph) if any(m == CONTROL or m.startswith(CONTROL + ".") for m in c)]
     assert _describe(graph, found) == []
 
 
 def test_no_import_cycle_besides_the_allowed_ones() -> None:
-    graph = import_graph(read_sources(ROOT))
+    graph = source_graph()
     found = [c for c in cycles(graph) if not any(c <= allowed for allowed in ALLOWED_CYCLES)]
     assert _describe(graph, found) == []
+
+
+def test_control_plane_domains_load_no_presenter() -> None:
+    """A domain module (model, store, service, lifecycle...) loads no API or console module, even through
+    a package `__init__` on the way: only the app factory and its entry point assemble presenters."""
+    graph = source_graph()
+    wrong = {
+        module: sorted(filter(is_presenter, reachable(graph, module)))
+        for module in sorted(graph)
+        if module.startswith(CONTROL + ".") and module not in ASSEMBLERS and not is_presenter(module)
+    }
+    assert {module: presenters for module, presenters in wrong.items() if presenters} == {}
 
 
 def _graph(**modules: str) -> dict[str, set[str]]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from mqttcloud.control import health, migrations
+from mqttcloud.control import migrations
 from mqttcloud.control.alarms import routes as alarm_routes
 from mqttcloud.control.alarms.checker import AlarmChecker
 from mqttcloud.control.audit.log import AuditLog
@@ -37,6 +37,8 @@ from mqttcloud.control.deployments.lifecycle import BrokerRuntime, SupervisorLik
 from mqttcloud.control.deployments.routes import router as deployments_router
 from mqttcloud.control.errors import install_error_handlers
 from mqttcloud.control.events.collector import PURGE_INTERVAL, EventCollectors
+from mqttcloud.control.health import routes as health
+from mqttcloud.control.health.http_metrics import HttpMetrics
 from mqttcloud.control.monitoring.sampler import Sampler
 from mqttcloud.control.projects.routes import router as projects_router
 from mqttcloud.control.ratelimit import RateLimiter
@@ -189,7 +191,7 @@ def create_app(
     )
     if settings.audit_log:  # every write of the three surfaces (publishing excepted), denied ones too
         app.add_middleware(AuditMiddleware, log=audit_log, trusted_proxies=settings.trusted_proxies)
-    app.add_middleware(health.HttpMetrics, counters=observability.counters)  # counts the fast paths too
+    app.add_middleware(HttpMetrics, counters=observability.counters)  # counts the fast paths too
     app.add_middleware(RequestIds)  # an id per request, in its logs and admin requests (request_ids.py)
     app.add_middleware(StrictTransportSecurity)  # outermost: every HTTPS response, fast path included
     return app

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from mqttcloud.control.audit import service
 from mqttcloud.control.audit.service import NewEntry
 from mqttcloud.control.db import Database
-from mqttcloud.control.health import Family
+from mqttcloud.control.health.exposition import Family
 
 logger = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from mqttcloud.control.broker_client import BrokerClient, BrokerError, BrokerUna
 from mqttcloud.control.db import Database
 from mqttcloud.control.deployments.broker_tasks import BrokerTasks
 from mqttcloud.control.events import service
-from mqttcloud.control.health import Family
+from mqttcloud.control.health.exposition import Family
 
 if TYPE_CHECKING:  # a type only: importing lifecycle first runs into deployment_api's import cycle
     from mqttcloud.control.deployments.lifecycle import BrokerRuntime

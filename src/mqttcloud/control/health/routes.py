@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from mqttcloud.control.db import Database
@@ -122,3 +122,11 @@ def _deployment_counts(database: Database) -> dict[str, int]:
 
 def _database_text(probe: DatabaseProbe) -> str:
     return "ok" if probe.error is None else f"unreachable ({probe.error})"
+
+
+def install(app: FastAPI, database: Database, *, expects_supervisor: bool) -> Observability:
+    """Add the four routes to `app`; the returned state's counters are for `HttpMetrics`."""
+    state = Observability(database, expects_supervisor)
+    app.state.observability = state
+    app.include_router(router)
+    return state
