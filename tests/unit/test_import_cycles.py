@@ -169,7 +169,7 @@ def test_control_plane_domains_load_no_presenter() -> None:
 
 
 def _graph(**modules: str) -> dict[str, set[str]]:
-    """The graph of made-up modules; a name ending in `__init__` is that package's `__init__.py`."""
+    """The graph of made-up modules: `p__a=` is module `p.a`'s text, `p__init=` package `p`'s."""
     sources = {}
     for name, text in modules.items():
         dotted = name.replace("__", ".").removesuffix(".init")
