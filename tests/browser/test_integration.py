@@ -146,10 +146,23 @@ def test_http_connector_to_a_closed_port_shows_disconnected_with_the_reason(
         publisher.client.publish("hook/1", b"{}", qos=1).wait_for_publish(10)
         connector = page.locator("tr[data-connector='http:down_hook']")
         expect(connector.locator("[data-status-label]")).to_have_text("disconnected")
-        expect(connector.locator("[data-status-reason]")).not_to_be_empty()
+        expect(connector.locator("[data-status-reason]")).to_have_text(
+            "Cannot reach the target: ConnectionRefusedError: [Errno 111] Connection refused"
+        )
         expect(page.locator("tr[data-rule='to_hook'] [data-metric='matched']")).to_have_text("1")
         screenshot(page, "integration-connector-down")
         page.screenshot(path=str(tmp_path / "integration-connector-down.png"), full_page=True)
+        # In 中文 the status and our sentence are translated; the target's own error stays whole in it.
+        url = page.url.split("://", 1)[1].split("/", 1)[1]
+        page.goto(f"{platform.console}/lang?to=zh-CN&next=/{url}")
+        expect(connector.locator("[data-status-label]")).to_have_text("未连接")
+        expect(connector.locator("[data-status-reason]")).to_have_text(
+            "无法连接目标：ConnectionRefusedError: [Errno 111] Connection refused"  # noqa: RUF001  (Chinese punctuation)
+        )
+        page.wait_for_timeout(2500)  # one refresh of the statuses: the same text
+        expect(connector.locator("[data-status-reason]")).to_have_text(re.compile("^无法连接目标："))  # noqa: RUF001
+        screenshot(page, "integration-connector-down-zh-760")
+        page.goto(f"{platform.console}/lang?to=en&next=/{url}")
     finally:
         publisher.close()
 

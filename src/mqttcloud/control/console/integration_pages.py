@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from mqttcloud import rulesql
 from mqttcloud.contracts import RuleCounters, RuleMetricsResult
-from mqttcloud.control.console import rule_form
+from mqttcloud.control.console import connector_reasons, rule_form
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -81,16 +81,16 @@ async def _state(
 
 
 def _live(
+    page: Page,
     connectors: Sequence[ConnectorRow],
     actions: Sequence[ActionRow],
     rules: Sequence[RuleRow],
     metrics: RuleMetricsResult | None,
 ) -> dict[str, dict[str, dict[str, object]]]:
-    """What changes while the page is open: statuses and counters, by id."""
+    """What changes while the page is open: statuses (with their label and reason in the page's language)
+    and counters, by id."""
     connector_status: dict[str, dict[str, object]] = {
-        c.connector_id: dict(
-            zip(("status", "reason"), service.connector_status(c, actions, rules, metrics), strict=True)
-        )
+        c.connector_id: _status(page, *service.connector_status(c, actions, rules, metrics))
         for c in connectors
     }
     action_status: dict[str, dict[str, object]] = {}
@@ -101,8 +101,7 @@ def _live(
         )
         shown = counters.model_dump() if counters else {}
         action_status[a.action_id] = {
-            "status": status,
-            "reason": reason,
+            **_status(page, status, reason),
             "success": shown.get("success", 0),
             "failed": shown.get("failed", 0),
         }
@@ -110,6 +109,11 @@ def _live(
         r.rule_id: dict(_rule_metrics(metrics.rules.get(r.rule_id) if metrics else None)) for r in rules
     }
     return {"connectors": connector_status, "actions": action_status, "rules": rule_values}
+
+
+def _status(page: Page, status: str, reason: str) -> dict[str, object]:
+    shown = connector_reasons.reason_text(page.t, reason)
+    return {"status": status, "label": page.t(status), "reason": shown}
 
 
 async def _render_page(
@@ -132,7 +136,7 @@ async def _render_page(
         addresses={c.connector_id: connector_address(c) for c in connectors},
         actions=actions,
         rules=rules,
-        live=_live(connectors, actions, rules, metrics),
+        live=_live(page, connectors, actions, rules, metrics),
         running=metrics is not None,
         sources={r.rule_id: service.sources(r.sql) for r in rules},
         metric_names=RULE_METRICS,
@@ -157,10 +161,7 @@ async def integration_json(deployment_id: str, section: SectionDep) -> JSONRespo
     page = section.page
     view = await section.view(deployment_id)
     connectors, actions, rules, metrics = await _state(section.target(view))
-    live = _live(connectors, actions, rules, metrics)
-    for entry in (*live["connectors"].values(), *live["actions"].values()):
-        entry["label"] = page.t(str(entry["status"]))
-        entry["reason"] = page.t(str(entry["reason"])) if entry["reason"] else ""
+    live = _live(page, connectors, actions, rules, metrics)
     return JSONResponse(live, headers={"Cache-Control": "no-store"})
 
 

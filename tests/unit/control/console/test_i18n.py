@@ -8,6 +8,7 @@ from mqttcloud.control.console import (
     access_pages,
     audit_pages,
     connect_guide,
+    connector_reasons,
     deployment_pages,
     i18n,
     i18n_access,
@@ -51,6 +52,7 @@ def label_messages() -> set[str]:
         *deployment_pages.TYPE_LABELS.values(),
     }
     labels.update(role.value for role in pages.ROLE_LABELS)
+    labels.update(connector_reasons.messages())
     labels.update([*audit_pages.INTERFACE_LABELS.values(), *audit_pages.ACTOR_KIND_LABELS.values()])
     labels.update(plan for plan in deployment_pages.PLANS)
     labels.update(label for _name, label, _path in DEPLOYMENT_TABS)
