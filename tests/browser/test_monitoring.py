@@ -96,6 +96,29 @@ def test_a_stopped_deployment_is_a_gap_in_the_lines(
     screenshot(page, "charts-gap")
 
 
+def test_byte_and_count_axes_have_whole_ticks_in_humane_units(
+    page: Page, platform: Platform, deployment: tuple[str, str]
+) -> None:
+    """No "0.5B" nor "0.5" connections: bytes in B/KiB/MiB..., counts whole (k, M for thousands)."""
+    deployment_id, _address = deployment
+    login(page, platform)
+    section(page, platform, deployment_id, "metrics")
+    expect(page.locator("#charts")).to_have_attribute("data-loaded", loaded())
+    for chart, unit in [
+        ("chart-bytes", r"(B|KiB|MiB|GiB|TiB)"),
+        ("chart-connections", r"[kMGT]?"),
+        ("chart-subscriptions", r"[kMGT]?"),
+    ]:
+        texts: list[str] = page.locator(f"#{chart} svg.chart text:not(.empty)").evaluate_all(
+            "texts => texts.map((t) => t.textContent)"
+        )
+        labels = [t for t in texts if ":" not in t]  # the time axis' labels have a colon
+        assert len(labels) == 3, (chart, labels)  # 0, the middle and the top gridline
+        assert labels[0] == "0", (chart, labels)
+        assert all(re.fullmatch(r"[1-9]\d*" + unit, label) for label in labels[1:]), (chart, labels)
+    screenshot(page, "charts-axes")
+
+
 def loaded() -> re.Pattern[str]:
     """`data-loaded`: how many points the last fetch returned (at least one)."""
     return re.compile(r"^[1-9]\d*$")

@@ -23,14 +23,33 @@
     const hm = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
     return span > 86400 ? `${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${hm}` : hm;
   }
-  function compact(v, kind) {
-    const units = kind === "bytes" ? ["B", "kB", "MB", "GB"] : ["", "k", "M", "G"];
+  // The y axis: gridlines at 0, half and the top. Bytes and counts are whole numbers, so their top is
+  // twice a whole step: bytes in binary units with a power-of-two step (512B, 1KiB, 2KiB...), counts in
+  // 1-2-5 steps (500, 1k, 2k...). Rates of messages may be fractions (0.5 a second is real).
+  const BINARY = ["B", "KiB", "MiB", "GiB", "TiB"], DECIMAL = ["", "k", "M", "G", "T"];
+  function scaled(v, units, base) {
     let i = 0;
-    while (Math.abs(v) >= 1000 && i < units.length - 1) { v /= 1000; i += 1; }
-    const text = Math.abs(v) >= 100 || Number.isInteger(v) ? String(Math.round(v)) : v.toFixed(1);
-    return text + units[i];
+    while (Math.abs(v) >= base && i < units.length - 1 && Number.isInteger(v / base)) { v /= base; i += 1; }
+    return [v, units[i]];
   }
-  function niceMax(value) {
+  function axisLabel(v, kind) {
+    if (v === 0) return "0";
+    if (kind === "bytes") { const [n, unit] = scaled(v, BINARY, 1024); return String(n) + unit; }
+    if (kind === "count") { const [n, unit] = scaled(v, DECIMAL, 1000); return String(n) + unit; }
+    let i = 0;
+    while (Math.abs(v) >= 1000 && i < DECIMAL.length - 1) { v /= 1000; i += 1; }
+    const text = Math.abs(v) >= 100 || Number.isInteger(v) ? String(Math.round(v)) : v.toFixed(1);
+    return text + DECIMAL[i];
+  }
+  function wholeStep(half, kind) {
+    if (kind === "bytes") { let step = 1; while (step < half) step *= 2; return step; }
+    let magnitude = 1;
+    while (magnitude * 10 < half) magnitude *= 10;
+    for (const f of [1, 2, 5, 10]) { if (half <= f * magnitude) return f * magnitude; }
+    return 10 * magnitude;
+  }
+  function axisMax(value, kind) {
+    if (kind === "bytes" || kind === "count") return 2 * wholeStep(Math.max(1, value / 2), kind);
     if (value <= 1) return 1;
     const magnitude = Math.pow(10, Math.floor(Math.log10(value)));
     for (const f of [1, 2, 2.5, 5, 10]) { if (value <= f * magnitude) return f * magnitude; }
@@ -61,13 +80,13 @@
       .map((li) => ({ name: li.dataset.series, color: li.dataset.color, label: li.textContent.trim() }));
     const since = data.since, until = data.until, span = until - since;
     const values = series.flatMap((s) => data.points.map((p) => p[s.name]).filter((v) => v !== null && v !== undefined));
-    const max = niceMax(Math.max(0, ...values));
+    const max = axisMax(Math.max(0, ...values), kind);
     const x = (t) => LEFT + (width - LEFT - RIGHT) * (t - since) / span;
     const y = (v) => HEIGHT - BOTTOM - (HEIGHT - TOP - BOTTOM) * v / max;
     [0, 0.5, 1].forEach((f) => {
       const yy = y(max * f).toFixed(1);
       svg.appendChild(node("line", { x1: LEFT, x2: width - RIGHT, y1: yy, y2: yy, stroke: f === 0 ? "#9aa5b5" : "#e3e7ee" }));
-      svg.appendChild(node("text", { x: LEFT - 6, y: Number(yy) + 4, "text-anchor": "end" }, compact(max * f, kind)));
+      svg.appendChild(node("text", { x: LEFT - 6, y: Number(yy) + 4, "text-anchor": "end", "data-axis": "y" }, axisLabel(max * f, kind)));
     });
     const ticks = width < 420 ? 3 : 5;
     for (let i = 0; i < ticks; i += 1) {
