@@ -140,12 +140,17 @@ def ours_argv(workdir: Path) -> list[str]:
     ]
 
 
-def start_ours(workdir: Path) -> Broker:
+def start_ours(workdir: Path, core: str | None = None) -> Broker:
+    """Our broker on CPU 0; `core` ("compiled", "interpreted") sets MQTTCLOUD_CORE (default: auto).
+
+    With a `core` the name says which core ran (from the ready file): "mqttcloud (mypyc)"."""
     ready = workdir / "ready.json"
     cmd = [*procs.pin(0), *ours_argv(workdir)]
-    proc = procs.start(cmd, workdir / "ours.stderr", ready)  # inherits our raised RLIMIT_NOFILE
-    port = int(json.loads(ready.read_text())["listeners"][0]["port"])
-    return Broker("mqttcloud", port, proc, workdir)
+    env = None if core is None else {**os.environ, "MQTTCLOUD_CORE": core}
+    proc = procs.start(cmd, workdir / "ours.stderr", ready, env=env)  # inherits our raised RLIMIT_NOFILE
+    info = json.loads(ready.read_text())
+    port = int(info["listeners"][0]["port"])
+    return Broker("mqttcloud" if core is None else f"mqttcloud ({info['core']})", port, proc, workdir)
 
 
 def start_mosquitto(workdir: Path) -> Broker:

@@ -1,9 +1,12 @@
 """Connection setup, our broker and Debian's mosquitto side by side: connects/s and reconnect storms.
 
     .venv/bin/python -m bench.connect_storm [--clients 10000] [--rounds 3] [--only ours|mosquitto]
+                                            [--core compiled|interpreted|both]
 
 Brokers start as in `bench/broker.py` (pinned to CPU 0, this load generator to CPU 1, uvloop) and
-take turns, round after round, so both are measured in the same minutes of the machine's life:
+take turns, round after round, so all are measured in the same minutes of the machine's life. Ours
+runs with the compiled core (`mqttcloud compile`; the run stops if the build is missing or stale)
+and with the interpreted one (`MQTTCLOUD_CORE`), so the baseline without it is in the same run:
 
 - connects/s: N clients connect with at most 256 handshakes in flight (TCP connect, CONNECT with
   keep-alive 60 s, CONNACK), as the idle phase of `bench/broker.py` does; the rate, and the broker's
@@ -17,6 +20,7 @@ take turns, round after round, so both are measured in the same minutes of the m
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 import struct
@@ -105,11 +109,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=["ours", "mosquitto"])
+    parser.add_argument("--core", choices=["compiled", "interpreted", "both"], default="both")
     ns = parser.parse_args(argv)
     procs.prepare_load_generator()
     starters: list[Callable[[Path], Broker]] = []
     if ns.only != "mosquitto":
-        starters.append(start_ours)
+        cores = ["compiled", "interpreted"] if ns.core == "both" else [ns.core]
+        starters += [functools.partial(start_ours, core=core) for core in cores]
     if ns.only != "ours" and Path(MOSQUITTO).exists():
         starters.append(start_mosquitto)
     rows: dict[str, dict[str, list[float]]] = {}
@@ -132,13 +138,14 @@ def main(argv: list[str]) -> int:
     print(f"{ns.clients:,} clients, {ns.rounds} rounds (min/median/max); load {os.getloadavg()[0]:.2f}")
     for name, r in rows.items():
         print(
-            f"{name:10s} connects/s {_spread(r['rate'], ',.0f')}  CPU µs/connect {_spread(r['cpu'], '.0f')}"
+            f"{name:23s} connects/s {_spread(r['rate'], ',.0f')}  CPU µs/connect {_spread(r['cpu'], '.0f')}"
             f"  storm s {_spread(r['storm'], '.2f')}  CPU µs/reconnect {_spread(r['storm_cpu'], '.0f')}"
         )
-    if len(rows) == 2:
-        ours, theirs = rows.values()
-        ratios = [a / b for a, b in zip(ours["rate"], theirs["rate"], strict=True)]
-        print(f"connects/s ours/mosquitto per round: {_spread(ratios, '.2f')}")
+    theirs = rows.get("mosquitto")
+    for name, ours in rows.items():
+        if theirs is not None and ours is not theirs:
+            ratios = [a / b for a, b in zip(ours["rate"], theirs["rate"], strict=True)]
+            print(f"connects/s {name}/mosquitto per round: {_spread(ratios, '.2f')}")
     return 0
 
 

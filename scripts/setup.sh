@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the platform and its tests need on a fresh Debian machine (run as root, idempotent):
 # Debian packages (PostgreSQL, mosquitto + clients for interop and benchmarks, Chromium for the console
-# tests, nats-server for clusters, redis-server for the Redis action), then the project's venv in .venv
-# with the dev extras.
+# tests, nats-server for clusters, redis-server for the Redis action, gcc and the Python headers), then
+# the project's venv in .venv with the dev extras, and the compiled broker core (`mqttcloud compile`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +21,12 @@ command -v jq >/dev/null || need+=(jq)
 # redis-server is the target of the Redis data-integration action's tests
 [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null || need+=(nats-server)
 [ -x /usr/bin/redis-server ] || command -v redis-server >/dev/null || need+=(redis-server)
+# gcc and the Python headers: `mqttcloud compile` builds the broker core with mypyc (mqttcloud/compiled.py)
+command -v cc >/dev/null || need+=(gcc libc6-dev)
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+headers=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+[ -f "$headers/Python.h" ] || need+=("$(basename "$headers")-dev")  # e.g. python3.11-dev
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -33,10 +39,10 @@ systemctl disable --now mosquitto >/dev/null 2>&1 || true
 systemctl disable --now nats-server >/dev/null 2>&1 || true
 systemctl disable --now redis-server >/dev/null 2>&1 || true
 
-PY=${PYTHON:-python3.11}
-command -v "$PY" >/dev/null || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/pip install -q -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c 'import mqttcloud, fastapi, paho.mqtt, playwright' >/dev/null
+# The compiled broker core (about a minute and a half when the core's source changed, else instant)
+.venv/bin/mqttcloud compile --if-stale
 echo "setup: ok"

@@ -22,6 +22,11 @@ if TYPE_CHECKING:  # imported lazily below: protocol and broker test runs never 
 
     from mqttcloud.control.db import Database
 
+if os.environ.get("MQTTCLOUD_TEST_CORE") == "compiled":  # scripts/test.sh: the core's unit tests, compiled
+    from mqttcloud import compiled
+
+    compiled.install({**os.environ, compiled.CORE_ENV: "compiled"})  # before any test imports the core
+
 POSTGRES_ENV = "MQTTCLOUD_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", *(["postgresql"] if os.environ.get(POSTGRES_ENV) else [])]
 

@@ -4,6 +4,7 @@
     mqttcloud broker --config FILE | --listen URL ...                  one broker process (data plane)
     mqttcloud apikey create --data-dir DIR --description D [...]       mint a platform/deployment key
     mqttcloud db upgrade [--data-dir DIR]                              apply migrations
+    mqttcloud compile [--if-stale]                                     build the compiled broker core
 
 The subcommands import their plane lazily, so `mqttcloud broker` never loads the control plane.
 """
@@ -21,9 +22,38 @@ def _serve(argv: Sequence[str]) -> int:
 
 
 def _broker(argv: Sequence[str]) -> int:
+    from mqttcloud import compiled  # noqa: PLC0415  (before anything imports the core)
+
+    try:
+        core = compiled.install()
+    except compiled.CoreError as exc:
+        print(f"mqttcloud broker: {exc}", file=sys.stderr)
+        return 1
     from mqttcloud.runtime.main import main  # noqa: PLC0415  (lazy: keep planes apart)
 
-    return main(argv)
+    return main(argv, core)
+
+
+def _compile(argv: Sequence[str]) -> int:
+    from mqttcloud import compiled  # noqa: PLC0415  (lazy: keep planes apart)
+
+    if argv and argv[0] in {"-h", "--help"}:
+        print(compiled.__doc__)
+        return 0
+    if any(a != "--if-stale" for a in argv):
+        print(f"mqttcloud compile: unknown arguments {' '.join(argv)}", file=sys.stderr)
+        return 2
+    directory = compiled.core_dir()
+    _files, stale = compiled.check(directory, compiled.package_root())
+    if argv and not stale:
+        print(f"mqttcloud compile: {directory} is up to date")
+        return 0
+    try:
+        print(f"mqttcloud compile: {compiled.build(directory)}")
+    except compiled.CoreError as exc:
+        print(f"mqttcloud compile: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _apikey(argv: Sequence[str]) -> int:
@@ -43,6 +73,7 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "broker": _broker,
     "apikey": _apikey,
     "db": _db,
+    "compile": _compile,
 }
 
 

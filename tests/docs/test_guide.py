@@ -29,6 +29,7 @@ PAGE_TIMEOUT = 60.0  # seconds for one page's blocks; the whole guide takes far 
 NORUN = {
     ("docs/install.md", "python3 -m venv .venv && .venv/bin/pip install -e ."),
     ("docs/install.md", ".venv/bin/mqttcloud serve --data-dir ./mqttcloud-data"),
+    ("docs/install.md", ".venv/bin/pip install mypy && .venv/bin/mqttcloud compile"),
     ("docs/configuration.md", "export MQTTCLOUD_DATABASE_URL=postgresql+psycopg://mqttcloud:secret@db.example:5432/mqttcloud"),
     ("docs/configuration.md", "MQTTCLOUD_PUBLIC_HOST=mqtt.example.com MQTTCLOUD_BROKER_HOST=0.0.0.0 \\"),
     ("docs/serverless.md", 'echo "127.0.0.1 $HOST" | sudo tee -a /etc/hosts'),

@@ -238,3 +238,4 @@ class ReadyFile(Model):
     admin: ListenerAddress  # kind is "tcp"
     listeners: list[ListenerAddress]
     spec_generation: int = 0
+    core: Literal["mypyc", "interpreted"] = "interpreted"  # which broker core runs (mqttcloud.compiled)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import uvicorn
 
-from mqttcloud import logs
+from mqttcloud import compiled, logs
 from mqttcloud.control import migrations
 from mqttcloud.control.accounts import service as accounts
 from mqttcloud.control.accounts.models import ROOT_USERNAME
@@ -99,10 +99,20 @@ def _banner(settings: Settings, port: int, root_line: str) -> str:
         f"  Deployment API:  {base}/api/v5   and   {base}/api   (v4)",
         f"  Root login:      {root_line}",
         f"  Data folder:     {settings.data_dir.resolve()}",
+        f"  Broker core:     {_core_line()}",
     ]
     if settings.use_tls:
         lines.append(f"  Platform CA:     {(settings.data_dir / 'pki' / 'ca.pem').resolve()}   (trust this)")
     return "\n".join(lines) + "\n"
+
+
+def _core_line() -> str:
+    """What the brokers `serve` starts will run (`mqttcloud compile` builds the compiled core)."""
+    try:
+        status, _files = compiled.decide()
+    except compiled.CoreError as exc:
+        return f"none: brokers will not start ({exc})"
+    return f"{status.kind} ({status.reason})"
 
 
 class _Server(uvicorn.Server):

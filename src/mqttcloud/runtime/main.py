@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import pydantic
 
 from mqttcloud import contracts, logs
+from mqttcloud.compiled import CoreStatus
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +237,8 @@ def _settle_heap() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
-def main(argv: Sequence[str]) -> int:
+def main(argv: Sequence[str], core: CoreStatus | None = None) -> int:
+    """Run `mqttcloud broker`; `core` is what `compiled.install` chose before the core was imported."""
     parser = build_parser()
     ns = parser.parse_args(list(argv))
     try:
@@ -245,6 +247,8 @@ def main(argv: Sequence[str]) -> int:
         sys.stderr.write(f"mqttcloud broker: {exc}\n")
         return 2
     logs.setup(getattr(logging, str(ns.log_level).upper(), logging.INFO), fmt)
+    if core is not None:
+        log.info("broker core: %s (%s)", core.kind, core.reason)
     try:
         spec = load_spec_file(Path(ns.config)) if ns.config else spec_from_flags(ns)
     except (OSError, ValueError, pydantic.ValidationError, tomllib.TOMLDecodeError, UsageError) as exc:

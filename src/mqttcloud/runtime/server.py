@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mqttcloud import contracts
+from mqttcloud.compiled import running_core
 from mqttcloud.runtime.admin import AdminServer
 from mqttcloud.runtime.connection import Hub
 from mqttcloud.runtime.listeners import Listeners, shares_ports
@@ -134,6 +135,7 @@ class BrokerServer:
             ),
             listeners=self.listeners.addresses(),
             spec_generation=self.generation,
+            core=running_core(),
         )
         write_ready_file(self.spec.ready_file, ready)
 
