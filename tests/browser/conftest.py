@@ -113,8 +113,11 @@ def playwright() -> Iterator[Playwright]:
         yield handle
 
 
-@pytest.fixture(scope="module")
-def context(playwright: Playwright) -> Iterator[BrowserContext]:
+@contextmanager
+def chromium(
+    playwright: Playwright, *, locale: str, width: int = 1280, height: int = 800
+) -> Iterator[BrowserContext]:
+    """Debian's chromium on a fresh profile, with `locale` (its formats and Accept-Language)."""
     with tempfile.TemporaryDirectory(prefix="mqttcloud-chromium-") as profile:
         browser_context = playwright.chromium.launch_persistent_context(
             profile,
@@ -122,14 +125,20 @@ def context(playwright: Playwright) -> Iterator[BrowserContext]:
             headless=True,
             args=CHROMIUM_ARGS,
             ignore_https_errors=True,  # the platform's own CA, not in chromium's store
-            viewport={"width": 1280, "height": 800},
-            locale="en-US",
+            viewport={"width": width, "height": height},
+            locale=locale,
         )
         browser_context.set_default_timeout(TIMEOUT_MS)
         try:
             yield browser_context
         finally:
             browser_context.close()
+
+
+@pytest.fixture(scope="module")
+def context(playwright: Playwright) -> Iterator[BrowserContext]:
+    with chromium(playwright, locale="en-US") as browser_context:
+        yield browser_context
 
 
 @pytest.fixture

@@ -107,15 +107,20 @@ async def trace_page(deployment_id: str, section: SectionDep) -> Response:
     return await _render(page, view, section.target(view))
 
 
+def _utc(value: dt.datetime) -> dt.datetime:
+    """An ISO date and time as typed (`2026-12-10 10:00`): UTC unless it names its own offset."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 def _window(form: dict[str, str], page: Page) -> tuple[float | None, float, dict[str, str]]:
     """(start, end) in epoch seconds from the form's start (UTC, empty: now) and duration."""
     errors: dict[str, str] = {}
     start: dt.datetime | None = None
     if form["start_at"]:
         try:
-            start = dt.datetime.fromisoformat(form["start_at"]).replace(tzinfo=dt.UTC)
+            start = _utc(dt.datetime.fromisoformat(form["start_at"]))
         except ValueError:
-            errors["start_at"] = page.t("Give the start as a date and time (UTC), or leave it empty.")
+            errors["start_at"] = page.t("Give the start as YYYY-MM-DD HH:MM (UTC), or leave it empty.")
     minutes = int(form["minutes"]) if form["minutes"].isdigit() else 0
     if not 1 <= minutes <= MAX_MINUTES:
         errors["minutes"] = page.t("The duration is 1 to %d minutes.") % MAX_MINUTES

@@ -141,6 +141,14 @@
     });
   }
 
+  // Deployment tabs on one scrolling line (narrow windows): the current tab in view, in the middle.
+  const tabs = document.querySelector("nav.tabs ul");
+  const current = tabs && tabs.querySelector("a[aria-current='page']");
+  if (tabs && current && tabs.scrollWidth > tabs.clientWidth) {
+    const item = current.parentElement;
+    tabs.scrollLeft = item.offsetLeft - tabs.offsetLeft - (tabs.clientWidth - item.offsetWidth) / 2;
+  }
+
   // After a refused form, put the keyboard on the first field that needs attention.
   const invalid = document.querySelector("[aria-invalid='true']");
   if (invalid && typeof invalid.focus === "function") invalid.focus();
