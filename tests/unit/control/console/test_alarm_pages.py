@@ -120,9 +120,9 @@ async def test_a_trace_start_is_typed_as_iso_utc_unless_it_names_its_offset(root
         ("shanghai", "2031-02-03 12:05+08:00"),
     ):
         data = {"name": name, "type": "clientid", "value": name, "minutes": "10", "payload_encode": "text"}
-        page = await root_console.submit(tab, tab, {**data, "start_at": start_at})
-        assert page.status_code in {200, 303}, page.text
-    page = (await root_console.get(tab)).text
+        started = await root_console.submit(tab, tab, {**data, "start_at": start_at})
+        assert started.status_code in {200, 303}, started.text
+    listed = (await root_console.get(tab)).text
     for name in ("plain", "t-form", "shanghai"):
-        start = page.index(f'data-trace="{name}"')
-        assert "2031-02-03 04:05:00 UTC" in page[start : page.index("</tr>", start)], name
+        start = listed.index(f'data-trace="{name}"')
+        assert "2031-02-03 04:05:00 UTC" in listed[start : listed.index("</tr>", start)], name
