@@ -24,11 +24,7 @@ CONSOLE = f"{CONTROL}.console"
 ASSEMBLERS = {f"{CONTROL}.app", f"{CONTROL}.serve"}  # the app factory and `serve`, which runs it
 
 # Cycles outside the control plane tolerated until their owner breaks them; a new one fails the test.
-ALLOWED_CYCLES = [
-    # broker/channel.py imports handlers/connect.py, whose `connect_decided` imports `ChannelState` back
-    # inside the function, marked "# (cycle)". broker/ belongs to the lead.
-    frozenset({"mqttcloud.broker.channel", "mqttcloud.broker.handlers.connect"}),
-]
+ALLOWED_CYCLES = []
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,10 +18,10 @@ will, counters); everything that outlives the connection is in the `Session`.
 """
 
 import math
-from enum import Enum
 from typing import TYPE_CHECKING
 
 from mqttcloud.broker.actions import Action, ChannelId, Close, Send
+from mqttcloud.broker.channel_state import ChannelState
 from mqttcloud.broker.delivery import Out, drain
 from mqttcloud.broker.handlers import connect, publish, subscribe
 from mqttcloud.broker.hooks import ClientContext, PeerInfo
@@ -54,13 +54,6 @@ if TYPE_CHECKING:
     from mqttcloud.broker.core import Broker
 
 MAX_PIPELINED = 64  # packets held while authenticating
-
-
-class ChannelState(Enum):
-    CONNECTING = "connecting"
-    AUTHENTICATING = "authenticating"
-    CONNECTED = "connected"
-    CLOSED = "closed"
 
 
 class Channel:

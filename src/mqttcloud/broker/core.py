@@ -22,9 +22,11 @@ from collections.abc import Iterable
 from mqttcloud import contracts
 from mqttcloud.broker import budget, lifecycle, persistence, queries, routing
 from mqttcloud.broker.actions import Action, ChannelId, Close
-from mqttcloud.broker.channel import Channel, ChannelState
+from mqttcloud.broker.channel import Channel
+from mqttcloud.broker.channel_state import ChannelState
 from mqttcloud.broker.delivery import Out
 from mqttcloud.broker.durability import Record, SubscriptionRemoved
+from mqttcloud.broker.handlers.connect import connect_decided as handlers_connect_decided
 from mqttcloud.broker.hooks import (
     AllowAll,
     Authorizer,
@@ -177,12 +179,10 @@ class Broker:
         Packets the client pipelined after CONNECT are handled here too; if one breaks a rule the
         answer (DISCONNECT + Close) is part of the returned actions, so this never raises.
         """
-        from mqttcloud.broker.handlers.connect import connect_decided  # noqa: PLC0415  (cycle)
-
         ch = self.channels.get(channel_id)
         if ch is None:
             return []
-        return connect_decided(ch, decision, now)
+        return handlers_connect_decided(ch, decision, now)
 
     def channel_closed(self, channel_id: ChannelId, now: float) -> list[Action]:
         """The transport closed without the core asking (peer close, I/O error): will, session expiry."""

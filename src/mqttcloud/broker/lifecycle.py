@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from mqttcloud.broker import persistence, queries
 from mqttcloud.broker.actions import INFO, Action, Close, Log
-from mqttcloud.broker.channel import Channel, ChannelState
+from mqttcloud.broker.channel import Channel
+from mqttcloud.broker.channel_state import ChannelState
 from mqttcloud.broker.delivery import Out, deliver, drain, redeliver
 from mqttcloud.broker.durability import MessageQueued, Record, SessionDeleted, WillDone
 from mqttcloud.broker.hooks import ClientContext

@@ -3,7 +3,7 @@
 from tests.unit.broker.pair import Harness
 
 from mqttcloud import contracts
-from mqttcloud.broker.channel import ChannelState
+from mqttcloud.broker.channel_state import ChannelState
 from mqttcloud.broker.hooks import ConnectDecision
 from mqttcloud.protocol.packets import (
     Auth,

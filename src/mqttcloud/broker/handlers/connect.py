@@ -9,6 +9,7 @@ import functools
 from typing import TYPE_CHECKING, Final
 
 from mqttcloud.broker.actions import INFO, Action, Authenticate, Close, Log
+from mqttcloud.broker.channel_state import ChannelState
 from mqttcloud.broker.hooks import AuthRequest, ClientContext, ConnectDecision
 from mqttcloud.broker.limits import TOPIC_ALIAS_MAXIMUM, cap_keep_alive, cap_session_expiry
 from mqttcloud.protocol.encode import encode
@@ -113,7 +114,7 @@ def handle_connect(ch: "Channel", pkt: Connect, now: float) -> list[Action]:
         requested = 0 if pkt.clean_start else limits.max_session_expiry
     ch.requested_session_expiry = requested
     ch.session_expiry = cap_session_expiry(requested, limits)
-    ch.state = ch.state.AUTHENTICATING
+    ch.state = ChannelState.AUTHENTICATING
     m["client.authenticate"] += 1
     request = AuthRequest(
         clientid=clientid,
@@ -127,8 +128,6 @@ def handle_connect(ch: "Channel", pkt: Connect, now: float) -> list[Action]:
 
 def connect_decided(ch: "Channel", decision: ConnectDecision, now: float) -> list[Action]:
     """Finish CONNECT: refuse, or attach the session (taking it over), CONNACK and redeliver."""
-    from mqttcloud.broker.channel import ChannelState  # noqa: PLC0415  (cycle)
-
     broker = ch.broker
     limits = broker.limits
     if ch.state is not ChannelState.AUTHENTICATING:
