@@ -140,32 +140,38 @@ def ours_argv(workdir: Path) -> list[str]:
     ]
 
 
-def start_ours(workdir: Path, core: str | None = None) -> Broker:
-    """Our broker on CPU 0; `core` ("compiled", "interpreted") sets MQTTCLOUD_CORE (default: auto).
-
-    With a `core` the name says which core ran (from the ready file): "mqttcloud (mypyc)"."""
+def start_ours(
+    workdir: Path, core: str | None = None, prefix: list[str] | None = None, timeout: float = 30.0
+) -> Broker:
+    """Our broker, run by `prefix` (default: pinned to CPU 0); `core` ("compiled", "interpreted") sets
+    MQTTCLOUD_CORE (default: auto), and then the name says which core ran: "mqttcloud (mypyc)"."""
     ready = workdir / "ready.json"
-    cmd = [*procs.pin(0), *ours_argv(workdir)]
+    cmd = [*(procs.pin(0) if prefix is None else prefix), *ours_argv(workdir)]
     env = None if core is None else {**os.environ, "MQTTCLOUD_CORE": core}
-    proc = procs.start(cmd, workdir / "ours.stderr", ready, env=env)  # inherits our raised RLIMIT_NOFILE
+    # inherits our raised RLIMIT_NOFILE
+    proc = procs.start(cmd, workdir / "ours.stderr", ready, env=env, timeout=timeout)
     info = json.loads(ready.read_text())
     port = int(info["listeners"][0]["port"])
     return Broker("mqttcloud" if core is None else f"mqttcloud ({info['core']})", port, proc, workdir)
 
 
-def start_mosquitto(workdir: Path) -> Broker:
+def start_mosquitto(
+    workdir: Path, prefix: list[str] | None = None, conf: str = "", timeout: float = 20.0
+) -> Broker:
+    """Debian's mosquitto, anonymous, no persistence, run by `prefix` (default: pinned to CPU 0);
+    `conf` adds lines to its configuration."""
     port = procs.free_port()
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(
+    path = workdir / "mosquitto.conf"
+    path.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_type error\n"
-        "max_queued_messages 100000\n"
+        f"max_queued_messages 100000\n{conf}"
     )
     proc = subprocess.Popen(
-        [*procs.pin(0), MOSQUITTO, "-c", str(conf)],
+        [*(procs.pin(0) if prefix is None else prefix), MOSQUITTO, "-c", str(path)],
         stderr=(workdir / "mosquitto.stderr").open("wb"),
         stdout=subprocess.DEVNULL,
     )
-    procs.wait_port(port, proc)
+    procs.wait_port(port, proc, timeout=timeout)
     return Broker("mosquitto", port, proc, workdir)
 
 

@@ -1,6 +1,7 @@
 """Instructions per connect + close, our broker and Debian's mosquitto, under valgrind's callgrind.
 
     .venv/bin/python -m bench.connect_instructions [--clients 2000] [--only ours|mosquitto] [--top 12]
+                                                   [--core compiled|interpreted|both]
 
 CPU time per connect depends on who else runs on the machine (this 2-core box is shared); the number
 of instructions executed does not. Each broker runs under `valgrind --tool=callgrind` (pinned to CPU 0,
@@ -20,19 +21,20 @@ Under callgrind a broker runs ~50x slower, so the window is a few thousand clien
 """
 
 import argparse
-import json
+import functools
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvloop
-from bench import procs
-from bench.broker import MOSQUITTO, ours_argv
+from bench import broker, procs
+from bench.broker import MOSQUITTO, Broker
 from bench.connect_storm import CONNECT_WINDOW, connect_all, reset_all
 
 IDLE_SECONDS = 5.0
@@ -47,6 +49,10 @@ class Traced:
     port: int
     proc: subprocess.Popen[bytes]
     out_dir: Path
+
+    @classmethod
+    def of(cls, broker: Broker) -> "Traced":
+        return cls(broker.name, broker.port, broker.proc, broker.workdir)
 
     def cpu_seconds(self) -> float:
         return procs.cpu_seconds(self.proc.pid)
@@ -100,30 +106,14 @@ def _valgrind(out_dir: Path) -> list[str]:
     ]
 
 
-def start_ours(workdir: Path) -> Traced:
-    ready = workdir / "ready.json"
-    cmd = [*_valgrind(workdir), *ours_argv(workdir)]
-    proc = procs.start(cmd, workdir / "ours.stderr", ready, timeout=READY_TIMEOUT, poll=0.2)
-    port = int(json.loads(ready.read_text())["listeners"][0]["port"])
-    return Traced("mqttcloud", port, proc, workdir)
+def start_ours(workdir: Path, core: str) -> Traced:
+    return Traced.of(broker.start_ours(workdir, core, _valgrind(workdir), timeout=READY_TIMEOUT))
 
 
 def start_mosquitto(workdir: Path) -> Traced:
-    port = procs.free_port()
-    conf = workdir / "mosquitto.conf"
     # `user root`: run as root, mosquitto would switch to the `mosquitto` user, which can write
     # neither callgrind's dumps nor the pipes `callgrind_control` talks through.
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_type error\n"
-        "max_queued_messages 100000\nuser root\n"
-    )
-    proc = subprocess.Popen(
-        [*_valgrind(workdir), MOSQUITTO, "-c", str(conf)],
-        stderr=(workdir / "mosquitto.stderr").open("wb"),
-        stdout=subprocess.DEVNULL,
-    )
-    procs.wait_port(port, proc, timeout=READY_TIMEOUT)
-    return Traced("mosquitto", port, proc, workdir)
+    return Traced.of(broker.start_mosquitto(workdir, _valgrind(workdir), "user root\n", READY_TIMEOUT))
 
 
 def total_instructions(dump: Path) -> int:
@@ -202,6 +192,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--clients", type=int, default=2_000)
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--only", choices=["ours", "mosquitto"])
+    parser.add_argument("--core", choices=["compiled", "interpreted", "both"], default="both")
     parser.add_argument("--top", type=int, default=8, help="shared objects listed per broker")
     ns = parser.parse_args(argv)
     for tool in ("valgrind", "callgrind_control", "callgrind_annotate", "taskset"):
@@ -209,30 +200,32 @@ def main(argv: list[str]) -> int:
             print(f"{tool} not found (Debian: apt-get install valgrind util-linux)")
             return 1
     procs.prepare_load_generator()
-    starters = []
+    starters: list[Callable[[Path], Traced]] = []
     if ns.only != "mosquitto":
-        starters.append(start_ours)
+        cores = ["compiled", "interpreted"] if ns.core == "both" else [ns.core]
+        starters += [functools.partial(start_ours, core=core) for core in cores]
     if ns.only != "ours" and Path(MOSQUITTO).exists():
         starters.append(start_mosquitto)
     results: list[Figures] = []
     for starter in starters:
         with tempfile.TemporaryDirectory(prefix="bench-cg-") as tmp:
-            broker = starter(Path(tmp))
+            traced = starter(Path(tmp))
             try:
-                results.append(measure(broker, ns.clients, ns.warmup))
+                results.append(measure(traced, ns.clients, ns.warmup))
             finally:
-                broker.stop()
+                traced.stop()
     print(f"{ns.clients:,} clients connect + reset under callgrind (user-space instructions)")
     for fig in results:
         print(
-            f"{fig.name:10s} {fig.per_connect:,.0f} instructions per connect + close"
+            f"{fig.name:23s} {fig.per_connect:,.0f} instructions per connect + close"
             f"  (idle {fig.idle_per_second:,.0f}/s subtracted)"
         )
         for obj, ir in sorted(fig.objects.items(), key=lambda kv: -kv[1])[: ns.top]:
             print(f"    {ir:10,.0f}  {obj}")
-    if len(results) == 2:
-        ours, theirs = results
-        print(f"ours/mosquitto: {ours.per_connect / theirs.per_connect:.2f}x")
+    theirs = [fig for fig in results if fig.name == "mosquitto"]
+    for fig in results:
+        if theirs and fig is not theirs[0]:
+            print(f"{fig.name}/mosquitto: {fig.per_connect / theirs[0].per_connect:.2f}x")
     return 0
 
 
