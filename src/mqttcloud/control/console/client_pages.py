@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from mqttcloud.contracts import ClientInfo, SubscriptionInfo
 from mqttcloud.control.console.live_pages import PROTOCOL_VERSIONS
+from mqttcloud.control.console.live_tables import live_table
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -32,7 +33,6 @@ from mqttcloud.control.db import SessionDep
 from mqttcloud.control.deployment_api.clients import service as clients
 from mqttcloud.control.deployment_api.subscriptions import service as subscriptions
 from mqttcloud.control.deployment_api.subscriptions import views
-from mqttcloud.control.errors import ApiError
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 
@@ -184,35 +184,23 @@ async def subscriptions_page(deployment_id: str, request: Request, section: Sect
     view = await section.view(deployment_id)
     values = {name: request.query_params.get(name, "").strip() for name in FILTERS}
     number = page_number(request)
-    errors: dict[str, str] = {}
-    rows: list[dict[str, object]] = []
-    count, hasnext, live_error = 0, False, ""
-    try:
-        chosen = views.filters(request.query_params)
-    except ApiError as error:
-        errors[error.field or "qos"] = page.t(error.message)
-    else:
-        try:
-            result = await subscriptions.page(
-                section.target(view), chosen, page=number, limit=SUBSCRIPTIONS_PER_PAGE
-            )
-        except ApiError as error:
-            live_error = error.message
-        else:
-            rows = [_row(s, deployment_id) for s in result.data]
-            count, hasnext = result.count, result.hasnext
+    target = section.target(view)
+    table = await live_table(
+        page.t,
+        lambda: subscriptions.page(
+            target, views.filters(request.query_params), page=number, limit=SUBSCRIPTIONS_PER_PAGE
+        ),
+        lambda sub: _row(sub, deployment_id),
+        filter_field="qos",
+    )
     return render_section(
         page,
         view,
         "subscriptions.html",
         tab="subscriptions",
-        status=400 if errors else 200,
-        rows=rows,
-        count=count,
-        hasnext=hasnext,
-        live_error=live_error,
+        status=table.status,
+        **table.context(),
         filters=values,
         query=urlencode({k: v for k, v in values.items() if v}),
         page_number=number,
-        errors=errors,
     )

@@ -7,11 +7,13 @@ kicking and publishing need `Role.may_edit_deployments`.
 """
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from mqttcloud.contracts import ClientFilter, ClientInfo
+from mqttcloud.control.console.live_tables import LiveTable, live_table
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -58,21 +60,18 @@ def _client_row(info: ClientInfo) -> dict[str, Any]:
     }
 
 
-async def _clients(target: Target, request: Request) -> tuple[list[dict[str, Any]], int, bool, str]:
-    """(rows, count, has next page, error message or "")."""
+async def _clients(page: Page, target: Target, request: Request) -> LiveTable:
     chosen, _values, number = _filter(request)
-    try:
-        result = await clients.page(target, chosen, page=number, limit=CLIENTS_PER_PAGE)
-    except ApiError as error:
-        return [], 0, False, error.message
-    return [_client_row(info) for info in result.data], result.count, result.hasnext, ""
+    return await live_table(
+        page.t, lambda: clients.page(target, chosen, page=number, limit=CLIENTS_PER_PAGE), _client_row
+    )
 
 
 @router.get("/deployments/{deployment_id}/clients", response_class=HTMLResponse)
 async def clients_page(deployment_id: str, request: Request, section: SectionDep) -> Response:
     page = section.page
     view = await section.view(deployment_id)
-    rows, count, hasnext, error = await _clients(section.target(view), request)
+    table = await _clients(page, section.target(view), request)
     _chosen, values, number = _filter(request)
     kicked = page.state.pop_once(page.nonce, f"kicked:{deployment_id}")  # only after a kick succeeded
     notice = kicked["clientid"] if kicked else ""
@@ -81,11 +80,10 @@ async def clients_page(deployment_id: str, request: Request, section: SectionDep
         view,
         "clients.html",
         tab="clients",
-        rows=rows,
-        count=count,
-        hasnext=hasnext,
-        live_error=error,
+        status=table.status,
+        **table.context(),
         filters=values,
+        query=urlencode({k: v for k, v in values.items() if v}),
         page_number=number,
         notice=notice,
     )
@@ -95,9 +93,10 @@ async def clients_page(deployment_id: str, request: Request, section: SectionDep
 async def clients_json(deployment_id: str, request: Request, section: SectionDep) -> JSONResponse:
     page = section.page
     view = await section.view(deployment_id)
-    rows, count, hasnext, error = await _clients(section.target(view), request)
+    table = await _clients(page, section.target(view), request)
+    error = page.t(table.live_error) if table.live_error else ""
     return JSONResponse(
-        {"rows": rows, "count": count, "hasnext": hasnext, "error": page.t(error) if error else ""},
+        {"rows": table.rows, "count": table.count, "hasnext": table.hasnext, "error": error},
         headers={"Cache-Control": "no-store"},
     )
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from mqttcloud.contracts import RetainedMessage, RetainedSummary
+from mqttcloud.control.console.live_tables import live_table
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -28,7 +29,6 @@ from mqttcloud.control.console.pages import (
 from mqttcloud.control.console.sections import SectionDep, guarded_view, render_section
 from mqttcloud.control.db import SessionDep
 from mqttcloud.control.deployment_api.retained import service as retained
-from mqttcloud.control.errors import ApiError, BadRequest
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 
@@ -73,23 +73,13 @@ async def retained_page(deployment_id: str, request: Request, section: SectionDe
     view = await section.view(deployment_id)
     topic = request.query_params.get("topic", "").strip()
     number = page_number(request)
-    errors: dict[str, str] = {}
-    rows: list[dict[str, Any]] = []
-    count, hasnext, live_error = 0, False, ""
-    try:
-        result = await retained.page(
-            section.target(view),
-            topic=topic or None,
-            page=number,
-            limit=MESSAGES_PER_PAGE,
-        )
-    except BadRequest as error:
-        errors["topic"] = page.t(error.message)
-    except ApiError as error:
-        live_error = error.message
-    else:
-        rows = [_row(m, deployment_id) for m in result.data]
-        count, hasnext = result.count, result.hasnext
+    target = section.target(view)
+    table = await live_table(
+        page.t,
+        lambda: retained.page(target, topic=topic or None, page=number, limit=MESSAGES_PER_PAGE),
+        lambda message: _row(message, deployment_id),
+        filter_field="topic",
+    )
     deleted = page.state.pop_once(page.nonce, f"retained-deleted:{deployment_id}")  # only after a delete
     cleared = page.state.pop_once(page.nonce, f"retained-cleared:{deployment_id}")  # only after a clear
     return render_section(
@@ -97,15 +87,11 @@ async def retained_page(deployment_id: str, request: Request, section: SectionDe
         view,
         "retained.html",
         tab="retained",
-        status=400 if errors else 200,
-        rows=rows,
-        count=count,
-        hasnext=hasnext,
-        live_error=live_error,
+        status=table.status,
+        **table.context(),
         topic=topic,
         query=urlencode({"topic": topic} if topic else {}),
         page_number=number,
-        errors=errors,
         notice=deleted["topic"] if deleted else "",
         cleared=cleared["count"] if cleared else "",
     )

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from mqttcloud.contracts import MAX_TOPIC_METRICS
+from mqttcloud.control.console.live_tables import Whole, live_table
 from mqttcloud.control.console.pages import (
     PREFIX,
     ConsoleRoute,
@@ -72,6 +73,10 @@ def _is_running(target: Target) -> bool:
     return True
 
 
+async def _all_topics(target: Target) -> Whole[service.TopicStat]:
+    return Whole(await service.list_topics(target))
+
+
 async def _render(
     page: Page,
     view: DeploymentView,
@@ -82,21 +87,16 @@ async def _render(
     notice: str = "",
     status: int = 200,
 ) -> Response:
-    live_error = ""
-    rows: list[dict[str, Any]] = []
-    try:
-        rows = [_row(stat, view.deployment.id) for stat in await service.list_topics(target)]
-    except ApiError as error:  # a running node does not answer
-        live_error = error.message
+    table = await live_table(page.t, lambda: _all_topics(target), lambda stat: _row(stat, view.deployment.id))
     return render_section(
         page,
         view,
         "topic_metrics.html",
         tab="topic-metrics",
         status=status,
-        rows=rows,
+        rows=table.rows,
+        live_error=table.live_error,  # a running node does not answer
         running=_is_running(target),
-        live_error=live_error,
         topic=topic,
         errors=errors or {},
         notice=notice,
