@@ -6,7 +6,8 @@ Writes go through `deployments.service` / `certificates.service` and are followe
 `console.permissions`. The overview polls `status.json` so the state is shown as it moves.
 """
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -263,8 +264,23 @@ async def _lifecycle(
 ) -> Response:
     await deployment_form(request, page, session, deployment_id, require=require_lifecycle)
     operation = deployments.start_deployment if action == "start" else deployments.stop_deployment
+    change = functools.partial(operation, deployment_id=deployment_id)
+    return await _apply(request, page, session, runtime, deployment_id=deployment_id, change=change)
+
+
+async def _apply(
+    request: Request,
+    page: Page,
+    session: Session,
+    runtime: RuntimeDep,
+    *,
+    deployment_id: str,
+    change: Callable[[Session], object],
+) -> Response:
+    """Apply `change` (a service write on the deployment), reconcile and go back to the overview; a change
+    the service refuses (422: start a running one, too many nodes) is shown on the overview instead."""
     try:
-        await run(operation, session, deployment_id=deployment_id)
+        await run(change, session)
     except ApiError as error:
         if error.status_code != 422:
             raise
@@ -292,15 +308,8 @@ async def change_nodes(
     except ValueError:  # not a number, or out of range (a pydantic ValidationError)
         error = page.t("Nodes must be a whole number from 1 to %d.") % MAX_NODES
         return await _render_overview(request, page, session, view, error=error, status=422)
-    try:
-        await run(deployments.update_deployment, session, deployment_id=deployment_id, request=update)
-    except ApiError as error:
-        if error.status_code != 422:
-            raise
-        view = await load_view(session, page, deployment_id)
-        return await _render_overview(request, page, session, view, error=error.message, status=422)
-    await runtime.reconcile()
-    return redirect(f"{PREFIX}/deployments/{deployment_id}")
+    change = functools.partial(deployments.update_deployment, deployment_id=deployment_id, request=update)
+    return await _apply(request, page, session, runtime, deployment_id=deployment_id, change=change)
 
 
 @router.get("/deployments/{deployment_id}/stop", response_class=HTMLResponse)
