@@ -79,6 +79,7 @@ def start_broker(workdir: Path, history: bool) -> tuple[Broker, BrokerClient]:
         ],
         tenants=[contracts.TenantSpec(tenant_id=TENANT, allow_anonymous=True)],
         event_history=EVENT_BUFFER if history else 0,
+        loop_lag_probe=True,
     )
     spec_path = workdir / "spec.json"
     spec_path.write_text(spec.model_dump_json())

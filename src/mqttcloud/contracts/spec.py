@@ -223,6 +223,9 @@ class BrokerSpec(Model):
     sys_interval: float = 10.0  # $SYS publish interval, seconds (0 = off)
     event_history: int = Field(default=EVENT_BUFFER, ge=0)  # client events buffered per tenant (0: none)
     cluster: ClusterSpec | None = None  # None: a single node, no NATS
+    # Measure event-loop stalls (runtime/loop_lag.py: a timer every 10 ms, read by `ping`); off by
+    # default, so an idle broker wakes only for its own work. Benchmarks turn it on.
+    loop_lag_probe: bool = False
 
 
 class ListenerAddress(Model):

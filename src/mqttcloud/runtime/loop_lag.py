@@ -6,8 +6,8 @@ pause or a batch of I/O that held the loop, or the machine's other load keeping 
 to within one interval and the loop clock's resolution (1 ms with uvloop). Each run also reads the
 thread's CPU time: the most CPU the loop's thread used between two runs, past the interval, is the part
 of a stall that is the broker's own work, whatever else the machine runs. `take()` returns both and
-starts a new window; the admin op `ping` reports them (`PingResult.loop_stall_ms`, `loop_stall_cpu_ms`),
-so the supervisor's pings read them every health interval.
+starts a new window; the admin op `ping` reports them (`PingResult.loop_stall_ms`, `loop_stall_cpu_ms`;
+0 when the spec's `loop_lag_probe` is off, the default: 100 wake-ups a second are for measuring only).
 
 Rule: one timer handle, no task, O(1) per tick; `stop()` cancels it (the server's shutdown).
 """

@@ -74,7 +74,7 @@ class BrokerServer:
         self.auth_executor = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="auth")
         self._apply_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
-        self.loop_lag: LoopLagProbe | None = None  # started with the server (`ping` reports it)
+        self.loop_lag: LoopLagProbe | None = None  # with `spec.loop_lag_probe` (`ping` reports it)
 
     @staticmethod
     def now() -> float:
@@ -102,8 +102,9 @@ class BrokerServer:
         await self.admin.start(self.spec.admin.host, self.spec.admin.port)
         for tenant in self.registry.by_id.values():
             tenant.arm_timer()
-        self.loop_lag = LoopLagProbe(asyncio.get_running_loop())
-        self.loop_lag.start()
+        if self.spec.loop_lag_probe:
+            self.loop_lag = LoopLagProbe(asyncio.get_running_loop())
+            self.loop_lag.start()
         self._write_ready()
 
     def _new_tenant(self, spec: contracts.TenantSpec) -> TenantRuntime:

@@ -21,7 +21,30 @@ def test_ping_reports_pid_and_tenants(broker: BrokerProcess) -> None:
     assert result["pid"] == broker.proc.pid
     assert result["broker_id"] == "test-broker"
     assert result["tenants"] == [TENANT]
-    assert 0.0 <= result["loop_stall_ms"] < 5000.0  # the longest event-loop stall since the last ping
+    assert result["loop_stall_ms"] == result["loop_stall_cpu_ms"] == 0.0  # no probe unless asked
+
+
+def _connect_burst(port: int, count: int) -> None:
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(count)]
+    for i, sock in enumerate(socks):
+        sock.sendall(w.connect(f"burst-{i}", version=4))
+    for sock in socks:
+        assert sock.recv(4)[:1] == b"\x20"  # CONNACK
+        sock.close()
+
+
+def test_the_loop_lag_probe_runs_only_when_the_spec_asks(broker_factory: Factory, tmp_path: Path) -> None:
+    """With `loop_lag_probe` the broker's timer measures how long a burst of connects held its loop."""
+    for name in ("off", "on"):
+        (tmp_path / name).mkdir()
+    quiet = broker_factory(make_spec(tmp_path / "off"))
+    probed = broker_factory(make_spec(tmp_path / "on").model_copy(update={"loop_lag_probe": True}))
+    for proc in (quiet, probed):
+        proc.admin("ping")  # a new window
+        _connect_burst(proc.port(), 300)
+    assert quiet.admin("ping")["loop_stall_ms"] == 0.0
+    result = probed.admin("ping")
+    assert 0.0 < result["loop_stall_ms"] < 5000.0  # the longest event-loop stall since the last ping
     assert 0.0 <= result["loop_stall_cpu_ms"] <= result["loop_stall_ms"] + 10.0
 
 
