@@ -32,7 +32,8 @@ from pathlib import Path
 import uvloop
 
 from mqttcloud import contracts
-from mqttcloud.runtime.connection import Hub, MqttConnection
+from mqttcloud.runtime.connection import MqttConnection
+from mqttcloud.runtime.hub import Hub
 from mqttcloud.runtime.listeners import ListenerRuntime
 from mqttcloud.runtime.main import GC_YOUNG_THRESHOLD
 from mqttcloud.runtime.store import Store

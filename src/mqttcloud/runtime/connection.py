@@ -1,9 +1,9 @@
 """One MQTT connection as an `asyncio.Protocol`: read → Framer → decode → Channel.handle → perform → flush.
 
 The protocol owns the transport, the framer and the channel's deadline timer; the tenant
-(`runtime.tenants.TenantRuntime`) performs the actions the core returns, and the `Hub` collects what
-every connection must send during one loop tick and writes it at the end of the tick, once per
-connection (one `write` per connection per tick, STYLE §4).
+(`runtime.tenants.TenantRuntime`) performs the actions the core returns, and the `Hub`
+(runtime/hub.py) writes what each connection queued during one loop tick at the end of the tick, once
+per connection (one `write` per connection per tick, STYLE §4).
 
 Rules this module must not break:
 - Nothing raised while handling one connection escapes it: a core or codec bug logs, closes that
@@ -18,10 +18,9 @@ Rules this module must not break:
   not handled; they are handled, in order, after `connect_decided`.
 - At most MAX_FRAMES_PER_TICK packets of one connection are handled per loop iteration; the rest wait
   in the same backlog (reading paused), so one fast publisher delivering a 256 KB read cannot hold every
-  other connection's answers back for the time it takes to route thousands of packets.
-  Under load most packets arrive this way (fan-in bench: reads of ~1,400 packets), so the backlog is
-  drained in one `_handle_run` per tick over up to MAX_FRAMES_PER_TICK frames, not one call per frame
-  (profiled fan-in: 56.6 → 49.1 µs CPU per message with cProfile on).
+  other connection's answers back for the time it takes to route thousands of packets. Under load
+  most packets arrive this way, so the backlog drains in one `_handle_run` per tick, not one call per
+  frame.
 - Outbound memory (`broker.budget`): after every write the connection reports its socket's unsent
   bytes (`Channel.flushed`); when deliveries wait for room that is there again, and on
   `resume_writing`, it performs `Channel.writable`. The core decides what to drop and whom to cut off.
@@ -29,22 +28,20 @@ Rules this module must not break:
   writing (`write_eof`, a FIN after the buffered bytes), keep reading and discarding for at most
   LINGER seconds, and close when the peer closes (abort at the deadline). Closing with unread input
   makes the kernel send a reset, and a peer still writing lost our DISCONNECT and its reason code.
-- Transports close through `Hub.close_soon`, at most CLOSE_BATCH per loop iteration: a peer's EOF on
-  plain TCP (`eof_received` keeps the half-closed transport until its batch) and the core's `Close`.
-  10,000 clients closing at once otherwise ran 10,000 close(2) + `channel_closed` in one iteration and
-  held the loop ~1.1 s at INFO logging; batched, the admin ping answers within ~90 ms
-  (bench/disconnect_storm.py). TLS closes on EOF at once (asyncio ignores True there).
+- Transports close through `Hub.close_soon` (runtime/hub.py), a batch per loop iteration: a peer's EOF on
+  plain TCP (`eof_received` keeps the half-closed transport until its batch) and the core's `Close`,
+  so a disconnect storm never holds the loop for one long iteration (bench/disconnect_storm.py). TLS
+  closes on EOF at once (asyncio ignores True there).
 
 Deadlines: one `call_later` timer per connection, armed lazily. After handling input (and after each
 flush) the connection asks `Channel.next_deadline()` and re-arms only when the deadline moved *earlier*
 than the armed one; when a timer fires early (the deadline moved later, e.g. keep-alive after a
 PINGREQ) it re-arms for the new deadline. Keep-alive traffic thus costs one timer per keep-alive period
-instead of one cancel + schedule per packet (measured under uvloop on the 2-core CI box: cancel +
-call_later 7.4 µs per packet, the lazy `next_deadline()` comparison 0.1 µs). Once the armed timer is
-due within `Channel.deadline_horizon()` (keep-alive x1.5, or the 3.1.1 retry interval) of now, no
-event can set an earlier deadline and `next_deadline()` (a min over the in-flight window) is not
-asked at all (the horizon is 0 until CONNECT is accepted; a retry interval shortened by a spec change
-applies from the next timer). 1→1 QoS 1 with one PUBLISH per read: 2,714 → 2,430 bytecodes per message.
+instead of one cancel + schedule per packet. Once the armed timer is due within
+`Channel.deadline_horizon()` (keep-alive x1.5, or the 3.1.1 retry interval) of now, no event can set
+an earlier deadline and `next_deadline()` (a min over the in-flight window) is not asked at all (the
+horizon is 0 until CONNECT is accepted; a retry interval shortened by a spec change applies from the
+next timer).
 """
 
 import asyncio
@@ -63,6 +60,7 @@ from mqttcloud.protocol.framer import Frame, Framer
 from mqttcloud.runtime import fairness, sni_refusal, tls
 
 if TYPE_CHECKING:
+    from mqttcloud.runtime.hub import Hub
     from mqttcloud.runtime.listeners import ListenerRuntime
     from mqttcloud.runtime.tenants import TenantRuntime
     from mqttcloud.runtime.trace import Tracer
@@ -76,8 +74,6 @@ MAX_FRAMES_PER_TICK: Final = 256
 #: Inbound bytes framed while authentication runs before reading from the socket pauses.
 MAX_HELD_INPUT: Final = 1024 * 1024
 
-#: Transports closed per loop iteration when many close at once (see `Hub.close_soon`).
-CLOSE_BATCH: Final = 128
 #: Seconds a closing connection keeps reading (discarding) after its FIN, for the peer to read our
 #: last packet; then it is aborted (a consumer that never reads frees its buffer then).
 LINGER: Final = 2.0
@@ -85,86 +81,12 @@ LINGER: Final = 2.0
 _CLOSE: Final = None  # a held "close" entry
 
 
-class Hub:
-    """Process-wide registry of connections plus the end-of-tick flush."""
-
-    def __init__(self) -> None:
-        self.connections: dict[ChannelId, MqttConnection] = {}
-        self._next_id = 0
-        self._dirty: list[MqttConnection] = []
-        self._dirty_tenants: set[TenantRuntime] = set()
-        self._scheduled = False
-        self._closing: deque[MqttConnection] = deque()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.empty = asyncio.Event()  # set whenever the last connection goes
-
-    def new_channel_id(self) -> ChannelId:
-        self._next_id += 1
-        return ChannelId(self._next_id)
-
-    def mark_dirty(self, conn: "MqttConnection") -> None:
-        self._dirty.append(conn)
-        if not self._scheduled:
-            self._schedule()
-
-    def mark_tenant(self, tenant: "TenantRuntime") -> None:
-        """The tenant performed actions this tick; re-arm its broker timer at the end of the tick."""
-        self._dirty_tenants.add(tenant)
-        if not self._scheduled:
-            self._schedule()
-
-    def close_soon(self, conn: "MqttConnection") -> None:
-        """Close `conn`'s transport within a few loop iterations, at most CLOSE_BATCH per iteration.
-
-        A disconnect storm (10,000 peers closing at once, or a kick-all) otherwise costs one loop
-        iteration with 10,000 socket closes and `connection_lost` → `channel_closed` calls: ~0.7 s
-        during which nothing else (admin ping, other clients) is served. Batched, each iteration
-        does ~10 ms of it and the event loop keeps polling in between (bench/disconnect_storm.py).
-        """
-        self._closing.append(conn)
-        if len(self._closing) == 1:
-            if self._loop is None:
-                self._loop = asyncio.get_running_loop()
-            self._loop.call_soon(self._close_batch)
-
-    def _close_batch(self) -> None:
-        closing = self._closing
-        for _ in range(min(CLOSE_BATCH, len(closing))):
-            closing.popleft().finish_close()  # connection_lost follows on a later iteration
-        if closing:
-            assert self._loop is not None
-            self._loop.call_soon(self._close_batch)
-
-    def _schedule(self) -> None:
-        self._scheduled = True
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-        self._loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        self._scheduled = False
-        dirty, self._dirty = self._dirty, []
-        for conn in dirty:
-            try:
-                conn.flush()
-            except Exception:
-                log.exception("channel %d: flush failed; closing this connection only", conn.channel_id)
-                conn.abort()
-        if self._dirty_tenants:
-            tenants, self._dirty_tenants = self._dirty_tenants, set()
-            for tenant in tenants:
-                try:
-                    tenant.arm_timer()
-                except Exception:
-                    log.exception("tenant %s: next_deadline failed", tenant.tenant_id)
-
-
 class MqttConnection(asyncio.Protocol):
     """The MQTT side of one accepted transport (TCP, TLS, or the WebSocket adapter)."""
 
     framer: Framer  # set by `_open` with the tenant's packet size limit (read only once open)
 
-    def __init__(self, hub: Hub, listener: "ListenerRuntime") -> None:
+    def __init__(self, hub: "Hub", listener: "ListenerRuntime") -> None:
         self.hub = hub
         self.listener = listener
         self.transport: asyncio.Transport | None = None

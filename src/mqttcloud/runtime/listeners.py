@@ -27,7 +27,8 @@ from typing import Any, cast
 
 from mqttcloud import contracts
 from mqttcloud.runtime import tls as tlsmod
-from mqttcloud.runtime.connection import Hub, MqttConnection
+from mqttcloud.runtime.connection import MqttConnection
+from mqttcloud.runtime.hub import Hub
 from mqttcloud.runtime.tenants import TenantRegistry, TenantRuntime
 from mqttcloud.runtime.websocket import (
     CloseCode,

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from mqttcloud import contracts
 from mqttcloud.compiled import running_core
 from mqttcloud.runtime.admin import AdminServer
-from mqttcloud.runtime.connection import Hub
+from mqttcloud.runtime.hub import Hub
 from mqttcloud.runtime.listeners import Listeners, shares_ports
 from mqttcloud.runtime.loop_lag import LoopLagProbe
 from mqttcloud.runtime.store import Entry, Store

@@ -47,8 +47,9 @@ from mqttcloud.broker.durability import CorruptRecordError, Record, decode_recor
 from mqttcloud.broker.hooks import AuthRequest, ConnectDecision, MessageTap
 from mqttcloud.broker.message import Message
 from mqttcloud.protocol.reason_codes import ReasonCode
-from mqttcloud.runtime.connection import Hub, MqttConnection
+from mqttcloud.runtime.connection import MqttConnection
 from mqttcloud.runtime.events import DEFAULT_CAPACITY, EventHistory
+from mqttcloud.runtime.hub import Hub
 from mqttcloud.runtime.rules import RuleEngine, Sink
 from mqttcloud.runtime.store import Entry, Store
 from mqttcloud.runtime.trace import TenantTraces, Tracer, TracingAuthorizer

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from mqttcloud import contracts
-from mqttcloud.runtime.connection import Hub, MqttConnection
+from mqttcloud.runtime.connection import MqttConnection
+from mqttcloud.runtime.hub import Hub
 from mqttcloud.runtime.listeners import ListenerRuntime
 from mqttcloud.runtime.store import Store
 from mqttcloud.runtime.tenants import TenantRegistry, TenantRuntime

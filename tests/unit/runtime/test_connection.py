@@ -24,7 +24,8 @@ from mqttcloud.broker.delivery import Out
 from mqttcloud.broker.message import Message
 from mqttcloud.broker.subscriptions import Subscription
 from mqttcloud.runtime import listeners
-from mqttcloud.runtime.connection import CLOSE_BATCH, MAX_FRAMES_PER_TICK, MAX_WRITE_BUFFER, MqttConnection
+from mqttcloud.runtime.connection import MAX_FRAMES_PER_TICK, MAX_WRITE_BUFFER, MqttConnection
+from mqttcloud.runtime.hub import CLOSE_BATCH
 from mqttcloud.runtime.listeners import WebSocketProtocol
 from mqttcloud.runtime.websocket import Opcode, encode_frame
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from mqttcloud import contracts
-from mqttcloud.runtime.connection import Hub
+from mqttcloud.runtime.hub import Hub
 from mqttcloud.runtime.listeners import Listeners, shares_ports
 from mqttcloud.runtime.tenants import TenantRegistry
 

@@ -11,7 +11,8 @@ from tests.unit.runtime.fakes import TENANT, MockTransport, connect, publish_qos
 
 from mqttcloud import contracts
 from mqttcloud.broker.access import Access
-from mqttcloud.runtime.connection import Hub, MqttConnection
+from mqttcloud.runtime.connection import MqttConnection
+from mqttcloud.runtime.hub import Hub
 from mqttcloud.runtime.listeners import ListenerRuntime
 from mqttcloud.runtime.store import Store
 from mqttcloud.runtime.tenants import TenantRegistry, TenantRuntime
