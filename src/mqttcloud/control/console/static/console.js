@@ -23,14 +23,16 @@
     if (source) copyText(source.textContent.trim(), button);
   });
 
-  // Poll a JSON endpoint every `interval` ms while the page is visible.
+  // Poll a JSON endpoint every `interval` ms while the page is visible (every live part of the console).
   function poll(url, interval, apply) {
     let timer = null;
     async function tick() {
-      try {
-        const response = await fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } });
-        if (response.ok) apply(await response.json());
-      } catch (err) { /* the next tick retries */ }
+      if (!document.hidden) {
+        try {
+          const response = await fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } });
+          if (response.ok) apply(await response.json());
+        } catch (err) { /* the next tick retries */ }
+      }
       timer = setTimeout(tick, interval);
     }
     timer = setTimeout(tick, interval);

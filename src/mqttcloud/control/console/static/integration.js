@@ -28,14 +28,5 @@
       row.querySelectorAll("[data-metric]").forEach((cell) => setText(cell, entry[cell.dataset.metric]));
     });
   }
-  async function tick() {
-    if (!document.hidden) {
-      try {
-        const response = await fetch(root.dataset.pollIntegration, { credentials: "same-origin", headers: { "Accept": "application/json" } });
-        if (response.ok) apply(await response.json());
-      } catch (err) { /* the next tick retries */ }
-    }
-    setTimeout(tick, 2000);
-  }
-  setTimeout(tick, 2000);
+  window.mqttcloudConsole.poll(root.dataset.pollIntegration, 2000, apply);  // console.js runs first
 })();
