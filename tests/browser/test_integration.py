@@ -161,7 +161,10 @@ def test_http_connector_to_a_closed_port_shows_disconnected_with_the_reason(
         )
         page.wait_for_timeout(2500)  # one refresh of the statuses: the same text
         expect(connector.locator("[data-status-reason]")).to_have_text(re.compile("^无法连接目标："))  # noqa: RUF001
+        screenshot(page, "integration-connector-down-zh")
+        page.set_viewport_size({"width": 760, "height": 900})
         screenshot(page, "integration-connector-down-zh-760")
+        page.set_viewport_size({"width": 1280, "height": 800})
         page.goto(f"{platform.console}/lang?to=en&next=/{url}")
     finally:
         publisher.close()

@@ -61,6 +61,12 @@ def test_deployment_tabs_fit_in_two_lines_at_760_px(
         }, (tab, layout)
         assert 1 <= int(str(layout["lines"])) <= 2, (tab, layout)
         assert float(str(layout["smallestFont"])) >= 14, (tab, layout)
+    # A page opened wide, then narrowed to 760 px, scrolls its current tab into view too.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    section(page, platform, deployment_id, "alarms")
+    page.set_viewport_size({"width": WIDTH, "height": 900})
+    page.wait_for_timeout(200)  # the resize handler
+    assert tab_layout(page)["currentShown"] is True
     # Every tab can be reached from the line: the first one, scrolled back into view, opens its section.
     page.locator("nav.tabs li").first.locator("a").click()
     page.wait_for_url(f"{platform.console}/deployments/{deployment_id}")

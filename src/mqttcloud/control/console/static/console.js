@@ -143,12 +143,18 @@
     });
   }
 
-  // Deployment tabs on one scrolling line (narrow windows): the current tab in view, in the middle.
+  // Deployment tabs on one scrolling line (narrow windows): the current tab in view, in the middle,
+  // when the page opens and when the window narrows.
   const tabs = document.querySelector("nav.tabs ul");
   const current = tabs && tabs.querySelector("a[aria-current='page']");
-  if (tabs && current && tabs.scrollWidth > tabs.clientWidth) {
+  function showCurrentTab() {
+    if (tabs.scrollWidth <= tabs.clientWidth) return;
     const item = current.parentElement;
     tabs.scrollLeft = item.offsetLeft - tabs.offsetLeft - (tabs.clientWidth - item.offsetWidth) / 2;
+  }
+  if (tabs && current) {
+    showCurrentTab();
+    window.addEventListener("resize", showCurrentTab);
   }
 
   // After a refused form, put the keyboard on the first field that needs attention.
