@@ -1,13 +1,13 @@
 """The broker core compiled with mypyc: building it (`mqttcloud compile`) and loading it in brokers.
 
-`protocol/`, `broker/`, `runtime/connection.py` and `runtime/hub.py` are strictly typed Python that
-mypyc (part of mypy) compiles to C extensions from the same source. The build lives outside the
-source tree, in one directory per venv and Python (`core_dir`), with a manifest of the SHA-256 of
-every source it was built from. `install` puts the build in front of the source only when each of
-those files is byte for byte the one it was built from: a broker whose source was edited since runs
+`protocol/`, `broker/` and the runtime modules of a connection's path (MODULES) are strictly typed
+Python that mypyc (part of mypy) compiles to C extensions from the same source. The build lives outside
+the source tree, in one directory per venv and Python (`core_dir`), with a manifest of the SHA-256 of
+every source it was built from. `install` puts the build in front of the source only when each of those
+files is byte for byte the one it was built from: a broker whose source was edited since runs
 interpreted and says why, it never runs stale code. `MQTTCLOUD_CORE` chooses: `auto` (the default),
-`interpreted`, or `compiled` (refuse to start without a fresh build: what the test suite and
-production want).
+`interpreted`, or `compiled` (refuse to start without a fresh build: what the test suite and production
+want).
 """
 
 import hashlib
@@ -33,7 +33,12 @@ CORE_DIR_ENV = "MQTTCLOUD_CORE_DIR"
 CHOICES = ("auto", "interpreted", "compiled")
 #: What is compiled: whole packages, and single modules (paths under the `mqttcloud` package).
 PACKAGES = ("protocol", "broker")
-MODULES = ("runtime/connection.py", "runtime/hub.py")
+MODULES = (
+    "runtime/connection.py",
+    "runtime/hub.py",
+    "runtime/tenants.py",
+    "runtime/events.py",
+)
 MANIFEST = "manifest.json"
 #: Any compiled module tells which core a process runs (`running_core`).
 PROBE = "mqttcloud.broker.core"

@@ -23,7 +23,6 @@ Rules this module must not break:
 """
 
 import time
-import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
@@ -80,22 +79,20 @@ def count_publishes(frames: Sequence[Frame]) -> int:
     return sum(1 for first, _body in frames if first >> 4 == _PUBLISH)
 
 
-# The bucket of each tenant in this process (weak: a removed tenant's bucket goes with it).
-_BUCKETS: "weakref.WeakKeyDictionary[TenantRuntime, TokenBucket]" = weakref.WeakKeyDictionary()
+def following(bucket: TokenBucket | None, rate: float, now: float) -> TokenBucket | None:
+    """`bucket` following the current `rate` (a new one when there was none); None without a rate."""
+    if rate <= 0:
+        return None
+    if bucket is None:
+        return TokenBucket(rate, now)
+    if bucket.rate != rate:
+        bucket.set_rate(rate)
+    return bucket
 
 
 def bucket_for(tenant: "TenantRuntime", now: float) -> TokenBucket | None:
-    """The tenant's bucket, following its current limit; None when the tenant has no rate limit."""
-    rate = tenant.spec.limits.max_tenant_rate
-    bucket = _BUCKETS.get(tenant)
-    if rate <= 0:
-        if bucket is not None:
-            del _BUCKETS[tenant]
-        return None
-    if bucket is None:
-        bucket = _BUCKETS[tenant] = TokenBucket(rate, now)
-    elif bucket.rate != rate:
-        bucket.set_rate(rate)
+    """The tenant's bucket (it keeps it), following its current limit; None without a rate limit."""
+    bucket = tenant.rate_bucket = following(tenant.rate_bucket, tenant.spec.limits.max_tenant_rate, now)
     return bucket
 
 
@@ -148,14 +145,7 @@ def admit_both(
 
 def client_bucket(conn: "MqttConnection", rate: float, now: float) -> TokenBucket | None:
     """The connection's publish-rate bucket, following the current limit; None without a limit."""
-    bucket = conn.rate_bucket
-    if rate <= 0:
-        conn.rate_bucket = None
-        return None
-    if bucket is None:
-        bucket = conn.rate_bucket = TokenBucket(rate, now)
-    elif bucket.rate != rate:
-        bucket.set_rate(rate)
+    bucket = conn.rate_bucket = following(conn.rate_bucket, rate, now)
     return bucket
 
 

@@ -49,6 +49,7 @@ from mqttcloud.broker.message import Message
 from mqttcloud.protocol.reason_codes import ReasonCode
 from mqttcloud.runtime.connection import MqttConnection
 from mqttcloud.runtime.events import DEFAULT_CAPACITY, EventHistory
+from mqttcloud.runtime.fairness import TokenBucket
 from mqttcloud.runtime.hub import Hub
 from mqttcloud.runtime.rules import RuleEngine, Sink
 from mqttcloud.runtime.store import Entry, Store
@@ -108,6 +109,7 @@ class TenantRuntime:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self.capture_tap: MessageTap | None = None  # set by the admin `capture` op
+        self.rate_bucket: TokenBucket | None = None  # the tenant's message rate (`fairness.bucket_for`)
         self.cluster: ClusterLink | None = None  # the NATS link of a cluster node (`ClusterLink.attach`)
         self.cluster_router: ClusterRouter | None = None  # the broker's router while in a cluster
         # the client event history (runtime/events.py), taken by the admin `events` op; None: not recorded

@@ -63,7 +63,7 @@ def stop(started: Started) -> None:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in (compiled.CORE_ENV, compiled.CORE_DIR_ENV)}
+    env = {k: v for k, v in os.environ.items() if k != compiled.CORE_ENV}
     return {**env, **extra}
 
 

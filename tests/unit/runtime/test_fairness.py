@@ -95,6 +95,7 @@ def test_the_bucket_refills_between_admissions() -> None:
 @dataclass(eq=False)
 class FakeTenant:
     spec: contracts.TenantSpec
+    rate_bucket: TokenBucket | None = None
 
 
 @dataclass
