@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 from mqttcloud import contracts
 from mqttcloud.broker import budget, lifecycle, persistence, queries, routing
-from mqttcloud.broker.actions import Action, ChannelId, Close
+from mqttcloud.broker.actions import INFO, Action, ChannelId, Close
 from mqttcloud.broker.channel import Channel
 from mqttcloud.broker.channel_state import ChannelState
 from mqttcloud.broker.delivery import Out
@@ -85,6 +85,8 @@ class Broker:
         self.events: EventTap | None = None  # sees client/session/delivery events while set
         self.history: ClientEventSink | None = None  # the event history's sink (runtime/events.py)
         self.sys_interval = sys_interval
+        # The lowest `Log` level the runtime writes: facts below it are not built (a connect's path).
+        self.log_level = INFO
         self.counters = Metrics()
         self.sessions: dict[str, Session] = {}
         self.channels: dict[ChannelId, Channel] = {}

@@ -296,7 +296,8 @@ def gone(
     if not was_connected or session is None or session.connected_channel != ch.channel_id:
         return
     broker.counters.inc("client.disconnected")
-    out.actions.append(Log(INFO, "client.disconnected", (("clientid", ch.clientid), ("reason", reason))))
+    if broker.log_level <= INFO:
+        out.actions.append(Log(INFO, "client.disconnected", (("clientid", ch.clientid), ("reason", reason))))
     if broker.events is not None:
         broker.events.client_disconnected(ch, reason, now)
     if broker.history is not None:

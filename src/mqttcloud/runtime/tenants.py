@@ -106,6 +106,7 @@ class TenantRuntime:
         self.broker = Broker(
             spec, node_name=node_name, now=time.time(), authorizer=self.access, sys_interval=sys_interval
         )
+        self.broker.log_level = log.getEffectiveLevel()  # `Log` facts below it are not built
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self.capture_tap: MessageTap | None = None  # set by the admin `capture` op

@@ -3,7 +3,7 @@
 from tests.unit.broker.pair import Client, Harness, publish
 
 from mqttcloud import contracts
-from mqttcloud.broker.actions import Log, Persist, Send
+from mqttcloud.broker.actions import WARNING, Log, Persist, Send
 from mqttcloud.broker.durability import MessageAcked, MessageQueued
 from mqttcloud.broker.hooks import ClientContext
 from mqttcloud.protocol.packets import (
@@ -501,6 +501,17 @@ def test_connect_and_disconnect_are_reported_as_log_facts() -> None:
     c.send(Disconnect())
     assert isinstance(h.batches[-1][-1], Log)
     assert h.batches[-1][-1].event == "client.disconnected"
+
+
+def test_log_facts_below_the_runtimes_level_are_not_built() -> None:
+    """The runtime writes WARNING and above: the core builds no INFO fact for a connect or a close."""
+    h = Harness()
+    h.broker.log_level = WARNING
+    c, _ = h.connect("c")
+    c.send(Disconnect())
+    _, ack = h.connect("", version=4, clean_start=False)  # refused [MQTT-3.1.3-8]
+    assert ack.reason_code.is_error
+    assert [a for batch in h.batches for a in batch if isinstance(a, Log)] == []
 
 
 class _DenySecret:

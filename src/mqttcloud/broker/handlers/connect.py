@@ -55,8 +55,10 @@ def refuse(ch: "Channel", reason: ReasonCode, now: float, why: str) -> list[Acti
     actions: list[Action] = [
         ch.send(ConnAck(reason_code=reason, properties=ch.reason_props(why))),
         Close(ch.channel_id, f"connect refused: {reason.name}"),
-        Log(INFO, "client.refused", (("clientid", ch.clientid), ("reason", reason.name), ("why", why))),
     ]
+    if broker.log_level <= INFO:
+        fields = (("clientid", ch.clientid), ("reason", reason.name), ("why", why))
+        actions.append(Log(INFO, "client.refused", fields))
     actions.extend(broker.channel_gone(ch, now, normal=True))
     return actions
 
@@ -176,15 +178,16 @@ def connect_decided(ch: "Channel", decision: ConnectDecision, now: float) -> lis
     m["packets.connack.sent"] += 1
     m["client.connack"] += 1
     m["client.connected"] += 1
-    fields = (
-        ("clientid", ch.clientid),
-        ("username", ch.username),
-        ("peer", f"{ch.peer.ip_address}:{ch.peer.port}"),
-        ("proto_ver", ch.version),
-        ("clean_start", ch.clean_start),
-        ("session_present", session_present),
-    )
-    actions.append(Log(INFO, "client.connected", fields))
+    if broker.log_level <= INFO:
+        fields = (
+            ("clientid", ch.clientid),
+            ("username", ch.username),
+            ("peer", f"{ch.peer.ip_address}:{ch.peer.port}"),
+            ("proto_ver", ch.version),
+            ("clean_start", ch.clean_start),
+            ("session_present", session_present),
+        )
+        actions.append(Log(INFO, "client.connected", fields))
     if broker.events is not None:
         broker.events.client_connected(ch, now)
     if broker.history is not None:
