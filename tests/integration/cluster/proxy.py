@@ -3,7 +3,8 @@
 `SlowLink(upstream_port)` listens on an ephemeral 127.0.0.1 port (`url`) and relays every connection
 to the upstream port; bytes from the client (a node) reach the server `delay` seconds after they were
 read, in order, and the server's answers come back at once. `delay` can be changed at any time (it
-applies to bytes read from then on). `close` stops accepting and closes every relayed connection.
+applies to bytes read from then on). `cut` closes every relayed connection and refuses new ones (the
+node loses NATS, the server drops its subscriptions) until `restore`; `close` stops for good.
 """
 
 import contextlib
@@ -22,6 +23,7 @@ class SlowLink:
         self.url = f"nats://127.0.0.1:{self.port}"
         self._sockets: list[socket.socket] = [self._server]
         self._closed = False
+        self._refusing = False  # `cut`: accepted connections are closed at once
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True, name="slow-link-accept").start()
 
@@ -31,6 +33,9 @@ class SlowLink:
                 client, _addr = self._server.accept()
             except OSError:
                 return
+            if self._refusing:
+                client.close()
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=5)
             except OSError:
@@ -94,10 +99,26 @@ class SlowLink:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_WR)
 
+    def cut(self) -> None:
+        """Close every relayed connection and refuse new ones until `restore`."""
+        with self._lock:
+            self._refusing = True
+            relayed = self._sockets[1:]
+            self._sockets = self._sockets[:1]
+        self._close_all(relayed)
+
+    def restore(self) -> None:
+        """Relay new connections again after `cut`."""
+        self._refusing = False
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
             sockets, self._sockets = self._sockets, []
+        self._close_all(sockets)
+
+    @staticmethod
+    def _close_all(sockets: list[socket.socket]) -> None:
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)

@@ -228,3 +228,49 @@ def test_a_live_takeover_keeps_the_messages_still_on_their_way_to_a(cluster: Sta
         moved.close()
     finally:
         slow.close()
+
+
+def test_an_offline_session_moved_gets_what_its_node_missed_in_order(cluster: StartNodes, nats: Nats) -> None:
+    """X is offline on B when B loses NATS for a moment: a QoS 1 message published on A meanwhile goes
+    into the stream but not to B (no one listens on B's inbox), the next ones go to both. X resumes on
+    C: the stream's copy of what B missed comes in its place, not after B's queue [MQTT-4.6.0-2]."""
+    (a,) = cluster(1)
+    slow = SlowLink(nats.port)
+    try:
+        (b,) = cluster(1, slow.url)
+        (c,) = cluster(1)
+        x = Paho(b.port, "ordered", clean=False, expiry=300)
+        x.subscribe("od/#", qos=1)
+        witness = Paho(b.port, "od-witness")  # sees when forwards reach B again
+        witness.subscribe("od/#", qos=1)
+        pub = Paho(a.port, "odpub")
+        wait_routed(pub, [x, witness], "od/probe")
+        x.close()
+        _settle()
+        pub.publish("od/q", b"0", qos=1)  # to B and to the stream
+        assert witness.take().payload == b"0"
+        slow.cut()
+        time.sleep(0.3)  # the server dropped B's subscriptions; A still routes to B
+        pub.publish("od/q", b"1", qos=1)  # to the stream only: acknowledged once the stream has it
+        slow.restore()
+        sent = 2
+
+        def back() -> bool:  # B listens again: a message published now reached it
+            nonlocal sent
+            pub.publish("od/q", str(sent).encode(), qos=1)
+            sent += 1
+            return any(m.payload != b"1" for m in witness.drain(0.1))
+
+        eventually(back, timeout=15, what="forwards from A to B again")
+        for _ in range(3):
+            pub.publish("od/q", str(sent).encode(), qos=1)
+            sent += 1
+        _settle()
+        moved = Paho(c.port, "ordered", clean=False, expiry=300)
+        assert moved.session_present is True
+        got = [int(m.payload) for m in moved.drain(2.0) if m.topic == "od/q"]
+        assert got == list(range(sent)), got
+        pub.close()
+        moved.close()
+    finally:
+        slow.close()

@@ -4,7 +4,7 @@ An `Entry` is the JSON value of one (tenant, client id) key of the bucket `mqc_<
 node, online, checkpoint, the session's durable records and its will, packed with `pack_records`. An
 offline frame is one message of the stream `mqc_<cluster>_offline`: the client ids it is for (a JSON
 line), then the cluster codec's message bytes. `replayed_records` turns frames back into a session's
-queue records.
+queue records; `merge_stored` puts them among a moved session's own, in the stream's order.
 
 Rule: decoding never raises on foreign or broken values: an entry that does not decode is None, a
 frame that does not decode is skipped.
@@ -15,7 +15,7 @@ import binascii
 import dataclasses
 import json
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -214,3 +214,33 @@ def replayed_records(clientid: str, subs: list[Subscription], frames: Iterable[b
         if qos:
             records.append(MessageQueued(clientid, qos, msg, sids, retain))
     return records
+
+
+def merge_stored(records: Sequence[Record], stored: Sequence[Record]) -> tuple[list[Record], list[Record]]:
+    """Place the stream's messages for a moved session (`stored`, in stream order) that its records do
+    not hold: each one the stream has before a message it holds goes just before the first such one
+    (in the records returned first); the rest, after all it holds, are returned second, in stream
+    order, for `lifecycle.catch_up` (which queues them as routing would, within the queue's limits).
+
+    The session's node can miss a message the stream has (its forward was published while that node
+    was away from NATS, with no one on its inbox) and hold the ones published after it: appended, the
+    missed one would come after them, out of its publisher's order [MQTT-4.6.0-2]."""
+    position: dict[bytes, int] = {}
+    for i, r in enumerate(stored):
+        if isinstance(r, MessageQueued):
+            position.setdefault(r.message.id, i)
+    held = {r.message.id for r in records if isinstance(r, MessageQueued)}
+    missed: list[tuple[int, MessageQueued]] = []
+    for r in stored:
+        if isinstance(r, MessageQueued) and r.message.id not in held:
+            held.add(r.message.id)
+            missed.append((position[r.message.id], r))
+    merged: list[Record] = []
+    taken = 0
+    for r in records:
+        at = position.get(r.message.id) if isinstance(r, MessageQueued) else None
+        while at is not None and taken < len(missed) and missed[taken][0] < at:
+            merged.append(missed[taken][1])
+            taken += 1
+        merged.append(r)
+    return merged, [r for _, r in missed[taken:]]

@@ -28,7 +28,9 @@ Rules this module must not break:
 - A session moved away while online leaves a tombstone for `relay_window` (`broker.cluster`): a
   QoS 1/2 forward that reaches the old node after the hand-over goes on to the new one (`Relay`).
 - A session moved here while offline also gets what the stream stored for it since its checkpoint,
-  less what it holds: a forward still on its way to the old node is not lost with the move.
+  less what it holds: a forward still on its way to the old node (or lost while that node was away
+  from NATS) is not lost with the move. Each goes in its stream order among the messages the session
+  holds (`merge_stored`), not after them: one publisher's messages keep their order.
 """
 
 import asyncio
@@ -64,6 +66,7 @@ from mqttcloud.runtime.cluster.entries import (
     build_entry,
     entry_key,
     key_owner,
+    merge_stored,
     offline_frame,
     pack_records,
     replayed_records,
@@ -468,10 +471,11 @@ class SessionRegistry:
                 records, stored = fetched
                 self._adopted.add(key)
                 now = time.time()
+                records, after = merge_stored(records, stored)
                 tenant.perform(lifecycle.adopt(tenant.broker, clientid, records, now))
                 if entry.online and tenant.cluster_router is not None:  # relays may follow (`_on_move`)
                     tenant.cluster_router.moved_in(clientid, now, now + self.relay_window())
-                tenant.perform(lifecycle.catch_up(tenant.broker, clientid, stored, time.time()))
+                tenant.perform(lifecycle.catch_up(tenant.broker, clientid, after, time.time()))
         except Exception:
             log.exception("cluster %s: moving the session of %s failed", self.link.spec.name, clientid)
         tenant.perform(tenant.broker.connect_decided(channel_id, decision, time.time()))
@@ -487,7 +491,7 @@ class SessionRegistry:
         The stream is read after a hand-over too when the session was offline: a message acknowledged
         on a third node before this CONNECT went both to the old node and into the stream, and its
         forward may reach the old node only after the session left (it is dropped there); the
-        stream's copy is queued here instead (`lifecycle.catch_up` skips what the session holds).
+        stream's copy is queued here instead, in its place among what the session holds (`merge_stored`).
         """
         nc = self.link.nc
         if nc is None or not nc.is_connected:

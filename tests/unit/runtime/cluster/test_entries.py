@@ -16,6 +16,7 @@ from mqttcloud.runtime.cluster.entries import (
     Entry,
     entry_key,
     key_owner,
+    merge_stored,
     offline_frame,
     pack_records,
     read_offline_frame,
@@ -77,3 +78,30 @@ def test_replay_keeps_frames_for_the_client_at_its_granted_qos() -> None:
         (7,),
     )
     assert read_offline_frame(frames[1])[0] == ["y"]
+
+
+def _queued(n: int) -> MessageQueued:
+    return MessageQueued("x", 1, Message(bytes([n]) * 16, "a/q", str(n).encode(), 1, False, "pub", 2.0))
+
+
+def _payloads(records: list[Record]) -> list[int]:
+    return [int(r.message.payload) for r in records if isinstance(r, MessageQueued)]
+
+
+def test_merge_puts_what_the_node_missed_in_its_stream_place() -> None:
+    held = [*RECORDS, _queued(0), _queued(4), _queued(5), _queued(9)]  # 9: not in the stream
+    stream = [_queued(n) for n in (0, 1, 2, 3, 4, 5, 6, 7)]
+    merged, after = merge_stored(held, stream)
+    assert merged[:2] == RECORDS
+    assert _payloads(merged) == [0, 1, 2, 3, 4, 5, 9]
+    assert _payloads(after) == [6, 7]  # after all it holds: queued as routing would
+
+
+def test_merge_adds_each_message_once() -> None:
+    held = [*RECORDS, _queued(2)]
+    stream = [_queued(1), _queued(1), _queued(2), _queued(3)]
+    merged, after = merge_stored(held, stream)
+    assert (_payloads(merged), _payloads(after)) == ([1, 2], [3])
+    assert merge_stored(RECORDS, []) == (RECORDS, [])
+    merged, after = merge_stored(RECORDS, stream)  # a dead node's session: no queue of its own
+    assert (merged, _payloads(after)) == (RECORDS, [1, 2, 3])
