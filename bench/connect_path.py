@@ -11,6 +11,9 @@ comparable between commits; `bench/connect_storm.py` measures the whole against 
 `bench/connect_instructions.py` counts instructions. The heap is settled as `mqttcloud broker` does
 after startup (`gc.freeze`, its young-generation threshold), so the GC costs what it costs there.
 
+The broker core is the one `MQTTCLOUD_CORE` chooses, as for `mqttcloud broker` (auto: the compiled
+core when `mqttcloud compile` built it from this source); the output says which ran.
+
 `--instructions` runs this script twice under `valgrind --tool=callgrind`, with INSTR_CLIENTS[0] and
 INSTR_CLIENTS[1] clients, and prints the difference of the two totals per extra client: instructions
 per connect + close with startup cancelled out, the same whatever else runs on the machine.
@@ -31,13 +34,17 @@ from pathlib import Path
 
 import uvloop
 
-from mqttcloud import contracts
-from mqttcloud.runtime.connection import MqttConnection
-from mqttcloud.runtime.hub import Hub
-from mqttcloud.runtime.listeners import ListenerRuntime
-from mqttcloud.runtime.main import GC_YOUNG_THRESHOLD
-from mqttcloud.runtime.store import Store
-from mqttcloud.runtime.tenants import TenantRegistry, TenantRuntime
+from mqttcloud import compiled
+
+# Before the core is imported: MQTTCLOUD_CORE chooses it, as for `mqttcloud broker` (mqttcloud/compiled.py).
+CORE = compiled.install()
+from mqttcloud import contracts  # noqa: E402  (after compiled.install)
+from mqttcloud.runtime.connection import MqttConnection  # noqa: E402  (after compiled.install)
+from mqttcloud.runtime.hub import Hub  # noqa: E402  (after compiled.install)
+from mqttcloud.runtime.listeners import ListenerRuntime  # noqa: E402  (after compiled.install)
+from mqttcloud.runtime.main import GC_YOUNG_THRESHOLD  # noqa: E402  (after compiled.install)
+from mqttcloud.runtime.store import Store  # noqa: E402  (after compiled.install)
+from mqttcloud.runtime.tenants import TenantRegistry, TenantRuntime  # noqa: E402  (after compiled.install)
 
 TENANT = contracts.TenantId("bench")
 BATCH = 256  # connections open at once (the handshakes in flight of bench/connect_storm.py)
@@ -167,7 +174,8 @@ def main(argv: list[str]) -> int:
         with tempfile.TemporaryDirectory(prefix="bench-connect-path-cg-") as tmp:
             small, large = (callgrind_total(n, Path(tmp)) for n in INSTR_CLIENTS)
         per = (large - small) / (INSTR_CLIENTS[1] - INSTR_CLIENTS[0])
-        print(f"connect + close: {per:,.0f} instructions per client (callgrind, {INSTR_CLIENTS} clients)")
+        counted = f"callgrind, {INSTR_CLIENTS} clients"
+        print(f"connect + close ({CORE.kind}): {per:,.0f} instructions per client ({counted})")
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-connect-path-") as tmp:
         if ns.profile:
@@ -178,7 +186,8 @@ def main(argv: list[str]) -> int:
             pstats.Stats(prof).sort_stats("tottime").print_stats(30)
             return 0
         best = min(uvloop.run(run(ns.clients, Path(tmp) / str(i))) for i in range(ns.runs))
-    print(f"connect + close: {best:.1f} µs CPU per client (best of {ns.runs} runs of {ns.clients:,})")
+    runs = f"best of {ns.runs} runs of {ns.clients:,}"
+    print(f"connect + close ({CORE.kind}): {best:.1f} µs CPU per client ({runs})")
     return 0
 
 

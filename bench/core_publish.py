@@ -22,13 +22,17 @@ import struct
 import time
 from collections.abc import Callable
 
-from mqttcloud import contracts
-from mqttcloud.broker.actions import Action, Authenticate, ChannelId, Send
-from mqttcloud.broker.channel import Channel
-from mqttcloud.broker.core import Broker
-from mqttcloud.broker.hooks import ConnectDecision, PeerInfo
-from mqttcloud.protocol.decode import decode
-from mqttcloud.protocol.framer import Framer
+from mqttcloud import compiled
+
+# Before the core is imported: MQTTCLOUD_CORE chooses it, as for `mqttcloud broker` (mqttcloud/compiled.py).
+CORE = compiled.install()
+from mqttcloud import contracts  # noqa: E402  (after compiled.install)
+from mqttcloud.broker.actions import Action, Authenticate, ChannelId, Send  # noqa: E402  (after compiled.install)
+from mqttcloud.broker.channel import Channel  # noqa: E402  (after compiled.install)
+from mqttcloud.broker.core import Broker  # noqa: E402  (after compiled.install)
+from mqttcloud.broker.hooks import ConnectDecision, PeerInfo  # noqa: E402  (after compiled.install)
+from mqttcloud.protocol.decode import decode  # noqa: E402  (after compiled.install)
+from mqttcloud.protocol.framer import Framer  # noqa: E402  (after compiled.install)
 
 PAYLOAD = b"x" * 100
 BATCH = 100  # PUBLISH packets per read, as bench/broker.py writes them
@@ -203,7 +207,7 @@ def main() -> None:
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
         return
-    v = "v5" if args.version == 5 else "v3.1.1"
+    v = ("v5" if args.version == 5 else "v3.1.1") + f", {CORE.kind}"
     fi0 = measure(cases["fan-in-0"], args.version, args.rounds)
     print(f"fan-in 8→1 QoS 0 ({v}):  {fi0:6.2f} µs per inbound PUBLISH")
     fi1 = measure(cases["fan-in-1"], args.version, args.rounds)
