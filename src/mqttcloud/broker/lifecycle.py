@@ -5,7 +5,8 @@ connected client id [MQTT-3.1.4-3], clean start or resume [MQTT-3.2.2-3], redeli
 [MQTT-4.4.0-1], session expiry [MQTT-3.1.2-23], wills and the v5 Will Delay Interval [MQTT-3.1.3-9],
 the release of a client id that connected on another node of a cluster, and a persistent session's
 move between nodes (`hand_over` on the node it leaves, `adopt` on the one it joins), `catch_up`, the
-messages a cluster stored for a session while its node was down, and `relayed`, a message the node a
+messages a cluster stored for a session while its node was down or away (`catch_up_placed`: in the
+stream's order among those it holds), and `relayed`, a message the node a
 session left passed on after the move. Channel state transitions
 stay in `broker/channel.py`; the state these functions change lives on the `Broker` (`sessions`,
 `last_channel`, `wills`, its deadline heap).
@@ -26,7 +27,7 @@ from mqttcloud.broker.actions import INFO, Action, Close, Log
 from mqttcloud.broker.channel import Channel
 from mqttcloud.broker.channel_state import ChannelState
 from mqttcloud.broker.delivery import Out, deliver, drain, redeliver
-from mqttcloud.broker.durability import MessageQueued, Record, SessionDeleted, WillDone
+from mqttcloud.broker.durability import MessageAcked, MessageQueued, Record, SessionDeleted, WillDone
 from mqttcloud.broker.hooks import ClientContext
 from mqttcloud.broker.message import Message
 from mqttcloud.broker.session import Delivery, Session
@@ -200,6 +201,63 @@ def catch_up(broker: "Broker", clientid: str, stored: list[Record], now: float) 
             continue
         held.add(r.message.id)
         deliver(None, session, Delivery(r.message, r.qos, r.retain, r.subscription_ids), now, out)
+    return out.result()
+
+
+def catch_up_placed(broker: "Broker", clientid: str, placed: list[Record], now: float) -> list[Action]:
+    """Insert in a disconnected session's queue the stored messages it lacks that `placed` (its records
+    with the stream's merged in, in stream order: `entries.merge_stored`) puts before a message it
+    holds: each goes just before that one (before the queue when that one is in flight), so one
+    publisher's messages keep their order [MQTT-4.6.0-2]. The queue keeps its limit (the oldest go, as
+    `deliver` drops them), and the durable log its order (the held messages after the first insert are
+    queued again behind it). The ones after all it holds are `catch_up`'s. Nothing happens to a
+    connected or unknown session."""
+    session = broker.sessions.get(clientid)
+    if session is None or session.connected_channel is not None:
+        return []
+    queued = {d.message.id for d in session.queue}
+    inflight = {d.message.id for d in session.inflight.values()}
+    before: dict[bytes, list[Delivery]] = {}  # a queued message id -> the missed ones that go before it
+    order: list[Delivery] = []  # the missed ones before one in flight: first in the queue
+    missed: list[Delivery] = []
+    for r in placed:
+        if not isinstance(r, MessageQueued):
+            continue
+        mid = r.message.id
+        if mid in inflight:
+            order.extend(missed)
+            missed = []
+        elif mid in queued:
+            if missed:
+                before.setdefault(mid, []).extend(missed)
+                missed = []
+        elif not r.message.is_expired(now):
+            missed.append(Delivery(r.message, r.qos, r.retain, r.subscription_ids))
+    if not before and not order:
+        return []
+    new = {id(d) for d in order}
+    for d in list(session.queue):
+        extra = before.pop(d.message.id, None)
+        if extra is not None:
+            order.extend(extra)
+            new.update(id(e) for e in extra)
+        order.append(d)
+    out = Out()
+    while session.queue:
+        session.dequeue()
+    for d in order:
+        dropped = session.enqueue(d)
+        if dropped is not None and dropped.qos and session.stored and id(dropped) not in new:
+            out.records.append(MessageAcked(clientid, dropped.message.id))
+    if session.stored:
+        moved = False
+        for d in session.queue:
+            moved = moved or id(d) in new
+            if not moved or not d.qos:
+                continue
+            if id(d) not in new:  # queued again: the log restores a queue in the order of its records
+                out.records.append(MessageAcked(clientid, d.message.id))
+            out.records.append(MessageQueued(clientid, d.qos, d.message, d.subscription_ids, d.retain))
     return out.result()
 
 

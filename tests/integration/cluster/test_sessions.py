@@ -274,3 +274,50 @@ def test_an_offline_session_moved_gets_what_its_node_missed_in_order(cluster: St
         moved.close()
     finally:
         slow.close()
+
+
+def test_an_offline_session_gets_on_its_node_what_that_node_missed_in_order(
+    cluster: StartNodes, nats: Nats
+) -> None:
+    """X is offline on B when B loses NATS for a moment: a QoS 1 message published on A meanwhile goes
+    into the stream but not to B, the next ones go to both. X resumes on B itself: B read the stream
+    when its link came back, so the missed one comes in its place, and nothing comes twice."""
+    (a,) = cluster(1)
+    slow = SlowLink(nats.port)
+    try:
+        (b,) = cluster(1, slow.url)
+        x = Paho(b.port, "stays", clean=False, expiry=300)
+        x.subscribe("st/#", qos=1)
+        witness = Paho(b.port, "st-witness")  # sees when forwards reach B again
+        witness.subscribe("st/#", qos=1)
+        pub = Paho(a.port, "stpub")
+        wait_routed(pub, [x, witness], "st/probe")
+        x.close()
+        _settle()
+        pub.publish("st/q", b"0", qos=1)  # to B and to the stream
+        assert witness.take().payload == b"0"
+        slow.cut()
+        time.sleep(0.3)  # the server dropped B's subscriptions; A still routes to B
+        pub.publish("st/q", b"1", qos=1)  # to the stream only: acknowledged once the stream has it
+        slow.restore()
+        sent = 2
+
+        def back() -> bool:  # B listens again: a message published now reached it
+            nonlocal sent
+            pub.publish("st/q", str(sent).encode(), qos=1)
+            sent += 1
+            return any(m.payload != b"1" for m in witness.drain(0.1))
+
+        eventually(back, timeout=15, what="forwards from A to B again")
+        for _ in range(3):
+            pub.publish("st/q", str(sent).encode(), qos=1)
+            sent += 1
+        time.sleep(2.0)  # B's catch-up, `CATCH_UP_AGAIN` after its link came back
+        again = Paho(b.port, "stays", clean=False, expiry=300)
+        assert again.session_present is True
+        got = [int(m.payload) for m in again.drain(2.0) if m.topic == "st/q"]
+        assert got == list(range(sent)), got
+        pub.close()
+        again.close()
+    finally:
+        slow.close()

@@ -350,3 +350,88 @@ def test_relayed_skips_what_the_session_holds_and_topics_it_does_not_match() -> 
     other = _msg(a, "zz", b"z", 1)
     assert lifecycle.relayed(b.broker, "x", other, b.now) == []
     assert lifecycle.relayed(b.broker, "nobody", msg, b.now) == []
+
+
+def _stored(h: Harness, n: int) -> MessageQueued:
+    return MessageQueued("x", 1, _msg(h, "pl/q", str(n).encode(), 1), (), False)
+
+
+def _held(h: Harness, clientid: str) -> dict[bytes, MessageQueued]:
+    """What a stream would hold for X, by payload, for the messages X holds (same message ids)."""
+    session = h.broker.sessions[clientid]
+    found = [*session.inflight.values(), *session.queue]
+    return {d.message.payload: MessageQueued(clientid, d.qos, d.message, (), False) for d in found}
+
+
+def test_catch_up_placed_puts_each_missed_message_before_the_first_held_one_after_it() -> None:
+    """A node that missed 1-3 (held 0, 4, 5) queues them in their stream place, and its durable log
+    restores the queue in that order; 6 is `catch_up`'s (after all it holds), not placed here."""
+    c = Cluster()
+    h = c.harness["a"]
+    x, _ = _connect(c, "a", "x")
+    subscribe(x, "pl/#", qos=1)
+    x.send(Disconnect())
+    pub = c.connect("a", "p")
+    for i, n in enumerate((0, 4, 5)):
+        pub.send(publish("pl/q", str(n).encode(), qos=1, packet_id=i + 1))
+    held = _held(h, "x")
+    placed: list[Record] = [
+        held[b"0"],
+        *(_stored(h, n) for n in (1, 2, 3)),
+        held[b"4"],
+        held[b"5"],
+        _stored(h, 6),
+    ]
+    mark = len(h.log)
+    h.perform(lifecycle.catch_up_placed(h.broker, "x", placed, h.now))
+    assert [d.message.payload for d in h.broker.sessions["x"].queue] == [str(n).encode() for n in range(6)]
+    fresh = Harness()  # the durable log keeps the new order
+    persistence.restore(fresh.broker, h.log, fresh.now)
+    assert [d.message.payload for d in fresh.broker.sessions["x"].queue] == [
+        str(n).encode() for n in range(6)
+    ]
+    assert len(h.log) - mark == 7  # 1-3 queued, 4 and 5 queued again behind them (acked, queued)
+    back, present = _connect(c, "a", "x")
+    assert present
+    assert [p.payload for p in back.only(Publish)] == [str(n).encode() for n in range(6)]
+    assert lifecycle.catch_up_placed(h.broker, "x", placed, h.now) == []  # connected: left alone
+
+
+def test_catch_up_placed_goes_before_the_queue_when_the_next_held_one_is_in_flight() -> None:
+    """A missed message the stream has before one in flight goes first in the queue (the one in flight
+    is resent first anyway); nothing changes when no missed message comes before a held one."""
+    c = Cluster()
+    h = c.harness["a"]
+    x, _ = _connect(c, "a", "x")
+    subscribe(x, "pl/#", qos=1)
+    pub = c.connect("a", "p")
+    pub.send(publish("pl/q", b"2", qos=1, packet_id=1))  # sent to X, not acknowledged: in flight
+    x.send(Disconnect())
+    pub.send(publish("pl/q", b"3", qos=1, packet_id=2))
+    held = _held(h, "x")
+    assert [d.message.payload for d in h.broker.sessions["x"].inflight.values()] == [b"2"]
+    assert lifecycle.catch_up_placed(h.broker, "x", [held[b"2"], held[b"3"], _stored(h, 4)], h.now) == []
+    h.perform(lifecycle.catch_up_placed(h.broker, "x", [_stored(h, 1), held[b"2"], held[b"3"]], h.now))
+    assert [d.message.payload for d in h.broker.sessions["x"].queue] == [b"1", b"3"]
+
+
+def test_catch_up_placed_keeps_the_queue_limit() -> None:
+    """Inserted messages count against `max_queue_len`: the oldest go, as routing drops them."""
+    c = Cluster()
+    h = c.harness["a"]
+    x, _ = _connect(c, "a", "x")
+    subscribe(x, "pl/#", qos=1)
+    x.send(Disconnect())
+    session = h.broker.sessions["x"]
+    session.max_queue_len = 3
+    pub = c.connect("a", "p")
+    for i, n in enumerate((0, 3, 4)):
+        pub.send(publish("pl/q", str(n).encode(), qos=1, packet_id=i + 1))
+    held = _held(h, "x")
+    placed: list[Record] = [held[b"0"], _stored(h, 1), _stored(h, 2), held[b"3"], held[b"4"]]
+    h.perform(lifecycle.catch_up_placed(h.broker, "x", placed, h.now))
+    assert [d.message.payload for d in session.queue] == [b"2", b"3", b"4"]
+    assert session.dropped_queue_full == 2
+    fresh = Harness()
+    persistence.restore(fresh.broker, h.log, fresh.now)
+    assert [d.message.payload for d in fresh.broker.sessions["x"].queue] == [b"2", b"3", b"4"]

@@ -288,6 +288,7 @@ class ClusterLink:
 
     async def _disconnected(self) -> None:
         log.warning("cluster %s: NATS connection lost; serving local traffic", self.spec.name)
+        self.sessions.lost()
 
     async def _reconnected(self) -> None:
         log.info("cluster %s: NATS connection back; resynchronising", self.spec.name)

@@ -21,7 +21,10 @@ Rules this module must not break:
   checkpoint left), and cancels a will it scheduled when the client resumes on another node first.
 - A node that starts again with sessions of its own in its durable log queues what the stream stored for
   them since their checkpoint (`lifecycle.catch_up`: by message id, nothing twice), before any client
-  connects; a session the registry places on another node is dropped there.
+  connects; a session the registry places on another node is dropped there. So does a node whose NATS
+  link comes back, for its sessions offline since before it went (a forward sent meanwhile was lost),
+  `CATCH_UP_AGAIN` later (forwards on their way arrive first). Each stored message goes in its stream
+  order among those the session holds (`merge_stored`, `lifecycle.catch_up_placed`).
 - Writes never block the broker: they are queued by `perform`/`SessionChanged` and published by one
   pump task (core NATS publishes into the bucket and the stream: no round trip per message). A PUBACK
   whose message was stored waits for the stream write (`store_barrier`: one flush per pump batch).
@@ -51,7 +54,7 @@ from nats.js import api
 from nats.js.kv import KeyValue
 
 from mqttcloud import contracts
-from mqttcloud.broker import lifecycle
+from mqttcloud.broker import lifecycle, persistence
 from mqttcloud.broker.actions import SessionAction, SessionChanged, StoreOffline
 from mqttcloud.broker.durability import (
     Record,
@@ -114,6 +117,7 @@ class SessionRegistry:
         self._adopted: set[Key] = set()  # moved here: written even while offline
         self._wake = asyncio.Event()
         self._answering = False  # subscribed to the moves asked of this node
+        self._lost_at: float | None = None  # when NATS went away (None: connected)
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs: set[asyncio.Task[None]] = set()  # moves in flight, wills of dead nodes
         self.reaper = Reaper(self)  # dead nodes' wills and sessions
@@ -172,12 +176,29 @@ class SessionRegistry:
     def link_token(self, name: str) -> str:
         return name.encode().hex()
 
+    def lost(self) -> None:
+        """NATS is away: remember since when (`resync` catches up the sessions offline since before)."""
+        if self._lost_at is None:
+            self._lost_at = time.time()
+
     def resync(self) -> None:
-        """NATS is back: write again every entry this node holds (writes were dropped meanwhile)."""
+        """NATS is back: write again every entry this node holds (writes were dropped meanwhile), and
+        catch up the sessions offline here since before the link went (`_catch_up_again`)."""
         self.reaper.since = time.monotonic()  # every node went silent meanwhile: none is dead before heard
         for tenant in self.link.registry.by_id.values():
             self._mark_all(tenant)
         self._wake.set()
+        lost_at, self._lost_at = self._lost_at, None
+        nc = self.link.nc
+        if lost_at is None or nc is None or not self._tasks:  # not started: `start` catches up
+            return
+        owned: dict[Key, float | None] = {
+            k: at for k, at in self._owned_offline().items() if at is not None and at <= lost_at
+        }
+        if owned:
+            job = asyncio.create_task(self._catch_up_again(nc, owned), name="cluster-sessions-catch-up")
+            self._jobs.add(job)
+            job.add_done_callback(self._jobs.discard)
 
     def _mark_all(self, tenant: "TenantRuntime") -> None:
         broker = tenant.broker
@@ -408,9 +429,14 @@ class SessionRegistry:
             stored, _last = await self._replay(nc, tenant_id, min(e.checkpoint for _, e in wanted))
             now = time.time()
             for cid, entry in wanted:
+                session = tenant.broker.sessions.get(cid)
+                if session is None:
+                    continue
                 frames = [data for seq, data in stored if seq > entry.checkpoint]
                 records = replayed_records(cid, entry.subscriptions(), frames)
-                actions = lifecycle.catch_up(tenant.broker, cid, records, now)
+                placed, after = merge_stored(persistence.session_records(session), records)
+                actions = lifecycle.catch_up_placed(tenant.broker, cid, placed, now)
+                actions.extend(lifecycle.catch_up(tenant.broker, cid, after, now))
                 if actions:
                     log.info("cluster %s: %s caught up with the messages stored while this node was down",
                              self.link.spec.name, cid)  # fmt: skip
