@@ -11,7 +11,8 @@ Shared state, namespaced by the cluster name (`ClusterLink`):
 
 Rules this module must not break:
 - A CONNECT with clean start, or of a client id the replica does not place on another node, waits for
-  nothing: no NATS round trip. Otherwise the session is asked of its node (`MOVE_TIMEOUT`); a node that
+  nothing: no NATS round trip (but for a session of ours whose catch-up after a reconnect is due: it
+  is caught up first). Otherwise the session is asked of its node (`MOVE_TIMEOUT`); a node that
   does not answer is taken as dead and the session comes from the bucket plus the stream, replayed from
   its checkpoint (at least once: a message may come twice, none acknowledged and stored is lost).
 - One writer per entry: a node writes an entry while it holds the session online, or while the entry
@@ -118,6 +119,7 @@ class SessionRegistry:
         self._wake = asyncio.Event()
         self._answering = False  # subscribed to the moves asked of this node
         self._lost_at: float | None = None  # when NATS went away (None: connected)
+        self._behind: dict[Key, float | None] = {}  # catch-up due after a reconnect (by disconnected_at)
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs: set[asyncio.Task[None]] = set()  # moves in flight, wills of dead nodes
         self.reaper = Reaper(self)  # dead nodes' wills and sessions
@@ -196,6 +198,7 @@ class SessionRegistry:
             k: at for k, at in self._owned_offline().items() if at is not None and at <= lost_at
         }
         if owned:
+            self._behind.update(owned)
             job = asyncio.create_task(self._catch_up_again(nc, owned), name="cluster-sessions-catch-up")
             self._jobs.add(job)
             job.add_done_callback(self._jobs.discard)
@@ -457,27 +460,36 @@ class SessionRegistry:
             await self._catch_up(nc, again)
         except (TimeoutError, nats.errors.Error) as exc:
             log.warning("cluster %s: second catch-up failed (%s)", self.link.spec.name, exc)
+        finally:
+            for key in owned:
+                self._behind.pop(key, None)
 
     # --- moves -----------------------------------------------------------------------------------
 
     def before_connect(
         self, tenant: "TenantRuntime", channel_id: "ChannelId", decision: ConnectDecision
     ) -> bool:
-        """An accepted CONNECT: True when its session lives on another node and is being fetched (the
-        registry then finishes the CONNECT); False when it can go on at once."""
+        """An accepted CONNECT: True when its session lives on another node and is being fetched, or is
+        ours and due for a catch-up after a reconnect (the registry then finishes the CONNECT); False
+        when it can go on at once."""
         ch = tenant.broker.channel(channel_id)
         if ch is None or ch.clean_start:
             return False
         key = (tenant.tenant_id, ch.clientid)
         entry = self.entries.get(key)
-        if entry is None or entry.node == self.node or not entry.is_persistent:
+        session = tenant.broker.sessions.get(ch.clientid)
+        behind = key in self._behind and session is not None and session.disconnected_at == self._behind[key]
+        if entry is None or not entry.is_persistent or (entry.node == self.node and not behind):
             return False
         conn = tenant.hub.connections.get(channel_id)
         if conn is not None:
             conn.authentication_started()  # packets after CONNECT wait for the session
-        job = asyncio.create_task(
-            self._move_in(tenant, channel_id, decision, key, entry), name="cluster-move"
-        )
+        if entry.node == self.node:  # its catch-up after a reconnect is due: it comes first
+            self._behind.pop(key, None)
+            work = self._connect_caught_up(tenant, channel_id, decision, key)
+        else:
+            work = self._move_in(tenant, channel_id, decision, key, entry)
+        job = asyncio.create_task(work, name="cluster-move")
         self._jobs.add(job)
         job.add_done_callback(self._jobs.discard)
         return True
@@ -504,6 +516,21 @@ class SessionRegistry:
                 tenant.perform(lifecycle.catch_up(tenant.broker, clientid, after, time.time()))
         except Exception:
             log.exception("cluster %s: moving the session of %s failed", self.link.spec.name, clientid)
+        self._decided(tenant, channel_id, decision)
+
+    async def _connect_caught_up(
+        self, tenant: "TenantRuntime", channel_id: "ChannelId", decision: ConnectDecision, key: Key
+    ) -> None:
+        """A CONNECT to a session of ours whose catch-up after a reconnect is due: catch up, then go on."""
+        nc = self.link.nc
+        try:
+            if nc is not None and nc.is_connected:
+                await self._catch_up(nc, [key])
+        except Exception:
+            log.exception("cluster %s: catching up %s failed", self.link.spec.name, key[1])
+        self._decided(tenant, channel_id, decision)
+
+    def _decided(self, tenant: "TenantRuntime", channel_id: "ChannelId", decision: ConnectDecision) -> None:
         tenant.perform(tenant.broker.connect_decided(channel_id, decision, time.time()))
         tenant.arm_timer()
         conn = tenant.hub.connections.get(channel_id)
