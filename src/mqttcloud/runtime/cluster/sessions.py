@@ -20,21 +20,18 @@ Rules this module must not break:
   with compare-and-set, so a will is published once. The elected node also ends a dead node's sessions
   when they expire (the entry goes, a pending will is published, the stream is purged below the lowest
   checkpoint left), and cancels a will it scheduled when the client resumes on another node first.
-- A node that starts again with sessions of its own in its durable log queues what the stream stored for
-  them since their checkpoint (`lifecycle.catch_up`: by message id, nothing twice), before any client
-  connects; a session the registry places on another node is dropped there. So does a node whose NATS
-  link comes back, for its sessions offline since before it went (a forward sent meanwhile was lost),
-  `CATCH_UP_AGAIN` later (forwards on their way arrive first). Each stored message goes in its stream
-  order among those the session holds (`merge_stored`, `lifecycle.catch_up_placed`).
+- A node that starts again, or whose NATS link comes back, queues for its own offline sessions what
+  the stream stored for them since their checkpoint (by message id, nothing twice; after a reconnect
+  `CATCH_UP_AGAIN` later, so forwards on their way arrive first), each in its stream order among what
+  the session holds (`merge_stored`, `lifecycle.catch_up_placed`); a session placed elsewhere is dropped.
 - Writes never block the broker: they are queued by `perform`/`SessionChanged` and published by one
   pump task (core NATS publishes into the bucket and the stream: no round trip per message). A PUBACK
   whose message was stored waits for the stream write (`store_barrier`: one flush per pump batch).
 - A session moved away while online leaves a tombstone for `relay_window` (`broker.cluster`): a
   QoS 1/2 forward that reaches the old node after the hand-over goes on to the new one (`Relay`).
 - A session moved here while offline also gets what the stream stored for it since its checkpoint,
-  less what it holds: a forward still on its way to the old node (or lost while that node was away
-  from NATS) is not lost with the move. Each goes in its stream order among the messages the session
-  holds (`merge_stored`), not after them: one publisher's messages keep their order.
+  less what it holds (a forward on its way to the old node, or lost while it was away from NATS), in
+  stream order among what it holds (`merge_stored`): one publisher's messages keep their order.
 """
 
 import asyncio
@@ -77,6 +74,7 @@ from mqttcloud.runtime.cluster.entries import (
     unpack_records,
 )
 from mqttcloud.runtime.cluster.reaper import Reaper
+from mqttcloud.runtime.cluster.stream import read_offline
 
 if TYPE_CHECKING:
     from mqttcloud.broker.actions import ChannelId
@@ -89,8 +87,6 @@ log = logging.getLogger(__name__)
 MOVE_TIMEOUT = 1.0
 #: How long the offline stream keeps a message (the longest a dead node's session can wait for it).
 OFFLINE_MAX_AGE = 7 * 24 * 3600.0
-#: Messages fetched per pull while replaying the offline stream.
-REPLAY_BATCH = 256
 #: Seconds a PUBACK waits at most for NATS to confirm the offline stream's writes before it goes.
 STORE_FLUSH_TIMEOUT = 2
 #: The shortest window in which a node passes on messages for a session that moved away online.
@@ -175,6 +171,10 @@ class SessionRegistry:
         enough for a forward sent before the sender knew of the move (a node's silence is a death)."""
         return max(RELAY_MIN, self.link.spec.node_timeout)
 
+    def _subject(self, tenant_id: str) -> str:
+        """The offline stream's subject of one tenant."""
+        return self.subject_off + self.link_token(tenant_id)
+
     def link_token(self, name: str) -> str:
         return name.encode().hex()
 
@@ -219,7 +219,7 @@ class SessionRegistry:
             case SessionChanged(clientid=cid):
                 self._dirty[(tenant_id, cid)] = None
             case StoreOffline(message=msg, clientids=ids):
-                subject = self.subject_off + self.link_token(tenant_id)
+                subject = self._subject(tenant_id)
                 self._stored.append((subject, offline_frame(ids, encode_message(msg))))
         self._wake.set()
 
@@ -429,7 +429,9 @@ class SessionRegistry:
             tenant = self.link.registry.by_id.get(contracts.TenantId(tenant_id))
             if tenant is None:
                 continue
-            stored, _last = await self._replay(nc, tenant_id, min(e.checkpoint for _, e in wanted))
+            stored, _last = await read_offline(
+                nc, self.stream, self._subject(tenant_id), min(e.checkpoint for _, e in wanted)
+            )
             now = time.time()
             for cid, entry in wanted:
                 session = tenant.broker.sessions.get(cid)
@@ -568,35 +570,9 @@ class SessionRegistry:
 
     async def _stored_for(self, nc: NatsClient, key: Key, entry: Entry) -> list[Record]:
         """The stream's messages for the session after its checkpoint; the checkpoint moves past them."""
-        stored, last = await self._replay(nc, key[0], entry.checkpoint)
+        stored, last = await read_offline(nc, self.stream, self._subject(key[0]), entry.checkpoint)
         self._checkpoints[key] = last
         return replayed_records(key[1], entry.subscriptions(), [data for _seq, data in stored])
-
-    async def _replay(
-        self, nc: NatsClient, tenant_id: str, checkpoint: int
-    ) -> tuple[list[tuple[int, bytes]], int]:
-        """Every stored frame of the tenant after `checkpoint` with its sequence, and the last one read."""
-        js = nc.jetstream()
-        config = api.ConsumerConfig(
-            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=checkpoint + 1,
-            ack_policy=api.AckPolicy.NONE, inactive_threshold=30.0,
-        )  # fmt: skip
-        sub = await js.pull_subscribe(
-            self.subject_off + self.link_token(tenant_id), stream=self.stream, config=config
-        )
-        frames: list[tuple[int, bytes]] = []
-        last = checkpoint
-        try:
-            pending = (await sub.consumer_info()).num_pending or 0
-            while len(frames) < pending:
-                for m in await sub.fetch(min(REPLAY_BATCH, pending - len(frames)), timeout=5.0):
-                    seq = m.metadata.sequence.stream
-                    frames.append((seq, m.data))
-                    last = max(last, seq)
-        finally:
-            with contextlib.suppress(nats.errors.Error):
-                await sub.unsubscribe()
-        return frames, last
 
     async def _on_move(self, msg: Msg) -> None:
         """Another node resumes one of our sessions: release the client, answer with the session."""
