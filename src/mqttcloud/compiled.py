@@ -25,6 +25,7 @@ import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import mqttcloud
 
@@ -45,6 +46,9 @@ PROBE = "mqttcloud.broker.core"
 _MYPY_INI = "[mypy]\nplugins = pydantic.mypy\n"
 
 
+CoreKind = Literal["mypyc", "interpreted"]
+
+
 class CoreError(Exception):
     """The compiled core cannot be built or used; the message says why and what to do."""
 
@@ -53,7 +57,7 @@ class CoreError(Exception):
 class CoreStatus:
     """Which core this process imports, and why when it is not the compiled one."""
 
-    kind: str  # "mypyc" | "interpreted"
+    kind: CoreKind
     reason: str
 
 
@@ -177,7 +181,7 @@ def install(env: Mapping[str, str] = os.environ) -> CoreStatus:
     return status
 
 
-def running_core() -> str:
+def running_core() -> CoreKind:
     """ "mypyc" when this process imported the compiled core, else "interpreted"."""
     module = sys.modules.get(PROBE)
     spec = module.__spec__ if module is not None else None
