@@ -75,11 +75,21 @@ class Cluster:
         )
         assert created.status_code == 201, created.text
         self.id: str = created.json()["deploymentID"]
-        self.wait_status("running")
+        try:
+            self.wait_status("running")
+        except AssertionError as exc:  # say why: the deployment, the platform's and the nodes' logs
+            logs = [f"--- {p} ---\n{p.read_text(errors='replace')[-4000:]}" for p in self._broker_logs()]
+            detail = f"{exc}\n{self.deployment()}\n--- serve ---\n{serve.stderr()[-6000:]}"
+            detail += "\n" + "\n".join(logs)
+            self.platform.close()  # not left to the GC: an unclosed socket fails a later test
+            raise AssertionError(detail) from exc
         self.address: str = self.deployment()["endpoints"]["mqtt"]
         context = ssl.create_default_context(cafile=str(serve.ca_path))
         self.api = httpx.Client(base_url=serve.base_url + "/api/v5", verify=context, timeout=10.0)
         self.app = serve.create_deployment_key(self.id)
+
+    def _broker_logs(self) -> list[Path]:
+        return sorted((self.serve.data_dir / "brokers").glob(f"{self.id}*/broker.log"))
 
     def deployment(self) -> dict[str, Any]:
         body: dict[str, Any] = self.platform.get(f"/deployments/{self.id}", auth=self.key).json()
