@@ -230,41 +230,50 @@ def test_a_live_takeover_keeps_the_messages_still_on_their_way_to_a(cluster: Sta
         slow.close()
 
 
+def _b_misses_one(a: Node, b: Node, slow: SlowLink, clientid: str, prefix: str) -> tuple[Paho, int]:
+    """X (`clientid`, on `prefix`/#) is offline on B when B loses NATS for a moment (`slow` is B's link):
+    a QoS 1 message published on A meanwhile goes into the stream but not to B (no one listens on B's
+    inbox), the ones before and after go to both. Returns A's publisher and how many messages it sent
+    on `prefix`/q (payloads 0, 1, ...; 1 is the one B missed)."""
+    x = Paho(b.port, clientid, clean=False, expiry=300)
+    x.subscribe(f"{prefix}/#", qos=1)
+    witness = Paho(b.port, f"{prefix}-witness")  # sees when forwards reach B again
+    witness.subscribe(f"{prefix}/#", qos=1)
+    pub = Paho(a.port, f"{prefix}pub")
+    wait_routed(pub, [x, witness], f"{prefix}/probe")
+    x.close()
+    _settle()
+    topic = f"{prefix}/q"
+    pub.publish(topic, b"0", qos=1)  # to B and to the stream
+    assert witness.take().payload == b"0"
+    slow.cut()
+    time.sleep(0.3)  # the server dropped B's subscriptions; A still routes to B
+    pub.publish(topic, b"1", qos=1)  # to the stream only: acknowledged once the stream has it
+    slow.restore()
+    sent = 2
+
+    def back() -> bool:  # B listens again: a message published now reached it
+        nonlocal sent
+        pub.publish(topic, str(sent).encode(), qos=1)
+        sent += 1
+        return any(m.payload != b"1" for m in witness.drain(0.1))
+
+    eventually(back, timeout=15, what="forwards from A to B again")
+    for _ in range(3):
+        pub.publish(topic, str(sent).encode(), qos=1)
+        sent += 1
+    return pub, sent
+
+
 def test_an_offline_session_moved_gets_what_its_node_missed_in_order(cluster: StartNodes, nats: Nats) -> None:
-    """X is offline on B when B loses NATS for a moment: a QoS 1 message published on A meanwhile goes
-    into the stream but not to B (no one listens on B's inbox), the next ones go to both. X resumes on
-    C: the stream's copy of what B missed comes in its place, not after B's queue [MQTT-4.6.0-2]."""
+    """X resumes on C after B missed one of its messages (`_b_misses_one`): the stream's copy of what B
+    missed comes in its place, not after B's queue [MQTT-4.6.0-2]."""
     (a,) = cluster(1)
     slow = SlowLink(nats.port)
     try:
         (b,) = cluster(1, slow.url)
         (c,) = cluster(1)
-        x = Paho(b.port, "ordered", clean=False, expiry=300)
-        x.subscribe("od/#", qos=1)
-        witness = Paho(b.port, "od-witness")  # sees when forwards reach B again
-        witness.subscribe("od/#", qos=1)
-        pub = Paho(a.port, "odpub")
-        wait_routed(pub, [x, witness], "od/probe")
-        x.close()
-        _settle()
-        pub.publish("od/q", b"0", qos=1)  # to B and to the stream
-        assert witness.take().payload == b"0"
-        slow.cut()
-        time.sleep(0.3)  # the server dropped B's subscriptions; A still routes to B
-        pub.publish("od/q", b"1", qos=1)  # to the stream only: acknowledged once the stream has it
-        slow.restore()
-        sent = 2
-
-        def back() -> bool:  # B listens again: a message published now reached it
-            nonlocal sent
-            pub.publish("od/q", str(sent).encode(), qos=1)
-            sent += 1
-            return any(m.payload != b"1" for m in witness.drain(0.1))
-
-        eventually(back, timeout=15, what="forwards from A to B again")
-        for _ in range(3):
-            pub.publish("od/q", str(sent).encode(), qos=1)
-            sent += 1
+        pub, sent = _b_misses_one(a, b, slow, "ordered", "od")
         _settle()
         moved = Paho(c.port, "ordered", clean=False, expiry=300)
         assert moved.session_present is True
@@ -280,40 +289,14 @@ def test_an_offline_session_moved_gets_what_its_node_missed_in_order(cluster: St
 def test_an_offline_session_gets_on_its_node_what_that_node_missed_in_order(
     cluster: StartNodes, nats: Nats, pause: float
 ) -> None:
-    """X is offline on B when B loses NATS for a moment: a QoS 1 message published on A meanwhile goes
-    into the stream but not to B, the next ones go to both. X resumes on B itself: B read the stream
+    """X resumes on B itself after B missed one of its messages (`_b_misses_one`): B read the stream
     when its link came back (or reads it first when X comes before that), so the missed one comes in
     its place, and nothing comes twice."""
     (a,) = cluster(1)
     slow = SlowLink(nats.port)
     try:
         (b,) = cluster(1, slow.url)
-        x = Paho(b.port, "stays", clean=False, expiry=300)
-        x.subscribe("st/#", qos=1)
-        witness = Paho(b.port, "st-witness")  # sees when forwards reach B again
-        witness.subscribe("st/#", qos=1)
-        pub = Paho(a.port, "stpub")
-        wait_routed(pub, [x, witness], "st/probe")
-        x.close()
-        _settle()
-        pub.publish("st/q", b"0", qos=1)  # to B and to the stream
-        assert witness.take().payload == b"0"
-        slow.cut()
-        time.sleep(0.3)  # the server dropped B's subscriptions; A still routes to B
-        pub.publish("st/q", b"1", qos=1)  # to the stream only: acknowledged once the stream has it
-        slow.restore()
-        sent = 2
-
-        def back() -> bool:  # B listens again: a message published now reached it
-            nonlocal sent
-            pub.publish("st/q", str(sent).encode(), qos=1)
-            sent += 1
-            return any(m.payload != b"1" for m in witness.drain(0.1))
-
-        eventually(back, timeout=15, what="forwards from A to B again")
-        for _ in range(3):
-            pub.publish("st/q", str(sent).encode(), qos=1)
-            sent += 1
+        pub, sent = _b_misses_one(a, b, slow, "stays", "st")
         time.sleep(pause)  # B's catch-up runs `CATCH_UP_AGAIN` after its link came back
         again = Paho(b.port, "stays", clean=False, expiry=300)
         assert again.session_present is True
