@@ -44,8 +44,7 @@ def _compile(argv: Sequence[str]) -> int:
         print(f"mqttcloud compile: unknown arguments {' '.join(argv)}", file=sys.stderr)
         return 2
     directory = compiled.core_dir()
-    _files, stale = compiled.check(directory, compiled.package_root())
-    if argv and not stale:
+    if argv and not compiled.check(directory, compiled.package_root())[1]:  # --if-stale, and current
         print(f"mqttcloud compile: {directory} is up to date")
         return 0
     try:
