@@ -8,15 +8,14 @@ until one lands on a node other than node 1 (where API publishes go) and asks th
 
 import json
 import queue
-import socket
 import ssl
 from collections.abc import Iterator
 
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
-from tests.integration.control.harness import ServeProcess, free_port_range, poll, serve_env
-from tests.integration.control.test_clusters import Client, Cluster
+from tests.integration.control.harness import poll
+from tests.integration.control.test_clusters import Client, Cluster, serve_with_cluster
 
 from mqttcloud.control.supervisor.nats import find_binary
 
@@ -25,26 +24,10 @@ pytestmark = pytest.mark.skipif(find_binary("nats-server") is None, reason="nats
 NODES = 3
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    data_dir = tmp_path_factory.mktemp("api-on-nodes") / "data"
-    serve = ServeProcess(
-        data_dir, serve_env(None, free_port_range(), {"MQTTCLOUD_NATS_PORT": str(free_port())})
-    ).start()
-    try:
-        built = Cluster(serve)
+    with serve_with_cluster(tmp_path_factory.mktemp("api-on-nodes") / "data") as built:
         yield built
-        built.api.close()
-        built.platform.close()
-    finally:
-        serve.stop()
-        print(f"--- serve log ---\n{serve.stderr()[-20000:]}")
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ has grown. A write answers once every node applied it, so each rule is checked r
 import os
 import queue
 import signal
-import socket
 import ssl
 import threading
 import time
@@ -23,8 +22,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from tests.integration.broker import mqtt_wire
-from tests.integration.control.harness import ServeProcess, free_port_range, poll, serve_env
-from tests.integration.control.test_clusters import Cluster
+from tests.integration.control.harness import poll
+from tests.integration.control.test_clusters import Cluster, serve_with_cluster
 from tests.integration.control.test_deployments_live import chain, served_certificate, trusting
 
 from mqttcloud.control.supervisor.nats import find_binary
@@ -37,12 +36,6 @@ AUTHN = "/authentication/password_based%3Abuilt_in_database/users"
 ACL = "/authorization/sources/built_in_database/rules"
 USER, PASSWORD = "member", "member-pw"
 TIMEOUT = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Member:
@@ -138,18 +131,10 @@ class Member:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A serve with one 3-node deployment that refuses anonymous clients, and the user `member`."""
     data_dir = tmp_path_factory.mktemp("cluster-settings") / "data"
-    env = serve_env(None, free_port_range(), {"MQTTCLOUD_NATS_PORT": str(free_port())})
-    serve = ServeProcess(data_dir, env).start()
-    try:
-        built = Cluster(serve, anonymous=False)
+    with serve_with_cluster(data_dir, anonymous=False) as built:
         added = built.api.post(AUTHN, json={"user_id": USER, "password": PASSWORD}, auth=built.app)
         assert added.status_code == 201, added.text
         yield built
-        built.api.close()
-        built.platform.close()
-    finally:
-        serve.stop()
-        print(f"--- serve log ---\n{serve.stderr()[-20000:]}")
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 kernel spreads paho clients over them), the Deployment API across the nodes, kick wherever the client
 is, `nodes` changed live, a killed node restarted, and a local nats-server started for them."""
 
+import contextlib
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from tests.integration.control.harness import ServeProcess, poll
+from tests.integration.control.harness import ServeProcess, free_port_range, poll, serve_env
 
 from mqttcloud.control.supervisor.nats import find_binary
 
@@ -88,6 +89,10 @@ class Cluster:
         self.api = httpx.Client(base_url=serve.base_url + "/api/v5", verify=context, timeout=10.0)
         self.app = serve.create_deployment_key(self.id)
 
+    def close(self) -> None:
+        self.api.close()
+        self.platform.close()
+
     def _broker_logs(self) -> list[Path]:
         return sorted((self.serve.data_dir / "brokers").glob(f"{self.id}*/broker.log"))
 
@@ -133,13 +138,28 @@ def is_alive(pid: int) -> bool:
     return status != "Z"
 
 
+@contextlib.contextmanager
+def serve_with_cluster(data_dir: Path, *, anonymous: bool = True) -> Iterator[Cluster]:
+    """A `serve` of its own (its NATS on a free port) with one 3-node deployment; stopped after, and its
+    log printed (shown when a test failed)."""
+    serve = ServeProcess(
+        data_dir, serve_env(None, free_port_range(), {"MQTTCLOUD_NATS_PORT": str(free_port())})
+    ).start()
+    try:
+        built = Cluster(serve, anonymous=anonymous)
+        yield built
+        built.close()
+    finally:
+        serve.stop()
+        print(f"--- serve log ---\n{serve.stderr()[-20000:]}")
+
+
 @pytest.fixture
 def cluster(start_serve: Callable[..., ServeProcess]) -> Iterator[Cluster]:
     serve = start_serve(extra_env={"MQTTCLOUD_NATS_PORT": str(free_port())})
     built = Cluster(serve)
     yield built
-    built.api.close()
-    built.platform.close()
+    built.close()
 
 
 def test_three_nodes_share_the_port_and_the_api_sees_clients_on_every_node(
